@@ -1,0 +1,421 @@
+"""Point-in-grid: which grid answers for a point, one point or a million.
+
+The boundary rule, in one place (every path here follows it, and tests hold
+them to it):
+
+1. A point strictly inside exactly one grid belongs to that grid.
+2. A point inside several grids (an overlap a validated set allows only below
+   float noise) belongs to the one with the lowest code.
+3. A point inside none but within ``EDGE_TOLERANCE_M`` (1 µm) of one or more
+   grids lies on their shared edge or corner: the lowest code wins and the
+   others are listed as ``also_touches``. Neighbours whose edges carry
+   different vertices never meet exactly in floating point, so "on the edge"
+   must mean "within a micrometre of it".
+4. Otherwise the point is in no grid; the nearest grid and its distance are
+   reported instead.
+
+A point within ``near_m`` (default 30 m) of a grid other than its own is
+flagged ``near_boundary`` with that runner-up and the distance: a dispatcher
+should confirm such addresses before sending a team.
+
+Containment is tested on the WGS84 polygons (what the data says); distances
+are measured in the UTM zone of the grids. The batch path is vectorised:
+points are sorted along a Morton curve so neighbouring points hit the same
+polygons while they are hot in cache, candidates come from an STRtree, and
+containment is ``shapely.contains_xy`` on prepared polygons. A precomputed
+lookup table (``geo.lut``) answers most points without touching a polygon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from enum import IntEnum
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import MetricFrame
+
+EDGE_TOLERANCE_M = 1e-6
+DEFAULT_NEAR_M = 30.0
+DEFAULT_SERVED_MARGIN_M = 5_000.0
+_M_PER_DEG_LAT = 111_320.0
+CHUNK = 200_000
+BLOCK = 32
+_NONE = np.iinfo(np.int32).max
+
+
+class Status(IntEnum):
+    """Per-point outcome of a lookup; the names are the API's ``status`` values."""
+
+    OK = 0  # in a grid
+    OUTSIDE = 1  # in no grid, but within the served area: nearest grid given
+    FAR_OUTSIDE = 2  # beyond the served area (the grids' bounds plus a margin): likely a typo
+    NOT_A_NUMBER = 3
+    OUT_OF_RANGE = 4
+    SWAPPED = 5  # out of range or far away as given, inside the served area with lon/lat swapped
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+STATUS_MESSAGES = {
+    Status.NOT_A_NUMBER: "coordinate is not a number",
+    Status.OUT_OF_RANGE: "coordinate out of range (lon must be within ±180, lat within ±90)",
+    Status.SWAPPED: "lon and lat look swapped: swapped, the point falls inside the served area",
+    Status.FAR_OUTSIDE: "point is far outside the served area",
+}
+
+
+@dataclass(frozen=True)
+class PointMatch:
+    """The answer for one point; grid indices refer to ``GridIndex.codes``."""
+
+    status: Status
+    grid: int = -1
+    also_touches: tuple[int, ...] = ()
+    runner_up: int = -1  # nearest other grid within near_m, if any
+    runner_up_m: float = float("nan")
+    nearest: int = -1  # for points in no grid
+    nearest_m: float = float("nan")
+
+    @property
+    def near_boundary(self) -> bool:
+        return self.runner_up >= 0
+
+
+@dataclass
+class BatchMatch:
+    """Answers for many points as parallel arrays (no per-point objects)."""
+
+    status: NDArray[np.uint8]
+    grid: NDArray[np.int32]
+    runner_up: NDArray[np.int32]
+    runner_up_m: NDArray[np.float64]
+    nearest: NDArray[np.int32]
+    nearest_m: NDArray[np.float64]
+    also_touches: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, n: int) -> BatchMatch:
+        return cls(
+            status=np.zeros(n, np.uint8),
+            grid=np.full(n, -1, np.int32),
+            runner_up=np.full(n, -1, np.int32),
+            runner_up_m=np.full(n, np.nan),
+            nearest=np.full(n, -1, np.int32),
+            nearest_m=np.full(n, np.nan),
+        )
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def point(self, i: int) -> PointMatch:
+        return PointMatch(
+            Status(int(self.status[i])), int(self.grid[i]), self.also_touches.get(i, ()),
+            int(self.runner_up[i]), float(self.runner_up_m[i]),
+            int(self.nearest[i]), float(self.nearest_m[i]),
+        )
+
+
+class GridIndex:
+    """An immutable spatial index over one grid set, built once per version.
+
+    ``codes`` are sorted on build, so a grid's position is also its rank in code
+    order and "lowest code wins" is "lowest index wins".
+    """
+
+    def __init__(
+        self,
+        codes: Sequence[str],
+        geoms: Sequence[BaseGeometry] | NDArray,
+        *,
+        near_m: float = DEFAULT_NEAR_M,
+        served_margin_m: float = DEFAULT_SERVED_MARGIN_M,
+    ) -> None:
+        codes_arr = np.asarray(list(codes), dtype=object)
+        geoms_arr = np.asarray(geoms, dtype=object)
+        if len(codes_arr) != len(geoms_arr):
+            raise ValueError("codes and geometries differ in length")
+        if len(codes_arr) == 0:
+            raise ValueError("cannot index an empty grid set")
+        if len(set(codes_arr)) != len(codes_arr):
+            raise ValueError("grid codes must be unique")
+        order = np.argsort(codes_arr.astype(str), kind="stable")
+        self.codes: NDArray = codes_arr[order]
+        self.geoms: NDArray = geoms_arr[order]
+        self.near_m = float(near_m)
+        xmin, ymin, xmax, ymax = shapely.total_bounds(self.geoms)
+        self.bounds = (float(xmin), float(ymin), float(xmax), float(ymax))
+        self.frame = MetricFrame.for_lonlat((xmin + xmax) / 2, (ymin + ymax) / 2)
+        self.metric: NDArray = self.frame.project(self.geoms)
+        shapely.prepare(self.geoms)
+        shapely.prepare(self.metric)
+        self.tree = shapely.STRtree(self.geoms)
+        self.tree_m = shapely.STRtree(self.metric)
+        lat0 = (ymin + ymax) / 2
+        dlat = served_margin_m / _M_PER_DEG_LAT
+        dlon = served_margin_m / (_M_PER_DEG_LAT * np.cos(np.radians(lat0)))
+        self.served = (xmin - dlon, ymin - dlat, xmax + dlon, ymax + dlat)
+        self.served_margin_m = float(served_margin_m)
+        self.position = {code: i for i, code in enumerate(self.codes)}
+        self.lut = None  # set by attach_lut
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def attach_lut(self, lut) -> None:
+        """Use a precomputed lookup table (``geo.lut.LookupTable``) built for this index."""
+        if lut.n_grids != len(self.codes) or lut.near_m != self.near_m:
+            raise ValueError("lookup table was built for another grid set or near distance")
+        self.lut = lut
+
+    # --- one point ----------------------------------------------------------------------
+
+    def locate(self, lon: float, lat: float) -> PointMatch:
+        """Locate one WGS84 point (the dispatcher's and the GET API's path)."""
+        lon, lat = float(lon), float(lat)
+        status = self._check_one(lon, lat)
+        if status is not None:
+            return PointMatch(status)
+        if self.lut is not None:
+            grid, deep = self.lut.probe(lon, lat)
+            if deep:
+                return PointMatch(Status.OK, grid)
+        return self._locate_exact(lon, lat)
+
+    def _check_one(self, lon: float, lat: float) -> Status | None:
+        if lon != lon or lat != lat:
+            return Status.NOT_A_NUMBER
+        if self._served(lon, lat):
+            return None
+        if self._served(lat, lon):
+            return Status.SWAPPED
+        in_range = -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0
+        return Status.FAR_OUTSIDE if in_range else Status.OUT_OF_RANGE
+
+    def _served(self, lon: float, lat: float) -> bool:
+        x0, y0, x1, y1 = self.served
+        return x0 <= lon <= x1 and y0 <= lat <= y1
+
+    def _locate_exact(self, lon: float, lat: float) -> PointMatch:
+        x, y = self.frame.forward_one(lon, lat)
+        pt = shapely.Point(x, y)
+        cands = self.tree_m.query(pt, predicate="dwithin", distance=self.near_m)
+        if len(cands) == 0:
+            return self._outside_one(pt)
+        cands = np.sort(cands)
+        inside = shapely.contains_xy(self.geoms[cands], lon, lat)
+        dist = shapely.distance(self.metric[cands], pt)
+        if inside.any():
+            grid = int(cands[np.argmax(inside)])
+        else:
+            on_edge = dist <= EDGE_TOLERANCE_M
+            if not on_edge.any():
+                return self._outside_one(pt, cands, dist)
+            grid = int(cands[np.argmax(on_edge)])
+        others = cands != grid
+        touches = tuple(int(c) for c in cands[others & (dist <= EDGE_TOLERANCE_M)])
+        runner, runner_m = -1, float("nan")
+        if others.any():
+            k = int(np.argmin(np.where(others, dist, np.inf)))
+            runner, runner_m = int(cands[k]), float(dist[k])
+        return PointMatch(Status.OK, grid, touches, runner, runner_m)
+
+    def _outside_one(self, pt, cands=None, dist=None) -> PointMatch:
+        if cands is not None and len(cands):
+            k = int(np.argmin(dist))
+            nearest, nearest_m = int(cands[k]), float(dist[k])
+        else:
+            idx, d = self.tree_m.query_nearest(pt, return_distance=True, all_matches=False)
+            nearest, nearest_m = int(idx[0]), float(d[0])
+        return PointMatch(Status.OUTSIDE, nearest=nearest, nearest_m=nearest_m)
+
+    # --- many points --------------------------------------------------------------------
+
+    def locate_many(self, lon: ArrayLike, lat: ArrayLike, *, annotate: bool = True) -> BatchMatch:
+        """Locate many WGS84 points, vectorised, in chunks that bound memory.
+
+        With ``annotate=False`` only ``status`` and ``grid`` are filled (and ``nearest``
+        for points in no grid): the fastest path, for bulk assignment.
+        """
+        x = np.ascontiguousarray(lon, dtype="float64").ravel()
+        y = np.ascontiguousarray(lat, dtype="float64").ravel()
+        if x.shape != y.shape:
+            raise ValueError("lon and lat differ in length")
+        out = BatchMatch.empty(len(x))
+        for start in range(0, len(x), CHUNK):
+            stop = min(start + CHUNK, len(x))
+            part = self._locate_chunk(x[start:stop], y[start:stop], annotate)
+            _paste(out, part, start)
+        return out
+
+    def _locate_chunk(self, x: NDArray, y: NDArray, annotate: bool) -> BatchMatch:
+        out = BatchMatch.empty(len(x))
+        status = self._check_many(x, y)
+        out.status[:] = status
+        todo = np.flatnonzero(status == Status.OK)
+        if self.lut is not None:
+            grid, deep, pure, cell = self.lut.probe_many(x[todo], y[todo])
+            if not annotate:
+                mixed = np.flatnonzero(cell >= 0)
+                grid[mixed] = self._resolve_mixed(x[todo[mixed]], y[todo[mixed]], cell[mixed])
+                clear = (grid < 0) & (cell < 0)  # cells no boundary crosses, in no grid
+                out.status[todo[clear]] = Status.OUTSIDE
+                pure = (grid >= 0) | clear
+            settled = deep if annotate else pure
+            out.grid[todo[settled]] = grid[settled]
+            todo = todo[~settled]
+        if len(todo):
+            self._exact_many(x, y, todo, out, annotate)
+        return out
+
+    def _resolve_mixed(self, x: NDArray, y: NDArray, cell: NDArray) -> NDArray:
+        """Grid of points in mixed cells by testing only that cell's candidates (-1: unresolved)."""
+        point, grid = self.lut.candidates(cell)
+        inside = shapely.contains_xy(self.geoms[grid], x[point], y[point])
+        best = np.full(len(x), _NONE, np.int64)
+        np.minimum.at(best, point[inside], grid[inside])
+        return np.where(best < _NONE, best, -1).astype(np.int32)
+
+    def _check_many(self, x: NDArray, y: NDArray) -> NDArray[np.uint8]:
+        status = np.full(len(x), Status.OK, np.uint8)
+        nan = np.isnan(x) | np.isnan(y)
+        in_range = (np.abs(x) <= 180.0) & (np.abs(y) <= 90.0)
+        x0, y0, x1, y1 = self.served
+        served = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        swapped = (y >= x0) & (y <= x1) & (x >= y0) & (x <= y1) & ~served
+        status[~served] = Status.FAR_OUTSIDE
+        status[~in_range] = Status.OUT_OF_RANGE
+        status[swapped] = Status.SWAPPED
+        status[nan] = Status.NOT_A_NUMBER
+        return status
+
+    def _exact_many(self, x: NDArray, y: NDArray, todo: NDArray, out: BatchMatch,
+                    annotate: bool) -> None:
+        px, py = x[todo], y[todo]
+        order = morton_order(px, py, self.bounds) if len(todo) > 4096 else np.arange(len(todo))
+        px, py, idx = px[order], py[order], todo[order]
+        grid = self._contained(px, py, block=BLOCK if len(todo) > 4096 else 1)
+        found = grid >= 0
+        out.grid[idx[found]] = grid[found]
+        if annotate:
+            self._annotate(px, py, idx, out)
+            return
+        rest = np.flatnonzero(~found)
+        if len(rest):
+            self._edge_ties(px[rest], py[rest], idx[rest], out)
+
+    def _contained(self, px: NDArray, py: NDArray, block: int) -> NDArray:
+        """Lowest grid strictly containing each point (-1: none), rules 1 and 2.
+
+        Points come sorted along the Morton curve, so each run of ``block`` points is
+        compact: one STRtree query per run's bounding box replaces a query per point,
+        and no Point objects are made at all (making them costs more than the tests).
+        """
+        n = len(px)
+        if block == 1:
+            pi, gi = self.tree.query(shapely.points(px, py))
+        else:
+            nb = -(-n // block)
+            pad = nb * block - n
+            bx = np.concatenate([px, np.repeat(px[-1:], pad)]).reshape(nb, block)
+            by = np.concatenate([py, np.repeat(py[-1:], pad)]).reshape(nb, block)
+            boxes = shapely.box(bx.min(1), by.min(1), bx.max(1), by.max(1))
+            bi, gi = self.tree.query(boxes)
+            pi = (bi[:, None] * block + np.arange(block)).ravel()
+            gi = np.repeat(gi, block)
+            keep = pi < n
+            pi, gi = pi[keep], gi[keep]
+        inside = shapely.contains_xy(self.geoms[gi], px[pi], py[pi])
+        grid = np.full(n, _NONE, np.int64)
+        np.minimum.at(grid, pi[inside], gi[inside])
+        return np.where(grid < _NONE, grid, -1)
+
+    def _edge_ties(self, px: NDArray, py: NDArray, idx: NDArray, out: BatchMatch) -> None:
+        """Rule 3 for points no grid contains; the rest are outside (nearest not computed)."""
+        mx, my = self.frame.forward(px, py)
+        pi, gi = self.tree_m.query(shapely.points(mx, my), predicate="dwithin",
+                                   distance=EDGE_TOLERANCE_M)
+        tie = np.full(len(idx), _NONE, np.int64)
+        np.minimum.at(tie, pi, gi)
+        found = tie < _NONE
+        out.grid[idx[found]] = tie[found]
+        out.status[idx[~found]] = Status.OUTSIDE
+
+    def _annotate(self, px: NDArray, py: NDArray, idx: NDArray, out: BatchMatch) -> None:
+        """Edge ties, also_touches, runner-ups and nearest grids, from metric distances."""
+        mx, my = self.frame.forward(px, py)
+        pts = shapely.points(mx, my)
+        pi, gi = self.tree_m.query(pts, predicate="dwithin", distance=self.near_m)
+        dist = shapely.distance(self.metric[gi], pts[pi])
+        grid = out.grid[idx].astype(np.int64)
+        edge = dist <= EDGE_TOLERANCE_M
+        tie = np.full(len(idx), _NONE, np.int64)
+        np.minimum.at(tie, pi[edge], gi[edge])
+        take = (grid < 0) & (tie < _NONE)
+        grid[take] = tie[take]
+        out.grid[idx] = grid
+        own = grid[pi]
+        other = (gi != own) & (own >= 0)
+        touch = other & edge
+        if touch.any():
+            tp, tg = pi[touch], gi[touch]
+            order = np.lexsort((tg, tp))
+            tp, tg = tp[order], tg[order]
+            for p, members in zip(*_groups(tp, tg), strict=True):
+                out.also_touches[int(idx[p])] = tuple(int(g) for g in members)
+        if other.any():
+            cp, cg, cd = pi[other], gi[other], dist[other]
+            order = np.lexsort((cg, cd, cp))
+            cp, cg, cd = cp[order], cg[order], cd[order]
+            first = np.r_[True, cp[1:] != cp[:-1]]
+            out.runner_up[idx[cp[first]]] = cg[first]
+            out.runner_up_m[idx[cp[first]]] = cd[first]
+        missing = np.flatnonzero(grid < 0)
+        if len(missing):
+            near_i, near_d = self.tree_m.query_nearest(
+                pts[missing], return_distance=True, all_matches=False)
+            rows = idx[missing[near_i[0]]]
+            out.nearest[rows] = near_i[1]
+            out.nearest_m[rows] = near_d
+            out.status[rows] = Status.OUTSIDE
+
+
+def _groups(keys: NDArray, values: NDArray) -> tuple[NDArray, list[NDArray]]:
+    """Split values sorted by key into one array per distinct key."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[starts], np.split(values, starts[1:])
+
+
+def morton_order(x: NDArray, y: NDArray, bounds: tuple[float, float, float, float]) -> NDArray:
+    """Permutation sorting points along a Z-order curve, so neighbours are queried together."""
+    x0, y0, x1, y1 = bounds
+    sx = np.clip((x - x0) / max(x1 - x0, 1e-12), 0, 1) * 255
+    sy = np.clip((y - y0) / max(y1 - y0, 1e-12), 0, 1) * 255
+    key = _spread_bits(sx.astype(np.uint32)) | (_spread_bits(sy.astype(np.uint32)) << 1)
+    # 256 x 256 cells are fine enough for cache locality, and a 16-bit key sorts by radix
+    return np.argsort(key.astype(np.uint16), kind="stable")
+
+
+def _spread_bits(v: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    v = v & 0x0000FFFF
+    v = (v | (v << 8)) & 0x00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F
+    v = (v | (v << 2)) & 0x33333333
+    v = (v | (v << 1)) & 0x55555555
+    return v
+
+
+def _paste(out: BatchMatch, part: BatchMatch, start: int) -> None:
+    stop = start + len(part)
+    for name in ("status", "grid", "runner_up", "runner_up_m", "nearest", "nearest_m"):
+        getattr(out, name)[start:stop] = getattr(part, name)
+    for k, v in part.also_touches.items():
+        out.also_touches[start + k] = v

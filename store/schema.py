@@ -1,0 +1,168 @@
+"""Tables, defined once for both databases; only the geometry column type differs.
+
+SQLite keeps geometry as WKB in a BLOB (the in-memory index does the spatial work,
+so SpatiaLite is not needed); PostGIS keeps a real ``geometry(…, 4326)`` column with
+a GiST index, so SQL clients and joins can use it.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import UserDefinedType
+
+
+class PostgisGeometry(UserDefinedType):
+    """A PostGIS geometry column moved as WKB, so no GeoAlchemy objects leak to callers."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "geometry(Geometry, 4326)"
+
+    def bind_expression(self, bindvalue):
+        return sa.func.ST_GeomFromWKB(bindvalue, 4326, type_=self)
+
+    def column_expression(self, col):
+        return sa.func.ST_AsBinary(col, type_=self)
+
+    def bind_processor(self, dialect):
+        return lambda value: None if value is None else shapely.to_wkb(value)
+
+    def result_processor(self, dialect, coltype):
+        return lambda value: None if value is None else shapely.from_wkb(bytes(value))
+
+
+class WkbGeometry(TypeDecorator):
+    """Shapely geometry in a BLOB as WKB (SQLite)."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else shapely.to_wkb(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else shapely.from_wkb(value)
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; RedGrid stores aware times only")
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=datetime.UTC)
+
+
+def geometry_type(dialect_name: str):
+    return PostgisGeometry() if dialect_name == "postgresql" else WkbGeometry()
+
+
+def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
+    """The schema for one dialect (the migration creates the same thing)."""
+    md = sa.MetaData()
+    geom = geometry_type(dialect_name)
+    t = {}
+    t["towns"] = sa.Table(
+        "towns", md,
+        sa.Column("code", sa.String(9), primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("outline", geom),
+        sa.Column("outline_source", sa.Text),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+    t["communities"] = sa.Table(
+        "communities", md,
+        sa.Column("code", sa.String(12), primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("short_name", sa.Text),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("town_code", sa.String(9), nullable=False),
+    )
+    t["grid_versions"] = sa.Table(
+        "grid_versions", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("label", sa.Text, nullable=False),
+        sa.Column("town_code", sa.String(9), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("created_by", sa.Text),
+        sa.Column("source", sa.Text),
+        sa.Column("source_crs", sa.Text),
+        sa.Column("sha256", sa.String(64)),
+        sa.Column("n_grids", sa.Integer, nullable=False),
+        sa.Column("report", sa.JSON),
+        sa.Column("repairs", sa.JSON),
+        sa.Column("note", sa.Text),
+    )
+    t["activations"] = sa.Table(
+        "activations", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), nullable=False),
+        sa.Column("activated_at", UtcDateTime, nullable=False),
+        sa.Column("activated_by", sa.Text),
+    )
+    t["grids"] = sa.Table(
+        "grids", md,
+        sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), primary_key=True),
+        sa.Column("code", sa.String(15), primary_key=True),
+        sa.Column("name", sa.Text),
+        sa.Column("community_code", sa.String(12), nullable=False),
+        sa.Column("area_m2", sa.Float, nullable=False),
+        sa.Column("population", sa.Integer),
+        sa.Column("households", sa.Integer),
+        sa.Column("geometry", geom, nullable=False),
+    )
+    t["community_shapes"] = sa.Table(
+        "community_shapes", md,
+        sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), primary_key=True),
+        sa.Column("code", sa.String(12), primary_key=True),
+        sa.Column("area_m2", sa.Float, nullable=False),
+        sa.Column("geometry", geom, nullable=False),
+    )
+    t["roster_imports"] = sa.Table(
+        "roster_imports", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("filename", sa.Text, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("imported_at", UtcDateTime, nullable=False),
+        sa.Column("imported_by", sa.Text),
+        sa.Column("rows", sa.Integer, nullable=False),
+        sa.Column("added", sa.Integer, nullable=False),
+        sa.Column("updated", sa.Integer, nullable=False),
+    )
+    t["officials"] = sa.Table(
+        "officials", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("phone", sa.String(32), nullable=False),
+        sa.Column("role", sa.String(32), nullable=False),
+        sa.Column("unit_code", sa.String(15), nullable=False, index=True),
+        sa.Column("unit_level", sa.String(16), nullable=False),
+        sa.Column("start_date", sa.Date, nullable=False),
+        sa.Column("end_date", sa.Date),
+        sa.Column("note", sa.Text),
+        sa.Column("import_id", sa.Integer, sa.ForeignKey("roster_imports.id")),
+        sa.UniqueConstraint("phone", "role", "unit_code", "start_date", name="uq_officials_key"),
+    )
+    t["api_keys"] = sa.Table(
+        "api_keys", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("scopes", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("revoked_at", UtcDateTime),
+    )
+    return md, t

@@ -1,0 +1,308 @@
+"""Batch point-in-grid formats: readers yield chunks of points, writers stream answers.
+
+Readers never build one Python object per point: JSON arrays are decoded by
+orjson into lists that numpy turns into arrays at once, CSV is parsed by pandas
+in chunks straight from the request stream, Arrow record batches arrive as
+columns. Writers emit one chunk at a time, so a million answers are never held
+in memory together. Arrow in and out is the format to use beyond about
+1 M points/s, where text parsing becomes the limit.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc
+import pyarrow.parquet as pq
+
+from geo.lookup import BatchMatch
+from geo.lookup import Status
+from webmap.errors import ApiError
+
+CHUNK = 100_000
+ARROW = "application/vnd.apache.arrow.stream"
+PARQUET = ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet")
+STREAMED = ("text/csv", ARROW)  # read from the request stream, chunk by chunk
+
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
+LAT_NAMES = ("lat", "latitude", "y", "纬度")
+ID_NAMES = ("id", "ref", "编号")
+STATUS_LABELS = np.array([s.label for s in Status], dtype=object)
+
+
+@dataclass
+class Chunk:
+    offset: int  # row number of the first point (0-based) in the whole input
+    lon: np.ndarray
+    lat: np.ndarray
+    ids: np.ndarray | None
+
+
+def reader_for(mimetype: str, stream, get_data: Callable[[], bytes] | None) -> Iterator[Chunk]:
+    if mimetype in ("application/json", "application/geo+json"):
+        return _chunks(*_from_json(get_data()))
+    if mimetype == "text/csv":
+        return _from_csv(stream)
+    if mimetype == ARROW:
+        return _from_arrow(stream)
+    if mimetype in PARQUET:
+        return _from_parquet(get_data())
+    raise ApiError(
+        f"unsupported Content-Type {mimetype!r}; send application/json, application/geo+json, "
+        f"text/csv, {ARROW} or {PARQUET[0]}", code="unsupported_media_type", status=415)
+
+
+def _chunks(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray | None) -> Iterator[Chunk]:
+    for start in range(0, len(lon), CHUNK):
+        stop = start + CHUNK
+        yield Chunk(start, lon[start:stop], lat[start:stop], None if ids is None else ids[start:stop])
+
+
+def _from_json(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(f"request body is not valid JSON: {exc}", code="bad_json") from exc
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        return _from_features(doc.get("features") or [])
+    if isinstance(doc, dict) and "points" in doc:
+        doc = doc["points"]
+    if not isinstance(doc, list):
+        raise ApiError("expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, "
+                       "or a GeoJSON FeatureCollection of points", code="bad_json")
+    if not doc:
+        return np.empty(0), np.empty(0), None
+    if isinstance(doc[0], list):
+        try:
+            xy = np.asarray(doc, dtype="float64")
+        except (ValueError, TypeError) as exc:
+            raise ApiError("every element must be a [lon, lat] pair of numbers", code="bad_json") from exc
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise ApiError("every element must be a [lon, lat] pair", code="bad_json")
+        return xy[:, 0], xy[:, 1], None
+    frame = pd.DataFrame.from_records(doc)
+    return _columns(frame, "JSON objects")
+
+
+def _from_features(features: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lon = np.full(len(features), np.nan)
+    lat = np.full(len(features), np.nan)
+    ids = np.empty(len(features), dtype=object)
+    for i, f in enumerate(features):  # GeoJSON nests each point; there is no columnar shortcut
+        geom = (f or {}).get("geometry") or {}
+        if geom.get("type") != "Point":
+            raise ApiError(f"feature {i}: expected a Point geometry, got {geom.get('type')!r}",
+                           code="bad_geojson")
+        lon[i], lat[i] = geom["coordinates"][:2]
+        ids[i] = f.get("id", (f.get("properties") or {}).get("id"))
+    return lon, lat, ids
+
+
+def _columns(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
+    lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
+    if lon_col is None or lat_col is None:
+        raise ApiError(f"{what} need lon and lat columns (accepted names: {', '.join(LON_NAMES)} / "
+                       f"{', '.join(LAT_NAMES)}); found {', '.join(map(str, frame.columns))}",
+                       code="missing_columns")
+    id_col = next((lower[n] for n in ID_NAMES if n in lower), None)
+    lon = pd.to_numeric(frame[lon_col], errors="coerce").to_numpy("float64", na_value=np.nan)
+    lat = pd.to_numeric(frame[lat_col], errors="coerce").to_numpy("float64", na_value=np.nan)
+    ids = None if id_col is None else frame[id_col].astype("string").to_numpy(dtype=object,
+                                                                             na_value=None)
+    return lon, lat, ids
+
+
+def _from_csv(stream) -> Iterator[Chunk]:
+    offset = 0
+    try:
+        reader = pd.read_csv(stream, chunksize=CHUNK, dtype=str, encoding="utf-8-sig",
+                             keep_default_na=False)
+        for frame in reader:
+            lon, lat, ids = _columns(frame, "CSV rows")
+            yield Chunk(offset, lon, lat, ids)
+            offset += len(frame)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ApiError(f"CSV after row {offset}: {exc}", code="bad_csv") from exc
+    except pd.errors.EmptyDataError:
+        return
+
+
+def _from_arrow(stream) -> Iterator[Chunk]:
+    try:
+        reader = pyarrow.ipc.open_stream(stream)
+    except pa.ArrowInvalid as exc:
+        raise ApiError(f"not an Arrow IPC stream: {exc}", code="bad_arrow") from exc
+    yield from _from_batches(reader)
+
+
+def _from_parquet(data: bytes) -> Iterator[Chunk]:
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(data))
+    except pa.ArrowInvalid as exc:
+        raise ApiError(f"not a Parquet file: {exc}", code="bad_parquet") from exc
+    yield from _from_batches(parquet.iter_batches(batch_size=CHUNK))
+
+
+def _from_batches(batches) -> Iterator[Chunk]:
+    offset = 0
+    for batch in batches:
+        names = {n.lower(): n for n in batch.schema.names}
+        lon_n = next((names[n] for n in LON_NAMES if n in names), None)
+        lat_n = next((names[n] for n in LAT_NAMES if n in names), None)
+        if lon_n is None or lat_n is None:
+            raise ApiError(f"Arrow/Parquet input needs lon and lat columns; found "
+                           f"{', '.join(batch.schema.names)}", code="missing_columns")
+        id_n = next((names[n] for n in ID_NAMES if n in names), None)
+        lon = batch.column(lon_n).to_numpy(zero_copy_only=False).astype("float64")
+        lat = batch.column(lat_n).to_numpy(zero_copy_only=False).astype("float64")
+        ids = None if id_n is None else np.asarray(batch.column(id_n).cast(pa.string()).to_pylist(),
+                                                   dtype=object)
+        yield Chunk(offset, lon, lat, ids)
+        offset += batch.num_rows
+
+
+# --- writers ------------------------------------------------------------------------------
+
+
+def answer_columns(chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch,
+                   grid_set) -> dict[str, np.ndarray]:
+    """The answer table of one chunk as columns (None where a value does not apply)."""
+    codes = np.append(grid_set.index.codes, None)  # position -1 reads the trailing None
+    names = np.append(grid_set.grids["name"].to_numpy(dtype=object, na_value=None), None)
+    communities = np.append(grid_set.grids["community_code"].to_numpy(dtype=object), None)
+    n = len(chunk.lon)
+    touches = np.full(n, None, dtype=object)
+    for i, members in match.also_touches.items():
+        touches[i] = ";".join(str(grid_set.index.codes[g]) for g in members)
+    cols = {
+        "row": np.arange(chunk.offset, chunk.offset + n),
+        "id": chunk.ids if chunk.ids is not None else np.full(n, None, dtype=object),
+        "lon": chunk.lon, "lat": chunk.lat,
+        "wgs84_lon": np.round(wlon, 8), "wgs84_lat": np.round(wlat, 8),
+        "status": STATUS_LABELS[match.status],
+        "grid_code": codes[match.grid], "grid_name": names[match.grid],
+        "community_code": communities[match.grid],
+        "near_boundary": match.runner_up >= 0,
+        "runner_up_code": codes[match.runner_up],
+        "runner_up_m": np.round(match.runner_up_m, 2),
+        "nearest_code": codes[match.nearest],
+        "nearest_m": np.round(match.nearest_m, 1),
+        "also_touches": touches,
+    }
+    return cols
+
+
+class Writer:
+    mimetype = "application/json"
+
+    def head(self) -> bytes:
+        return b""
+
+    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+        raise NotImplementedError
+
+    def tail(self) -> bytes:
+        return b""
+
+
+def _records(cols: dict[str, np.ndarray]) -> list[dict]:
+    keys = list(cols)
+    lists = [_jsonable(cols[k]) for k in keys]
+    return [dict(zip(keys, values, strict=True)) for values in zip(*lists, strict=True)]
+
+
+def _jsonable(values: np.ndarray) -> list:
+    if values.dtype.kind == "f":
+        return [None if v != v else v for v in values.tolist()]
+    return values.tolist()
+
+
+class JsonWriter(Writer):
+    mimetype = "application/json"
+
+    def head(self) -> bytes:
+        return b"["
+
+    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+        records = _records(answer_columns(chunk, wlon, wlat, match, grid_set))
+        body = orjson.dumps(records)[1:-1]
+        return body if first or not body else b"," + body
+
+    def tail(self) -> bytes:
+        return b"]"
+
+
+class NdjsonWriter(Writer):
+    mimetype = "application/x-ndjson"
+
+    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+        records = _records(answer_columns(chunk, wlon, wlat, match, grid_set))
+        return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+class CsvWriter(Writer):
+    mimetype = "text/csv"
+
+    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+        frame = pd.DataFrame(answer_columns(chunk, wlon, wlat, match, grid_set))
+        return frame.to_csv(index=False, header=first, lineterminator="\n").encode("utf-8")
+
+
+class ArrowWriter(Writer):
+    mimetype = ARROW
+
+    def __init__(self) -> None:
+        self._sink = io.BytesIO()
+        self._writer = None
+
+    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+        cols = answer_columns(chunk, wlon, wlat, match, grid_set)
+        table = pa.table({k: pa.array(v, from_pandas=True) if v.dtype == object else v
+                          for k, v in cols.items()})
+        if self._writer is None:
+            self._writer = pyarrow.ipc.new_stream(self._sink, table.schema)
+        self._writer.write_table(table)
+        return self._drain()
+
+    def tail(self) -> bytes:
+        if self._writer is not None:
+            self._writer.close()
+        return self._drain()
+
+    def _drain(self) -> bytes:
+        data = self._sink.getvalue()
+        self._sink.seek(0)
+        self._sink.truncate()
+        return data
+
+
+WRITERS = {"json": JsonWriter, "ndjson": NdjsonWriter, "csv": CsvWriter, "arrow": ArrowWriter}
+BY_MIMETYPE = {"application/json": "json", "application/x-ndjson": "ndjson", "text/csv": "csv",
+               ARROW: "arrow"}
+
+
+def writer_for(format_arg: str | None, accept, input_mimetype: str) -> Writer:
+    """``format=`` wins, then an explicit Accept type, then the input's own family."""
+    if format_arg:
+        if format_arg not in WRITERS:
+            raise ApiError(f"format={format_arg!r}; expected one of {', '.join(WRITERS)}",
+                           code="bad_parameter")
+        return WRITERS[format_arg]()
+    if accept is not None and accept.provided and str(accept) != "*/*":
+        best = accept.best_match(list(BY_MIMETYPE))
+        if best:
+            return WRITERS[BY_MIMETYPE[best]]()
+    if input_mimetype == "text/csv":
+        return CsvWriter()
+    if input_mimetype == ARROW or input_mimetype in PARQUET:
+        return ArrowWriter()
+    return JsonWriter()
