@@ -20,8 +20,6 @@ from numpy.typing import ArrayLike
 from numpy.typing import NDArray
 from pyproj import CRS
 from pyproj import Transformer
-from pyproj.aoi import AreaOfInterest
-from pyproj.database import query_utm_crs_info
 from pyproj.exceptions import CRSError
 
 from geo import datums
@@ -132,10 +130,7 @@ def geometries_to_wgs84(geoms: NDArray, source: SourceCRS) -> NDArray:
         return shapely.transform(geoms, lambda xy: np.column_stack(fn(xy[:, 0], xy[:, 1])))
     if source.crs.equals(WGS84):
         return geoms
-    transformer = _transformer(source.crs.to_wkt(), WGS84.to_wkt())
-    return shapely.transform(
-        geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
-    )
+    return shapely.transform(geoms, lambda xy: transform_xy(xy, source.crs, WGS84))
 
 
 def geometries_from_wgs84(geoms: NDArray, coordsys: str) -> NDArray:
@@ -154,8 +149,8 @@ class MetricFrame:
 
     def __init__(self, crs: CRS) -> None:
         self.crs = crs
-        self._fwd = Transformer.from_crs(WGS84, crs, always_xy=True)
-        self._inv = Transformer.from_crs(crs, WGS84, always_xy=True)
+        self._fwd = transformer(WGS84, crs)
+        self._inv = transformer(crs, WGS84)
 
     @classmethod
     def for_lonlat(cls, lon: float, lat: float) -> MetricFrame:
@@ -190,23 +185,29 @@ class MetricFrame:
 
 @lru_cache(maxsize=64)
 def utm_crs_for(lon: float, lat: float) -> CRS:
-    """The WGS84 UTM zone holding a point (EPSG:32649 for Foshan)."""
-    lon_r, lat_r = round(float(lon), 3), round(float(lat), 3)
-    infos = query_utm_crs_info(
-        datum_name="WGS 84",
-        area_of_interest=AreaOfInterest(lon_r, lat_r, lon_r, lat_r),
-    )
-    if not infos:
-        raise UnknownCoordSys(f"no UTM zone found for lon={lon}, lat={lat}")
-    return CRS.from_epsg(int(infos[0].code))
+    """The WGS84 UTM zone holding a point (EPSG:32649 for Foshan).
+
+    From the zone formula rather than a PROJ database query: instant, and the same
+    on every machine.
+    """
+    if not (-180.0 <= lon <= 180.0 and -80.0 <= lat <= 84.0):
+        raise UnknownCoordSys(f"no UTM zone for lon={lon}, lat={lat}")
+    zone = min(int((lon + 180.0) // 6.0) + 1, 60)
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 @lru_cache(maxsize=64)
-def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
-    return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
+def transformer(src: CRS | str | int, dst: CRS | str | int) -> Transformer:
+    """A cached lon/lat-ordered Transformer (building one costs milliseconds)."""
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def transform_xy(xy: NDArray, src: CRS | str | int, dst: CRS | str | int) -> NDArray:
+    """An (N, 2) coordinate array from one CRS to another."""
+    x, y = transformer(src, dst).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
 
 
 def _transform(src_epsg: int, dst_epsg: int, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
-    t = _transformer(CRS.from_epsg(src_epsg).to_wkt(), CRS.from_epsg(dst_epsg).to_wkt())
-    a, b = t.transform(x, y)
+    a, b = transformer(src_epsg, dst_epsg).transform(x, y)
     return np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")

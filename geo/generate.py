@@ -40,17 +40,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
-from functools import lru_cache
 
 import geopandas
 import numpy as np
 import pandas
-import pyproj
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from geo.crs import transform_xy
+from geo.crs import utm_crs_for
 from geo.errors import GeoError
 
 __all__ = [
@@ -63,7 +63,6 @@ __all__ = [
     "demo_outline",
     "generate_grids",
     "reading_order",
-    "utm_crs_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,33 +119,8 @@ class GeneratedGrids:
 # --------------------------------------------------------------------------- CRS
 
 
-@lru_cache(maxsize=16)
-def _transformer(src: str, dst: str) -> pyproj.Transformer:
-    # Building a Transformer costs milliseconds (a PROJ database lookup) and the
-    # generator needs them at every stage; pyproj >= 3.1 makes them thread-safe.
-    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
-
-
-def utm_crs_for(lon: float, lat: float) -> str:
-    """The WGS84 UTM zone holding a point, as "EPSG:326zz" / "EPSG:327zz".
-
-    Computed from the zone formula rather than a PROJ database query, so it is
-    instant and the same on every machine (113.1° E, 23.1° N → EPSG:32649).
-    """
-    if not (-180.0 <= lon <= 180.0 and -80.0 <= lat <= 84.0):
-        raise GeneratorInputError(f"no UTM zone for lon={lon}, lat={lat}")
-    zone = min(int((lon + 180.0) // 6.0) + 1, 60)
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
-
-
 def _transform_func(src: str, dst: str) -> Callable[[np.ndarray], np.ndarray]:
-    transformer = _transformer(src, dst)
-
-    def apply(xy: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return apply
+    return lambda xy: transform_xy(xy, src, dst)
 
 
 def _complex_keys(xy: np.ndarray) -> np.ndarray:

@@ -165,6 +165,7 @@ class GridIndex:
         self.served = (xmin - dlon, ymin - dlat, xmax + dlon, ymax + dlat)
         self.served_margin_m = float(served_margin_m)
         self.position = {code: i for i, code in enumerate(self.codes)}
+        self._buckets = _NearBuckets(self.metric, self.near_m)
         self.lut = None  # set by attach_lut
 
     def __len__(self) -> int:
@@ -206,13 +207,16 @@ class GridIndex:
 
     def _locate_exact(self, lon: float, lat: float) -> PointMatch:
         x, y = self.frame.forward_one(lon, lat)
+        cands = self._buckets.candidates(x, y)
         pt = shapely.Point(x, y)
-        cands = self.tree_m.query(pt, predicate="dwithin", distance=self.near_m)
         if len(cands) == 0:
             return self._outside_one(pt)
-        cands = np.sort(cands)
-        inside = shapely.contains_xy(self.geoms[cands], lon, lat)
         dist = shapely.distance(self.metric[cands], pt)
+        close = dist <= self.near_m
+        cands, dist = cands[close], dist[close]
+        if len(cands) == 0:
+            return self._outside_one(pt)
+        inside = shapely.contains_xy(self.geoms[cands], lon, lat)
         if inside.any():
             grid = int(cands[np.argmax(inside)])
         else:
@@ -392,6 +396,45 @@ def _groups(keys: NDArray, values: NDArray) -> tuple[NDArray, list[NDArray]]:
     """Split values sorted by key into one array per distinct key."""
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     return keys[starts], np.split(values, starts[1:])
+
+
+class _NearBuckets:
+    """Square buckets in metric space listing the grids within ``near_m`` of each bucket.
+
+    A single lookup reads its candidates from one bucket instead of querying the
+    STRtree, whose per-call overhead is most of the cost of one point.
+    """
+
+    def __init__(self, metric: NDArray, near_m: float) -> None:
+        bounds = shapely.bounds(metric)
+        typical = float(np.sqrt(np.median(shapely.area(metric))))
+        self.size = float(np.clip(typical / 2, 50.0, 2000.0))
+        self.x0 = float(bounds[:, 0].min() - near_m)
+        self.y0 = float(bounds[:, 1].min() - near_m)
+        self.nx = int(np.ceil((bounds[:, 2].max() + near_m - self.x0) / self.size)) + 1
+        self.ny = int(np.ceil((bounds[:, 3].max() + near_m - self.y0) / self.size)) + 1
+        c0 = ((bounds[:, 0] - near_m - self.x0) // self.size).astype(np.int64)
+        c1 = ((bounds[:, 2] + near_m - self.x0) // self.size).astype(np.int64)
+        r0 = ((bounds[:, 1] - near_m - self.y0) // self.size).astype(np.int64)
+        r1 = ((bounds[:, 3] + near_m - self.y0) // self.size).astype(np.int64)
+        cells, owners = [], []
+        for g in range(len(metric)):  # per grid, vectorised over its buckets
+            cols, rows = np.meshgrid(np.arange(c0[g], c1[g] + 1), np.arange(r0[g], r1[g] + 1))
+            cells.append((rows * self.nx + cols).ravel())
+            owners.append(np.full(cells[-1].size, g, dtype=np.int64))
+        cell = np.concatenate(cells)
+        owner = np.concatenate(owners)
+        order = np.lexsort((owner, cell))
+        self.grid = owner[order].astype(np.int32)
+        self.ptr = np.searchsorted(cell[order], np.arange(self.nx * self.ny + 1)).astype(np.int64)
+
+    def candidates(self, x: float, y: float) -> NDArray:
+        col = int((x - self.x0) // self.size)
+        row = int((y - self.y0) // self.size)
+        if not (0 <= col < self.nx and 0 <= row < self.ny):
+            return self.grid[:0]
+        b = row * self.nx + col
+        return self.grid[self.ptr[b]:self.ptr[b + 1]]
 
 
 def morton_order(x: NDArray, y: NDArray, bounds: tuple[float, float, float, float]) -> NDArray:

@@ -1,0 +1,35 @@
+# The two commands of the README's quick start are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install install-test run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python  ## the service and its runtime dependencies
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python  ## plus pytest, hypothesis, playwright and ruff
+	$(BIN)/pip install --quiet -e ".[test]"
+
+run: install  ## load the bundled Dali demo into SQLite (idempotent) and serve it
+	$(BIN)/redgrid demo load
+	$(BIN)/redgrid run --host $(HOST) --port $(PORT)
+
+test: install-test  ## system packages the tests need, then the whole suite
+	scripts/install-test-deps
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+
+bench: install-test  ## point-in-grid benchmark (see bench/README.md)
+	$(BIN)/python bench/locate_bench.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
