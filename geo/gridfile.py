@@ -32,7 +32,8 @@ from geo.errors import MissingCRS
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "code": ("code", "grid_code", "网格编码", "网格代码", "wgbm", "gridcode"),
     "name": ("name", "grid_name", "网格名称", "名称", "wgmc"),
-    "community_code": ("community_code", "社区编码", "社区代码", "sqbm", "村居编码"),
+    # "community_" is community_code cut to a DBF's 10-character field names
+    "community_code": ("community_code", "community_", "社区编码", "社区代码", "sqbm", "村居编码"),
     "population": ("population", "人口", "常住人口", "rk"),
     "households": ("households", "户数", "hs"),
 }
@@ -81,6 +82,11 @@ def read_grid_file(
         raw = gpd.read_file(uri, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise FileFormatError(f"{path.name}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:  # e.g. UTF-8 field names cut mid-character at 10 bytes
+        raise FileFormatError(
+            f"{path.name}: cannot read: text that is not valid in the file's encoding ({exc}); "
+            "save it again as GBK with a .cpg file, or with field names of at most 10 bytes"
+        ) from exc
     if raw.empty:
         raise FileFormatError(f"{path.name}: the file holds no features")
     source = _source_crs(path.name, raw.crs, crs)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
 import itertools
 import random
 import re
@@ -28,15 +27,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-import charset_normalizer
 import pandas as pd
 from faker import Faker
-from python_calamine import CalamineError
-from python_calamine import CalamineWorkbook
 
 from geo.errors import FileFormatError
 from geo.errors import RowError
 from geo.errors import RowErrors
+from geo.tabular import find_header
+from geo.tabular import read_cells
 
 _T = TypeVar("_T")
 
@@ -255,20 +253,10 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _REQUIRED = ("name", "phone", "role", "unit_code", "start")
 _WRITE_HEADERS = ("姓名", "电话", "角色", "单位编码", "开始日期", "结束日期", "备注")
-_HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common; more is not a roster
 _DATE = re.compile(
     r"([0-9]{4})(?:([-/])([0-9]{1,2})\2([0-9]{1,2})|年([0-9]{1,2})月([0-9]{1,2})日)"
     r"(?:[ T]00:00(?::00)?)?"
 )
-
-
-def _normalise_header(text: str) -> str:
-    return re.sub(r"[\s_\-*:：\ufeff]", "", unicodedata.normalize("NFKC", text)).casefold()
-
-
-_FIELD_BY_HEADER = {
-    _normalise_header(alias): field for field, aliases in _COLUMNS.items() for alias in aliases
-}
 
 
 def read_roster(
@@ -287,8 +275,8 @@ def read_roster(
     """
     path = Path(path)
     what = f"roster {path.name}"
-    rows = _read_rows(path, what, encoding, sheet)
-    header_index, columns = _find_header(rows, what)
+    rows = read_cells(path, what, encoding=encoding, sheet=sheet)
+    header_index, columns = find_header(rows, what, _COLUMNS, _REQUIRED)
     assignments: list[Assignment] = []
     errors: list[RowError] = []
     first_row_of: dict[tuple[str, Role, str, datetime.date], int] = {}
@@ -396,114 +384,6 @@ def _scientific_hint(text: str) -> str:
             " format the column as text)"
         )
     return ""
-
-
-def _find_header(rows: list[list[str]], what: str) -> tuple[int, dict[str, int]]:
-    """The header row's index and each field's column; the header may sit below a title."""
-    filled = [i for i, cells in enumerate(rows) if any(cells)][:_HEADER_SEARCH_ROWS]
-    if not filled:
-        raise FileFormatError(f"{what}: the file is empty")
-
-    def recognised(index: int) -> int:
-        return sum(_normalise_header(cell) in _FIELD_BY_HEADER for cell in rows[index])
-
-    header_index = next((i for i in filled if recognised(i) >= 2), filled[0])
-    columns: dict[str, int] = {}
-    for col, cell in enumerate(rows[header_index]):
-        field = _FIELD_BY_HEADER.get(_normalise_header(cell))
-        if field is None:
-            continue  # extra columns (序号, 社区名称, …) are kept by the office, not by us
-        if field in columns:
-            first = rows[header_index][columns[field]]
-            raise FileFormatError(
-                f"{what}: columns {first.strip()!r} and {cell.strip()!r} in row "
-                f"{header_index + 1} both mean {field}; keep one"
-            )
-        columns[field] = col
-    missing = [field for field in _REQUIRED if field not in columns]
-    if missing:
-        found = ", ".join(cell.strip() for cell in rows[header_index] if cell.strip())
-        accepted = "; ".join(f"{field} = {'/'.join(_COLUMNS[field])}" for field in missing)
-        raise FileFormatError(
-            f"{what}: missing column(s) {', '.join(missing)} (header row {header_index + 1} "
-            f"has: {found}); accepted headers: {accepted}"
-        )
-    return header_index, columns
-
-
-def _read_rows(
-    path: Path, what: str, encoding: str | None, sheet: str | int | None
-) -> list[list[str]]:
-    """The file's cells as text, one list per spreadsheet row starting at row 1."""
-    data = path.read_bytes()
-    # Decide by content, not by name: offices rename .xlsx files to .csv and back.
-    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        return _read_excel(path, what, sheet)
-    if not data.strip():
-        raise FileFormatError(f"{what}: the file is empty")
-    text = _decode(data, what, encoding)
-    sample = text[:4096]
-    delimiter = max(",\t;", key=sample.count)
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as error:
-        raise FileFormatError(f"{what}: not a readable CSV file ({error})") from error
-    return [[cell.strip() for cell in cells] for cells in rows]
-
-
-def _decode(data: bytes, what: str, encoding: str | None) -> str:
-    if encoding is not None:
-        try:
-            return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as error:
-            raise FileFormatError(f"{what}: cannot read the file as {encoding}: {error}") from error
-    for candidate in ("utf-8-sig", "gb18030"):  # GB18030 is a superset of GBK and GB2312
-        try:
-            return data.decode(candidate)
-        except UnicodeDecodeError:
-            pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
-        raise FileFormatError(
-            f"{what}: cannot tell the text encoding (tried UTF-8 and GB18030); "
-            "save it as UTF-8 CSV or name the encoding"
-        )
-    return str(best)
-
-
-def _read_excel(path: Path, what: str, sheet: str | int | None) -> list[list[str]]:
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        if isinstance(sheet, str):
-            if sheet not in workbook.sheet_names:
-                raise FileFormatError(
-                    f"{what}: no sheet {sheet!r}; sheets: {', '.join(workbook.sheet_names)}"
-                )
-            worksheet = workbook.get_sheet_by_name(sheet)
-        else:
-            index = sheet or 0
-            if not 0 <= index < len(workbook.sheet_names):
-                raise FileFormatError(
-                    f"{what}: no sheet number {index} (0-based); "
-                    f"sheets: {', '.join(workbook.sheet_names)}"
-                )
-            worksheet = workbook.get_sheet_by_index(index)
-        # Keep leading empty rows so that row numbers match the ones Excel shows.
-        cells = worksheet.to_python(skip_empty_area=False)
-    except CalamineError as error:
-        raise FileFormatError(f"{what}: not a readable Excel file ({error})") from error
-    return [[_excel_text(value) for value in row] for row in cells]
-
-
-def _excel_text(value: object) -> str:
-    """A cell as the text the user typed: codes and phones stored as numbers become digits."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # exact: 15-digit codes are far below 2**53
-    if isinstance(value, datetime.datetime):
-        return value.date().isoformat()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value).strip()
 
 
 # ---------------------------------------------------------------------------

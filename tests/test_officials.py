@@ -164,7 +164,7 @@ def test_gbk_is_tried_before_guessing(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_guessing(data: bytes) -> None:
         raise AssertionError("charset detection should not be needed for GBK")
 
-    monkeypatch.setattr("geo.officials.charset_normalizer.from_bytes", no_guessing)
+    monkeypatch.setattr("geo.tabular.charset_normalizer.from_bytes", no_guessing)
     assert read_roster(ROSTERS / "good_gbk.csv", known_units=KNOWN) == GOOD
 
 

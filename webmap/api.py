@@ -6,6 +6,7 @@ URL shapes follow MapIt: the coordinate system is part of the path, x before y
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import shapely
@@ -36,6 +37,12 @@ bp = Blueprint("api", __name__)
 
 def service() -> GridService:
     return current_app.extensions["redgrid"]
+
+
+@bp.before_request
+def _check_api_key() -> None:
+    """A wrong or revoked key is refused on every endpoint, not only where it would unmask data."""
+    auth.current_principal()
 
 
 def _version_args() -> dict:
@@ -113,11 +120,15 @@ def points():
                                  if request.mimetype not in batch_io.STREAMED else None)
     writer = batch_io.writer_for(request.args.get("format"), request.accept_mimetypes,
                                  request.mimetype)
+    # Read the first chunk before answering: a body that is not CSV/Arrow/Parquet, or lacks the
+    # lon/lat columns, must get its 400 now, not break a stream that already sent 200.
+    reader = iter(reader)
+    head = next(reader, None)
 
     def generate():
         yield writer.head()
         first = True
-        for chunk in reader:
+        for chunk in itertools.chain([head] if head is not None else [], reader):
             _, match, wlon, wlat = svc.locate_many(chunk.lon, chunk.lat, coordsys=coordsys,
                                                    version=grid_set.version.id, annotate=annotate)
             yield writer.rows(chunk, wlon, wlat, match, grid_set, first=first)

@@ -229,13 +229,20 @@ def _jsonable(values: np.ndarray) -> list:
 class JsonWriter(Writer):
     mimetype = "application/json"
 
+    def __init__(self) -> None:
+        self._written = False  # a comma goes before every chunk after the first non-empty one
+
     def head(self) -> bytes:
         return b"["
 
     def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
         records = _records(answer_columns(chunk, wlon, wlat, match, grid_set))
         body = orjson.dumps(records)[1:-1]
-        return body if first or not body else b"," + body
+        if not body:  # an empty chunk (Arrow streams may open with one) adds nothing, not a comma
+            return b""
+        body = b"," + body if self._written else body
+        self._written = True
+        return body
 
     def tail(self) -> bytes:
         return b"]"
@@ -266,8 +273,7 @@ class ArrowWriter(Writer):
 
     def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
         cols = answer_columns(chunk, wlon, wlat, match, grid_set)
-        table = pa.table({k: pa.array(v, from_pandas=True) if v.dtype == object else v
-                          for k, v in cols.items()})
+        table = pa.table({k: _arrow_column(v) for k, v in cols.items()})
         if self._writer is None:
             self._writer = pyarrow.ipc.new_stream(self._sink, table.schema)
         self._writer.write_table(table)
@@ -283,6 +289,17 @@ class ArrowWriter(Writer):
         self._sink.seek(0)
         self._sink.truncate()
         return data
+
+
+def _arrow_column(values: np.ndarray) -> pa.Array:
+    """One answer column; text columns are always strings, even when a chunk holds only nulls,
+    so every chunk of a stream has the same schema (a null-typed column would break the stream)."""
+    if values.dtype != object:
+        return pa.array(values)
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # e.g. numeric ids from GeoJSON
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
 WRITERS = {"json": JsonWriter, "ndjson": NdjsonWriter, "csv": CsvWriter, "arrow": ArrowWriter}

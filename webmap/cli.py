@@ -20,6 +20,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 
+from geo.crs import normalise_coordsys
 from geo.errors import GeoError
 from geo.officials import generate_roster
 from geo.officials import read_roster
@@ -67,7 +68,9 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 
 def _fail(exc: Exception) -> None:
-    click.echo(f"error: {exc}", err=True)
+    # str(KeyError) is the repr of its message, quotes and all
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    click.echo(f"error: {message}", err=True)
     sys.exit(2)
 
 
@@ -397,35 +400,67 @@ def locate_file(src: str, dst: str, coordsys: str, version_id, resume: bool, chu
     Example: redgrid locate-file hotline-2026.csv hotline-2026-grids.csv --coordsys gcj02
     """
     from webmap import batch_io
+    from webmap.errors import ApiError
 
     service = svc()
-    grid_set = service.grid_set(service.resolve_version(version_id))
+    try:
+        coordsys = normalise_coordsys(coordsys)
+        grid_set = service.grid_set(service.resolve_version(version_id))
+    except GeoError as exc:
+        _fail(exc)
     partial = Path(dst + ".partial")
     done = 0
     if resume and partial.exists():
-        done = max(sum(1 for _ in partial.open("rb")) - 1, 0)
+        _drop_torn_row(partial)
+        done = max(_count_lines(partial) - 1, 0)
         click.echo(f"resuming after {done} rows", err=True)
     elif partial.exists():
         partial.unlink()
-    total = max(sum(1 for _ in Path(src).open("rb")) - 1, 0)
+    total = max(_count_lines(Path(src)) - 1, 0)
     start = time.perf_counter()
-    with partial.open("ab") as out:
-        reader = pd.read_csv(src, dtype=str, chunksize=chunk, encoding="utf-8-sig",
-                             keep_default_na=False, skiprows=range(1, done + 1))
+    with partial.open("ab") as out, pd.read_csv(
+            src, dtype=str, chunksize=chunk, encoding="utf-8-sig", keep_default_na=False,
+            skiprows=range(1, done + 1)) as reader:
         writer = batch_io.CsvWriter()
         offset = done
         for frame in reader:
-            lon, lat, ids = batch_io._columns(frame, "CSV rows")
+            try:
+                lon, lat, ids = batch_io._columns(frame, "CSV rows")
+            except ApiError as exc:
+                _fail(ValueError(f"{src}: {exc.message}"))
             piece = batch_io.Chunk(offset, lon, lat, ids)
             _, match, wlon, wlat = service.locate_many(lon, lat, coordsys=coordsys,
                                                        version=grid_set.version.id)
-            out.write(writer.rows(piece, wlon, wlat, match, grid_set, first=offset == 0))
+            # the header goes only into an empty file (a resumed file may hold it and nothing else)
+            out.write(writer.rows(piece, wlon, wlat, match, grid_set, first=out.tell() == 0))
             out.flush()
             offset += len(frame)
             rate = (offset - done) / max(time.perf_counter() - start, 1e-9)
             _progress(f"rows ({rate:,.0f}/s)", offset, total)
     partial.replace(dst)
     click.echo(f"{offset} rows → {dst}", err=True)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def _drop_torn_row(path: Path) -> None:
+    """Cut a half-written last row (a run killed mid-write) so that --resume redoes it."""
+    with path.open("r+b") as fh:
+        end = fh.seek(0, 2)
+        pos = end
+        while pos > 0:
+            step = min(1 << 16, pos)
+            fh.seek(pos - step)
+            cut = fh.read(step).rfind(b"\n")
+            if cut >= 0:
+                if pos - step + cut + 1 < end:
+                    fh.truncate(pos - step + cut + 1)
+                return
+            pos -= step
+        fh.truncate(0)
 
 
 # --- generation and demo ------------------------------------------------------------------

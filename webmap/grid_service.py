@@ -7,6 +7,7 @@ on disk), and the roster. Everything else it fetches from the store.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import threading
@@ -143,15 +144,27 @@ class GridService:
 
     def grid_set(self, version_id: int) -> GridSet:
         with self._lock:
-            if version_id in self._sets:
+            cached = self._sets.get(version_id)
+            if cached is not None:
                 self._sets.move_to_end(version_id)
-                return self._sets[version_id]
+        if cached is not None:
+            return self._with_current_flag(cached)
         built = self._build_set(version_id)
         with self._lock:
             self._sets[version_id] = built
             while len(self._sets) > self._max_sets:
                 self._sets.popitem(last=False)
         return built
+
+    def _with_current_flag(self, grid_set: GridSet) -> GridSet:
+        """A cached set whose ``version.active`` says whether it is active now, not when it was built."""
+        try:
+            active = self.active_version_id() == grid_set.version.id
+        except ServiceError:  # no version active at all
+            active = False
+        if active == grid_set.version.active:
+            return grid_set
+        return dataclasses.replace(grid_set, version=dataclasses.replace(grid_set.version, active=active))
 
     def _build_set(self, version_id: int) -> GridSet:
         info = self.store.version(version_id)
