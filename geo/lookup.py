@@ -6,11 +6,12 @@ them to it):
 1. A point strictly inside exactly one grid belongs to that grid.
 2. A point inside several grids (an overlap a validated set allows only below
    float noise) belongs to the one with the lowest code.
-3. A point inside none but within ``EDGE_TOLERANCE_M`` (1 µm) of one or more
-   grids lies on their shared edge or corner: the lowest code wins and the
-   others are listed as ``also_touches``. Neighbours whose edges carry
-   different vertices never meet exactly in floating point, so "on the edge"
-   must mean "within a micrometre of it".
+3. A point inside none but within ``EDGE_TOLERANCE_DEG`` (1e-11°, about a
+   micrometre) of one or more grids lies on their shared edge or corner: the
+   lowest code wins and the others are listed as ``also_touches`` (a point
+   strictly inside one grid but that close to another lists it too).
+   Neighbours whose edges carry different vertices never meet exactly in
+   floating point, so "on the edge" must mean "within a micrometre of it".
 4. Otherwise the point is in no grid; the nearest grid and its distance are
    reported instead.
 
@@ -18,8 +19,10 @@ A point within ``near_m`` (default 30 m) of a grid other than its own is
 flagged ``near_boundary`` with that runner-up and the distance: a dispatcher
 should confirm such addresses before sending a team.
 
-Containment is tested on the WGS84 polygons (what the data says); distances
-are measured in the UTM zone of the grids. The batch path is vectorised:
+Containment and touching are tested on the WGS84 polygons (what the data
+says: a straight lon/lat edge bows by millimetres once projected, so a
+tolerance measured in UTM would disagree with the containment test); the
+distances reported (near-boundary, nearest) are measured in the UTM zone. The batch path is vectorised:
 points are sorted along a Morton curve so neighbouring points hit the same
 polygons while they are hot in cache, candidates come from an STRtree, and
 containment is ``shapely.contains_xy`` on prepared polygons. A precomputed
@@ -41,7 +44,10 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import MetricFrame
 
-EDGE_TOLERANCE_M = 1e-6
+EDGE_TOLERANCE_DEG = 1e-11
+# A grid farther than this in UTM cannot be within EDGE_TOLERANCE_DEG in lon/lat: the
+# projection bends edges by millimetres, never by half a metre.
+_TOUCH_SCREEN_M = 0.5
 DEFAULT_NEAR_M = 30.0
 DEFAULT_SERVED_MARGIN_M = 5_000.0
 _M_PER_DEG_LAT = 111_320.0
@@ -68,7 +74,7 @@ class Status(IntEnum):
 STATUS_MESSAGES = {
     Status.NOT_A_NUMBER: "coordinate is not a number",
     Status.OUT_OF_RANGE: "coordinate out of range (lon must be within ±180, lat within ±90)",
-    Status.SWAPPED: "lon and lat look swapped: swapped, the point falls inside the served area",
+    Status.SWAPPED: "lon and lat look swapped: exchanged, the point falls inside the served area",
     Status.FAR_OUTSIDE: "point is far outside the served area",
 }
 
@@ -217,15 +223,24 @@ class GridIndex:
         if len(cands) == 0:
             return self._outside_one(pt)
         inside = shapely.contains_xy(self.geoms[cands], lon, lat)
-        if inside.any():
-            grid = int(cands[np.argmax(inside)])
-        else:
-            on_edge = dist <= EDGE_TOLERANCE_M
-            if not on_edge.any():
-                return self._outside_one(pt, cands, dist)
+        first_inside = int(np.argmax(inside)) if inside.any() else -1
+        # touching is tested only where it can change the answer: grids within screening
+        # distance other than the one that strictly contains the point
+        check = dist <= _TOUCH_SCREEN_M
+        if first_inside >= 0:
+            check[first_inside] = False
+        on_edge = np.zeros(len(cands), dtype=bool)
+        if check.any():
+            on_edge[check] = shapely.dwithin(self.geoms[cands[check]], shapely.Point(lon, lat),
+                                             EDGE_TOLERANCE_DEG)
+        if first_inside >= 0:
+            grid = int(cands[first_inside])
+        elif on_edge.any():
             grid = int(cands[np.argmax(on_edge)])
+        else:
+            return self._outside_one(pt, cands, dist)
         others = cands != grid
-        touches = tuple(int(c) for c in cands[others & (dist <= EDGE_TOLERANCE_M)])
+        touches = tuple(int(c) for c in cands[others & on_edge])
         runner, runner_m = -1, float("nan")
         if others.any():
             k = int(np.argmin(np.where(others, dist, np.inf)))
@@ -344,9 +359,8 @@ class GridIndex:
 
     def _edge_ties(self, px: NDArray, py: NDArray, idx: NDArray, out: BatchMatch) -> None:
         """Rule 3 for points no grid contains; the rest are outside (nearest not computed)."""
-        mx, my = self.frame.forward(px, py)
-        pi, gi = self.tree_m.query(shapely.points(mx, my), predicate="dwithin",
-                                   distance=EDGE_TOLERANCE_M)
+        pi, gi = self.tree.query(shapely.points(px, py), predicate="dwithin",
+                                 distance=EDGE_TOLERANCE_DEG)
         tie = np.full(len(idx), _NONE, np.int64)
         np.minimum.at(tie, pi, gi)
         found = tie < _NONE
@@ -360,7 +374,10 @@ class GridIndex:
         pi, gi = self.tree_m.query(pts, predicate="dwithin", distance=self.near_m)
         dist = shapely.distance(self.metric[gi], pts[pi])
         grid = out.grid[idx].astype(np.int64)
-        edge = dist <= EDGE_TOLERANCE_M
+        edge = (dist <= _TOUCH_SCREEN_M) & (gi != grid[pi])  # the containing grid needs no test
+        if edge.any():
+            edge[edge] = shapely.dwithin(self.geoms[gi[edge]], shapely.points(px[pi[edge]], py[pi[edge]]),
+                                         EDGE_TOLERANCE_DEG)
         tie = np.full(len(idx), _NONE, np.int64)
         np.minimum.at(tie, pi[edge], gi[edge])
         take = (grid < 0) & (tie < _NONE)

@@ -319,11 +319,6 @@ def test_point_on_a_vertex_two_grids_share_goes_to_the_lower_code_and_touches_th
     assert "on_boundary" in [w["code"] for w in body["warnings"]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "geo/lookup.py bug: containment is tested on the WGS84 polygons but rule 3's 1 µm edge "
-    "tolerance is measured on their UTM projections, where a straight lon/lat edge bows by up to "
-    "~5 mm; of the 230 shared-edge midpoints of the demo that lie exactly on the edge, 228 get no "
-    "also_touches and 174 go to the higher code"))
 def test_point_in_the_middle_of_a_shared_edge_goes_to_the_lower_code_and_touches_the_other(demo_client,
                                                                                          places):
     response, body = _point(demo_client, *places.edge_mid)
@@ -367,10 +362,10 @@ def test_a_point_inside_a_grid_gets_no_datum_warning(demo_client, places):
 
 @pytest.mark.parametrize(("path", "code", "message"), [
     ("/point/wgs84/23.111,113.1457", "swapped",
-     "lon and lat look swapped: swapped, the point falls inside the served area (lon=23.111, "
+     "lon and lat look swapped: exchanged, the point falls inside the served area (lon=23.111, "
      "lat=113.1457); did you mean /point/wgs84/113.1457,23.111?"),
     ("/point/gcj02/23.111,113.1457", "swapped",
-     "lon and lat look swapped: swapped, the point falls inside the served area (lon=23.111, "
+     "lon and lat look swapped: exchanged, the point falls inside the served area (lon=23.111, "
      "lat=113.1457); did you mean /point/gcj02/113.1457,23.111?"),
     ("/point/wgs84/nan,23.111", "not_a_number", "coordinates 'nan,23.111': coordinate is not a number"),
     ("/point/wgs84/113.1457,NaN", "not_a_number", "coordinates '113.1457,NaN': coordinate is not a number"),
