@@ -19,6 +19,7 @@ import json
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -62,7 +63,8 @@ def load_grids(n: int) -> gpd.GeoDataFrame:
     return grids
 
 
-def make_points(grids: gpd.GeoDataFrame, n: int, kind: str, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def make_points(grids: gpd.GeoDataFrame, n: int, kind: str,
+                seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     xmin, ymin, xmax, ymax = grids.total_bounds
     if kind == "uniform":
@@ -156,12 +158,12 @@ def bench_size(n_grids: int, n_points: int, loop_points: int, kinds: list[str]) 
     rows = []
     for kind in kinds:
         lon, lat = make_points(grids, n_points, kind)
-        t_sjoin, ref = best_of(lambda: run_sjoin(grids, positions, lon, lat), 1)
-        t_exact, exact = best_of(lambda: index.locate_many(lon, lat, annotate=False), 3)
-        t_lut, fastm = best_of(lambda: fast.locate_many(lon, lat, annotate=False), 5)
-        t_full, full = best_of(lambda: fast.locate_many(lon, lat, annotate=True), 1)
         m = min(loop_points, n_points)
-        t_loop, loop = best_of(lambda: run_loop(tree, lon[:m], lat[:m], positions), 1)
+        t_sjoin, ref = best_of(partial(run_sjoin, grids, positions, lon, lat), 1)
+        t_exact, exact = best_of(partial(index.locate_many, lon, lat, annotate=False), 3)
+        t_lut, fastm = best_of(partial(fast.locate_many, lon, lat, annotate=False), 5)
+        t_full, full = best_of(partial(fast.locate_many, lon, lat, annotate=True), 1)
+        t_loop, loop = best_of(partial(run_loop, tree, lon[:m], lat[:m], positions), 1)
         mismatch = {
             "exact": int((exact.grid != ref).sum()), "lut": int((fastm.grid != ref).sum()),
             "lut_annotated": int((full.grid != ref).sum()), "loop": int((loop != ref[:m]).sum()),
@@ -213,7 +215,8 @@ def markdown(rows: list[dict], decode: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="309,10000", help="grid counts, comma separated")
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--loop-points", type=int, default=1_000_000,
