@@ -165,4 +165,105 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("revoked_at", UtcDateTime),
     )
+    _complaint_tables(md, t, geom)
     return md, t
+
+
+def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom) -> None:
+    t["users"] = sa.Table(
+        "users", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("username", sa.String(64), nullable=False, unique=True),
+        sa.Column("display_name", sa.Text, nullable=False),
+        sa.Column("password_hash", sa.Text, nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("department_code", sa.String(32)),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    t["complaints"] = sa.Table(
+        "complaints", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("external_id", sa.String(128), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("category_code", sa.String(32), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("address", sa.Text),
+        sa.Column("lon", sa.Float),
+        sa.Column("lat", sa.Float),
+        sa.Column("input_coordsys", sa.String(16)),
+        sa.Column("input_lon", sa.Float),
+        sa.Column("input_lat", sa.Float),
+        sa.Column("geocode", sa.JSON),
+        sa.Column("reporter_name", sa.Text),
+        sa.Column("reporter_phone", sa.String(32)),
+        sa.Column("reported_at", UtcDateTime, nullable=False),
+        sa.Column("grid_version_id", sa.Integer, sa.ForeignKey("grid_versions.id")),
+        sa.Column("grid_code", sa.String(15)),
+        sa.Column("community_code", sa.String(12)),
+        sa.Column("whistle_group", sa.String(32)),
+        sa.Column("state", sa.String(24), nullable=False),
+        sa.Column("department_code", sa.String(32)),
+        sa.Column("dispatched_at", UtcDateTime),
+        sa.Column("deadline", UtcDateTime),
+        sa.Column("resolved_at", UtcDateTime),
+        sa.Column("closed_at", UtcDateTime),
+        sa.Column("satisfied", sa.Boolean),
+        sa.Column("duplicate_of", sa.Text),
+        sa.Column("row_version", sa.Integer, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.Column("import_id", sa.Integer),
+        sa.Column("point", geom),
+        sa.UniqueConstraint("source", "external_id", name="uq_complaints_source_external_id"),
+    )
+    t["complaint_events"] = sa.Table(
+        "complaint_events", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), nullable=False),
+        sa.Column("at", UtcDateTime, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("from_state", sa.String(24)),
+        sa.Column("to_state", sa.String(24), nullable=False),
+        sa.Column("note", sa.Text),
+        sa.Column("department_code", sa.String(32)),
+        sa.Column("deadline", UtcDateTime),
+        sa.Column("satisfied", sa.Boolean),
+        sa.Column("duplicate_of", sa.Text),
+    )
+    t["complaint_photos"] = sa.Table(
+        "complaint_photos", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), nullable=False),
+        sa.Column("filename", sa.Text, nullable=False),
+        sa.Column("content_type", sa.String(64), nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("stored_as", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    t["complaint_imports"] = sa.Table(
+        "complaint_imports", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("filename", sa.Text, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("imported_at", UtcDateTime, nullable=False),
+        sa.Column("imported_by", sa.Text),
+        sa.Column("rows", sa.Integer, nullable=False),
+        sa.Column("added", sa.Integer, nullable=False),
+    )
+    t["complaint_regrid"] = sa.Table(
+        "complaint_regrid", md,
+        sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), primary_key=True),
+        sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), primary_key=True),
+        sa.Column("grid_code", sa.String(15)),
+    )
+    t["calendar_days"] = sa.Table(
+        "calendar_days", md,
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("name", sa.Text),
+        sa.Column("source", sa.Text),
+    )

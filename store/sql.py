@@ -26,6 +26,7 @@ from geo.officials import UnitLevel
 from store.base import ImportSummary
 from store.base import Town
 from store.base import VersionInfo
+from store.complaints_sql import ComplaintSql
 from store.schema import build_tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -72,7 +73,7 @@ def open_store(url: str, *, upgrade: bool = True) -> SqlStore:
     return SqlStore(engine)
 
 
-class SqlStore:
+class SqlStore(ComplaintSql):
     """``store.base.Store`` over SQLAlchemy Core."""
 
     def __init__(self, engine: sa.Engine) -> None:

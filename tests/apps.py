@@ -102,7 +102,7 @@ def cli_ok(result: Result) -> Result:
 def demo_template(tmp_path_factory) -> Db:
     root = tmp_path_factory.mktemp("demo-template")
     db = Db(root / "redgrid.db", tmp_path_factory.getbasetemp() / "lut-cache")
-    cli_ok(db.cli("demo", "load"))
+    cli_ok(db.cli("demo", "load", "--complaints", "3000"))
     return db
 
 

@@ -68,16 +68,18 @@ def _locate(db, lon: float, lat: float, *extra: str) -> dict:
 
 
 def test_demo_load_is_idempotent(empty_db):
-    first = cli_ok(empty_db.cli("demo", "load")).stdout
+    first = cli_ok(empty_db.cli("demo", "load", "--complaints", "300")).stdout
     assert "grid version 1 created" in first
     assert "1813 rows: 1813 added, 0 updated, 0 unchanged" in first
+    assert "300 demo complaints added, 0 already present" in first
     store = _store(empty_db)
-    assert (len(store.versions()), len(store.assignments())) == (1, 1813)
+    assert (len(store.versions()), len(store.assignments()), store.count_complaints()) == (1, 1813, 300)
 
-    second = cli_ok(empty_db.cli("demo", "load")).stdout
+    second = cli_ok(empty_db.cli("demo", "load", "--complaints", "300")).stdout
     assert "grid version 1 present" in second
     assert "1813 rows: 0 added, 0 updated, 1813 unchanged" in second
-    assert (len(store.versions()), len(store.assignments())) == (1, 1813)
+    assert "0 demo complaints added, 300 already present" in second
+    assert (len(store.versions()), len(store.assignments()), store.count_complaints()) == (1, 1813, 300)
     assert store.active_version_id() == 1
     assert len(cli_ok(empty_db.cli("versions", "list")).stdout.splitlines()) == 1
 
@@ -324,7 +326,7 @@ def test_generated_grids_cover_the_outline_and_validate(empty_db, reseeded_grids
     outline = shapely.union_all(gpd.read_file(DEMO_OUTLINE).geometry.values)
     union = shapely.union_all(reseeded_grids.geometry.values)
     assert abs(union.area - outline.area) / outline.area < 1e-6
-    cli_ok(empty_db.cli("demo", "load"))
+    cli_ok(empty_db.cli("demo", "load", "--complaints", "0"))
     assert empty_db.cli("grids", "validate", str(reseeded_grids_file)).exit_code == 0
 
 

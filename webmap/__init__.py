@@ -27,6 +27,16 @@ DEFAULTS: dict[str, Any] = {
     # largest accepted request body (batch uploads), bytes
     "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
     "JSON_SORT_KEYS": False,
+    # the local gazetteer of standard addresses (CSV); default: the bundled demo's
+    "GAZETTEER_PATH": None,
+    # keys for online geocoders, tried after the gazetteer when set
+    "AMAP_KEY": None,
+    "TIANDITU_KEY": None,
+    # complaint categories, departments and whistle groups (data/catalog by default)
+    "CATALOG_DIR": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
 }
 
 
@@ -72,13 +82,45 @@ def _configure_service(app: Flask) -> None:
     from store import open_store
 
     store = open_store(app.config["DATABASE_URL"], upgrade=app.config.get("AUTO_MIGRATE", True))
-    app.extensions["redgrid"] = GridService(
+    grids = GridService(
         store,
         near_m=float(app.config["NEAR_M"]),
         cache_dir=Path(app.config["CACHE_DIR"]),
         use_lut=bool(app.config["USE_LUT"]),
         active_ttl_s=float(app.config["ACTIVE_TTL_S"]),
     )
+    app.extensions["redgrid"] = grids
+    app.extensions["redgrid.complaints"] = _complaint_service(app, store, grids)
+
+
+def _complaint_service(app: Flask, store, grids: GridService):
+    from complaints.catalog import DEFAULT_CATALOG_DIR
+    from complaints.catalog import Catalog
+    from webmap.complaint_service import ComplaintService
+    from webmap.complaint_service import stored_calendar
+
+    catalog = Catalog.load(app.config["CATALOG_DIR"] or DEFAULT_CATALOG_DIR)
+    return ComplaintService(store, grids, catalog, stored_calendar(store),
+                            geocoder=_geocoder(app, grids),
+                            photo_dir=Path(app.instance_path) / "photos")
+
+
+def _geocoder(app: Flask, grids: GridService):
+    from geo.geocode import Gazetteer
+    from geo.geocoders import AmapGeocoder
+    from geo.geocoders import ChainGeocoder
+    from geo.geocoders import TiandituGeocoder
+
+    path = app.config["GAZETTEER_PATH"] or Path(__file__).resolve().parents[1] / "data" / "gazetteer" / \
+        "dali-demo-addresses.csv"
+    if not Path(path).exists():
+        return None
+    providers = []
+    if app.config["AMAP_KEY"]:
+        providers.append(AmapGeocoder(app.config["AMAP_KEY"]))
+    if app.config["TIANDITU_KEY"]:
+        providers.append(TiandituGeocoder(app.config["TIANDITU_KEY"]))
+    return ChainGeocoder(Gazetteer.from_csv(path), providers)
 
 
 def _configure_http(app: Flask) -> None:
@@ -94,8 +136,26 @@ def _configure_http(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
     from webmap import api
+    from webmap import complaints_api
     from webmap import errors
+    from webmap import i18n
+    from webmap import open311
+    from webmap import pages
+    from webmap import users
 
     errors.init_app(app)
+    i18n.init_app(app)
+    users.login_manager.init_app(app)
+    csrf = CSRFProtect(app)
+    app.extensions["redgrid.csrf"] = csrf
+    # API clients authenticate with keys, not cookies: only cookie-borne writes need the token
+    for blueprint in (api.bp, complaints_api.bp, open311.bp):
+        csrf.exempt(blueprint)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(complaints_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(open311.bp, url_prefix="/open311/v2")
+    app.register_blueprint(users.bp)
+    app.register_blueprint(pages.bp)

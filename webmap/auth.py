@@ -1,4 +1,4 @@
-"""Who is calling: API keys for other systems (users' logins come with the pages).
+"""Who is calling: an API key (other systems) or a logged-in person (the pages).
 
 Keys are random tokens shown once at creation; only their SHA-256 is stored. A
 key carries scopes: ``personal_data`` unmasks phone numbers and reporter
@@ -28,7 +28,7 @@ SCOPES = (PERSONAL_DATA, WRITE)
 class Principal:
     name: str
     scopes: frozenset[str]
-    kind: str  # "api_key" (users come later)
+    kind: str  # "api_key" or "user"
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -54,6 +54,11 @@ def current_principal() -> Principal | None:
         if found is None:
             raise ApiError("API key not recognised or revoked", code="invalid_api_key", status=401)
         principal = Principal(found[0], frozenset(found[1]), "api_key")
+    else:
+        from flask_login import current_user
+
+        if current_user.is_authenticated:
+            principal = Principal(current_user.username, current_user.scopes, "user")
     g.principal = principal
     return principal
 
@@ -78,3 +83,12 @@ def _presented_token() -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return request.headers.get("X-API-Key") or None
+
+
+def check_request() -> None:
+    """Before every API request: a wrong or revoked key is refused on every endpoint, and a
+    write that rides on a session cookie (not a key) must carry the CSRF token."""
+    principal = current_principal()
+    cookie_borne = principal is not None and principal.kind == "user"
+    if request.method not in ("GET", "HEAD", "OPTIONS") and cookie_borne:
+        current_app.extensions["redgrid.csrf"].protect()

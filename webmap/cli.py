@@ -558,8 +558,10 @@ def demo() -> None:
 @demo.command("load")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
               default=str(REPO_DATA), show_default=True)
+@click.option("--complaints", "complaints_count", default=50_000, show_default=True,
+              help="Demo complaints to generate (0 for none).")
 @with_appcontext
-def demo_load(data_dir: str) -> None:
+def demo_load(data_dir: str, complaints_count: int) -> None:
     """Load the demo town, communities, 309 grids and roster; safe to re-run.
 
     Example: redgrid demo load
@@ -578,6 +580,8 @@ def demo_load(data_dir: str) -> None:
     click.echo(f"grid version {outcome.version_id} " + ("created" if outcome.created else "present"))
     ctx.invoke(officials_import, path=str(data / "officials" / "dali-demo-roster.csv"),
                version_id=outcome.version_id, encoding=None, sheet=None)
+    if complaints_count:
+        ctx.invoke(complaints_demo, count=complaints_count, seed=2024, years=2.0)
     click.echo(f"demo ready; try: redgrid locate 113.1457 23.1110  (today is {today()})")
 
 
@@ -614,3 +618,139 @@ def apikey_revoke(name: str) -> None:
     """
     count = svc().store.revoke_api_key(name)
     click.echo(f"{count} key(s) revoked")
+
+
+# --- people -------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """People who log in to the pages (dispatcher, planner, department, admin)."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The name shown on pages, e.g. 王调度.")
+@click.option("--role", type=click.Choice(["dispatcher", "planner", "department", "admin"]), required=True)
+@click.option("--department", help="Department code, for department users.")
+@click.password_option(help="Asked for twice when not given (at least 10 characters).")
+@with_appcontext
+def users_create(username, display_name, role, department, password) -> None:
+    """Create a user; the password is stored only as a scrypt hash.
+
+    Example: redgrid users create wang --name 王调度 --role dispatcher
+    """
+    from webmap.users import create_user
+
+    try:
+        create_user(svc().store, username, display_name, password, role, department)
+    except ValueError as exc:
+        _fail(exc)
+    click.echo(f"user {username} ({role}) created")
+
+
+# --- complaints ---------------------------------------------------------------------------
+
+
+def complaint_svc():
+    return current_app.extensions["redgrid.complaints"]
+
+
+@main.group()
+def complaints() -> None:
+    """Complaints (诉求): bulk import, demo data, re-aggregation, statistics."""
+
+
+@complaints.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", required=True, help="The system the ids belong to, e.g. 12345热线.")
+@click.option("--encoding", help="Force the CSV encoding (utf-8, gbk); detected otherwise.")
+@click.option("--sheet", help="Excel sheet name or 0-based number.")
+@with_appcontext
+def complaints_import(path: str, source: str, encoding: str | None, sheet: str | None) -> None:
+    """Import a hotline export (CSV UTF-8/GBK or Excel): all rows or none.
+
+    Rows already imported (same source and 工单编号) are skipped, so a re-run adds nothing.
+
+    Example: redgrid complaints import 12345-2026-11.xlsx --source 12345热线
+    """
+    chosen = int(sheet) if sheet and sheet.isdigit() else sheet
+    try:
+        report = complaint_svc().import_file(path, source=source, actor="cli", encoding=encoding,
+                                             sheet=chosen, progress=_progress)
+    except GeoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{report.rows} rows: {report.added} added, {report.skipped} already present")
+
+
+@complaints.command("demo")
+@click.option("-n", "count", default=50_000, show_default=True, help="How many complaints.")
+@click.option("--seed", default=2024, show_default=True)
+@click.option("--years", default=2.0, show_default=True, help="How far back they go.")
+@with_appcontext
+def complaints_demo(count: int, seed: int, years: float) -> None:
+    """Generate demo complaints over the past years, with hotspots, seasons and histories.
+
+    Safe to re-run: complaints already stored are skipped.
+
+    Example: redgrid complaints demo -n 50000
+    """
+    from complaints.demo import generate
+    from webmap.complaint_service import store_generated
+
+    service = complaint_svc()
+    version = service.grids.active_version_id()
+    grids_frame = service.store.grids(version)
+    kinds = dict(zip(service.store.communities()["code"], service.store.communities()["kind"],
+                     strict=True))
+    gazetteer = None
+    local = getattr(service.geocoder, "local", None)
+    if local is not None:
+        gazetteer = pd.read_csv(REPO_DATA / "gazetteer" / "dali-demo-addresses.csv", dtype={"id": str})
+    # the demo record ends at the start of today (China time), so a re-run on the same day
+    # regenerates exactly the same complaints
+    end = datetime.datetime.combine(today(), datetime.time(), tzinfo=datetime.timezone(
+        datetime.timedelta(hours=8)))
+    made = generate(grids_frame, service.catalog, service.calendar, n=count, end=end, years=years,
+                    seed=seed, gazetteer=gazetteer, community_kind=kinds)
+    added, skipped = store_generated(service, made, progress=_progress)
+    click.echo(f"{added} demo complaints added, {skipped} already present")
+
+
+@complaints.command("reaggregate")
+@click.argument("version_id", type=int)
+@with_appcontext
+def complaints_reaggregate(version_id: int) -> None:
+    """Map every complaint onto another grid version, for analysis; records keep their grid.
+
+    Example: redgrid complaints reaggregate 2
+    """
+    count = complaint_svc().reaggregate(version_id, progress=_progress)
+    click.echo(f"{count} complaints mapped onto version {version_id}")
+
+
+@main.group()
+def calendar() -> None:
+    """The working-day calendar used for deadlines."""
+
+
+@calendar.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def calendar_load(path: str) -> None:
+    """Load a year's official holiday schedule (国务院办公厅 notice) as CSV: date, kind, name.
+
+    kind is holiday (放假) or workday (调休上班). Restart the service to use it.
+
+    Example: redgrid calendar load 2027.csv
+    """
+    from complaints.workdays import read_schedule
+
+    try:
+        schedule = read_schedule(path)
+    except Exception as exc:
+        _fail(exc)
+    rows = [{"day": d.date, "kind": d.kind, "name": d.name} for d in schedule.days.values()]
+    svc().store.put_calendar_days(rows, Path(path).name)
+    click.echo(f"{schedule.year}: {len(rows)} scheduled days loaded")

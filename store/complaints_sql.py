@@ -1,0 +1,268 @@
+"""SQL storage of complaints, their events and photos, users and calendar days.
+
+Part of ``SqlStore`` (mixed in), kept apart so each module stays small. Writes are
+single transactions; a complaint update names the ``row_version`` it was based on
+and fails with ``ConcurrentUpdate`` if someone else changed the complaint first,
+so two dispatchers can never silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+
+class ConcurrentUpdate(Exception):
+    """The complaint changed since the caller read it."""
+
+    def __init__(self, complaint_id: int, expected: int, actual: int) -> None:
+        super().__init__(f"complaint {complaint_id} was changed by someone else (you had version "
+                         f"{expected}, it is now {actual}); reload it and try again")
+        self.complaint_id, self.expected, self.actual = complaint_id, expected, actual
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: list[int]  # ids of new complaints, in input order of the rows added
+    skipped: list[tuple[str, str]]  # (source, external_id) already present
+    import_id: int | None
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class ComplaintSql:
+    """Mixed into ``store.sql.SqlStore``; expects ``self.engine`` and ``self.t``."""
+
+    engine: sa.Engine
+    t: dict[str, sa.Table]
+
+    # --- complaints ---------------------------------------------------------------------
+
+    def add_complaints(self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *,
+                       import_meta: dict | None = None, batch: int = 5000) -> AddResult:
+        """Insert complaints not yet stored (by source + external id), each with its events.
+
+        All or nothing: one transaction for the whole call.
+        """
+        complaints, events_t = self.t["complaints"], self.t["complaint_events"]
+        now = _now()
+        with self.engine.begin() as conn:
+            present = self._present_keys(conn, [(r["source"], r["external_id"]) for r in rows])
+            seen: set[tuple[str, str]] = set()
+            fresh, fresh_events, skipped = [], [], []
+            for row, event in zip(rows, events, strict=True):
+                key = (row["source"], row["external_id"])
+                if key in present or key in seen:
+                    skipped.append(key)
+                    continue
+                seen.add(key)
+                fresh.append({**row, "row_version": 1, "created_at": now, "updated_at": now})
+                fresh_events.append(event)
+            import_id = None
+            if import_meta is not None:
+                import_id = conn.execute(self.t["complaint_imports"].insert().values(
+                    **import_meta, imported_at=now, rows=len(rows), added=len(fresh),
+                ).returning(self.t["complaint_imports"].c.id)).scalar_one()
+            ids: list[int] = []
+            for start in range(0, len(fresh), batch):
+                part = [{**r, "import_id": import_id} for r in fresh[start:start + batch]]
+                result = conn.execute(complaints.insert().returning(complaints.c.id,
+                                                                    sort_by_parameter_order=True), part)
+                ids.extend(result.scalars().all())
+            ev_rows = [{**e, "complaint_id": cid}
+                       for cid, history in zip(ids, fresh_events, strict=True) for e in history]
+            for start in range(0, len(ev_rows), batch):
+                conn.execute(events_t.insert(), ev_rows[start:start + batch])
+        return AddResult(ids, skipped, import_id)
+
+    def _present_keys(self, conn: sa.Connection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        complaints = self.t["complaints"]
+        present: set[tuple[str, str]] = set()
+        by_source: dict[str, list[str]] = {}
+        for source, external_id in keys:
+            by_source.setdefault(source, []).append(external_id)
+        for source, ids in by_source.items():
+            for start in range(0, len(ids), 900):
+                found = conn.execute(sa.select(complaints.c.external_id).where(
+                    complaints.c.source == source,
+                    complaints.c.external_id.in_(ids[start:start + 900]))).scalars()
+                present.update((source, x) for x in found)
+        return present
+
+    def complaint(self, complaint_id: int) -> dict | None:
+        complaints = self.t["complaints"]
+        with self.engine.connect() as conn:
+            query = sa.select(complaints).where(complaints.c.id == complaint_id)
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def complaint_by_external(self, source: str, external_id: str) -> dict | None:
+        complaints = self.t["complaints"]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(complaints).where(
+                complaints.c.source == source, complaints.c.external_id == external_id)).mappings().first()
+        return dict(row) if row else None
+
+    def complaint_events(self, complaint_id: int) -> list[dict]:
+        events = self.t["complaint_events"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(events).where(events.c.complaint_id == complaint_id)
+                                .order_by(events.c.id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def update_complaint(self, complaint_id: int, expected_version: int, values: dict,
+                         event: dict) -> int:
+        """Apply a change and record its event, if the complaint is still at ``expected_version``."""
+        complaints = self.t["complaints"]
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                complaints.update()
+                .where(complaints.c.id == complaint_id, complaints.c.row_version == expected_version)
+                .values(**values, row_version=expected_version + 1, updated_at=_now()))
+            if done.rowcount != 1:
+                actual = conn.execute(sa.select(complaints.c.row_version)
+                                      .where(complaints.c.id == complaint_id)).scalar()
+                if actual is None:
+                    raise KeyError(f"complaint {complaint_id} does not exist")
+                raise ConcurrentUpdate(complaint_id, expected_version, actual)
+            conn.execute(self.t["complaint_events"].insert().values(**event, complaint_id=complaint_id))
+        return expected_version + 1
+
+    def list_complaints(self, *, filters: dict | None = None, limit: int = 100, offset: int = 0,
+                        newest_first: bool = True) -> list[dict]:
+        complaints = self.t["complaints"]
+        query = self._filtered(sa.select(complaints), filters or {})
+        order = complaints.c.reported_at.desc() if newest_first else complaints.c.reported_at
+        query = query.order_by(order, complaints.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings().all()]
+
+    def count_complaints(self, filters: dict | None = None) -> int:
+        complaints = self.t["complaints"]
+        query = self._filtered(sa.select(sa.func.count()).select_from(complaints), filters or {})
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def complaints_frame(self, columns: Iterable[str], filters: dict | None = None) -> pd.DataFrame:
+        """Selected columns of the matching complaints, for aggregation in pandas."""
+        complaints = self.t["complaints"]
+        cols = [complaints.c[name] for name in columns]
+        query = self._filtered(sa.select(*cols), filters or {})
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    def _filtered(self, query, filters: dict):
+        c = self.t["complaints"].c
+        for key, value in filters.items():
+            if value is None:
+                continue
+            if key == "since":
+                query = query.where(c.reported_at >= value)
+            elif key == "until":
+                query = query.where(c.reported_at < value)
+            elif key == "overdue_at":
+                query = query.where(c.deadline < value, c.state.in_(("dispatched", "reopened")))
+            elif isinstance(value, list | tuple | set | frozenset):
+                query = query.where(c[key].in_(list(value)))
+            else:
+                query = query.where(c[key] == value)
+        return query
+
+    def follow_up_frame(self, filters: dict | None = None) -> pd.DataFrame:
+        """Every follow-up verdict (回访) with its complaint's grid, category and department."""
+        events, complaints = self.t["complaint_events"], self.t["complaints"]
+        query = sa.select(events.c.complaint_id, events.c.at, events.c.satisfied, complaints.c.grid_code,
+                          complaints.c.community_code, complaints.c.category_code,
+                          complaints.c.department_code).join(
+            complaints, complaints.c.id == events.c.complaint_id).where(events.c.action == "follow_up")
+        query = self._filtered(query, filters or {})
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    # --- photos -------------------------------------------------------------------------
+
+    def add_photo(self, complaint_id: int, *, filename: str, content_type: str, size: int,
+                  sha256: str, stored_as: str) -> int:
+        photos = self.t["complaint_photos"]
+        with self.engine.begin() as conn:
+            return int(conn.execute(photos.insert().values(
+                complaint_id=complaint_id, filename=filename, content_type=content_type, size=size,
+                sha256=sha256, stored_as=stored_as, created_at=_now()).returning(photos.c.id)).scalar_one())
+
+    def photos(self, complaint_id: int) -> list[dict]:
+        photos = self.t["complaint_photos"]
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(photos).where(
+                photos.c.complaint_id == complaint_id).order_by(photos.c.id)).mappings().all()]
+
+    # --- re-aggregation onto another grid version -----------------------------------------
+
+    def put_regrid(self, version_id: int, pairs: Sequence[tuple[int, str | None]]) -> int:
+        """Replace the complaint → grid mapping kept for one version (records stay untouched)."""
+        regrid = self.t["complaint_regrid"]
+        with self.engine.begin() as conn:
+            conn.execute(regrid.delete().where(regrid.c.version_id == version_id))
+            rows = [{"version_id": version_id, "complaint_id": cid, "grid_code": code}
+                    for cid, code in pairs]
+            for start in range(0, len(rows), 10_000):
+                conn.execute(regrid.insert(), rows[start:start + 10_000])
+        return len(pairs)
+
+    def regrid_frame(self, version_id: int) -> pd.DataFrame:
+        regrid = self.t["complaint_regrid"]
+        with self.engine.connect() as conn:
+            result = conn.execute(sa.select(regrid.c.complaint_id, regrid.c.grid_code)
+                                  .where(regrid.c.version_id == version_id))
+            return pd.DataFrame(result.all(), columns=["complaint_id", "grid_code"])
+
+    # --- users ----------------------------------------------------------------------------
+
+    def add_user(self, username: str, display_name: str, password_hash: str, role: str,
+                 department_code: str | None = None) -> int:
+        users = self.t["users"]
+        with self.engine.begin() as conn:
+            return int(conn.execute(users.insert().values(
+                username=username, display_name=display_name, password_hash=password_hash, role=role,
+                department_code=department_code, active=True, created_at=_now(),
+            ).returning(users.c.id)).scalar_one())
+
+    def user(self, *, user_id: int | None = None, username: str | None = None) -> dict | None:
+        users = self.t["users"]
+        where = users.c.id == user_id if user_id is not None else users.c.username == username
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(where)).mappings().first()
+        return dict(row) if row else None
+
+    def update_user(self, username: str, **values) -> int:
+        users = self.t["users"]
+        with self.engine.begin() as conn:
+            return conn.execute(users.update().where(users.c.username == username).values(**values)).rowcount
+
+    def users(self) -> list[dict]:
+        users = self.t["users"]
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(users).order_by(users.c.id)).mappings().all()]
+
+    # --- working-day calendar ---------------------------------------------------------------
+
+    def put_calendar_days(self, rows: Sequence[dict], source: str) -> int:
+        """Store an official holiday schedule (replacing days of the same dates)."""
+        days = self.t["calendar_days"]
+        with self.engine.begin() as conn:
+            conn.execute(days.delete().where(days.c.day.in_([r["day"] for r in rows])))
+            conn.execute(days.insert(), [{**r, "source": source} for r in rows])
+        return len(rows)
+
+    def calendar_days(self) -> list[dict]:
+        days = self.t["calendar_days"]
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(days).order_by(days.c.day)).mappings().all()]

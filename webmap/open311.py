@@ -1,0 +1,233 @@
+"""Open311 GeoReport v2 at /open311/v2: how other systems file and follow complaints.
+
+The standard's shapes (http://wiki.open311.org/GeoReport_v2) with its usual
+extensions: ``page``/``page_size`` paging and ``extensions=true`` adding the
+workflow history as ``notes`` and the grid as ``extended_attributes``. The
+Chinese workflow maps onto Open311's two statuses: every state is ``open`` until
+the resident's follow-up call closes it (or it is rejected or a duplicate).
+Times carry +08:00. Both ``.json`` and ``.xml`` are served, as the spec requires.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from xml.etree import ElementTree as ET
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from flask import request
+
+from complaints import intake
+from complaints import workflow
+from geo.errors import GeoError
+from geo.errors import RowErrors
+from webmap.auth import WRITE
+from webmap.auth import token_hash
+from webmap.complaint_service import ComplaintService
+from webmap.grid_service import ServiceError
+
+bp = Blueprint("open311", __name__)
+CHINA = datetime.timezone(datetime.timedelta(hours=8))
+MAX_WINDOW_DAYS = 90
+DEFAULT_LIMIT = 1000
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+def service() -> ComplaintService:
+    return current_app.extensions["redgrid.complaints"]
+
+
+def _render(body, fmt: str, root: str, item: str, status: int = 200) -> Response:
+    if fmt == "xml":
+        element = ET.Element(root)
+        for entry in body if isinstance(body, list) else [body]:
+            element.append(_xml(item, entry))
+        data = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(element, encoding="utf-8")
+        return Response(data, status=status, mimetype="text/xml")
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _xml(tag: str, value) -> ET.Element:
+    element = ET.Element(tag)
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if isinstance(inner, list):
+                holder = ET.SubElement(element, key)
+                for entry in inner:
+                    holder.append(_xml(key.rstrip("s") or key, entry))
+            else:
+                element.append(_xml(key, inner))
+    elif value is not None:
+        element.text = str(value).lower() if isinstance(value, bool) else str(value)
+    return element
+
+
+@bp.errorhandler(Open311Error)
+def _error(exc: Open311Error):
+    fmt = "xml" if request.path.endswith(".xml") else "json"
+    return _render([{"code": exc.status, "description": exc.description}], fmt, "errors", "error",
+                   exc.status)
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in ("json", "xml"):
+        raise Open311Error(404, f"format .{fmt} is not served; use .json or .xml")
+    return fmt
+
+
+@bp.get("/discovery.<fmt>")
+def discovery(fmt: str):
+    base = request.host_url.rstrip("/") + "/open311/v2/"
+    return _render({
+        "changeset": "2026-11-25T00:00:00+08:00", "contact": "大沥镇社会治理综合服务中心",
+        "key_service": "API keys are issued by the town's grid centre "
+                       "(redgrid apikey create NAME --scope write)",
+        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
+                       "changeset": "2026-11-25T00:00:00+08:00", "type": "production",
+                       "formats": ["application/json", "text/xml"]}],
+    }, _fmt(fmt), "discovery", "discovery")
+
+
+def _service_json(category) -> dict:
+    return {"service_code": category.code, "service_name": category.name_zh,
+            "description": category.name_en, "metadata": False, "type": "realtime",
+            "keywords": category.gb_class, "group": category.gb_class}
+
+
+@bp.get("/services.<fmt>")
+def services(fmt: str):
+    cats = service().catalog.categories.values()
+    return _render([_service_json(c) for c in cats], _fmt(fmt), "services", "service")
+
+
+@bp.get("/services/<code>.<fmt>")
+def service_definition(code: str, fmt: str):
+    if code not in service().catalog.categories:
+        raise Open311Error(404, f"service_code {code} not found")
+    return _render({"service_code": code, "attributes": []}, _fmt(fmt), "service_definition", "x")
+
+
+@bp.post("/requests.<fmt>")
+def create_request(fmt: str):
+    fmt = _fmt(fmt)
+    key = request.form.get("api_key") or request.args.get("api_key")
+    found = service().store.api_key_scopes(token_hash(key)) if key else None
+    if found is None or WRITE not in found[1]:
+        raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
+    form = request.form
+    name = " ".join(p for p in (form.get("last_name"), form.get("first_name")) if p) or None
+    values = {
+        "external_id": form.get("token") or uuid.uuid4().hex,
+        "reported_at": datetime.datetime.now(CHINA).isoformat(),
+        "channel": "system", "category": form.get("service_code", ""),
+        "text": form.get("description", ""), "address": form.get("address_string"),
+        "lon": form.get("long"), "lat": form.get("lat"), "coordsys": "wgs84",
+        "reporter_name": name, "reporter_phone": form.get("phone"),
+    }
+    try:
+        item = intake.check(values, catalog=service().catalog, source=f"open311:{found[0]}")
+        row = service().file(item, actor=f"api_key:{found[0]}")
+    except RowErrors as exc:
+        raise Open311Error(400, "; ".join(f"{e.field}: {e.message}" for e in exc.errors)) from exc
+    except (GeoError, ServiceError) as exc:
+        raise Open311Error(400, str(exc)) from exc
+    return _render([{"service_request_id": str(row["id"]),
+                     "service_notice": f"已受理，网格 {row['grid_code']}；已分派至网格团队",
+                     "account_id": None}], fmt, "service_requests", "request", 201)
+
+
+def _request_json(row: dict, svc: ComplaintService, extensions: bool) -> dict:
+    category = svc.catalog.categories.get(row["category_code"])
+    department = svc.catalog.departments.get(row["department_code"] or "")
+    state = workflow.State(row["state"])
+    notes = _status_note(state, row)
+    body = {
+        "service_request_id": str(row["id"]), "status": workflow.open311_status(state),
+        "status_notes": notes, "service_name": category.name_zh if category else None,
+        "service_code": row["category_code"], "description": row["text"],
+        "agency_responsible": department.name_zh if department else None, "service_notice": None,
+        "requested_datetime": _t(row["reported_at"]), "updated_datetime": _t(row["updated_at"]),
+        "expected_datetime": _t(row["deadline"]), "address": row["address"], "address_id": None,
+        "zipcode": None, "lat": row["lat"], "long": row["lon"], "media_url": None,
+    }
+    if extensions:
+        body["extended_attributes"] = {"grid_code": row["grid_code"], "state": row["state"],
+                                       "whistle_group": row["whistle_group"],
+                                       "grid_version": row["grid_version_id"]}
+        body["notes"] = [{"datetime": _t(e["at"]), "description": e["note"] or e["action"],
+                          "type": e["action"], "status": e["to_state"]}
+                         for e in svc.store.complaint_events(row["id"])]
+    return body
+
+
+def _status_note(state: workflow.State, row: dict) -> str:
+    return {
+        workflow.State.COLLECTED: "诉求已收集", workflow.State.DELIBERATION: "多元议事中",
+        workflow.State.DISPATCHED: "已派单，限期办理", workflow.State.RESOLVED: "已化解，待回访",
+        workflow.State.RESOLVED_ON_SITE: "已就地调处，待回访", workflow.State.FOLLOW_UP: "回访中",
+        workflow.State.CLOSED: "回访满意，已办结", workflow.State.REOPENED: "回访不满意，重新办理",
+        workflow.State.REJECTED: "不予受理", workflow.State.DUPLICATE: "重复诉求",
+    }[state]
+
+
+def _t(value) -> str | None:
+    return value.astimezone(CHINA).isoformat(timespec="seconds") if value is not None else None
+
+
+@bp.get("/requests.<fmt>")
+def list_requests(fmt: str):
+    fmt = _fmt(fmt)
+    svc = service()
+    args = request.args
+    extensions = args.get("extensions") == "true"
+    if args.get("service_request_id"):
+        ids = [int(i) for i in args["service_request_id"].split(",") if i.strip().isdigit()]
+        rows = [r for r in (svc.store.complaint(i) for i in ids) if r is not None]
+        return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
+    end = _date(args.get("end_date")) or datetime.datetime.now(CHINA)
+    start = _date(args.get("start_date")) or end - datetime.timedelta(days=MAX_WINDOW_DAYS)
+    if end - start > datetime.timedelta(days=MAX_WINDOW_DAYS):
+        raise Open311Error(400, f"start_date to end_date spans more than {MAX_WINDOW_DAYS} days")
+    filters: dict = {"since": start, "until": end}
+    if args.get("service_code"):
+        filters["category_code"] = args["service_code"].split(",")
+    if args.get("status"):
+        wanted = set(args["status"].split(","))
+        if not wanted <= {"open", "closed"}:
+            raise Open311Error(400, "status is open, closed or both")
+        filters["state"] = [s.value for s in workflow.State if workflow.open311_status(s) in wanted]
+    page_size = min(int(args.get("page_size", DEFAULT_LIMIT)), DEFAULT_LIMIT)
+    page = max(int(args.get("page", 1)), 1)
+    rows = svc.store.list_complaints(filters=filters, limit=page_size, offset=(page - 1) * page_size)
+    return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
+
+
+@bp.get("/requests/<int:request_id>.<fmt>")
+def get_request(request_id: int, fmt: str):
+    fmt = _fmt(fmt)
+    svc = service()
+    row = svc.store.complaint(request_id)
+    if row is None:
+        raise Open311Error(404, f"service_request_id {request_id} not found")
+    return _render([_request_json(row, svc, request.args.get("extensions") == "true")], fmt,
+                   "service_requests", "request")
+
+
+def _date(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise Open311Error(400, f"{text!r} is not a W3C date-time (e.g. 2026-11-01T00:00:00+08:00)") from exc
+    return when if when.tzinfo else when.replace(tzinfo=CHINA)
