@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,7 @@ from geo.crs import COORDSYS_ALIASES
 from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.officials import normalise_phone
-from geo.tabular import find_header
-from geo.tabular import read_cells
-from geo.tabular import records
+from geo.tabular import stream_records
 
 CHINA = ZoneInfo("Asia/Shanghai")
 MAX_TEXT = 4000  # Open311's limit for description; longer texts are documents, not complaints
@@ -124,29 +123,40 @@ def check(values: Mapping[str, object], *, catalog: Catalog, source: str, row: i
                           COORDSYS_ALIASES[coordsys], text("reporter_name") or None, phone)
 
 
+def iter_file(path: str | Path, *, catalog: Catalog, source: str, errors: list[RowError],
+              encoding: str | None = None, sheet: str | int | None = None, chunk: int = 50_000,
+              ) -> Iterator[list[tuple[int, ComplaintInput]]]:
+    """Checked complaints of a CSV (UTF-8 or GBK) or Excel export, chunk by chunk.
+
+    Faults go to ``errors`` and checking carries on, so one pass finds them all; the
+    caller refuses the whole file if any were found. Memory stays bounded by the chunk.
+    """
+    path = Path(path)
+    what = f"complaints {path.name}"
+    first_row: dict[str, int] = {}
+    for batch in stream_records(path, what, COLUMNS, REQUIRED, encoding=encoding, sheet=sheet, chunk=chunk):
+        out: list[tuple[int, ComplaintInput]] = []
+        for row, values in batch:
+            item = check(values, catalog=catalog, source=source, row=row, errors=errors)
+            if item is None:
+                continue
+            seen = first_row.setdefault(item.external_id, row)
+            if seen != row:
+                errors.append(RowError(row, "external_id", f"{item.external_id!r} repeats row {seen}"))
+                continue
+            out.append((row, item))
+        yield out
+
+
 def read_file(path: str | Path, *, catalog: Catalog, source: str, encoding: str | None = None,
               sheet: str | int | None = None) -> list[ComplaintInput]:
     """Every complaint in a CSV (UTF-8 or GBK) or Excel export, or nothing at all."""
-    path = Path(path)
-    what = f"complaints {path.name}"
-    rows = read_cells(path, what, encoding=encoding, sheet=sheet)
-    header_index, columns = find_header(rows, what, COLUMNS, REQUIRED)
     errors: list[RowError] = []
-    out: list[ComplaintInput] = []
-    first_row: dict[str, int] = {}
-    for row, values in records(rows, header_index, columns):
-        item = check(values, catalog=catalog, source=source, row=row, errors=errors)
-        if item is None:
-            continue
-        if item.external_id in first_row:
-            errors.append(RowError(row, "external_id", f"{item.external_id!r} repeats row "
-                                                         f"{first_row[item.external_id]}"))
-            continue
-        first_row[item.external_id] = row
-        out.append(item)
+    items = [item for batch in iter_file(path, catalog=catalog, source=source, errors=errors,
+                                         encoding=encoding, sheet=sheet) for _, item in batch]
     if errors:
-        raise RowErrors(what, errors)
-    return out
+        raise RowErrors(f"complaints {Path(path).name}", errors)
+    return items
 
 
 def _parse_time(value: str, fault) -> datetime.datetime:
@@ -187,15 +197,27 @@ def _parse_category(value: str, catalog: Catalog, fault) -> str:
     if not value:
         fault("category", "missing")
         return ""
-    if value in catalog.categories:
-        return value
-    for code, category in catalog.categories.items():
-        name = category.name_zh
-        if value in (name, name.split("（")[0], category.name_en):
-            return code
+    code = _category_names(catalog).get(value)
+    if code is not None:
+        return code
     fault("category", f"{value!r} is not in the category list (codes like "
                       f"{', '.join(list(catalog.categories)[:3])}, or their Chinese names)")
     return ""
+
+
+_NAMES: dict[int, tuple[Catalog, dict[str, str]]] = {}
+
+
+def _category_names(catalog: Catalog) -> dict[str, str]:
+    """Every way a category may be named (code, Chinese name with or without its gloss, English)."""
+    cached = _NAMES.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+        names: dict[str, str] = {}
+        for code, category in catalog.categories.items():
+            for name in (category.name_en, category.name_zh.split("（")[0], category.name_zh, code):
+                names[name] = code
+        cached = _NAMES[id(catalog)] = (catalog, names)
+    return cached[1]
 
 
 def _parse_point(lon_text: str, lat_text: str, fault) -> tuple[float | None, float | None]:

@@ -97,6 +97,70 @@ def records(rows: list[list[str]], header_index: int, columns: Mapping[str, int]
         yield index + 1, {field: cells[col] if col < len(cells) else "" for field, col in columns.items()}
 
 
+def stream_records(path: Path, what: str, columns: Mapping[str, Sequence[str]], required: Sequence[str], *,
+                   encoding: str | None = None, sheet: str | int | None = None, chunk: int = 50_000):
+    """Like ``records`` over ``read_cells``, but in chunks and without holding a big CSV in memory.
+
+    Yields lists of (spreadsheet row number, {field: text}). Excel sheets are read whole
+    (a sheet holds at most about a million rows); CSV files are decoded as they are read.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")) or not head.strip():
+        rows = read_cells(path, what, encoding=encoding, sheet=sheet)
+        header_index, found = find_header(rows, what, columns, required)
+        batch = []
+        for item in records(rows, header_index, found):
+            batch.append(item)
+            if len(batch) >= chunk:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        return
+    codec = encoding or _sniff_encoding(head, what)
+    try:
+        with path.open("r", encoding=codec, newline="") as text:
+            sample = text.read(4096)
+            text.seek(0)
+            delimiter = max(",\t;", key=sample.count)
+            reader = csv.reader(text, delimiter=delimiter)
+            first = [[cell.strip() for cell in cells] for _, cells in zip(range(HEADER_SEARCH_ROWS), reader,
+                                                                           strict=False)]
+            header_index, found = find_header(first, what, columns, required)
+            batch = list(records(first, header_index, found))
+            for number, cells in enumerate(reader, start=len(first) + 1):
+                if not any(c.strip() for c in cells):
+                    continue
+                values = {f: cells[c].strip() if c < len(cells) else "" for f, c in found.items()}
+                batch.append((number, values))
+                if len(batch) >= chunk:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+    except UnicodeDecodeError as error:
+        raise FileFormatError(f"{what}: the file is not all {codec} text ({error}); name its encoding") \
+            from error
+    except csv.Error as error:
+        raise FileFormatError(f"{what}: not a readable CSV file ({error})") from error
+
+
+def _sniff_encoding(head: bytes, what: str) -> str:
+    """UTF-8 or GB18030, judged on the first 64 KB (cut at a line end to avoid a split character)."""
+    sample = head[: head.rfind(b"\n") + 1] or head
+    for candidate in ("utf-8-sig", "gb18030"):
+        try:
+            sample.decode(candidate)
+            return candidate
+        except UnicodeDecodeError:
+            pass
+    best = charset_normalizer.from_bytes(sample).best()
+    if best is None:
+        raise FileFormatError(f"{what}: cannot tell the text encoding (tried UTF-8 and GB18030)")
+    return best.encoding
+
+
 def decode(data: bytes, what: str, encoding: str | None) -> str:
     if encoding is not None:
         try:

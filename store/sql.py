@@ -209,6 +209,14 @@ class SqlStore(ComplaintSql):
         return conn.execute(
             sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1)).scalar()
 
+    def activations(self) -> list[tuple[datetime.datetime, int]]:
+        """The activation log, oldest first: (when, version)."""
+        acts = self.t["activations"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(acts.c.activated_at, acts.c.version_id)
+                                .order_by(acts.c.activated_at, acts.c.id)).all()
+        return [(r.activated_at, r.version_id) for r in rows]
+
     def version_at(self, when: datetime.datetime) -> int | None:
         acts = self.t["activations"]
         with self.engine.connect() as conn:

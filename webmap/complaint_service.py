@@ -8,6 +8,7 @@ re-aggregation onto newer grids is kept beside the records, not in them.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import hashlib
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class ComplaintService:
 
     def _version_for(self, when: datetime.datetime) -> int:
         """The grid version in force when the complaint was reported (else the active one)."""
-        return self.store.version_at(when) or self.grids.active_version_id()
+        return self._version_at(when, self._activation_log())
 
     def place(self, item: ComplaintInput, row: int = 1, errors: list[RowError] | None = None
               ) -> Placement | None:
@@ -132,8 +133,9 @@ class ComplaintService:
 
     # --- intake -----------------------------------------------------------------------------
 
-    def _record(self, item: ComplaintInput, where: Placement, import_id=None) -> tuple[dict, dict]:
-        now = self.now()
+    def _record(self, item: ComplaintInput, where: Placement, now: datetime.datetime | None = None
+                ) -> tuple[dict, dict]:
+        now = now or self.now()
         row = {
             "source": item.source, "external_id": item.external_id, "channel": item.channel,
             "category_code": item.category_code, "text": item.text, "address": item.address,
@@ -163,32 +165,68 @@ class ComplaintService:
 
     def import_file(self, path: str | Path, *, source: str, actor: str, encoding: str | None = None,
                     sheet: str | int | None = None, progress=None) -> ImportReport:
-        """Import a hotline export: all rows placed and stored, or none (RowErrors)."""
-        path = Path(path)
-        step = progress or (lambda stage, done, total: None)
-        items = intake.read_file(path, catalog=self.catalog, source=source, encoding=encoding, sheet=sheet)
-        step("read", len(items), len(items))
-        placements = self.place_many(items, progress=progress)
-        rows, events = [], []
-        for item, where in zip(items, placements, strict=True):
-            row, event = self._record(item, where)
-            event["actor"] = actor
-            rows.append(row)
-            events.append([event])
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        result = self.store.add_complaints(rows, events, import_meta={
-            "filename": path.name, "sha256": sha, "imported_by": actor})
-        step("stored", len(rows), len(rows))
-        return ImportReport(len(items), len(result.added), len(result.skipped), result.import_id)
+        """Import a hotline export: every row checked, placed and stored, or none (RowErrors).
 
-    def place_many(self, items: Sequence[ComplaintInput], progress=None) -> list[Placement]:
-        """Placement for many complaints: vectorised for points, one by one for addresses."""
+        The file is read, checked and stored chunk by chunk inside one transaction, so a
+        million-row export needs no million-row list in memory and a fault in its last
+        row still leaves nothing stored.
+        """
+        path = Path(path)
         errors: list[RowError] = []
+        log = self._activation_log()
+        counted = {"rows": 0}
+
+        def chunks():
+            for batch in intake.iter_file(path, catalog=self.catalog, source=source, errors=errors,
+                                          encoding=encoding, sheet=sheet):
+                counted["rows"] += len(batch)
+                items = [item for _, item in batch]
+                placements = self.place_many(items, rows=[row for row, _ in batch], errors=errors, log=log)
+                if progress:
+                    progress("rows checked", counted["rows"], counted["rows"])
+                if errors:
+                    continue  # keep checking the rest so the report lists every fault
+                rows, events = [], []
+                now = self.now()
+                for item, where in zip(items, placements, strict=True):
+                    row, event = self._record(item, where, now)
+                    event["actor"] = actor
+                    rows.append(row)
+                    events.append([event])
+                yield rows, events
+            if errors:
+                raise RowErrors(f"complaints {path.name}", sorted(errors, key=lambda e: e.row))
+
+        result = self.store.add_complaint_chunks(chunks(), import_meta={
+            "filename": path.name, "sha256": _file_sha256(path), "imported_by": actor})
+        if progress:
+            progress("stored", len(result.added), len(result.added))
+        return ImportReport(counted["rows"], len(result.added), len(result.skipped), result.import_id)
+
+    def _activation_log(self) -> tuple[list[datetime.datetime], list[int]]:
+        pairs = self.store.activations()
+        return [when for when, _ in pairs], [version for _, version in pairs]
+
+    def _version_at(self, when: datetime.datetime, log) -> int:
+        times, versions = log
+        k = bisect.bisect_right(times, when)
+        return versions[k - 1] if k else self.grids.active_version_id()
+
+    def place_many(self, items: Sequence[ComplaintInput], *, rows: Sequence[int] | None = None,
+                   errors: list[RowError] | None = None, log=None) -> list[Placement | None]:
+        """Placement for many complaints: vectorised for points, one by one for addresses.
+
+        Faults go to ``errors`` when given (else they are raised); ``rows`` are the file's row
+        numbers for the messages.
+        """
+        own = errors is None
+        errors = [] if own else errors
+        rows = list(rows) if rows is not None else list(range(1, len(items) + 1))
+        log = log or self._activation_log()
         out: list[Placement | None] = [None] * len(items)
-        # row numbers in the file: items keep file order, header on row 1
         frame = pd.DataFrame({
             "i": np.arange(len(items)),
-            "version": [self._version_for(it.reported_at) for it in items] if items else [],
+            "version": [self._version_at(it.reported_at, log) for it in items],
             "coordsys": [it.coordsys for it in items],
             "has_point": [it.lon is not None for it in items],
         })
@@ -199,24 +237,23 @@ class ComplaintService:
             grid_set, match, wlon, wlat = self.grids.locate_many(
                 lon, lat, coordsys=coordsys, version=int(version), annotate=False)
             communities = grid_set.grids["community_code"].to_numpy(dtype=object)
+            groups = {code: self.catalog.whistle_groups[info.get("kind") or "urban"].code
+                      for code, info in grid_set.communities.items()}
             for k, i in enumerate(idx):
                 g = int(match.grid[k])
                 if match.status[k] != Status.OK or g < 0:
-                    errors.append(RowError(int(i) + 2, "lon", f"the point ({lon[k]}, {lat[k]}) is in no "
-                                                              f"grid ({Status(int(match.status[k])).label})"))
+                    errors.append(RowError(rows[i], "lon", f"the point ({lon[k]}, {lat[k]}) is in no "
+                                                           f"grid ({Status(int(match.status[k])).label})"))
                     continue
                 community = communities[g]
-                kind = grid_set.communities.get(community, {}).get("kind") or "urban"
-                group = self.catalog.whistle_groups[kind].code
+                group = groups.get(community, self.catalog.whistle_groups["urban"].code)
                 out[i] = Placement(int(version), str(grid_set.index.codes[g]), community, group,
                                    float(wlon[k]), float(wlat[k]), None)
         for i in frame.loc[~frame["has_point"], "i"]:
-            out[i] = self.place(items[i], row=int(i) + 2, errors=errors)
-        if errors:
+            out[i] = self.place(items[i], row=rows[i], errors=errors)
+        if own and errors:
             raise RowErrors("complaints", sorted(errors, key=lambda e: e.row))
-        if progress:
-            progress("placed", len(items), len(items))
-        return out  # type: ignore[return-value]
+        return out
 
     # --- workflow ---------------------------------------------------------------------------
 
@@ -353,3 +390,11 @@ def stored_calendar(store) -> WorkCalendar:
         day = row["day"]
         by_year.setdefault(day.year, {})[day] = ScheduledDay(day, row["kind"], row["name"] or "")
     return WorkCalendar([YearSchedule(year, days, "store") for year, days in sorted(by_year.items())])
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -6,6 +6,7 @@ from flask import Flask
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from complaints.errors import ComplaintsError
 from geo.errors import GeoError
 from geo.errors import RowErrors
 from webmap.grid_service import ImportRefused
@@ -46,6 +47,12 @@ def init_app(app: Flask) -> None:
     def _rows(exc: RowErrors):
         rows = [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors]
         return jsonify(error_body(exc.code, exc.message.splitlines()[0], {"rows": rows})), 422
+
+    @app.errorhandler(ComplaintsError)
+    def _complaints(exc: ComplaintsError):
+        # a refused workflow action, an unknown category, a year without a holiday schedule:
+        # the request was understood but cannot be carried out as asked
+        return jsonify(error_body(exc.code, exc.message)), 422
 
     @app.errorhandler(GeoError)
     def _geo(exc: GeoError):
