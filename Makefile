@@ -11,10 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python  ## the service and its runtime dependencies
+install: $(BIN)/python  ## the service, its runtime dependencies and the pages' JS/CSS (from npm)
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/python scripts/fetch_assets.py
 
-install-test: $(BIN)/python  ## plus pytest, hypothesis, playwright and ruff
+install-test: install  ## plus pytest, hypothesis, playwright and ruff
 	$(BIN)/pip install --quiet -e ".[test]"
 
 run: install  ## load the bundled Dali demo into SQLite (idempotent) and serve it

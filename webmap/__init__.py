@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "TIANDITU_KEY": None,
     # complaint categories, departments and whistle groups (data/catalog by default)
     "CATALOG_DIR": None,
+    # base map tiles: none (offline: outlines only), osm, tianditu (needs TIANDITU_KEY), amap (GCJ-02)
+    "MAP_TILES": "none",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
@@ -145,7 +147,12 @@ def _register_blueprints(app: Flask) -> None:
     from webmap import open311
     from webmap import pages
     from webmap import users
+    from webmap.maps import TILES
+    from webmap.maps import configure_assets
 
+    if app.config["MAP_TILES"] not in TILES:
+        raise ValueError(f"REDGRID_MAP_TILES={app.config['MAP_TILES']!r}; expected one of {', '.join(TILES)}")
+    configure_assets(app.static_url_path)
     errors.init_app(app)
     i18n.init_app(app)
     users.login_manager.init_app(app)

@@ -240,7 +240,10 @@ def _table(frame: pd.DataFrame, name: str) -> Response:
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return _no_store(response)
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return _no_store(jsonify({"rows": records}))
+    # ISO 8601 like every other time in the API (Flask would write pandas' Timestamps as HTTP dates)
+    rows = [{k: v.isoformat() if isinstance(v, datetime.datetime) else v for k, v in r.items()}
+            for r in records]
+    return _no_store(jsonify({"rows": rows}))
 
 
 @bp.get("/stats/counts")

@@ -35,6 +35,11 @@ def complaints() -> ComplaintService:
     return current_app.extensions["redgrid.complaints"]
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.get("/")
 def dispatcher():
     """调度 / Dispatcher page."""
