@@ -53,8 +53,10 @@ CHANNELS: dict[str, tuple[str, ...]] = {
     "system": ("system", "系统", "系统对接", "api"),
 }
 _CHANNEL_BY_WORD = {word.casefold(): code for code, words in CHANNELS.items() for word in words}
+# 2025/6/1 9:30:00, 2025-06-01 09:30, 2025年6月1日 9时30分 (seconds optional; no space needed after 日)
 _TIME = re.compile(
-    r"^(\d{4})[-/年](\d{1,2})[-/月](\d{1,2})日?(?:[ T](\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})秒?)?)?$")
+    r"^(\d{4})[-/年](\d{1,2})[-/月](\d{1,2})日?(?:(?:[ T]|(?<=日))(\d{1,2})[:时](\d{1,2})"
+    r"(?:[:分](\d{1,2})秒?|分)?)?$")
 
 
 @dataclass(frozen=True)

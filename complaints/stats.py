@@ -12,6 +12,7 @@ import pandas as pd
 
 CHINA = "Asia/Shanghai"
 OPEN_DEADLINE_STATES = ("dispatched", "reopened")
+RESOLVED_STATES = ("resolved", "resolved_on_site", "follow_up", "closed")
 
 
 def _month(series: pd.Series) -> pd.Series:
@@ -46,7 +47,9 @@ def department_performance(frame: pd.DataFrame, now: datetime.datetime) -> pd.Da
     deadline = pd.to_datetime(data["deadline"], utc=True)
     resolved_at = pd.to_datetime(data["resolved_at"], utc=True)
     now_ts = pd.Timestamp(now).tz_convert("UTC")
-    data["resolved"] = resolved_at.notna()
+    # resolved_at keeps the last resolution when the resident reopens the case, so only a case
+    # that still stands resolved counts: one reopened or dispatched again is back with the department
+    data["resolved"] = resolved_at.notna() & data["state"].isin(RESOLVED_STATES)
     data["on_time"] = data["resolved"] & (resolved_at <= deadline)
     data["overdue_open"] = ~data["resolved"] & data["state"].isin(OPEN_DEADLINE_STATES) & (deadline < now_ts)
     data["known"] = data["resolved"] | (deadline < now_ts)

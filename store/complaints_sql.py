@@ -289,10 +289,17 @@ class ComplaintSql:
 
     # --- working-day calendar ---------------------------------------------------------------
 
-    def put_calendar_days(self, rows: Sequence[dict], source: str) -> int:
-        """Store an official holiday schedule (replacing days of the same dates)."""
+    def put_calendar_days(self, rows: Sequence[dict], source: str, *, year: int | None = None) -> int:
+        """Store an official holiday schedule, replacing days of the same dates.
+
+        With ``year``, every stored day of that year is replaced, so a corrected notice
+        supersedes the first one, days it no longer lists included.
+        """
         days = self.t["calendar_days"]
         with self.engine.begin() as conn:
+            if year is not None:
+                conn.execute(days.delete().where(
+                    days.c.day.between(datetime.date(year, 1, 1), datetime.date(year, 12, 31))))
             conn.execute(days.delete().where(days.c.day.in_([r["day"] for r in rows])))
             conn.execute(days.insert(), [{**r, "source": source} for r in rows])
         return len(rows)

@@ -752,5 +752,5 @@ def calendar_load(path: str) -> None:
     except Exception as exc:
         _fail(exc)
     rows = [{"day": d.date, "kind": d.kind, "name": d.name} for d in schedule.days.values()]
-    svc().store.put_calendar_days(rows, Path(path).name)
+    svc().store.put_calendar_days(rows, Path(path).name, year=schedule.year)
     click.echo(f"{schedule.year}: {len(rows)} scheduled days loaded")

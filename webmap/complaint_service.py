@@ -389,6 +389,12 @@ def stored_calendar(store) -> WorkCalendar:
     for row in store.calendar_days():
         day = row["day"]
         by_year.setdefault(day.year, {})[day] = ScheduledDay(day, row["kind"], row["name"] or "")
+    # A notice may move a day at the end of the previous December (see read_schedule): such a
+    # day belongs to the next year's schedule. Standing alone it would make a schedule for its
+    # own year and hide that year's holidays (the library's National Day, say).
+    for year in sorted(by_year):
+        if year + 1 in by_year and all(day.month == 12 for day in by_year[year]):
+            by_year[year + 1].update(by_year.pop(year))
     return WorkCalendar([YearSchedule(year, days, "store") for year, days in sorted(by_year.items())])
 
 

@@ -47,9 +47,12 @@ def service() -> ComplaintService:
 
 def _render(body, fmt: str, root: str, item: str, status: int = 200) -> Response:
     if fmt == "xml":
-        element = ET.Element(root)
-        for entry in body if isinstance(body, list) else [body]:
-            element.append(_xml(item, entry))
+        if isinstance(body, list):  # <service_requests><request>…</request>…</service_requests>
+            element = ET.Element(root)
+            for entry in body:
+                element.append(_xml(item, entry))
+        else:  # one object is the root itself: <discovery><changeset>…</changeset>…</discovery>
+            element = _xml(root, body)
         data = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(element, encoding="utf-8")
         return Response(data, status=status, mimetype="text/xml")
     response = jsonify(body)
