@@ -10,6 +10,9 @@ import shapely
 
 from geo.crs import MetricFrame
 
+# the demo-database fixtures (tests/apps.py), for every test module
+pytest_plugins = ["tests.apps"]
+
 TOWN = "440605125"
 COMM_A = "440605125001"
 COMM_B = "440605125002"

@@ -37,8 +37,6 @@ from tests.apps import inside_point
 from tests.apps import point_where_versions_differ
 from webmap import batch_io
 
-pytest_plugins = ["tests.apps"]
-
 API = "/api/v1"
 TO_UTM = Transformer.from_crs(4326, 32649, always_xy=True)
 FROM_UTM = Transformer.from_crs(32649, 4326, always_xy=True)

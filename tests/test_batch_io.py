@@ -17,8 +17,6 @@ from geo.lookup import BatchMatch
 from webmap import batch_io
 from webmap.errors import ApiError
 
-pytest_plugins = ["tests.apps"]
-
 IN = (113.1457, 23.1110)  # in grid 440605125002005 of the demo
 FAR = (116.397, 39.909)  # Beijing
 

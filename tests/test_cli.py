@@ -24,8 +24,6 @@ from tests.apps import point_where_versions_differ
 from tests.apps import read_grids
 from webmap.cli import main
 
-pytest_plugins = ["tests.apps"]
-
 MASKED = re.compile(r"^138\*{4}\d{4}$")
 FULL = re.compile(r"^1380013\d{4}$")
 

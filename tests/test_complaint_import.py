@@ -24,8 +24,6 @@ from tests.test_complaints_service import api_key
 from tests.test_complaints_service import gazetteer_rows
 from tests.test_complaints_service import t
 
-pytest_plugins = ["tests.apps"]
-
 API = "/api/v1"
 SOURCE = "12345热线"
 HEADER = ["序号", "工单编号", "受理时间", "来源渠道", "诉求类别", "诉求内容", "事发地址",

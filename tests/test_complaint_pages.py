@@ -23,8 +23,6 @@ from tests.test_complaints_service import install
 from tests.test_complaints_service import step
 from webmap.users import create_user
 
-pytest_plugins = ["tests.apps"]
-
 PASSWORD = "correct horse battery"
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
 XSS_TEXT = '路灯坏了 <script>alert(1)</script> 和 <img src=x onerror=alert(1)>'

@@ -37,8 +37,6 @@ from tests.test_complaints_service import install
 from tests.test_complaints_service import step
 from tests.test_complaints_service import t
 
-pytest_plugins = ["tests.apps"]
-
 API = "/api/v1"
 SOURCE = "stats-test"
 NOW = "2025-10-20T12:00:00+08:00"

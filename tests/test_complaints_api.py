@@ -25,8 +25,6 @@ from tests.test_complaints_service import install
 from tests.test_complaints_service import step
 from tests.test_complaints_service import t
 
-pytest_plugins = ["tests.apps"]
-
 API = "/api/v1"
 PHONE = "13800138000"
 

@@ -21,8 +21,6 @@ from werkzeug.serving import make_server
 
 from webmap import create_app
 
-pytest_plugins = ["tests.apps"]
-
 CHROMIUM = os.environ.get("REDGRID_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
