@@ -8,6 +8,7 @@ geometry column type is chosen per dialect in ``store.schema``. What differs
 from __future__ import annotations
 
 import datetime
+import weakref
 from collections.abc import Iterable
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,6 +81,8 @@ class SqlStore(ComplaintSql):
         self.engine = engine
         self.dialect = engine.dialect.name
         self.metadata, self.t = build_tables(self.dialect)
+        # pooled connections are closed when the store goes away, not left to the GC
+        weakref.finalize(self, engine.dispose)
 
     def dispose(self) -> None:
         self.engine.dispose()
