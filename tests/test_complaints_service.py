@@ -35,8 +35,6 @@ from tests.apps import inside_point
 from webmap import auth
 from webmap.complaint_service import ComplaintService
 
-pytest_plugins = ["tests.apps"]
-
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
 CATALOG_DIR = REPO_ROOT / "data" / "catalog"
 GAZETTEER = REPO_ROOT / "data" / "gazetteer" / "dali-demo-addresses.csv"

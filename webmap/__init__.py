@@ -126,13 +126,18 @@ def _geocoder(app: Flask, grids: GridService):
 
 
 def _configure_http(app: Flask) -> None:
+    from webmap.maps import tile_origins
+
+    # base tiles other than "none" are images from the tile server: the only other host allowed
+    images = " ".join(("'self'", "data:", *tile_origins(app.config["MAP_TILES"])))
+
     @app.after_request
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline'; connect-src 'self'")
         return response
 
@@ -146,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
     from webmap import i18n
     from webmap import open311
     from webmap import pages
+    from webmap import planner
     from webmap import users
     from webmap.maps import TILES
     from webmap.maps import configure_assets
@@ -166,3 +172,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(users.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(planner.bp)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import shapely
 from flask import Blueprint
 from flask import Response
@@ -18,6 +19,7 @@ from flask import request
 from flask import stream_with_context
 
 from geo.crs import COORDSYS_NAMES
+from geo.crs import geometries_from_wgs84
 from geo.crs import normalise_coordsys
 from geo.lookup import STATUS_MESSAGES
 from geo.lookup import Status
@@ -148,9 +150,9 @@ def grids():
 @bp.get("/grids.geojson")
 def grids_geojson():
     grid_set = _grid_set()
-    simplify = _simplify_arg()
-    features = [_grid_feature(grid_set, i, simplify) for i in range(len(grid_set.index))]
-    return _geojson({"type": "FeatureCollection", "features": features})
+    simplify, coordsys = _simplify_arg(), _output_coordsys()
+    features = [_grid_feature(grid_set, i, simplify, coordsys) for i in range(len(grid_set.index))]
+    return _geojson(_with_coordsys({"type": "FeatureCollection", "features": features}, coordsys))
 
 
 @bp.get("/grids/<code>")
@@ -165,7 +167,8 @@ def grid(code: str):
 @bp.get("/grids/<code>.geojson")
 def grid_geojson(code: str):
     grid_set, i = _grid_by_code(code)
-    return _geojson(_grid_feature(grid_set, i, _simplify_arg()))
+    coordsys = _output_coordsys()
+    return _geojson(_with_coordsys(_grid_feature(grid_set, i, _simplify_arg(), coordsys), coordsys))
 
 
 @bp.get("/communities.geojson")
@@ -242,10 +245,24 @@ def _simplify_arg() -> float:
     return max(metres, 0.0) / 111_320.0
 
 
-def _grid_feature(grid_set: GridSet, i: int, simplify: float) -> dict:
+def _output_coordsys() -> str:
+    """``coordsys=`` on the grid GeoJSON: draw in another datum (gcj02 over Amap tiles); WGS84 by default."""
+    return normalise_coordsys(request.args.get("coordsys", "wgs84"))
+
+
+def _with_coordsys(body: dict, coordsys: str) -> dict:
+    """Shifted GeoJSON says so (a foreign member): it is no longer the RFC 7946 WGS84."""
+    if coordsys != "wgs84":
+        body["coordsys"] = coordsys
+    return body
+
+
+def _grid_feature(grid_set: GridSet, i: int, simplify: float, coordsys: str = "wgs84") -> dict:
     geom = grid_set.index.geoms[i]
     if simplify:
         geom = shapely.simplify(geom, simplify, preserve_topology=True)
+    if coordsys != "wgs84":
+        geom = geometries_from_wgs84(np.asarray([geom], dtype=object), coordsys)[0]
     return {"type": "Feature", "id": str(grid_set.index.codes[i]),
             "properties": grid_json(grid_set, i), "geometry": shapely.geometry.mapping(geom)}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import folium
 import numpy as np
@@ -56,6 +57,16 @@ def configure_assets(static_url: str = "/static") -> None:
         ("leaflet.timedimension.control.min.css",
          f"{vendor}/leaflet-timedimension/dist/leaflet.timedimension.control.min.css")]
     _configured.append(static_url)
+
+
+def tile_origins(tiles: str) -> tuple[str, ...]:
+    """Where browsers fetch these tiles from, as Content-Security-Policy sources (none offline)."""
+    if tiles not in _TILE_LAYERS:
+        return ()
+    host = urlsplit(_TILE_LAYERS[tiles][0]).netloc
+    if "{s}" in host:  # subdomains t0…t7, webrd01…04: CSP wildcards only a whole leftmost label
+        host = "*." + host.split(".", 1)[1]
+    return (f"https://{host}",)
 
 
 def overlay_coordsys(tiles: str) -> str:
@@ -125,9 +136,15 @@ def embed(m: folium.Map) -> Embedded:
     return Embedded(root.header.render(), root.html.render(), root.script.render(), m.get_name())
 
 
+#: Characters that end or interpolate a JS template literal: folium pastes Tooltip and Popup text
+#: into one (`...`), so they become character references too (the browser shows them unchanged).
+_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
 def text(value) -> str:
-    """User-supplied text for map popups and tooltips, escaped (folium inserts them as HTML)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """User-supplied text for map popups and tooltips, escaped (folium inserts them as HTML,
+    and ``folium.Tooltip`` inside a JavaScript template literal)."""
+    return html.escape("" if value is None else str(value), quote=True).translate(_TEMPLATE_LITERAL)
 
 
 def geometry_json(geom: BaseGeometry) -> dict:
