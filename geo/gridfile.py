@@ -9,7 +9,6 @@ only over a file that is unlabelled or labelled as plain WGS84 lon/lat.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from geo.crs import geometries_to_wgs84
 from geo.crs import parse_source_crs
 from geo.errors import FileFormatError
 from geo.errors import MissingCRS
+from geo.tabular import file_sha256
 
 #: Accepted column names for each standard field, first match wins (case-insensitive).
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -98,7 +98,7 @@ def read_grid_file(
         geometry=geometries_to_wgs84(geoms, source),
         crs=WGS84,
     )
-    return GridFile(frame, str(path), source.label, _sha256(path), layer)
+    return GridFile(frame, str(path), source.label, file_sha256(path), layer)
 
 
 def _zip_uri(path: Path) -> str:
@@ -203,11 +203,3 @@ def _check_geometry_types(geoms: np.ndarray, filename: str) -> None:
             f"{filename}: grids must be polygons; {shown}"
             + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

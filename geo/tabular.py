@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import io
 import re
 import unicodedata
@@ -25,6 +26,15 @@ from python_calamine import CalamineWorkbook
 from geo.errors import FileFormatError
 
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common; more is not a table
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in blocks: what an import records to recognise a re-run."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def normalise_header(text: str) -> str:

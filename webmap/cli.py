@@ -25,6 +25,7 @@ from geo.errors import GeoError
 from geo.officials import generate_roster
 from geo.officials import read_roster
 from geo.officials import write_roster_csv
+from geo.tabular import file_sha256
 from webmap import auth
 from webmap.grid_service import GridService
 from webmap.grid_service import ImportRefused
@@ -333,8 +334,6 @@ def officials_import(path: str, version_id: int | None, encoding: str | None, sh
 
     Example: redgrid officials import 2026年网格员名册.xlsx
     """
-    import hashlib
-
     service = svc()
     try:
         version = service.resolve_version(version_id)
@@ -346,7 +345,7 @@ def officials_import(path: str, version_id: int | None, encoding: str | None, sh
         rows = read_roster(path, known_units=known, encoding=encoding, sheet=chosen_sheet)
     except GeoError as exc:
         _fail(exc)
-    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    sha = file_sha256(Path(path))
     summary = service.store.import_assignments(rows, filename=Path(path).name, sha256=sha, by="cli")
     service.forget_roster()
     click.echo(f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "

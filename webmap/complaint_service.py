@@ -30,6 +30,7 @@ from geo import crs as crs_mod
 from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.lookup import Status
+from geo.tabular import file_sha256
 from store.complaints_sql import ConcurrentUpdate
 from webmap.grid_service import GridService
 from webmap.grid_service import ServiceError
@@ -198,7 +199,7 @@ class ComplaintService:
                 raise RowErrors(f"complaints {path.name}", sorted(errors, key=lambda e: e.row))
 
         result = self.store.add_complaint_chunks(chunks(), import_meta={
-            "filename": path.name, "sha256": _file_sha256(path), "imported_by": actor})
+            "filename": path.name, "sha256": file_sha256(path), "imported_by": actor})
         if progress:
             progress("stored", len(result.added), len(result.added))
         return ImportReport(counted["rows"], len(result.added), len(result.skipped), result.import_id)
@@ -396,11 +397,3 @@ def stored_calendar(store) -> WorkCalendar:
         if year + 1 in by_year and all(day.month == 12 for day in by_year[year]):
             by_year[year + 1].update(by_year.pop(year))
     return WorkCalendar([YearSchedule(year, days, "store") for year, days in sorted(by_year.items())])
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
