@@ -261,11 +261,17 @@ class ComplaintService:
     def transition(self, complaint_id: int, action: str, *, expected_version: int, actor: str,
                    note: str | None = None, department: str | None = None,
                    deadline: datetime.datetime | None = None, satisfied: bool | None = None,
-                   duplicate_of: str | None = None) -> dict:
-        """Apply a workflow action; the caller names the version it saw (optimistic locking)."""
+                   duplicate_of: str | None = None, department_scope: str | None = None) -> dict:
+        """Apply a workflow action; the caller names the version it saw (optimistic locking).
+
+        ``department_scope`` limits a department's staff to complaints dispatched to it.
+        """
         current = self.store.complaint(complaint_id)
         if current is None:
             raise ServiceError(f"complaint {complaint_id} does not exist", code="not_found", status=404)
+        if department_scope is not None and current["department_code"] != department_scope:
+            raise ServiceError(f"complaint {complaint_id} is not with department {department_scope!r}",
+                               code="forbidden", status=403)
         now = self.now()
         fields: dict = {"note": note}
         if action == workflow.Action.DISPATCH:

@@ -83,6 +83,16 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def department_scope() -> str | None:
+    """A department's staff act only on complaints dispatched to their department."""
+    from flask_login import current_user
+
+    principal = auth.current_principal()
+    if principal is not None and principal.kind == "user" and current_user.role == "department":
+        return current_user.department_code or ""
+    return None
+
+
 def _actor() -> str:
     principal = auth.require(auth.WRITE)
     return f"{principal.kind}:{principal.name}"
@@ -111,16 +121,39 @@ def file_complaint():
 @bp.get("/complaints")
 def list_complaints():
     """Complaints, newest first; filters: grid, community, category, state, department, source,
-    since, until, overdue=1; paging with limit (≤ 1000) and offset."""
+    since, until, overdue=1, deadline=on_time|due_soon|overdue (due soon: 80 % of the working
+    time used); paging with limit (≤ 1000) and offset."""
     svc = service()
     filters = _filters()
-    limit = min(int(request.args.get("limit", 100)), 1000)
-    offset = int(request.args.get("offset", 0))
-    rows = svc.store.list_complaints(filters=filters, limit=limit, offset=offset)
+    limit = min(_int_arg("limit", 100), 1000)
+    offset = _int_arg("offset", 0)
+    wanted = request.args.get("deadline")
+    if wanted:
+        # deadline status needs the working-day calendar, so it is computed here, over the
+        # complaints a deadline can run for (with a department, or reopened)
+        if wanted not in ("on_time", "due_soon", "overdue"):
+            raise ApiError("deadline= is on_time, due_soon or overdue", code="bad_parameter")
+        filters["state"] = [s for s in filters.get("state", ["dispatched", "reopened"])
+                            if s in ("dispatched", "reopened")]
+        running = svc.store.list_complaints(filters=filters, limit=10**9, offset=0)
+        matching = [r for r in running if svc.deadline_status(r).value == wanted]
+        total, rows = len(matching), matching[offset:offset + limit]
+    else:
+        rows = svc.store.list_complaints(filters=filters, limit=limit, offset=offset)
+        total = svc.store.count_complaints(filters)
     personal = auth.may(auth.PERSONAL_DATA)
     return _no_store(jsonify({
-        "total": svc.store.count_complaints(filters), "limit": limit, "offset": offset,
+        "total": total, "limit": limit, "offset": offset,
         "complaints": [complaint_json(r, personal=personal, svc=svc) for r in rows]}))
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise ApiError(f"{name}={value!r} must be a whole number", code="bad_parameter")
+    return int(value)
 
 
 def _filters() -> dict:
@@ -174,7 +207,7 @@ def act(complaint_id: int):
     row = svc.transition(complaint_id, str(data.get("action", "")), expected_version=int(expected),
                          actor=actor, note=data.get("note"), department=data.get("department"),
                          deadline=deadline, satisfied=data.get("satisfied"),
-                         duplicate_of=data.get("duplicate_of"))
+                         duplicate_of=data.get("duplicate_of"), department_scope=department_scope())
     body = complaint_json(row, personal=auth.may(auth.PERSONAL_DATA), svc=svc,
                           events=svc.store.complaint_events(complaint_id))
     return _no_store(jsonify(body))

@@ -26,6 +26,7 @@ from webmap import dispatch_maps
 from webmap import maps
 from webmap.complaint_service import ComplaintService
 from webmap.complaints_api import complaint_json
+from webmap.complaints_api import department_scope
 from webmap.grid_service import GridService
 from webmap.grid_service import ServiceError
 from webmap.i18n import lang
@@ -190,7 +191,8 @@ def complaint(complaint_id: int):
             svc.transition(complaint_id, form.get("action", ""), expected_version=int(form.get("version", 0)),
                            actor=f"user:{current_user.username}", note=form.get("note"),
                            department=form.get("department") or None, deadline=deadline,
-                           satisfied=satisfied, duplicate_of=form.get("duplicate_of") or None)
+                           satisfied=satisfied, duplicate_of=form.get("duplicate_of") or None,
+                           department_scope=department_scope())
             return redirect(url_for("pages.complaint", complaint_id=complaint_id))
         except ServiceError as exc:
             error = t("conflict") if exc.code == "conflict" else exc.message
