@@ -103,7 +103,7 @@ def test_a_request_posted_with_a_write_key_is_filed_in_its_grid(fresh_app, fresh
     assert (row["source"], row["category_code"], row["grid_code"], row["state"]) == (
         f"open311:{name}", "street_light", code, "collected")
     assert (row["reporter_name"], row["reporter_phone"], row["channel"]) == (
-        "陈 小红", "13800138000", "system")
+        "陈小红", "13800138000", "system")
     assert store.complaint_events(row["id"])[0]["actor"] == f"api_key:{name}"
 
     [got] = fresh_client.get(f"{O311}/requests/{row['id']}.json").get_json()

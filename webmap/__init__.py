@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     # keys for online geocoders, tried after the gazetteer when set
     "AMAP_KEY": None,
     "TIANDITU_KEY": None,
+    # where complaint photos are kept (default: instance/photos)
+    "PHOTO_DIR": None,
     # complaint categories, departments and whistle groups (data/catalog by default)
     "CATALOG_DIR": None,
     # base map tiles: none (offline: outlines only), osm, tianditu (needs TIANDITU_KEY), amap (GCJ-02)
@@ -104,7 +106,7 @@ def _complaint_service(app: Flask, store, grids: GridService):
     catalog = Catalog.load(app.config["CATALOG_DIR"] or DEFAULT_CATALOG_DIR)
     return ComplaintService(store, grids, catalog, stored_calendar(store),
                             geocoder=_geocoder(app, grids),
-                            photo_dir=Path(app.instance_path) / "photos")
+                            photo_dir=Path(app.config.get("PHOTO_DIR") or Path(app.instance_path) / "photos"))
 
 
 def _geocoder(app: Flask, grids: GridService):

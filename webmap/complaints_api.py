@@ -341,7 +341,7 @@ def reverse(coordsys: str, coords: str):
     local = getattr(geocoder, "local", geocoder)
     if local is None or not hasattr(local, "reverse"):
         raise ApiError("no gazetteer is configured", code="no_geocoder", status=503)
-    k = min(int(request.args.get("k", 5)), 50)
+    k = min(_int_arg("k", 5), 50)
     hits = local.reverse(float(wlon), float(wlat), k=k)
     return jsonify({"addresses": [{"id": h.id, "text": h.text, "distance_m": round(h.distance_m, 1),
                                    "lon": h.lon, "lat": h.lat, "grid_code": h.grid_code} for h in hits]})

@@ -128,7 +128,9 @@ def create_request(fmt: str):
     if found is None or WRITE not in found[1]:
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
     form = request.form
-    name = " ".join(p for p in (form.get("last_name"), form.get("first_name")) if p) or None
+    parts = [p.strip() for p in (form.get("last_name"), form.get("first_name")) if p and p.strip()]
+    # Chinese names are written family name first with no space (陈小红); Latin ones with one
+    name = ("" if all(not p.isascii() for p in parts) else " ").join(parts) or None
     values = {
         "external_id": form.get("token") or uuid.uuid4().hex,
         "reported_at": datetime.datetime.now(CHINA).isoformat(),
@@ -209,8 +211,8 @@ def list_requests(fmt: str):
         if not wanted <= {"open", "closed"}:
             raise Open311Error(400, "status is open, closed or both")
         filters["state"] = [s.value for s in workflow.State if workflow.open311_status(s) in wanted]
-    page_size = min(int(args.get("page_size", DEFAULT_LIMIT)), DEFAULT_LIMIT)
-    page = max(int(args.get("page", 1)), 1)
+    page_size = min(_whole(args, "page_size", DEFAULT_LIMIT), DEFAULT_LIMIT)
+    page = max(_whole(args, "page", 1), 1)
     rows = svc.store.list_complaints(filters=filters, limit=page_size, offset=(page - 1) * page_size)
     return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
 
@@ -224,6 +226,15 @@ def get_request(request_id: int, fmt: str):
         raise Open311Error(404, f"service_request_id {request_id} not found")
     return _render([_request_json(row, svc, request.args.get("extensions") == "true")], fmt,
                    "service_requests", "request")
+
+
+def _whole(args, name: str, default: int) -> int:
+    value = args.get(name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise Open311Error(400, f"{name} must be a whole number, not {value!r}")
+    return int(value)
 
 
 def _date(text: str | None) -> datetime.datetime | None:

@@ -165,7 +165,7 @@ def complaint_list():
     filters = {k: v for k, v in (("state", request.args.get("state")),
                                  ("grid_code", request.args.get("grid")),
                                  ("category_code", request.args.get("category"))) if v}
-    page = max(int(request.args.get("page", 1)), 1)
+    page = max(int(request.args["page"]) if request.args.get("page", "").isdigit() else 1, 1)
     rows = svc.store.list_complaints(filters=filters, limit=50, offset=(page - 1) * 50)
     total = svc.store.count_complaints(filters)
     personal = auth.may(auth.PERSONAL_DATA)
