@@ -60,32 +60,30 @@ def normalise_coordsys(name: str) -> str:
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, coordsys: str) -> tuple[NDArray, NDArray]:
     """Convert points given in a named coordinate system to WGS84 (vectorised)."""
-    name = normalise_coordsys(coordsys)
-    x = np.asarray(lon, dtype="float64")
-    y = np.asarray(lat, dtype="float64")
-    if name == "wgs84":
-        return x, y
-    if name == "cgcs2000":
-        # CGCS2000 and WGS84 differ by centimetres; PROJ's null transform says so too,
-        # but going through it keeps the policy in one place.
-        return _transform(4490, 4326, x, y)
-    if name == "gcj02":
-        return tuple(np.asarray(v, dtype="float64") for v in datums.gcj02_to_wgs84(x, y))
-    return tuple(np.asarray(v, dtype="float64") for v in datums.bd09_to_wgs84(x, y))
+    return _convert(lon, lat, normalise_coordsys(coordsys), inbound=True)
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, coordsys: str) -> tuple[NDArray, NDArray]:
     """Convert WGS84 points to a named coordinate system (used to draw on Chinese basemaps)."""
-    name = normalise_coordsys(coordsys)
+    return _convert(lon, lat, normalise_coordsys(coordsys), inbound=False)
+
+
+# (to WGS84, from WGS84) for each named system. CGCS2000 and WGS84 differ by centimetres
+# and PROJ's transform says so; going through it keeps the policy in one place.
+_CONVERTERS = {
+    "cgcs2000": (lambda x, y: _transform(4490, 4326, x, y), lambda x, y: _transform(4326, 4490, x, y)),
+    "gcj02": (datums.gcj02_to_wgs84, datums.wgs84_to_gcj02),
+    "bd09": (datums.bd09_to_wgs84, datums.wgs84_to_bd09),
+}
+
+
+def _convert(lon: ArrayLike, lat: ArrayLike, name: str, *, inbound: bool) -> tuple[NDArray, NDArray]:
     x = np.asarray(lon, dtype="float64")
     y = np.asarray(lat, dtype="float64")
     if name == "wgs84":
         return x, y
-    if name == "cgcs2000":
-        return _transform(4326, 4490, x, y)
-    if name == "gcj02":
-        return tuple(np.asarray(v, dtype="float64") for v in datums.wgs84_to_gcj02(x, y))
-    return tuple(np.asarray(v, dtype="float64") for v in datums.wgs84_to_bd09(x, y))
+    a, b = _CONVERTERS[name][0 if inbound else 1](x, y)
+    return np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
 
 
 @dataclass(frozen=True)
