@@ -1,123 +1,30 @@
-"""The storage interface every caller uses, and the records it hands back."""
+"""The storage interface every caller uses: the union of the four per-concern protocols.
+
+A caller that needs one concern only should ask for that protocol (``PlaceStore``,
+``ComplaintStore``, ``AccountStore``, ``CalendarStore``); ``Store`` is what
+``open_store`` returns and what the application is built on.
+"""
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Iterable
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-import geopandas as gpd
-import pandas as pd
-from shapely.geometry.base import BaseGeometry
-
-from geo.officials import Assignment
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One imported grid set (a "generation" in MapIt's words)."""
-
-    id: int
-    label: str
-    town_code: str
-    created_at: datetime.datetime
-    created_by: str | None
-    source: str | None
-    source_crs: str | None
-    sha256: str | None
-    n_grids: int
-    report: dict | None
-    repairs: list | None
-    note: str | None
-    active: bool
-    activated_at: datetime.datetime | None  # most recent activation, if ever activated
+from store.accounts import AccountStore
+from store.accounts import UserAccount
+from store.calendar_days import CalendarStore
+from store.complaints import AddResult
+from store.complaints import ComplaintStore
+from store.complaints import ConcurrentUpdate
+from store.places import ImportSummary
+from store.places import PlaceStore
+from store.places import Town
+from store.places import VersionInfo
 
 
-@dataclass(frozen=True)
-class Town:
-    code: str
-    name: str
-    outline: BaseGeometry | None
-    outline_source: str | None
+class Store(PlaceStore, ComplaintStore, AccountStore, CalendarStore, Protocol):
+    """Persistence for grids and their versions, officials, complaints, users, API keys and
+    the calendar. Every write is one transaction: it is stored whole or not at all."""
 
 
-@dataclass(frozen=True)
-class ImportSummary:
-    import_id: int | None
-    rows: int
-    added: int
-    updated: int
-    unchanged: int
-
-
-class Store(Protocol):
-    """Persistence for grids and their versions, officials, complaints, users and API keys.
-
-    Every write is one transaction: it is stored whole or not at all.
-    """
-
-    # places
-    def put_town(self, code: str, name: str, outline: BaseGeometry | None,
-                 outline_source: str | None) -> None: ...
-    def town(self, code: str) -> Town | None: ...
-    def towns(self) -> list[Town]: ...
-    def put_communities(self, communities: pd.DataFrame) -> int: ...
-    def communities(self) -> pd.DataFrame: ...
-
-    # grid versions
-    def add_version(self, grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, label: str,
-                    town_code: str, created_by: str | None, source: str | None,
-                    source_crs: str | None, sha256: str | None, report: dict | None,
-                    repairs: Sequence[str] | None, note: str | None = None,
-                    activate: bool = False) -> int: ...
-    def versions(self) -> list[VersionInfo]: ...
-    def version(self, version_id: int) -> VersionInfo | None: ...
-    def version_by_sha256(self, sha256: str) -> VersionInfo | None: ...
-    def activate(self, version_id: int, by: str | None = None) -> None: ...
-    def active_version_id(self) -> int | None: ...
-    def version_at(self, when: datetime.datetime) -> int | None: ...
-    def grids(self, version_id: int) -> gpd.GeoDataFrame: ...
-    def community_shapes(self, version_id: int) -> gpd.GeoDataFrame: ...
-
-    # officials
-    def import_assignments(self, assignments: Sequence[Assignment], *, filename: str, sha256: str,
-                           by: str | None = None) -> ImportSummary: ...
-    def assignments(self, unit_codes: Iterable[str] | None = None) -> list[Assignment]: ...
-
-    def activations(self) -> list[tuple[datetime.datetime, int]]: ...
-
-    # API keys
-    def add_api_key(self, name: str, token_sha256: str, scopes: Sequence[str]) -> int: ...
-    def api_key_scopes(self, token_sha256: str) -> tuple[str, list[str]] | None: ...
-    def revoke_api_key(self, name: str) -> int: ...
-
-    # complaints: records with their events; updates name the row_version they were based on
-    def add_complaints(self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *,
-                       import_meta: dict | None = None): ...
-    def add_complaint_chunks(self, chunks: Iterable[tuple[Sequence[dict], Sequence[Sequence[dict]]]], *,
-                             import_meta: dict | None = None): ...
-    def complaint(self, complaint_id: int) -> dict | None: ...
-    def complaint_by_external(self, source: str, external_id: str) -> dict | None: ...
-    def complaint_events(self, complaint_id: int) -> list[dict]: ...
-    def update_complaint(self, complaint_id: int, expected_version: int, values: dict,
-                         event: dict) -> int: ...
-    def list_complaints(self, *, filters: dict | None = None, limit: int = 100, offset: int = 0,
-                        newest_first: bool = True) -> list[dict]: ...
-    def count_complaints(self, filters: dict | None = None) -> int: ...
-    def complaints_frame(self, columns: Iterable[str], filters: dict | None = None) -> pd.DataFrame: ...
-    def follow_up_frame(self, filters: dict | None = None) -> pd.DataFrame: ...
-    def add_photo(self, complaint_id: int, *, filename: str, content_type: str, size: int,
-                  sha256: str, stored_as: str) -> int: ...
-    def photos(self, complaint_id: int) -> list[dict]: ...
-    def put_regrid(self, version_id: int, pairs: Sequence[tuple[int, str | None]]) -> int: ...
-    def regrid_frame(self, version_id: int) -> pd.DataFrame: ...
-
-    # people and the calendar
-    def add_user(self, username: str, display_name: str, password_hash: str, role: str,
-                 department_code: str | None = None) -> int: ...
-    def user(self, *, user_id: int | None = None, username: str | None = None) -> dict | None: ...
-    def users(self) -> list[dict]: ...
-    def put_calendar_days(self, rows: Sequence[dict], source: str, *, year: int | None = None) -> int: ...
-    def calendar_days(self) -> list[dict]: ...
+__all__ = ["AccountStore", "AddResult", "CalendarStore", "ComplaintStore", "ConcurrentUpdate",
+           "ImportSummary", "PlaceStore", "Store", "Town", "UserAccount", "VersionInfo"]

@@ -11,32 +11,32 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from complaints.records import Case
+from complaints.records import CaseEvent
+from complaints.records import Photo
+from store.accounts import UserAccount
+from store.complaints import AddResult
+from store.complaints import ConcurrentUpdate
 from store.schema import UtcDateTime
-
-
-class ConcurrentUpdate(Exception):
-    """The complaint changed since the caller read it."""
-
-    def __init__(self, complaint_id: int, expected: int, actual: int) -> None:
-        super().__init__(f"complaint {complaint_id} was changed by someone else (you had version "
-                         f"{expected}, it is now {actual}); reload it and try again")
-        self.complaint_id, self.expected, self.actual = complaint_id, expected, actual
-
-
-@dataclass(frozen=True)
-class AddResult:
-    added: list[int]  # ids of new complaints, in input order of the rows added
-    skipped: list[tuple[str, str]]  # (source, external_id) already present
-    import_id: int | None
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _iso(value) -> str | None:
+    """An aggregate's time as ISO text in UTC (SQLite may hand back the raw stored text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    value = value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+    return value.isoformat()
 
 
 class ComplaintSql:
@@ -133,26 +133,26 @@ class ComplaintSql:
                 present.update((source, x) for x in found)
         return present
 
-    def complaint(self, complaint_id: int) -> dict | None:
+    def complaint(self, complaint_id: int) -> Case | None:
         complaints = self.t["complaints"]
         with self.engine.connect() as conn:
             query = sa.select(complaints).where(complaints.c.id == complaint_id)
             row = conn.execute(query).mappings().first()
-        return dict(row) if row else None
+        return Case.from_mapping(row) if row else None
 
-    def complaint_by_external(self, source: str, external_id: str) -> dict | None:
+    def complaint_by_external(self, source: str, external_id: str) -> Case | None:
         complaints = self.t["complaints"]
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(complaints).where(
                 complaints.c.source == source, complaints.c.external_id == external_id)).mappings().first()
-        return dict(row) if row else None
+        return Case.from_mapping(row) if row else None
 
-    def complaint_events(self, complaint_id: int) -> list[dict]:
+    def complaint_events(self, complaint_id: int) -> list[CaseEvent]:
         events = self.t["complaint_events"]
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(events).where(events.c.complaint_id == complaint_id)
                                 .order_by(events.c.id)).mappings().all()
-        return [dict(r) for r in rows]
+        return [CaseEvent.from_mapping(r) for r in rows]
 
     def update_complaint(self, complaint_id: int, expected_version: int, values: dict,
                          event: dict) -> int:
@@ -173,13 +173,13 @@ class ComplaintSql:
         return expected_version + 1
 
     def list_complaints(self, *, filters: dict | None = None, limit: int = 100, offset: int = 0,
-                        newest_first: bool = True) -> list[dict]:
+                        newest_first: bool = True) -> list[Case]:
         complaints = self.t["complaints"]
         query = self._filtered(sa.select(complaints), filters or {})
         order = complaints.c.reported_at.desc() if newest_first else complaints.c.reported_at
         query = query.order_by(order, complaints.c.id.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings().all()]
+            return [Case.from_mapping(r) for r in conn.execute(query).mappings().all()]
 
     def count_complaints(self, filters: dict | None = None) -> int:
         complaints = self.t["complaints"]
@@ -207,6 +207,16 @@ class ComplaintSql:
         for name in times:
             frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
         return frame
+
+    def complaints_stamp(self) -> tuple:
+        """(count, last id, last change, first report, last report), times as ISO strings in UTC."""
+        c = self.t["complaints"].c
+        query = sa.select(sa.func.count(), sa.func.max(c.id), sa.func.max(c.updated_at),
+                          sa.func.min(c.reported_at), sa.func.max(c.reported_at))
+        with self.engine.connect() as conn:
+            count, last_id, changed, first, last = conn.execute(query).one()
+        return (int(count), None if last_id is None else int(last_id),
+                _iso(changed), _iso(first), _iso(last))
 
     def _filtered(self, query, filters: dict):
         c = self.t["complaints"].c
@@ -247,10 +257,10 @@ class ComplaintSql:
                 complaint_id=complaint_id, filename=filename, content_type=content_type, size=size,
                 sha256=sha256, stored_as=stored_as, created_at=_now()).returning(photos.c.id)).scalar_one())
 
-    def photos(self, complaint_id: int) -> list[dict]:
+    def photos(self, complaint_id: int) -> list[Photo]:
         photos = self.t["complaint_photos"]
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.select(photos).where(
+            return [Photo.from_mapping(r) for r in conn.execute(sa.select(photos).where(
                 photos.c.complaint_id == complaint_id).order_by(photos.c.id)).mappings().all()]
 
     # --- re-aggregation onto another grid version -----------------------------------------
@@ -284,22 +294,23 @@ class ComplaintSql:
                 department_code=department_code, active=True, created_at=_now(),
             ).returning(users.c.id)).scalar_one())
 
-    def user(self, *, user_id: int | None = None, username: str | None = None) -> dict | None:
+    def user(self, *, user_id: int | None = None, username: str | None = None) -> UserAccount | None:
         users = self.t["users"]
         where = users.c.id == user_id if user_id is not None else users.c.username == username
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(where)).mappings().first()
-        return dict(row) if row else None
+        return UserAccount.from_mapping(row) if row else None
 
-    def update_user(self, username: str, **values) -> int:
+    def update_user(self, username: str, **values: Any) -> int:
         users = self.t["users"]
         with self.engine.begin() as conn:
             return conn.execute(users.update().where(users.c.username == username).values(**values)).rowcount
 
-    def users(self) -> list[dict]:
+    def users(self) -> list[UserAccount]:
         users = self.t["users"]
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.select(users).order_by(users.c.id)).mappings().all()]
+            return [UserAccount.from_mapping(r)
+                    for r in conn.execute(sa.select(users).order_by(users.c.id)).mappings().all()]
 
     # --- working-day calendar ---------------------------------------------------------------
 
@@ -322,3 +333,7 @@ class ComplaintSql:
         days = self.t["calendar_days"]
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(sa.select(days).order_by(days.c.day)).mappings().all()]
+
+
+# AddResult and ConcurrentUpdate live in store.complaints; importing them from here still works
+__all__ = ["AddResult", "ComplaintSql", "ConcurrentUpdate"]

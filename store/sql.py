@@ -24,13 +24,15 @@ from shapely.geometry.base import BaseGeometry
 from geo.officials import Assignment
 from geo.officials import Role
 from geo.officials import UnitLevel
-from store.base import ImportSummary
-from store.base import Town
-from store.base import VersionInfo
+from store.base import Store
 from store.complaints_sql import ComplaintSql
+from store.places import ImportSummary
+from store.places import Town
+from store.places import VersionInfo
 from store.schema import build_tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MEMORY_URL = "memory://"
 
 
 def _now() -> datetime.datetime:
@@ -66,8 +68,16 @@ def migrate(url: str | sa.Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def open_store(url: str, *, upgrade: bool = True) -> SqlStore:
-    """Open (and by default migrate) the store at a SQLAlchemy URL."""
+def open_store(url: str, *, upgrade: bool = True) -> Store:
+    """Open (and by default migrate) the store at a SQLAlchemy URL.
+
+    ``memory://`` gives a new, empty in-memory store (``store.memory.MemoryStore``): each
+    call its own, gone with the process; for tests and trials.
+    """
+    if url.startswith(MEMORY_URL):
+        from store.memory import MemoryStore
+
+        return MemoryStore()
     engine = make_engine(url)
     if upgrade:
         migrate(engine)
@@ -332,4 +342,4 @@ def _int(value) -> int | None:
         else int(value)
 
 
-__all__ = ["SqlStore", "make_engine", "migrate", "open_store"]
+__all__ = ["MEMORY_URL", "SqlStore", "make_engine", "migrate", "open_store"]

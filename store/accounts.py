@@ -1,0 +1,51 @@
+"""Accounts: the people who sign in (users) and the systems that call the API (API keys)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import fields
+from typing import Any
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class UserAccount:
+    """A person who signs in: a role, and for department staff the department."""
+
+    id: int
+    username: str
+    display_name: str
+    password_hash: str
+    role: str
+    department_code: str | None
+    active: bool
+    created_at: datetime.datetime
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> UserAccount:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+class AccountStore(Protocol):
+    """Users and API keys (kept as the SHA-256 of the token, never the token)."""
+
+    def add_user(self, username: str, display_name: str, password_hash: str, role: str,
+                 department_code: str | None = None) -> int: ...
+    def user(self, *, user_id: int | None = None, username: str | None = None) -> UserAccount | None: ...
+    def users(self) -> list[UserAccount]: ...
+    def update_user(self, username: str, **values: Any) -> int:
+        """Change columns of one user (display_name, password_hash, role, department_code,
+        active); returns how many users were changed (0 or 1)."""
+        ...
+
+    def add_api_key(self, name: str, token_sha256: str, scopes: Sequence[str]) -> int: ...
+    def api_key_scopes(self, token_sha256: str) -> tuple[str, list[str]] | None:
+        """(key name, scopes) of a key not revoked, or None."""
+        ...
+    def revoke_api_key(self, name: str) -> int: ...
+
+
+__all__ = ["AccountStore", "UserAccount"]
