@@ -25,8 +25,9 @@ from complaints.errors import ComplaintsError
 from complaints.errors import DataFileError
 from complaints.errors import RowError
 from complaints.tables import read_table
+from geo.resources import data_path
 
-DEFAULT_CATALOG_DIR = Path(__file__).resolve().parents[1] / "data" / "catalog"
+DEFAULT_CATALOG_DIR = data_path("catalog")
 
 CommunityKind = Literal["urban", "rural"]
 COMMUNITY_KINDS: tuple[CommunityKind, ...] = ("urban", "rural")
