@@ -90,6 +90,8 @@ class Issue:
 class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    #: how the file was read (``GridFile.describe()``): format, encoding and CRS with their reasons
+    source: dict = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Issue]:
@@ -109,6 +111,7 @@ class ValidationReport:
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "stats": self.stats,
+            **({"source": self.source} if self.source else {}),
             "issues": [i.to_dict() for i in self.issues],
         }
 
@@ -117,12 +120,34 @@ class ValidationReport:
             f"{len(self.errors)} error(s), {len(self.warnings)} warning(s); "
             + ", ".join(f"{k}={v}" for k, v in self.stats.items())
         ]
+        lines.extend(_source_lines(self.source))
         for issue in self.issues[:limit]:
             fix = " [repairable]" if issue.repairable else ""
             lines.append(f"  {issue.severity.upper():7} {issue.kind}: {issue.message}{fix}")
         if len(self.issues) > limit:
             lines.append(f"  … {len(self.issues) - limit} more")
         return "\n".join(lines)
+
+
+def _source_lines(source: Mapping) -> list[str]:
+    """How the file was read, one line per decision: what was used, and why."""
+    if not source:
+        return []
+    lines = []
+    if source.get("format"):
+        layer = f", layer {source['layer']}" if source.get("layer") else ""
+        lines.append(f"  read as {source['format']}{layer}")
+    if source.get("encoding_reason"):
+        lines.append(f"  encoding {source.get('encoding') or '-'}: {source['encoding_reason']}")
+    if source.get("crs"):
+        lines.append(f"  CRS {source['crs']}: {source.get('crs_reason', '')}")
+    shift = source.get("datum_shift_m")
+    if shift:
+        lines.append(f"  datum shift removed: median {shift['median']} m, max {shift['max']} m")
+    columns = source.get("columns")
+    if columns:
+        lines.append("  columns: " + ", ".join(f"{k} ← {v}" for k, v in columns.items()))
+    return lines
 
 
 def validate_grids(
@@ -132,10 +157,14 @@ def validate_grids(
     outline: BaseGeometry | None = None,
     settings: Settings = Settings(),
     progress: Progress | None = None,
+    source: Mapping | None = None,
 ) -> ValidationReport:
-    """Check a grid set (WGS84, standard columns) against its communities and town outline."""
+    """Check a grid set (WGS84, standard columns) against its communities and town outline.
+
+    ``source`` is how the file was read (``GridFile.describe()``); the report carries it.
+    """
     step = progress or (lambda stage, done, total: None)
-    report = ValidationReport()
+    report = ValidationReport(source=dict(source or {}))
     geoms = np.asarray(grids.geometry.values, dtype=object)
     codes = grids["code"].astype("string").fillna("").to_numpy(dtype=object)
     step("geometry", 0, 6)
