@@ -23,8 +23,8 @@ from typing import cast
 
 from complaints.errors import ComplaintsError
 from complaints.errors import DataFileError
-from complaints.errors import RowError
 from complaints.tables import read_table
+from geo.errors import RowError
 from geo.resources import data_path
 
 DEFAULT_CATALOG_DIR = data_path("catalog")
@@ -152,11 +152,11 @@ def _check_code(
     """Whether ``value`` is a well-formed code not seen before; records it as seen."""
     if not _CODE.fullmatch(value):
         message = f"{value!r} is not a code (lower-case letters, digits and _)"
-        errors.append(RowError(file, row, field, message))
+        errors.append(RowError(row, field, message, file=file))
         return False
     if value in first_row:
         message = f"duplicate {field} {value!r} (first in row {first_row[value]})"
-        errors.append(RowError(file, row, field, message))
+        errors.append(RowError(row, field, message, file=file))
         return False
     first_row[value] = row
     return True
@@ -166,7 +166,7 @@ def _check_names(file: str, row: int, values: Mapping[str, str], errors: list[Ro
     ok = True
     for field in ("name_zh", "name_en"):
         if not values[field]:
-            errors.append(RowError(file, row, field, "empty"))
+            errors.append(RowError(row, field, "empty", file=file))
             ok = False
     return ok
 
@@ -208,30 +208,30 @@ def _load_categories(
         if name_zh in first_name:
             # Two categories a resident cannot tell apart split the statistics in two.
             message = f"duplicate name_zh {name_zh!r} (first in row {first_name[name_zh]})"
-            errors.append(RowError(file, row, "name_zh", message))
+            errors.append(RowError(row, "name_zh", message, file=file))
         elif name_zh:
             first_name[name_zh] = row
         kind = cast(CategoryKind, values["kind"])
         if kind not in CLASSES:
             message = f"{kind!r} is neither event (事件) nor component (部件)"
-            errors.append(RowError(file, row, "kind", message))
+            errors.append(RowError(row, "kind", message, file=file))
         elif values["class"] not in CLASSES[kind]:
             allowed = ", ".join(CLASSES[kind])
             message = f"{values['class']!r} is not a GB/T 30428.2 {kind} class ({allowed})"
-            errors.append(RowError(file, row, "class", message))
+            errors.append(RowError(row, "class", message, file=file))
         department = values["department"]
         if department not in departments:
             message = f"unknown department {department!r} (not in departments.csv)"
-            errors.append(RowError(file, row, "department", message))
+            errors.append(RowError(row, "department", message, file=file))
         days = _deadline_days(values["deadline_days"])
         if days is None:
             errors.append(
                 RowError(
-                    file,
                     row,
                     "deadline_days",
                     f"{values['deadline_days']!r} is not a whole number of working days "
                     f"from 1 to {MAX_DEADLINE_DAYS}",
+                    file=file,
                 )
             )
         if len(errors) == before and days is not None:
@@ -275,11 +275,11 @@ def _load_whistle_groups(
         kind = cast(CommunityKind, values["community_kind"])
         if kind not in COMMUNITY_KINDS:
             message = f"{kind!r} is neither urban (城市社区) nor rural (农村社区)"
-            errors.append(RowError(file, row, "community_kind", message))
+            errors.append(RowError(row, "community_kind", message, file=file))
         elif kind in first_kind:
             # One kind, two groups: which one would be whistled is then a matter of row order.
             message = f"a second group for {kind} (first in row {first_kind[kind]})"
-            errors.append(RowError(file, row, "community_kind", message))
+            errors.append(RowError(row, "community_kind", message, file=file))
         else:
             first_kind[kind] = row
         if len(errors) == before:

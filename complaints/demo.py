@@ -33,8 +33,7 @@ from complaints import workflow
 from complaints.catalog import Catalog
 from complaints.workdays import WorkCalendar
 from complaints.workflow import Action
-
-CHINA = datetime.timezone(datetime.timedelta(hours=8))
+from geo.timeutil import BEIJING
 
 #: Relative frequency of each category in the background, and the months it peaks in.
 WEIGHTS = {
@@ -172,7 +171,7 @@ def _times(category: np.ndarray, n: int, start: datetime.datetime, end: datetime
     for code, months in SEASONS.items():
         sel = np.flatnonzero(category == code)
         for _ in range(20):
-            month = np.array([(start + datetime.timedelta(seconds=float(s))).astimezone(CHINA).month
+            month = np.array([(start + datetime.timedelta(seconds=float(s))).astimezone(BEIJING).month
                               for s in seconds[sel]])
             bad = sel[~np.isin(month, months) & (rng.random(len(sel)) < 0.85)]
             if not len(bad):
@@ -182,7 +181,7 @@ def _times(category: np.ndarray, n: int, start: datetime.datetime, end: datetime
     # complaints come in office hours more than at night
     out = []
     for s in seconds:
-        t = (start + datetime.timedelta(seconds=float(s))).astimezone(CHINA)
+        t = (start + datetime.timedelta(seconds=float(s))).astimezone(BEIJING)
         hour = int(np.clip(rng.normal(13, 4), 0, 23))
         out.append(t.replace(hour=hour, minute=int(rng.integers(60)), second=int(rng.integers(60)),
                              microsecond=0))

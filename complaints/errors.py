@@ -10,7 +10,8 @@ row 1, first data row 2, so a clerk can find the row in Excel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from geo.errors import RowError
 
 
 class ComplaintsError(Exception):
@@ -21,19 +22,6 @@ class ComplaintsError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One fault in one field of one row; several are gathered so a file is fixed in one pass."""
-
-    file: str
-    row: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file} row {self.row}, field {self.field!r}: {self.message}"
 
 
 class DataFileError(ComplaintsError):

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from complaints.catalog import Catalog
 from geo.crs import COORDSYS_ALIASES
@@ -23,8 +22,9 @@ from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.officials import normalise_phone
 from geo.tabular import stream_records
+from geo.timeutil import BEIJING
+from geo.timeutil import utcnow
 
-CHINA = ZoneInfo("Asia/Shanghai")
 MAX_TEXT = 4000  # Open311's limit for description; longer texts are documents, not complaints
 
 #: Header names accepted for each field (Chinese hotline exports first, English second).
@@ -180,8 +180,8 @@ def _parse_time(value: str, fault) -> datetime.datetime:
             fault("reported_at", f"{value!r}: {exc}")
             return fallback
     if when.tzinfo is None:
-        when = when.replace(tzinfo=CHINA)  # hotline exports are in Beijing time
-    if when > datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=10):
+        when = when.replace(tzinfo=BEIJING)  # hotline exports are in Beijing time
+    if when > utcnow() + datetime.timedelta(minutes=10):
         fault("reported_at", f"{value!r} is in the future")
     return when
 

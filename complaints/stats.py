@@ -10,14 +10,14 @@ import datetime
 
 import pandas as pd
 
-CHINA = "Asia/Shanghai"
+from geo.timeutil import months_of
+
 OPEN_DEADLINE_STATES = ("dispatched", "reopened")
 RESOLVED_STATES = ("resolved", "resolved_on_site", "follow_up", "closed")
 
 
 def _month(series: pd.Series) -> pd.Series:
-    times = pd.to_datetime(series, utc=True)
-    return times.dt.tz_convert(CHINA).dt.strftime("%Y-%m")
+    return months_of(pd.to_datetime(series, utc=True))
 
 
 def counts(frame: pd.DataFrame, by: tuple[str, ...] = ("grid_code", "category_code", "state", "month"),

@@ -40,16 +40,14 @@ from datetime import timedelta
 from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 from complaints.errors import ComplaintsError
 from complaints.errors import DataFileError
-from complaints.errors import RowError
 from complaints.tables import read_table
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from geo.errors import RowError
+from geo.timeutil import BEIJING
 
 # One second short of midnight rather than midnight itself, so the due time still falls
 # on the due day when shown to a person ("due 10月14日 23:59:59", not "10月15日 00:00").
@@ -145,14 +143,14 @@ def read_schedule(path: str | Path) -> YearSchedule:
         in_year = day.date.year == year or (day.date.year == year - 1 and day.date.month == 12)
         if year and not in_year:
             message = f"{day.date} is not in {year}, the year of this schedule"
-            errors.append(RowError(path.name, row_number, "date", message))
+            errors.append(RowError(row_number, "date", message, file=path.name))
         elif day.date in first_row:
             errors.append(
                 RowError(
-                    path.name,
                     row_number,
                     "date",
                     f"duplicate date {day.date} (first in row {first_row[day.date]})",
+                    file=path.name,
                 )
             )
         else:
@@ -175,24 +173,24 @@ def _parse_row(
             raise ValueError
         day = date.fromisoformat(raw_date)
     except ValueError:
-        errors.append(RowError(file, row, "date", f"{raw_date!r} is not a date written YYYY-MM-DD"))
+        errors.append(RowError(row, "date", f"{raw_date!r} is not a date written YYYY-MM-DD", file=file))
     kind = _KIND_ALIASES.get(values["kind"].lower())
     if kind is None:
         errors.append(
             RowError(
-                file, row, "kind", f"{values['kind']!r} is neither holiday (放假) nor workday (调休上班)"
+                row, "kind", f"{values['kind']!r} is neither holiday (放假) nor workday (调休上班)", file=file
             )
         )
     if not values["name"]:
-        errors.append(RowError(file, row, "name", "empty: name the holiday, e.g. 春节"))
+        errors.append(RowError(row, "name", "empty: name the holiday, e.g. 春节", file=file))
     if day is not None and kind == "workday" and day.weekday() < 5:
         errors.append(
             RowError(
-                file,
                 row,
                 "kind",
                 f"{day} is a {_WEEKDAY_NAMES[day.weekday()]} and so already a working day; "
                 "a make-up working day falls on a Saturday or Sunday",
+                file=file,
             )
         )
     if len(errors) > before or day is None or kind is None:
@@ -294,7 +292,7 @@ class WorkCalendar:
                 pass
         raise UnknownCalendarYear(day.year)
 
-    def add_workdays(self, start: datetime, n: int, *, tz: tzinfo = SHANGHAI) -> datetime:
+    def add_workdays(self, start: datetime, n: int, *, tz: tzinfo = BEIJING) -> datetime:
         """The due time of a limit of ``n`` working days starting at ``start``.
 
         23:59:59 in ``tz`` on the ``n``-th working day after the local day of ``start``;
@@ -311,7 +309,7 @@ class WorkCalendar:
                 counted += 1
         return datetime.combine(day, END_OF_DAY, tzinfo=tz)
 
-    def working_time_between(self, a: datetime, b: datetime, *, tz: tzinfo = SHANGHAI) -> timedelta:
+    def working_time_between(self, a: datetime, b: datetime, *, tz: tzinfo = BEIJING) -> timedelta:
         """The part of [a, b) that falls on working days, each working day counting 24 hours.
 
         Whole days rather than office hours, because the deadline itself runs to the end
@@ -337,7 +335,7 @@ class WorkCalendar:
             day += timedelta(days=1)
         return total
 
-    def workdays_between(self, a: datetime, b: datetime, *, tz: tzinfo = SHANGHAI) -> float:
+    def workdays_between(self, a: datetime, b: datetime, *, tz: tzinfo = BEIJING) -> float:
         """Elapsed working time from ``a`` to ``b`` in working days (1.0 = one whole working day)."""
         return self.working_time_between(a, b, tz=tz) / timedelta(days=1)
 

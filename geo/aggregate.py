@@ -27,8 +27,9 @@ from numpy.typing import ArrayLike
 from numpy.typing import NDArray
 
 from geo.errors import GeoError
+from geo.timeutil import BEIJING_TZ_NAME
 
-LOCAL_TZ = "Asia/Shanghai"
+LOCAL_TZ = BEIJING_TZ_NAME  # an alias for older importers; new code imports geo.timeutil
 Scheme = Literal["fisher_jenks", "natural_breaks", "quantiles", "equal_interval"]
 SCHEMES: tuple[str, ...] = ("fisher_jenks", "natural_breaks", "quantiles", "equal_interval")
 NO_DATA = -1
@@ -117,14 +118,14 @@ def _positions(grid_positions: ArrayLike, n_grids: int) -> NDArray[np.int64]:
 def _local_naive(times: ArrayLike) -> pd.DatetimeIndex:
     stamps = pd.DatetimeIndex(pd.to_datetime(times))
     if stamps.tz is not None:
-        stamps = stamps.tz_convert(LOCAL_TZ).tz_localize(None)
+        stamps = stamps.tz_convert(BEIJING_TZ_NAME).tz_localize(None)
     return stamps
 
 
 def _month(when: object) -> np.datetime64:
     stamp = pd.Timestamp(when)
     if stamp.tz is not None:
-        stamp = stamp.tz_convert(LOCAL_TZ).tz_localize(None)
+        stamp = stamp.tz_convert(BEIJING_TZ_NAME).tz_localize(None)
     return np.datetime64(stamp.to_datetime64(), "M")
 
 

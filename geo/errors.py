@@ -49,14 +49,21 @@ class FileFormatError(GeoError):
 
 @dataclass(frozen=True)
 class RowError:
-    """One fault in one row of a tabular file; ``row`` counts data rows from 1 as a user sees them."""
+    """One fault in one field of one row of a tabular file, for RedGrid's every data file.
+
+    ``row`` is the number a person finds the row by (each reader says which numbering it
+    uses); ``file`` names the file when one error list covers several (a catalogue, a
+    folder of holiday schedules), and is left out when the caller's message names it.
+    """
 
     row: int
     field: str
     message: str
+    file: str | None = None
 
     def __str__(self) -> str:
-        return f"row {self.row}, field {self.field!r}: {self.message}"
+        where = f"{self.file} row {self.row}" if self.file else f"row {self.row}"
+        return f"{where}, field {self.field!r}: {self.message}"
 
 
 class RowErrors(GeoError):

@@ -12,15 +12,15 @@ import chinese_calendar
 import pytest
 
 from complaints.catalog import DEFAULT_CATALOG_DIR
-from complaints.workdays import SHANGHAI
 from complaints.workdays import ScheduleError
 from complaints.workdays import UnknownCalendarYear
 from complaints.workdays import WorkCalendar
 from complaints.workdays import read_schedule
+from geo.timeutil import BEIJING
 
 
 def local(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, ss, tzinfo=SHANGHAI)
+    return datetime(y, m, d, hh, mm, ss, tzinfo=BEIJING)
 
 
 def due(y: int, m: int, d: int) -> datetime:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from complaints import workflow as wf
-from complaints.workdays import SHANGHAI
 from complaints.workdays import WorkCalendar
 from complaints.workflow import Action
 from complaints.workflow import Case
@@ -18,10 +17,11 @@ from complaints.workflow import IllegalTransition
 from complaints.workflow import MissingField
 from complaints.workflow import State
 from complaints.workflow import WorkflowError
+from geo.timeutil import BEIJING
 
 
 def at(m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0, y: int = 2026) -> datetime:
-    return datetime(y, m, d, hh, mm, ss, tzinfo=SHANGHAI)
+    return datetime(y, m, d, hh, mm, ss, tzinfo=BEIJING)
 
 
 @pytest.fixture(scope="module")
