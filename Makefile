@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test run test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ install: $(BIN)/python  ## the service, its runtime dependencies and the pages' 
 	$(BIN)/pip install --quiet -e .
 	$(BIN)/python scripts/fetch_assets.py
 
-install-test: install  ## plus pytest, hypothesis, playwright and ruff
+install-test: install  ## plus pytest, hypothesis, playwright, ruff and mypy
 	$(BIN)/pip install --quiet -e ".[test]"
 
 run: install  ## load the bundled Dali demo into SQLite (idempotent) and serve it
@@ -26,8 +26,13 @@ test: install-test  ## system packages the tests need, then the whole suite
 	scripts/install-test-deps
 	$(BIN)/python -m pytest
 
-lint: install-test
+lint: install-test  ## ruff's rules on everything, mypy on the layers under the adapters (pyproject [tool.mypy])
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	# TODO: add `$(BIN)/ruff format --check .` once the whole tree has had its formatting pass
+
+format: install-test  ## rewrite the code in ruff's format
+	$(BIN)/ruff format .
 
 bench: install-test  ## point-in-grid benchmark (see bench/README.md)
 	$(BIN)/python bench/locate_bench.py
