@@ -53,6 +53,8 @@ from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
+from typing import NotRequired
+from typing import TypedDict
 
 import numpy as np
 import pandas
@@ -106,13 +108,19 @@ FALLBACK_FACTOR = 0.9  # whole-text fuzzy match, never trusted alone
 GAP_REACH = 20
 
 
+EntryKind = Literal["door", "building", "compound", "landmark"]
+#: The fields each kind of entry needs (see ``Entry``).
+_PARTS: dict[str, str] = {"door": "road and number", "building": "compound and building",
+                          "compound": "compound", "landmark": "landmark"}
+
+
 @dataclass(frozen=True)
 class Entry:
     """One standard address. Exactly one of road+number, compound(+building), landmark is set."""
 
     id: str
     text: str
-    kind: Literal["door", "building", "compound", "landmark"]
+    kind: EntryKind
     lon: float
     lat: float
     grid_code: str | None = None
@@ -136,6 +144,15 @@ class Candidate:
     grid_code: str | None = None
     source: str = "gazetteer"
     level: str | None = None  # the provider's own precision label, for online geocoders
+
+
+class ResultBase(TypedDict):
+    """The fields every answer to one query repeats, whatever its status."""
+
+    query: str
+    normalized: str
+    parsed: ParsedAddress
+    source: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -319,16 +336,17 @@ class Gazetteer:
         self._landmarks: dict[str, int] = {}
         for i, e in enumerate(self.entries):
             self._exact.setdefault(normalize(e.text), []).append(i)
-            if e.kind == "door":
+            if e.kind == "door" and e.road and e.number is not None:
                 roads.setdefault(e.road, []).append((int(e.number), i))
-            elif e.kind in ("building", "compound"):
-                comp = self._compounds.setdefault(e.compound, _Compound())
-                if e.kind == "compound":
-                    comp.gate = i
-                else:
-                    comp.buildings[e.building] = i
-            else:
+            elif e.kind == "compound" and e.compound:
+                self._compounds.setdefault(e.compound, _Compound()).gate = i
+            elif e.kind == "building" and e.compound and e.building:
+                self._compounds.setdefault(e.compound, _Compound()).buildings[e.building] = i
+            elif e.kind == "landmark" and e.landmark:
                 self._landmarks[e.landmark] = i
+            else:
+                raise FileFormatError(f"gazetteer entry {e.id!r} is a {e.kind} without its "
+                                      f"{_PARTS[e.kind]}")
         self._roads = {}
         for road, pairs in roads.items():
             pairs.sort()
@@ -376,7 +394,7 @@ class Gazetteer:
         """Find a typed address; see the module docstring for what each status promises."""
         query = str(text)
         p = parse(query)
-        base = {"query": query, "normalized": p.text, "parsed": p}
+        base: ResultBase = {"query": query, "normalized": p.text, "parsed": p}
         if p.foreign:
             return GeocodeResult(status="not_found", explanation=f"names another place ({p.foreign}), "
                                  "not this town", **base)
@@ -393,8 +411,9 @@ class Gazetteer:
             cands += self._doors(p.road, int(p.number), notes)
         elif p.road and not p.name:
             cands += self._road_only(p.road, notes)
-        if p.compound or (p.landmark and p.building):
-            cands += self._buildings(p.compound or p.landmark, p.building, notes)
+        place = p.compound or (p.landmark if p.building else None)
+        if place:
+            cands += self._buildings(place, p.building, notes)
         elif p.landmark:
             cands += self._places(p.landmark)
         cands = _dedupe(cands)
@@ -405,7 +424,7 @@ class Gazetteer:
                 cands = _dedupe(cands + fallback)
         return _with_unused(self._decide(cands, base, notes), p)
 
-    def _decide(self, cands: list[Candidate], base: dict, notes: Sequence[str] = ()) -> GeocodeResult:
+    def _decide(self, cands: list[Candidate], base: ResultBase, notes: Sequence[str] = ()) -> GeocodeResult:
         cands = [c for c in cands if c.score >= CANDIDATE_THRESHOLD]
         aside = "; ".join(dict.fromkeys(notes))
         if not cands:
@@ -572,10 +591,10 @@ def _entry_from_record(rec: dict) -> Entry:
         return None if _blank(v) else normalize(str(v))
 
     road, compound, landmark = text("road"), text("compound"), text("landmark")
-    number = rec.get("number")
-    number = None if _blank(number) else int(float(number))
-    building = rec.get("building")
-    building = None if _blank(building) else str(building).strip().upper().removesuffix(".0")
+    raw_number, raw_building = rec.get("number"), rec.get("building")
+    number = None if raw_number is None or _blank(raw_number) else int(float(raw_number))
+    building = None if _blank(raw_building) else str(raw_building).strip().upper().removesuffix(".0")
+    kind: EntryKind
     if road and number is not None:
         kind = "door"
     elif compound and building:

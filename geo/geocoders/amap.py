@@ -29,8 +29,10 @@ from geo.geocode import CANDIDATE_THRESHOLD
 from geo.geocode import MATCH_THRESHOLD
 from geo.geocode import Candidate
 from geo.geocode import GeocodeResult
+from geo.geocode import ResultBase
 from geo.geocoders.base import DEFAULT_TIMEOUT_S
 from geo.geocoders.base import ProviderAuthError
+from geo.geocoders.base import ProviderDetail
 from geo.geocoders.base import ProviderError
 from geo.geocoders.base import ProviderQuotaError
 from geo.geocoders.base import ProviderRateLimited
@@ -97,7 +99,7 @@ class AmapGeocoder:
                                       http_status=reply.status)
         if str(data.get("status")) != "1":
             raise _error(data, reply.status)
-        base = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
+        base: ResultBase = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
         cands = [c for c in (self._candidate(g) for g in data.get("geocodes") or []) if c is not None]
         cands.sort(key=lambda c: -c.score)
         cands = cands[: self.max_candidates]
@@ -136,7 +138,7 @@ def _text(value: object) -> str:
 
 def _error(data: dict, http_status: int) -> ProviderError:
     info, code = str(data.get("info", "")), str(data.get("infocode", ""))
-    kw = {"info": info, "infocode": code, "http_status": http_status}
+    kw: ProviderDetail = {"info": info, "infocode": code, "http_status": http_status}
     if code in _AUTH or "KEY" in info.upper():
         return ProviderAuthError("amap", "key refused", **kw)
     if code in _QUOTA or "DAILY" in info.upper():

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from typing import TypedDict
+from typing import Unpack
 from typing import runtime_checkable
 
 from geo.errors import GeoError
@@ -53,6 +55,14 @@ class Geocoder(Protocol):
     name: str
 
     def geocode(self, text: str) -> GeocodeResult: ...
+
+
+class ProviderDetail(TypedDict, total=False):
+    """What a provider said about a failure, as ``ProviderError`` keeps it."""
+
+    info: str | None
+    infocode: str | None
+    http_status: int | None
 
 
 class ProviderError(GeoError):
@@ -88,7 +98,8 @@ class ProviderRateLimited(ProviderError):
 
     code = "geocoder_rate_limited"
 
-    def __init__(self, provider: str, message: str, *, retry_after_s: float | None = None, **kw) -> None:
+    def __init__(self, provider: str, message: str, *, retry_after_s: float | None = None,
+                 **kw: Unpack[ProviderDetail]) -> None:
         super().__init__(provider, message, **kw)
         self.retry_after_s = retry_after_s
 

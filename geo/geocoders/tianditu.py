@@ -31,9 +31,11 @@ from geo.geocode import CANDIDATE_THRESHOLD
 from geo.geocode import MATCH_THRESHOLD
 from geo.geocode import Candidate
 from geo.geocode import GeocodeResult
+from geo.geocode import ResultBase
 from geo.geocoders.base import DEFAULT_TIMEOUT_S
 from geo.geocoders.base import HttpReply
 from geo.geocoders.base import ProviderAuthError
+from geo.geocoders.base import ProviderDetail
 from geo.geocoders.base import ProviderError
 from geo.geocoders.base import ProviderQuotaError
 from geo.geocoders.base import ProviderRateLimited
@@ -84,7 +86,7 @@ class TiandituGeocoder:
             raise ProviderUnavailable(self.name, f"answer is not Tianditu's JSON: {reply.text[:80]!r}",
                                       http_status=reply.status)
         status, msg = str(data.get("status")), str(data.get("msg", ""))
-        base = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
+        base: ResultBase = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
         if status == "101":
             return GeocodeResult(status="not_found", explanation=f"Tianditu found nothing ({msg})", **base)
         if status != "0":
@@ -101,7 +103,7 @@ class TiandituGeocoder:
         return GeocodeResult(status="ambiguous", best=cand, candidates=(cand,),
                              explanation=f"Tianditu is unsure: {cand.matched}", **base)
 
-    def _candidate(self, loc) -> Candidate | None:
+    def _candidate(self, loc: object) -> Candidate | None:
         if not isinstance(loc, dict):
             return None
         try:
@@ -127,7 +129,7 @@ def _http_error(reply: HttpReply) -> ProviderError:
     if isinstance(reply.payload, dict):
         msg = str(reply.payload.get("msg") or reply.payload.get("message") or "")
     msg = msg or reply.text[:120]
-    kw = {"info": msg, "http_status": reply.status}
+    kw: ProviderDetail = {"info": msg, "http_status": reply.status}
     if reply.status == 429:
         return ProviderRateLimited("tianditu", "too many requests", retry_after_s=reply.retry_after_s, **kw)
     if reply.status in (401, 403, 418):
@@ -138,7 +140,7 @@ def _http_error(reply: HttpReply) -> ProviderError:
 
 
 def _message_error(msg: str, status: str, http_status: int) -> ProviderError:
-    kw = {"info": msg, "infocode": status, "http_status": http_status}
+    kw: ProviderDetail = {"info": msg, "infocode": status, "http_status": http_status}
     if any(w in msg for w in _QUOTA_WORDS):
         return ProviderQuotaError("tianditu", "quota used up", **kw)
     if "key" in msg.lower() or "权限" in msg:
