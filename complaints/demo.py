@@ -82,7 +82,7 @@ def generate(grids: gpd.GeoDataFrame, catalog: Catalog, calendar: WorkCalendar, 
     categories = [c for c in WEIGHTS if c in catalog.categories]
     lon, lat, category, _hotspot = _places(grids, categories, n, rng)
     when = _times(category, n, start, end, rng)
-    order = np.argsort(when)
+    order = np.argsort(np.array(when, dtype=object))
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     addresses = _nearest_addresses(gazetteer, lon, lat)
@@ -110,7 +110,9 @@ def generate(grids: gpd.GeoDataFrame, catalog: Catalog, calendar: WorkCalendar, 
     return out
 
 
-def _places(grids: gpd.GeoDataFrame, categories: list[str], n: int, rng: np.random.Generator):
+def _places(grids: gpd.GeoDataFrame, categories: list[str], n: int, rng: np.random.Generator,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points, their categories, and the hotspot each was drawn for (empty for none)."""
     geoms = np.asarray(grids.geometry.values, dtype=object)
     population = grids["population"].fillna(1).to_numpy(float) if "population" in grids else \
         np.ones(len(grids))
@@ -147,7 +149,8 @@ def _places(grids: gpd.GeoDataFrame, categories: list[str], n: int, rng: np.rand
     return lon, lat, category, spot
 
 
-def _points_in(geoms: np.ndarray, which: np.ndarray, rng: np.random.Generator):
+def _points_in(geoms: np.ndarray, which: np.ndarray, rng: np.random.Generator,
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points inside the given polygons, by rejection within their bounding boxes."""
     bounds = shapely.bounds(geoms)
     x, y = np.empty(len(which)), np.empty(len(which))
@@ -257,7 +260,7 @@ def _play(code: str, kind: str, reported: datetime.datetime, end: datetime.datet
             fields = {**fields, "deadline": calendar.add_workdays(when, routing.deadline_days)}
         who = who_dept if action == Action.RESOLVE else who_grid
         case = case.do(action, who=who, when=when, **fields)
-    final = {"state": case.state.value, "department_code": None, "dispatched_at": None,
+    final: dict[str, object] = {"state": case.state.value, "department_code": None, "dispatched_at": None,
              "deadline": None, "resolved_at": None, "closed_at": None, "satisfied": None}
     for event in case.events:
         if event.action == Action.DISPATCH:

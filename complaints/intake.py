@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from geo.officials import normalise_phone
 from geo.tabular import stream_records
 from geo.timeutil import BEIJING
 from geo.timeutil import utcnow
+
+#: Records a fault in one field of the row being checked: ``fault(field, message)``.
+Fault = Callable[[str, str], None]
 
 MAX_TEXT = 4000  # Open311's limit for description; longer texts are documents, not complaints
 
@@ -81,15 +85,15 @@ def check(values: Mapping[str, object], *, catalog: Catalog, source: str, row: i
           errors: list[RowError] | None = None) -> ComplaintInput | None:
     """One record checked field by field; faults go to ``errors`` (or raise when none is given)."""
     own = errors is None
-    errors = [] if own else errors
-    before = len(errors)
+    found: list[RowError] = [] if errors is None else errors
+    before = len(found)
 
     def text(name: str) -> str:
         value = values.get(name)
         return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
 
     def fault(name: str, message: str) -> None:
-        errors.append(RowError(row, name, message))
+        found.append(RowError(row, name, message))
 
     external_id = text("external_id")
     if not external_id:
@@ -109,7 +113,7 @@ def check(values: Mapping[str, object], *, catalog: Catalog, source: str, row: i
     coordsys = text("coordsys").lower() or "wgs84"
     if coordsys not in COORDSYS_ALIASES:
         fault("coordsys", f"{coordsys!r} is not one of wgs84, cgcs2000, gcj02, bd09")
-    if lon is None and address is None and not any(e.field in ("lon", "lat") for e in errors[before:]):
+    if lon is None and address is None and not any(e.field in ("lon", "lat") for e in found[before:]):
         fault("address", "missing: give an address or lon/lat")
     phone = text("reporter_phone") or None
     if phone is not None:
@@ -117,9 +121,9 @@ def check(values: Mapping[str, object], *, catalog: Catalog, source: str, row: i
             phone = normalise_phone(phone)
         except ValueError as exc:
             fault("reporter_phone", str(exc))
-    if len(errors) > before:
+    if len(found) > before:
         if own:
-            raise RowErrors("complaint", errors)
+            raise RowErrors("complaint", found)
         return None
     return ComplaintInput(source, external_id, reported_at, channel, category, body, address, lon, lat,
                           COORDSYS_ALIASES[coordsys], text("reporter_name") or None, phone)
@@ -161,7 +165,7 @@ def read_file(path: str | Path, *, catalog: Catalog, source: str, encoding: str 
     return items
 
 
-def _parse_time(value: str, fault) -> datetime.datetime:
+def _parse_time(value: str, fault: Fault) -> datetime.datetime:
     fallback = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     if not value:
         fault("reported_at", "missing: when was it reported?")
@@ -173,9 +177,9 @@ def _parse_time(value: str, fault) -> datetime.datetime:
         if not match:
             fault("reported_at", f"{value!r} is not a date-time like 2025-06-01 09:30 or 2025/6/1 9:30:00")
             return fallback
-        parts = [int(p) if p else 0 for p in match.groups()]
+        year, month, day, hour, minute, second = (int(p) if p else 0 for p in match.groups())
         try:
-            when = datetime.datetime(*parts)
+            when = datetime.datetime(year, month, day, hour, minute, second)
         except ValueError as exc:
             fault("reported_at", f"{value!r}: {exc}")
             return fallback
@@ -186,7 +190,7 @@ def _parse_time(value: str, fault) -> datetime.datetime:
     return when
 
 
-def _parse_channel(value: str, fault) -> str:
+def _parse_channel(value: str, fault: Fault) -> str:
     code = _CHANNEL_BY_WORD.get(value.casefold())
     if code is None:
         fault("channel", f"{value!r} is not a known channel; one of {', '.join(CHANNELS)} "
@@ -195,7 +199,7 @@ def _parse_channel(value: str, fault) -> str:
     return code
 
 
-def _parse_category(value: str, catalog: Catalog, fault) -> str:
+def _parse_category(value: str, catalog: Catalog, fault: Fault) -> str:
     if not value:
         fault("category", "missing")
         return ""
@@ -222,7 +226,7 @@ def _category_names(catalog: Catalog) -> dict[str, str]:
     return cached[1]
 
 
-def _parse_point(lon_text: str, lat_text: str, fault) -> tuple[float | None, float | None]:
+def _parse_point(lon_text: str, lat_text: str, fault: Fault) -> tuple[float | None, float | None]:
     if not lon_text and not lat_text:
         return None, None
     try:

@@ -21,7 +21,7 @@ from typing import Self
 class _Record:
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> Self:
-        names = cls._names()  # type: ignore[attr-defined]
+        names = cls._names()
         return cls(**{k: row[k] for k in names if k in row})
 
     @classmethod
@@ -29,7 +29,7 @@ class _Record:
         return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     def get(self, name: str, default: Any = None) -> Any:
         """Attribute by name, for code that picks fields from a list of names (exports)."""
