@@ -71,7 +71,7 @@ def geometry_type(dialect_name: str):
 
 
 def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
-    """The schema for one dialect (the migration creates the same thing)."""
+    """The schema for one dialect: what the migrations create, index for index (a test holds it)."""
     md = sa.MetaData()
     geom = geometry_type(dialect_name)
     t = {}
@@ -166,7 +166,21 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("revoked_at", UtcDateTime),
     )
     _complaint_tables(md, t, geom)
+    _indexes(dialect_name, t)
     return md, t
+
+
+def _indexes(dialect_name: str, t: dict[str, sa.Table]) -> None:
+    """The indexes the migrations create beyond the column flags: the complaint filters, the
+    event lookup and, on PostGIS, a GiST index on every geometry that is searched."""
+    complaints = t["complaints"]
+    for column in ("grid_code", "state", "reported_at", "category_code", "department_code", "deadline"):
+        sa.Index(f"ix_complaints_{column}", complaints.c[column])
+    sa.Index("ix_complaint_events_complaint_id", t["complaint_events"].c.complaint_id)
+    if dialect_name == "postgresql":
+        sa.Index("ix_grids_geometry", t["grids"].c.geometry, postgresql_using="gist")
+        sa.Index("ix_community_shapes_geometry", t["community_shapes"].c.geometry, postgresql_using="gist")
+        sa.Index("ix_complaints_point", complaints.c.point, postgresql_using="gist")
 
 
 def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom) -> None:

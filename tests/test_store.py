@@ -1,36 +1,24 @@
-"""The store, on both backends: versions and activation, officials upserts, API keys."""
+"""The SQL store's own concerns, on both databases: the migrations and the schema they build.
+
+What every backend must do (versions, officials, keys, ...) is in ``tests/contract``.
+"""
 
 from __future__ import annotations
 
-import datetime
+import warnings
 
 import pytest
-import shapely
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
-from geo.gridset import community_outlines
-from geo.gridset import with_areas
-from geo.officials import Assignment
-from geo.officials import Role
-from geo.officials import UnitLevel
 from store import open_store
-from tests.conftest import COMMUNITIES
-from tests.conftest import TOWN
-from tests.conftest import metric_box_grid
-from tests.conftest import outline_of
+from store.schema import build_tables
+from store.sql import make_engine
+from store.sql import migrate
 
-
-def _add(store, grids, *, activate=False, label="v"):
-    grids = with_areas(grids)
-    return store.add_version(grids, community_outlines(grids), label=label, town_code=TOWN,
-                             created_by="test", source="test.geojson", source_crs="EPSG:4326",
-                             sha256=label, report={"ok": True}, repairs=["x"], activate=activate)
-
-
-@pytest.fixture
-def store(store_url):
-    s = open_store(store_url)
-    yield s
-    s.dispose()
+GEOMETRIES = {("community_shapes", "geometry"), ("complaints", "point"), ("grids", "geometry"),
+              ("towns", "outline")}
 
 
 def test_migrations_are_idempotent(store_url):
@@ -40,95 +28,43 @@ def test_migrations_are_idempotent(store_url):
     again.dispose()
 
 
-def test_town_and_communities_round_trip(store):
-    outline = outline_of(metric_box_grid())
-    store.put_town(TOWN, "大沥镇", outline, "outline.geojson")
-    store.put_town(TOWN, "大沥镇", outline, "outline-2.geojson")  # update, not duplicate
-    town = store.town(TOWN)
-    assert town.name == "大沥镇" and town.outline_source == "outline-2.geojson"
-    assert shapely.equals_exact(town.outline, outline, tolerance=0)
-    store.put_communities(COMMUNITIES)
-    store.put_communities(COMMUNITIES)
-    assert store.communities()["code"].tolist() == COMMUNITIES["code"].tolist()
-    assert store.communities()["kind"].tolist() == ["urban", "rural"]
+def test_the_migrations_build_exactly_the_schema_the_code_declares(store_url):
+    """Tables, columns, types, nullability, keys, unique constraints, indexes: no difference
+    between an empty database brought to head and ``store.schema``."""
+    engine = make_engine(store_url)
+    migrate(engine)
+    metadata, _ = build_tables(engine.dialect.name)
+
+    def ours(name, type_, parent_names) -> bool:  # not PostGIS's tables, nor alembic_version
+        return type_ != "table" or name in metadata.tables
+
+    try:
+        with engine.connect() as conn, warnings.catch_warnings():
+            # SQLAlchemy does not know PostGIS's type; its columns are checked below
+            warnings.filterwarnings("ignore", "Did not recognize type 'geometry'", sa.exc.SAWarning)
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": ours})
+            differences = compare_metadata(context, metadata)
+            tables = set(sa.inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+    assert differences == []
+    assert set(metadata.tables) <= tables
 
 
-def test_versions_geometry_is_stored_exactly(store):
-    grids = metric_box_grid()
-    version = _add(store, grids)
-    back = store.grids(version)
-    assert back["code"].tolist() == sorted(grids["code"])
-    by_code = grids.set_index("code")
-    for row in back.itertuples():
-        assert shapely.equals_exact(row.geometry, by_code.loc[row.code, "geometry"], tolerance=0)
-    assert back["population"].tolist() == by_code.loc[back["code"], "population"].tolist()
-    shapes = store.community_shapes(version)
-    assert sorted(shapes["code"]) == sorted(COMMUNITIES["code"])
-    assert shapes["area_m2"].sum() == pytest.approx(back["area_m2"].sum(), rel=1e-9)
-
-
-def test_activation_is_logged_and_at_dates_find_the_version_in_force(store):
-    first = _add(store, metric_box_grid(), activate=True, label="a")
-    assert store.active_version_id() == first
-    between = datetime.datetime.now(datetime.UTC)
-    second = _add(store, metric_box_grid(nx=2), label="b")
-    assert store.active_version_id() == first  # importing does not activate
-    store.activate(second, by="test")
-    assert store.active_version_id() == second
-    assert store.version_at(between) == first
-    assert store.version_at(datetime.datetime.now(datetime.UTC)) == second
-    assert store.version_at(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)) is None
-    infos = {v.id: v for v in store.versions()}
-    assert infos[second].active and not infos[first].active
-    assert infos[first].activated_at < infos[second].activated_at
-    assert infos[first].repairs == ["x"] and infos[first].report == {"ok": True}
-    store.activate(first)  # going back is allowed, and logged
-    assert store.active_version_id() == first
-
-
-def test_activating_a_missing_version_changes_nothing(store):
-    first = _add(store, metric_box_grid(), activate=True)
-    with pytest.raises(KeyError, match="grid version 99 does not exist"):
-        store.activate(99)
-    assert store.active_version_id() == first
-
-
-def test_failed_version_insert_leaves_nothing_behind(store):
-    grids = with_areas(metric_box_grid())
-    grids.loc[1, "code"] = grids.loc[0, "code"]  # primary key clash inside the transaction
-    with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError differs per backend
-        store.add_version(grids, community_outlines(grids), label="bad", town_code=TOWN,
-                          created_by=None, source=None, source_crs=None, sha256=None, report=None,
-                          repairs=None, activate=True)
-    assert store.versions() == [] and store.active_version_id() is None
-
-
-def _people(end=None, name="张三"):
-    day = datetime.date(2024, 1, 1)
-    return [
-        Assignment(name, "13800130001", Role.GRID_WORKER, "440605125001001", UnitLevel.GRID, day, end),
-        Assignment("李四", "13800130002", Role.LEADER, TOWN, UnitLevel.TOWN, day, None, "镇党委"),
-    ]
-
-
-def test_roster_import_is_idempotent_and_updates_in_place(store):
-    first = store.import_assignments(_people(), filename="r.csv", sha256="1")
-    assert (first.added, first.updated, first.unchanged) == (2, 0, 0)
-    again = store.import_assignments(_people(), filename="r.csv", sha256="1")
-    assert (again.added, again.updated, again.unchanged, again.import_id) == (0, 0, 2, None)
-    changed = store.import_assignments(_people(end=datetime.date(2025, 6, 30), name="张叁"),
-                                       filename="r2.csv", sha256="2")
-    assert (changed.added, changed.updated) == (0, 1)
-    rows = {a.phone: a for a in store.assignments()}
-    assert rows["13800130001"].end == datetime.date(2025, 6, 30)
-    assert rows["13800130001"].name == "张叁"
-    assert rows["13800130002"].note == "镇党委"
-    assert [a.unit_code for a in store.assignments([TOWN])] == [TOWN]
-
-
-def test_api_keys_are_stored_hashed_and_revocable(store):
-    store.add_api_key("hotline", "ab" * 32, ["personal_data"])
-    assert store.api_key_scopes("ab" * 32) == ("hotline", ["personal_data"])
-    assert store.api_key_scopes("cd" * 32) is None
-    assert store.revoke_api_key("hotline") == 1
-    assert store.api_key_scopes("ab" * 32) is None
+@pytest.mark.postgis
+def test_on_postgis_geometries_are_4326_columns_with_gist_indexes(postgis):
+    url = postgis("schema")
+    engine = make_engine(url)
+    migrate(engine)
+    try:
+        with engine.connect() as conn:
+            columns = conn.execute(sa.text(
+                "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns "
+                "WHERE f_table_schema = 'public'")).all()
+            indexes = conn.execute(sa.text(
+                "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")).all()
+    finally:
+        engine.dispose()
+    found = {(t, c): (kind, srid) for t, c, kind, srid in columns}
+    assert found == dict.fromkeys(GEOMETRIES, ("GEOMETRY", 4326))
+    assert {(t, d.rsplit("(", 1)[1].rstrip(")")) for t, d in indexes} == GEOMETRIES - {("towns", "outline")}
