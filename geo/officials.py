@@ -8,7 +8,12 @@ because a half-imported roster would silently leave grids without their people.
 
 Row numbers in errors are the spreadsheet's own row numbers, as the user sees them in
 Excel: the header is row 1 (or wherever it actually is, below a title row) and the first
-data row under a header in row 1 is row 2.
+data row under a header in row 1 is row 2. A workbook with one sheet per community is
+read whole; its errors name the sheet and the row.
+
+``roster_changes`` compares a roster with the assignments in force, so that the import
+can be previewed (who is added, who is gone, whose phone, role or dates changed) before
+anything is stored.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from faker import Faker
 from geo.errors import FileFormatError
 from geo.errors import RowError
 from geo.errors import RowErrors
-from geo.tabular import find_header
-from geo.tabular import read_cells
+from geo.tabular import find_table
+from geo.tabular import read_sheets
 
 _T = TypeVar("_T")
 
@@ -244,11 +249,12 @@ def mask_phone(phone: str) -> str:
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "name"),
-    "phone": ("电话", "手机", "联系电话", "手机号码", "phone", "mobile"),
+    "phone": ("电话", "手机", "联系电话", "手机号码", "手机号", "联系方式", "phone", "mobile"),
+    "landline": ("座机", "固定电话", "办公电话", "landline"),
     "role": ("角色", "职务", "岗位", "role"),
-    "unit_code": ("单位编码", "网格编码", "编码", "unit_code", "code"),
-    "start": ("开始日期", "任职日期", "start", "start_date"),
-    "end": ("结束日期", "离任日期", "end", "end_date"),
+    "unit_code": ("单位编码", "网格编码", "编码", "所属网格编码", "unit_code", "code"),
+    "start": ("开始日期", "任职日期", "开始", "起始日期", "任职开始", "start", "start_date"),
+    "end": ("结束日期", "离任日期", "结束", "截止日期", "任职结束", "end", "end_date"),
     "note": ("备注", "note"),
 }
 _REQUIRED = ("name", "phone", "role", "unit_code", "start")
@@ -257,6 +263,28 @@ _DATE = re.compile(
     r"([0-9]{4})(?:([-/])([0-9]{1,2})\2([0-9]{1,2})|年([0-9]{1,2})月([0-9]{1,2})日)"
     r"(?:[ T]00:00(?::00)?)?"
 )
+
+
+@dataclass(frozen=True)
+class SheetRowError(RowError):
+    """A row fault in a workbook read sheet by sheet: names the sheet as well as the row."""
+
+    sheet: str = ""
+
+    def __str__(self) -> str:
+        return f"sheet {self.sheet!r}, row {self.row}, field {self.field!r}: {self.message}"
+
+
+@dataclass(frozen=True)
+class RosterFile:
+    """A roster as read: the assignments, where each came from, and how the file was read."""
+
+    assignments: list[Assignment]
+    where: dict[tuple[str, Role, str, datetime.date], str]  # Assignment.key → "row 5" / "sheet 沥苑, row 5"
+    sheets: list[str]  # the sheets read (empty for CSV)
+    skipped_sheets: list[str]  # sheets without a roster header (说明, 汇总, …)
+    encoding: str | None = None  # a CSV's text encoding, and why
+    encoding_reason: str = ""
 
 
 def read_roster(
@@ -269,37 +297,76 @@ def read_roster(
     """Every assignment in a roster file, or nothing: faults in any row refuse the file.
 
     ``known_units`` holds the codes a row may name (the target grid set plus its communities
-    and town). ``encoding`` forces a CSV's text encoding; ``sheet`` picks an Excel sheet by
-    name or 0-based index (default the first). Raises ``FileFormatError`` for a file that
-    cannot be read or lacks a column, ``RowErrors`` listing every faulty row otherwise.
+    and town). ``encoding`` forces a CSV's text encoding; ``sheet`` picks one Excel sheet by
+    name or 0-based index (default: every sheet that has a roster header). Raises
+    ``FileFormatError`` for a file that cannot be read or lacks a column, ``RowErrors``
+    listing every faulty row otherwise.
+    """
+    return read_roster_file(path, known_units=known_units, encoding=encoding, sheet=sheet).assignments
+
+
+def read_roster_file(
+    path: str | Path,
+    *,
+    known_units: Mapping[str, UnitLevel],
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+) -> RosterFile:
+    """``read_roster`` with where each row came from and how the file was read (for a preview).
+
+    A workbook is read sheet by sheet (one per community is common) and the rows are put
+    together; a sheet without a roster header is skipped and listed, unless it is the only
+    one. Each sheet may have a title row on top and a header over two rows (merged cells).
     """
     path = Path(path)
     what = f"roster {path.name}"
-    rows = read_cells(path, what, encoding=encoding, sheet=sheet)
-    header_index, columns = find_header(rows, what, _COLUMNS, _REQUIRED)
+    sheets = read_sheets(path, what, encoding=encoding, sheet=sheet)
+    several = len(sheets) > 1
     assignments: list[Assignment] = []
     errors: list[RowError] = []
-    first_row_of: dict[tuple[str, Role, str, datetime.date], int] = {}
-    for index in range(header_index + 1, len(rows)):
-        cells = rows[index]
-        if not any(cells):
+    where: dict[tuple[str, Role, str, datetime.date], str] = {}
+    read, skipped = [], []
+    header_error: FileFormatError | None = None
+    for table in sheets:
+        label = f"{what}, sheet {table.name!r}" if several else what
+        try:
+            header_index, columns, first_data = find_table(table.rows, label, _COLUMNS, _REQUIRED)
+        except FileFormatError as error:
+            if not several:
+                raise
+            header_error = header_error or error
+            skipped.append(str(table.name))
             continue
-        record = {field: cells[col] if col < len(cells) else "" for field, col in columns.items()}
-        assignment = _parse_row(record, index + 1, known_units, errors)
-        if assignment is None:
-            continue
-        if assignment.key in first_row_of:
-            first = first_row_of[assignment.key]
-            message = f"same phone, role, unit_code and start as row {first}"
-            errors.append(RowError(index + 1, "assignment", message))
-            continue
-        first_row_of[assignment.key] = index + 1
-        assignments.append(assignment)
+        if table.name is not None:
+            read.append(table.name)
+        for index in range(first_data, len(table.rows)):
+            cells = table.rows[index]
+            if not any(cells):
+                continue
+            record = {field: cells[col] if col < len(cells) else "" for field, col in columns.items()}
+            if not record.get("phone", "").strip() and record.get("landline", "").strip():
+                record["phone"] = record["landline"]
+            sheet_errors: list[RowError] = []
+            assignment = _parse_row(record, index + 1, known_units, sheet_errors)
+            at = f"sheet {table.name!r}, row {index + 1}" if several else f"row {index + 1}"
+            if assignment is not None and assignment.key in where:
+                message = f"same phone, role, unit_code and start as {where[assignment.key]}"
+                sheet_errors.append(RowError(index + 1, "assignment", message))
+                assignment = None
+            errors.extend(SheetRowError(e.row, e.field, e.message, str(table.name)) if several else e
+                          for e in sheet_errors)
+            if assignment is None:
+                continue
+            where[assignment.key] = at
+            assignments.append(assignment)
+    if header_error is not None and not read:  # no sheet of the workbook has a roster header
+        raise header_error
     if errors:
         raise RowErrors(what, errors)
     if not assignments:
-        raise FileFormatError(f"{what}: no data rows below the header in row {header_index + 1}")
-    return assignments
+        where_header = f"in row {header_index + 1}" if not several else f"of sheets {', '.join(read)}"
+        raise FileFormatError(f"{what}: no data rows below the header {where_header}")
+    return RosterFile(assignments, where, read, skipped, sheets[0].encoding, sheets[0].encoding_reason)
 
 
 def _parse_row(
@@ -384,6 +451,173 @@ def _scientific_hint(text: str) -> str:
             " format the column as text)"
         )
     return ""
+
+
+# ---------------------------------------------------------------------------
+# What a new roster changes
+
+
+_COMPARED = ("name", "phone", "role", "unit_code", "start", "end", "note")
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    """One difference between the assignments in force and a new roster."""
+
+    kind: str  # "added", "removed" or "changed"
+    before: Assignment | None  # None when added
+    after: Assignment | None  # None when removed
+    fields: tuple[str, ...] = ()  # for "changed": which of name, phone, role, start, end, note
+    where: str = ""  # the roster row of ``after`` ("row 5", "sheet '沥苑社区', row 5")
+
+    @property
+    def rekeyed(self) -> bool:
+        """True when phone, role, unit or start changed: an upsert by ``Assignment.key`` adds a new
+        row for it and leaves the old one, which the applying side must end (or delete)."""
+        return self.before is not None and self.after is not None and self.before.key != self.after.key
+
+    def describe(self) -> str:
+        person = self.after or self.before
+        assert person is not None
+        head = f"{person.name} ({person.role.label_zh}, {person.unit_code})"
+        at = f" [{self.where}]" if self.where else ""
+        if self.kind == "added":
+            return f"+ {head} from {person.start}{at}"
+        if self.kind == "removed":
+            return f"- {head}: not in the new roster"
+        assert self.before is not None and self.after is not None
+        diffs = "; ".join(f"{f} {_shown(getattr(self.before, f))} → {_shown(getattr(self.after, f))}"
+                          for f in self.fields)
+        return f"~ {head}: {diffs}{at}"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "fields": list(self.fields), "where": self.where,
+                "rekeyed": self.rekeyed, "before": _assignment_dict(self.before),
+                "after": _assignment_dict(self.after)}
+
+
+@dataclass(frozen=True)
+class RosterChanges:
+    """A preview of a roster import: what it adds, removes and changes, and how much stays."""
+
+    added: list[RosterChange]
+    removed: list[RosterChange]
+    changed: list[RosterChange]
+    unchanged: int
+    scope: tuple[str, ...]  # the unit codes (and what lies under them) the roster was compared over
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def to_dict(self) -> dict:
+        return {"added": [c.to_dict() for c in self.added], "removed": [c.to_dict() for c in self.removed],
+                "changed": [c.to_dict() for c in self.changed], "unchanged": self.unchanged,
+                "scope": list(self.scope)}
+
+    def format_text(self, limit: int = 200) -> str:
+        lines = [f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed, "
+                 f"{self.unchanged} unchanged (compared over {', '.join(self.scope) or 'nothing'})"]
+        items = self.added + self.changed + self.removed
+        lines += [f"  {c.describe()}" for c in items[:limit]]
+        if len(items) > limit:
+            lines.append(f"  … {len(items) - limit} more")
+        return "\n".join(lines)
+
+
+def roster_changes(
+    current: Iterable[Assignment],
+    new: Iterable[Assignment],
+    *,
+    where: Mapping[tuple[str, Role, str, datetime.date], str] | None = None,
+    scope: Iterable[str] | None = None,
+    day: datetime.date | None = None,
+) -> RosterChanges:
+    """What importing ``new`` would change in ``current``; pure, for a preview before applying.
+
+    ``scope``: unit codes the new roster speaks for, each with everything under it (a town
+    code covers its communities and grids). By default, the communities (and towns) the
+    roster names: a roster of one community says nothing about the others, so their people
+    are never listed as removed. ``day``: compare only current assignments in force that
+    day (ended terms are history, not something a roster removes). ``where``: the rows of
+    the new roster (``RosterFile.where``), shown with each change.
+
+    People are paired on the same phone, role, unit and start first (only name, end or note
+    can differ), then on unit + name + role (a new phone or dates), then on unit + name
+    (a new role), then on unit + phone (a corrected name); the rest are added or removed.
+    """
+    new = list(new)
+    if scope is not None:
+        prefixes, exact = tuple(sorted(set(scope))), frozenset()
+    else:
+        prefixes, exact = _default_scope(new)
+    old = [a for a in current
+           if (a.unit_code in exact or (prefixes and a.unit_code.startswith(prefixes)))
+           and (day is None or a.active_on(day))]
+    located = where or {}
+    remaining_old = list(old)
+    remaining_new = list(new)
+    changed: list[RosterChange] = []
+    unchanged = 0
+    pairings = (
+        lambda a: a.key,
+        lambda a: (a.unit_code, a.name, a.role),
+        lambda a: (a.unit_code, a.name),
+        lambda a: (a.unit_code, a.phone),
+    )
+    for pairing in pairings:
+        pool: dict[object, list[Assignment]] = {}
+        for a in sorted(remaining_old, key=lambda a: (a.start, a.phone)):
+            pool.setdefault(pairing(a), []).append(a)
+        still_new = []
+        for b in remaining_new:
+            candidates = pool.get(pairing(b))
+            if not candidates:
+                still_new.append(b)
+                continue
+            a = candidates.pop(0)
+            remaining_old.remove(a)
+            fields = tuple(f for f in _COMPARED if getattr(a, f) != getattr(b, f))
+            if fields:
+                changed.append(RosterChange("changed", a, b, fields, located.get(b.key, "")))
+            else:
+                unchanged += 1
+        remaining_new = still_new
+    added = [RosterChange("added", None, b, (), located.get(b.key, "")) for b in remaining_new]
+    removed = [RosterChange("removed", a, None) for a in remaining_old]
+    order = _change_order
+    shown = tuple(sorted(prefixes + tuple(f"{code} (town posts)" for code in exact)))
+    return RosterChanges(sorted(added, key=order), sorted(removed, key=order), sorted(changed, key=order),
+                         unchanged, shown)
+
+
+def _default_scope(new: list[Assignment]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(community codes covering their grids too, town codes for the town's own posts only)."""
+    communities = {a.unit_code[:12] for a in new if a.unit_level is not UnitLevel.TOWN}
+    towns = frozenset(a.unit_code for a in new if a.unit_level is UnitLevel.TOWN)
+    return tuple(sorted(communities)), towns
+
+
+def _change_order(change: RosterChange) -> tuple:
+    a = change.after or change.before
+    assert a is not None
+    return (a.unit_code, _ROLE_RANK[a.role], a.name, a.phone)
+
+
+def _shown(value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, Role):
+        return value.label_zh
+    return str(value)
+
+
+def _assignment_dict(a: Assignment | None) -> dict | None:
+    if a is None:
+        return None
+    return {"name": a.name, "phone": a.phone, "role": str(a.role), "unit_code": a.unit_code,
+            "unit_level": str(a.unit_level), "start": a.start.isoformat(),
+            "end": a.end.isoformat() if a.end else None, "note": a.note}
 
 
 # ---------------------------------------------------------------------------

@@ -5,6 +5,11 @@ a Chinese Windows, UTF-8 with a byte-order mark, .xlsx renamed to .csv, a title 
 above the header, codes and phones stored as numbers. This module turns all of them
 into rows of text cells with the spreadsheet's own row numbers, so that errors name
 the row a user sees in Excel.
+
+Excel rosters also come with merged cells (a title across the top, a "联系方式" over
+手机 | 座机, a unit code merged down the rows of its people): every cell of a merged
+range reads as its top-left value, and a header may span two rows (``find_table``).
+A workbook can hold one sheet per community (``read_sheets`` reads them all).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import charset_normalizer
@@ -58,6 +64,123 @@ def read_cells(path: Path, what: str, *, encoding: str | None = None,
     except csv.Error as error:
         raise FileFormatError(f"{what}: not a readable CSV file ({error})") from error
     return [[cell.strip() for cell in cells] for cells in rows]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of a file: an Excel sheet (``name``) or the whole CSV (``name`` None)."""
+
+    name: str | None
+    rows: list[list[str]]
+    encoding: str | None = None  # the CSV's text encoding (None for Excel)
+    encoding_reason: str = ""
+
+
+def read_sheets(path: Path, what: str, *, encoding: str | None = None,
+                sheet: str | int | None = None) -> list[Sheet]:
+    """Every sheet of a workbook (or the one named by ``sheet``), or the CSV as one sheet."""
+    data = path.read_bytes()
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        names = _sheet_names(path, what)
+        if sheet is not None:
+            rows = _read_excel(path, what, sheet)  # refuses an unknown sheet, naming the ones there are
+            return [Sheet(sheet if isinstance(sheet, str) else names[sheet], rows)]
+        return [Sheet(name, _read_excel(path, what, index)) for index, name in enumerate(names)]
+    if not data.strip():
+        raise FileFormatError(f"{what}: the file is empty")
+    text, codec, reason = decode_with_reason(data, what, encoding)
+    return [Sheet(None, _csv_rows(text, what), codec, reason)]
+
+
+def _sheet_names(path: Path, what: str) -> list[str]:
+    try:
+        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    except CalamineError as error:
+        raise FileFormatError(f"{what}: not a readable Excel file ({error})") from error
+
+
+def _csv_rows(text: str, what: str) -> list[list[str]]:
+    sample = text[:4096]
+    delimiter = max(",\t;", key=sample.count)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as error:
+        raise FileFormatError(f"{what}: not a readable CSV file ({error})") from error
+    return [[cell.strip() for cell in cells] for cells in rows]
+
+
+def _header_keys(text: str) -> list[str]:
+    """The header as written, then without a bracketed remark: 联系方式(手机/座机) → 联系方式."""
+    key = normalise_header(text)
+    bare = normalise_header(re.sub(r"[(（\[【].*?[)）\]】]", "", text))
+    return [key, bare] if bare and bare != key else [key]
+
+
+def find_table(rows: list[list[str]], what: str, columns: Mapping[str, Sequence[str]],
+               required: Sequence[str]) -> tuple[int, dict[str, int], int]:
+    """(header row index, field → column, index of the first data row).
+
+    Like ``find_header``, but a header may take two rows, as merged cells make it: a
+    parent over its sub-headers (联系方式 over 手机 | 座机, 任职时间 over 开始日期 | 结束日期)
+    and cells merged down both rows. For each column the sub-header is used when it is a
+    known name, else the parent, else parent and sub-header read together.
+    """
+    by_header = {normalise_header(alias): field for field, aliases in columns.items() for alias in aliases}
+    filled = [i for i, cells in enumerate(rows) if any(cells)][:HEADER_SEARCH_ROWS]
+    if not filled:
+        raise FileFormatError(f"{what}: the file is empty")
+
+    def field_of(text: str) -> str | None:
+        return next((by_header[k] for k in _header_keys(text) if k in by_header), None) if text else None
+
+    def recognised(index: int) -> int:
+        return sum(field_of(cell) is not None for cell in rows[index])
+
+    header_index = next((i for i in filled if recognised(i) >= 2), filled[0])
+    parent = rows[header_index]
+    single = [(col, field_of(cell), cell) for col, cell in enumerate(parent)]
+    chosen, first_data = single, header_index + 1
+    if header_index + 1 < len(rows):
+        sub = rows[header_index + 1]
+        width = max(len(parent), len(sub))
+        above = ""
+        combined = []
+        for col in range(width):
+            top = parent[col] if col < len(parent) else ""
+            below = sub[col] if col < len(sub) else ""
+            above = top or above  # a parent merged across columns (no merge info in CSV)
+            options = [below, top, above + below] if below else [top]
+            hit = next(((field_of(o), o) for o in options if field_of(o) is not None), (None, top))
+            combined.append((col, hit[0], hit[1]))
+        sub_known = any(field_of(c) is not None or field_of(above + c) is not None for c in sub if c)
+        if sub_known and _score(combined) > _score(single):
+            chosen, first_data = combined, header_index + 2
+    found: dict[str, int] = {}
+    for col, field, cell in chosen:
+        if field is None:
+            continue  # extra columns (序号, 社区名称, …) are kept by the office, not by us
+        if field in found:
+            first = next(c for k, f, c in chosen if k == found[field])
+            raise FileFormatError(
+                f"{what}: columns {first.strip()!r} and {cell.strip()!r} in row "
+                f"{header_index + 1} both mean {field}; keep one"
+            )
+        found[field] = col
+    missing = [field for field in required if field not in found]
+    if missing:
+        present = ", ".join(cell.strip() for _, _, cell in chosen if cell.strip())
+        accepted = "; ".join(f"{field} = {'/'.join(columns[field])}" for field in missing)
+        raise FileFormatError(
+            f"{what}: missing column(s) {', '.join(missing)} (header row {header_index + 1} "
+            f"has: {present}); accepted headers: {accepted}"
+        )
+    return header_index, found, first_data
+
+
+def _score(mapping: list[tuple[int, str | None, str]]) -> int:
+    """Distinct fields found, minus those claimed twice (a merged parent over two columns)."""
+    fields = [f for _, f, _ in mapping if f is not None]
+    return len(set(fields)) - (len(fields) - len(set(fields)))
 
 
 def find_header(rows: list[list[str]], what: str, columns: Mapping[str, Sequence[str]],
@@ -172,14 +295,23 @@ def _sniff_encoding(head: bytes, what: str) -> str:
 
 
 def decode(data: bytes, what: str, encoding: str | None) -> str:
+    return decode_with_reason(data, what, encoding)[0]
+
+
+def decode_with_reason(data: bytes, what: str, encoding: str | None) -> tuple[str, str, str]:
+    """(text, the codec used, why) for a CSV's bytes."""
     if encoding is not None:
         try:
-            return data.decode(encoding)
+            return data.decode(encoding), encoding, f"named by the user ({encoding})"
         except (UnicodeDecodeError, LookupError) as error:
             raise FileFormatError(f"{what}: cannot read the file as {encoding}: {error}") from error
-    for candidate in ("utf-8-sig", "gb18030"):  # GB18030 is a superset of GBK and GB2312
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data.decode("utf-8-sig"), "utf-8-sig", "UTF-8 byte-order mark"
+    reasons = {"utf-8": "the bytes are valid UTF-8",
+               "gb18030": "not UTF-8, and valid GB18030 (GBK, as Excel on Chinese Windows saves CSV)"}
+    for candidate in ("utf-8", "gb18030"):  # GB18030 is a superset of GBK and GB2312
         try:
-            return data.decode(candidate)
+            return data.decode(candidate), candidate, reasons[candidate]
         except UnicodeDecodeError:
             pass
     best = charset_normalizer.from_bytes(data).best()
@@ -188,7 +320,7 @@ def decode(data: bytes, what: str, encoding: str | None) -> str:
             f"{what}: cannot tell the text encoding (tried UTF-8 and GB18030); "
             "save it as UTF-8 CSV or name the encoding"
         )
-    return str(best)
+    return str(best), best.encoding, f"charset-normalizer's best guess ({best.encoding})"
 
 
 def _read_excel(path: Path, what: str, sheet: str | int | None) -> list[list[str]]:
@@ -210,9 +342,27 @@ def _read_excel(path: Path, what: str, sheet: str | int | None) -> list[list[str
             worksheet = workbook.get_sheet_by_index(index)
         # Keep leading empty rows so that row numbers match the ones Excel shows.
         cells = worksheet.to_python(skip_empty_area=False)
+        merged = worksheet.merged_cell_ranges or []
     except CalamineError as error:
         raise FileFormatError(f"{what}: not a readable Excel file ({error})") from error
-    return [[excel_text(value) for value in row] for row in cells]
+    rows = [[excel_text(value) for value in row] for row in cells]
+    return _fill_merged(rows, merged)
+
+
+def _fill_merged(rows: list[list[str]], merged) -> list[list[str]]:
+    """Every cell of a merged range reads as its top-left cell, as the user sees it in Excel."""
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(rows):
+            continue
+        value = rows[r0][c0] if c0 < len(rows[r0]) else ""
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
+            if len(row) <= c1:
+                row.extend([""] * (c1 + 1 - len(row)))
+            for c in range(c0, c1 + 1):
+                if not row[c]:
+                    row[c] = value
+    return rows
 
 
 def excel_text(value: object) -> str:

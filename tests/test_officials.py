@@ -348,8 +348,8 @@ def test_missing_columns_are_named_with_the_accepted_headers(tmp_path: Path) -> 
         read_roster(path, known_units=KNOWN)
     assert str(caught.value) == (
         "roster missing.csv: missing column(s) phone, start (header row 1 has: 姓名, 角色, "
-        "单位编码); accepted headers: phone = 电话/手机/联系电话/手机号码/phone/mobile; "
-        "start = 开始日期/任职日期/start/start_date"
+        "单位编码); accepted headers: phone = 电话/手机/联系电话/手机号码/手机号/联系方式/phone/mobile; "
+        "start = 开始日期/任职日期/开始/起始日期/任职开始/start/start_date"
     )
     assert caught.value.code == "file_format"
 
