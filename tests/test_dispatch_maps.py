@@ -26,8 +26,8 @@ from tests.apps import DEMO_COMMUNITIES
 from tests.apps import DEMO_COMMUNITY_COUNT
 from tests.apps import DEMO_GRIDS
 from tests.apps import DEMO_OUTLINE
-from webmap import dispatch_maps
 from webmap import maps
+from webmap.maps import gridmaps
 
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">`${alert(3)}`\\'
 NAMES = {"layer_grids": "网格", "layer_communities": "社区边界", "layer_town": "镇界", "tip_name": "网格",
@@ -42,7 +42,7 @@ def local_assets():
 
 
 def shapes_from_files(rename: dict[int, str] | None = None, community_name: str | None = None,
-                      ) -> dispatch_maps.VersionShapes:
+                      ) -> gridmaps.VersionShapes:
     grids = gpd.read_file(DEMO_GRIDS)
     grids["code"] = grids["code"].astype(str)
     grids["community_code"] = grids["community_code"].astype(str)
@@ -60,7 +60,7 @@ def shapes_from_files(rename: dict[int, str] | None = None, community_name: str 
     now = datetime.datetime.now(datetime.UTC)
     version = VersionInfo(1, "demo", "440605125", now, "test", "demo", "EPSG:4326", None, len(grids), None,
                           None, None, True, now)
-    return dispatch_maps.VersionShapes(
+    return gridmaps.VersionShapes(
         version=version, town={"code": "440605125", "name": "大沥镇"}, town_outline=town,
         codes=list(grids["code"]), names=list(grids["name"]), grid_communities=list(grids["community_code"]),
         grid_geoms=np.asarray(grids.geometry.values, dtype=object), community_codes=list(outlines["code"]),
@@ -68,7 +68,7 @@ def shapes_from_files(rename: dict[int, str] | None = None, community_name: str 
 
 
 @pytest.fixture(scope="module")
-def shapes() -> dispatch_maps.VersionShapes:
+def shapes() -> gridmaps.VersionShapes:
     return shapes_from_files()
 
 
@@ -77,11 +77,11 @@ def rendered(m: folium.Map) -> str:
     return "\n".join([e.header, e.html, e.script])
 
 
-def build(kind: str, shapes: dispatch_maps.VersionShapes, tiles: str = "none") -> folium.Map:
+def build(kind: str, shapes: gridmaps.VersionShapes, tiles: str = "none") -> folium.Map:
     if kind == "dispatcher":
-        return dispatch_maps.dispatcher_map(shapes, tiles=tiles)
-    colours = dispatch_maps.community_colours(shapes.community_codes, shapes.community_geoms)
-    return dispatch_maps.grids_map(shapes, colours, NAMES, tiles=tiles)
+        return gridmaps.dispatcher_map(shapes, tiles=tiles)
+    colours = gridmaps.community_colours(shapes.community_codes, shapes.community_geoms)
+    return gridmaps.grids_map(shapes, colours, NAMES, tiles=tiles)
 
 
 def coordinate_pairs(text: str) -> np.ndarray:
@@ -155,25 +155,25 @@ def test_amap_labels_sit_on_the_shifted_grids():
 
 
 def test_neighbouring_communities_never_share_a_colour(shapes):
-    colours = dispatch_maps.community_colours(shapes.community_codes, shapes.community_geoms)
+    colours = gridmaps.community_colours(shapes.community_codes, shapes.community_geoms)
     assert set(colours) == set(shapes.community_codes) and len(colours) == DEMO_COMMUNITY_COUNT
-    assert set(colours.values()) <= set(dispatch_maps.PALETTE)
+    assert set(colours.values()) <= set(gridmaps.PALETTE)
     assert len(set(colours.values())) >= 6  # spread over the palette, not piled on four colours
     geoms = shapes.community_geoms
     pairs = 0
     for i in range(len(geoms)):
         for j in range(i + 1, len(geoms)):
-            if shapely.dwithin(geoms[i], geoms[j], dispatch_maps.NEIGHBOUR_DEG):
+            if shapely.dwithin(geoms[i], geoms[j], gridmaps.NEIGHBOUR_DEG):
                 pairs += 1
                 a, b = shapes.community_codes[i], shapes.community_codes[j]
                 assert colours[a] != colours[b], (a, b)
     assert pairs > DEMO_COMMUNITY_COUNT  # the test did look at neighbours
-    assert dispatch_maps.community_colours(shapes.community_codes, geoms) == colours  # deterministic
+    assert gridmaps.community_colours(shapes.community_codes, geoms) == colours  # deterministic
 
 
 def test_legend_lists_each_community_with_colour_kind_and_count(shapes):
-    colours = dispatch_maps.community_colours(shapes.community_codes, shapes.community_geoms)
-    rows = dispatch_maps.legend(shapes, colours)
+    colours = gridmaps.community_colours(shapes.community_codes, shapes.community_geoms)
+    rows = gridmaps.legend(shapes, colours)
     assert [r["code"] for r in rows] == sorted(shapes.community_codes)
     assert sum(r["grids"] for r in rows) == len(shapes.codes)
     assert {r["kind"] for r in rows} == {"urban", "rural"}
@@ -192,7 +192,7 @@ def test_text_is_safe_inside_folium_tooltips():
 
 
 def test_map_cache_builds_once_per_key():
-    cache = dispatch_maps.MapCache(size=2)
+    cache = gridmaps.MapCache(size=2)
     calls = []
 
     def build(key):

@@ -4,7 +4,7 @@ Both draw one grid version from the store. The dispatcher's map is only the base
 (town, community and grid outlines, light) that its JavaScript draws the located
 grid on; the overview colours every grid by its community, labels grids from zoom
 14 up and carries a legend and a layer control. Everything a user typed (grid and
-community names) reaches the map escaped with ``maps.text`` or as JSON data set with
+community names) reaches the map escaped with ``text`` or as JSON data set with
 ``textContent``; nothing is built from raw strings in HTML.
 
 Rendering a map costs tens of milliseconds and a version never changes once stored,
@@ -28,9 +28,12 @@ from flask import Flask
 from jinja2 import Template
 from shapely.geometry.base import BaseGeometry
 
+from services.grids import GridService
 from store.base import VersionInfo
-from webmap import maps
-from webmap.grid_service import GridService
+from webmap.maps.base import base_map
+from webmap.maps.base import outline_layer
+from webmap.maps.base import shift_geoms
+from webmap.maps.base import text
 
 #: Tableau 10 without its grey (grey reads as "no data"): nine categorical colours that stay apart
 #: at half opacity. Neighbouring communities never share one (see ``community_colours``).
@@ -157,12 +160,12 @@ class GridLabels(MacroElement):
 def dispatcher_map(shapes: VersionShapes, *, tiles: str = "none", tianditu_key: str | None = None,
                    ) -> folium.Map:
     """The dispatcher's base: the version's outlines, light, fitted to its grids."""
-    m = maps.base_map(shapes.bounds, tiles=tiles, tianditu_key=tianditu_key)
-    maps.outline_layer("grids", shapes.grid_geoms, tiles=tiles, control=False, **GRID_STYLE).add_to(m)
-    maps.outline_layer("communities", shapes.community_geoms, tiles=tiles, control=False,
+    m = base_map(shapes.bounds, tiles=tiles, tianditu_key=tianditu_key)
+    outline_layer("grids", shapes.grid_geoms, tiles=tiles, control=False, **GRID_STYLE).add_to(m)
+    outline_layer("communities", shapes.community_geoms, tiles=tiles, control=False,
                        **COMMUNITY_STYLE).add_to(m)
     if shapes.town_outline is not None:
-        maps.outline_layer("town", [shapes.town_outline], tiles=tiles, control=False, **TOWN_STYLE).add_to(m)
+        outline_layer("town", [shapes.town_outline], tiles=tiles, control=False, **TOWN_STYLE).add_to(m)
     return m
 
 
@@ -172,19 +175,19 @@ def grids_map(shapes: VersionShapes, colours: Mapping[str, str], names: Mapping[
 
     ``names`` holds the page's words (layer names, tooltip headings) in its language.
     """
-    m = maps.base_map(shapes.bounds, tiles=tiles, tianditu_key=tianditu_key)
-    shifted = maps.shift_geoms(shapes.grid_geoms, tiles)
+    m = base_map(shapes.bounds, tiles=tiles, tianditu_key=tianditu_key)
+    shifted = shift_geoms(shapes.grid_geoms, tiles)
     features = []
     for code, name, community, geom in zip(shapes.codes, shapes.names, shapes.grid_communities, shifted,
                                            strict=True):
         info = shapes.communities.get(community, {})
         features.append({"type": "Feature", "id": code, "geometry": shapely.geometry.mapping(geom),
                          "properties": {
-                             "code": code, "name": maps.text(name),
-                             "community": maps.text(info.get("short_name") or info.get("name") or community),
-                             "kind": maps.text(names.get(f"kind_{info.get('kind')}", "")),
+                             "code": code, "name": text(name),
+                             "community": text(info.get("short_name") or info.get("name") or community),
+                             "kind": text(names.get(f"kind_{info.get('kind')}", "")),
                              "colour": colours.get(community, "#cccccc")}})
-    grid_group = folium.FeatureGroup(name=maps.text(names["layer_grids"]), show=True)
+    grid_group = folium.FeatureGroup(name=text(names["layer_grids"]), show=True)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": 0.55,
@@ -192,15 +195,15 @@ def grids_map(shapes: VersionShapes, colours: Mapping[str, str], names: Mapping[
         highlight_function=lambda _f: {"color": "#222222", "weight": 2.5, "fillOpacity": 0.7},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "code", "community", "kind"],
-            aliases=[maps.text(names[k]) for k in ("tip_name", "tip_code", "tip_community", "tip_kind")],
+            aliases=[text(names[k]) for k in ("tip_name", "tip_code", "tip_community", "tip_kind")],
             class_name="grid-tooltip"),
         smooth_factor=0.5, control=False,
     ).add_to(grid_group)
     grid_group.add_to(m)
-    maps.outline_layer(maps.text(names["layer_communities"]), shapes.community_geoms, tiles=tiles,
+    outline_layer(text(names["layer_communities"]), shapes.community_geoms, tiles=tiles,
                        color="#3d3a35", weight=1.8).add_to(m)
     if shapes.town_outline is not None:
-        maps.outline_layer(maps.text(names["layer_town"]), [shapes.town_outline], tiles=tiles,
+        outline_layer(text(names["layer_town"]), [shapes.town_outline], tiles=tiles,
                            color="#c0392b", weight=3.0).add_to(m)
     points = shapely.point_on_surface(shifted)
     GridLabels([(float(p.x), float(p.y)) for p in points], shapes.names).add_to(m)
@@ -226,7 +229,7 @@ def legend(shapes: VersionShapes, colours: Mapping[str, str]) -> list[dict]:
 
 
 class MapCache:
-    """Rendered maps (``maps.Embedded``) by key, a few at a time; safe across request threads."""
+    """Rendered maps (``base.Embedded``) by key, a few at a time; safe across request threads."""
 
     def __init__(self, size: int = 16) -> None:
         self._items: OrderedDict[Hashable, object] = OrderedDict()

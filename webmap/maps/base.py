@@ -1,4 +1,5 @@
-"""Folium maps for the pages: offline assets, base maps, outlines, and the GCJ-02 overlay shift.
+"""The base of every map: offline assets, base tiles, outlines, the GCJ-02 overlay shift, embedding,
+and escaping text and JSON for the page.
 
 Pages run on government intranets where every CDN is out of reach, so every script
 and style sheet folium would load from a CDN is pointed at the app's own static files
@@ -15,6 +16,8 @@ never is), and points clicked on such a map are sent to the API as ``gcj02``.
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,6 +29,8 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import from_wgs84
 from geo.crs import geometries_from_wgs84
+
+Translate = Callable[..., str]  # a page's ``t``: message key and values -> text
 
 TILES = ("none", "osm", "tianditu", "amap")
 _TILE_LAYERS = {
@@ -149,3 +154,18 @@ def text(value) -> str:
 
 def geometry_json(geom: BaseGeometry) -> dict:
     return shapely.geometry.mapping(geom)
+
+
+def js_json(obj) -> str:
+    """Compact JSON that is safe inside an HTML script element.
+
+    A script element ends only at ``</`` + ``script`` and is disturbed only by ``<!--``, so
+    ``</`` becomes ``<\\/`` (the same string in JSON) and ``<!`` becomes ``\\u003c!``: popups
+    full of markup stay a third smaller than with every ``<`` and ``>`` escaped. User text
+    inside them is HTML-escaped before (``text``), so it holds no ``<`` at all.
+    """
+    out = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for raw, escaped in (("</", "<\\/"), ("<!", "\\u003c!"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        out = out.replace(raw, escaped)
+    return out
+
