@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+from typing import cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,7 +31,12 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _iso(value) -> str | None:
+def _named(row: sa.RowMapping) -> Mapping[str, Any]:
+    """A result row as the records read it (keys are column names: we select whole tables)."""
+    return cast(Mapping[str, Any], row)
+
+
+def _iso(value: datetime.datetime | str | None) -> str | None:
     """An aggregate's time as ISO text in UTC (SQLite may hand back the raw stored text)."""
     if value is None:
         return None
@@ -43,6 +50,7 @@ class ComplaintSql:
     """Mixed into ``store.sql.SqlStore``; expects ``self.engine`` and ``self.t``."""
 
     engine: sa.Engine
+    dialect: str
     t: dict[str, sa.Table]
 
     # --- complaints ---------------------------------------------------------------------
@@ -138,21 +146,21 @@ class ComplaintSql:
         with self.engine.connect() as conn:
             query = sa.select(complaints).where(complaints.c.id == complaint_id)
             row = conn.execute(query).mappings().first()
-        return Case.from_mapping(row) if row else None
+        return Case.from_mapping(_named(row)) if row else None
 
     def complaint_by_external(self, source: str, external_id: str) -> Case | None:
         complaints = self.t["complaints"]
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(complaints).where(
                 complaints.c.source == source, complaints.c.external_id == external_id)).mappings().first()
-        return Case.from_mapping(row) if row else None
+        return Case.from_mapping(_named(row)) if row else None
 
     def complaint_events(self, complaint_id: int) -> list[CaseEvent]:
         events = self.t["complaint_events"]
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(events).where(events.c.complaint_id == complaint_id)
                                 .order_by(events.c.id)).mappings().all()
-        return [CaseEvent.from_mapping(r) for r in rows]
+        return [CaseEvent.from_mapping(_named(r)) for r in rows]
 
     def update_complaint(self, complaint_id: int, expected_version: int, values: dict,
                          event: dict) -> int:
@@ -179,7 +187,7 @@ class ComplaintSql:
         order = complaints.c.reported_at.desc() if newest_first else complaints.c.reported_at
         query = query.order_by(order, complaints.c.id.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
-            return [Case.from_mapping(r) for r in conn.execute(query).mappings().all()]
+            return [Case.from_mapping(_named(r)) for r in conn.execute(query).mappings().all()]
 
     def count_complaints(self, filters: dict | None = None) -> int:
         complaints = self.t["complaints"]
@@ -218,7 +226,7 @@ class ComplaintSql:
         return (int(count), None if last_id is None else int(last_id),
                 _iso(changed), _iso(first), _iso(last))
 
-    def _filtered(self, query, filters: dict):
+    def _filtered(self, query: sa.Select, filters: dict) -> sa.Select:
         c = self.t["complaints"].c
         for key, value in filters.items():
             if value is None:
@@ -260,7 +268,7 @@ class ComplaintSql:
     def photos(self, complaint_id: int) -> list[Photo]:
         photos = self.t["complaint_photos"]
         with self.engine.connect() as conn:
-            return [Photo.from_mapping(r) for r in conn.execute(sa.select(photos).where(
+            return [Photo.from_mapping(_named(r)) for r in conn.execute(sa.select(photos).where(
                 photos.c.complaint_id == complaint_id).order_by(photos.c.id)).mappings().all()]
 
     # --- re-aggregation onto another grid version -----------------------------------------
@@ -299,7 +307,7 @@ class ComplaintSql:
         where = users.c.id == user_id if user_id is not None else users.c.username == username
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(where)).mappings().first()
-        return UserAccount.from_mapping(row) if row else None
+        return UserAccount.from_mapping(_named(row)) if row else None
 
     def update_user(self, username: str, **values: Any) -> int:
         users = self.t["users"]
@@ -309,7 +317,7 @@ class ComplaintSql:
     def users(self) -> list[UserAccount]:
         users = self.t["users"]
         with self.engine.connect() as conn:
-            return [UserAccount.from_mapping(r)
+            return [UserAccount.from_mapping(_named(r))
                     for r in conn.execute(sa.select(users).order_by(users.c.id)).mappings().all()]
 
     # --- working-day calendar ---------------------------------------------------------------

@@ -224,6 +224,22 @@ class _Tables(dict[str, _Table]):
             self[name] = _Table(self, table)
 
 
+def _test(key: str, value: Any, columns: list[str]) -> Callable[[dict[str, Any]], bool]:
+    """One filter of ``ComplaintSql._filtered`` as a test of a row (NULL never matches)."""
+    if key == "since":
+        return lambda r: bool(r["reported_at"] >= value)
+    if key == "until":
+        return lambda r: bool(r["reported_at"] < value)
+    if key == "overdue_at":
+        return lambda r: r["deadline"] is not None and r["deadline"] < value and r["state"] in OPEN_STATES
+    if key not in columns:
+        raise KeyError(key)
+    if isinstance(value, list | tuple | set | frozenset):
+        allowed = list(value)
+        return lambda r: r[key] is not None and r[key] in allowed
+    return lambda r: r[key] is not None and r[key] == value
+
+
 class MemoryStore:
     """``store.base.Store`` in memory: every protocol, no database."""
 
@@ -520,23 +536,7 @@ class MemoryStore:
     def _matching(self, filters: dict | None) -> list[dict[str, Any]]:
         """Complaints passing ``filters``, by id: the rules of ``ComplaintSql._filtered``."""
         columns = self.t["complaints"].columns
-        tests: list[Callable[[dict], bool]] = []
-        for key, value in (filters or {}).items():
-            if value is None:
-                continue
-            if key == "since":
-                tests.append(lambda r, v=value: r["reported_at"] >= v)
-            elif key == "until":
-                tests.append(lambda r, v=value: r["reported_at"] < v)
-            elif key == "overdue_at":
-                tests.append(lambda r, v=value: r["deadline"] is not None and r["deadline"] < v
-                             and r["state"] in OPEN_STATES)
-            elif key not in columns:
-                raise KeyError(key)
-            elif isinstance(value, list | tuple | set | frozenset):
-                tests.append(lambda r, k=key, v=list(value): r[k] is not None and r[k] in v)
-            else:
-                tests.append(lambda r, k=key, v=value: r[k] is not None and r[k] == v)
+        tests = [_test(key, value, columns) for key, value in (filters or {}).items() if value is not None]
         return [r for r in self.t["complaints"].all() if all(test(r) for test in tests)]
 
     def list_complaints(self, *, filters: dict | None = None, limit: int = 100, offset: int = 0,

@@ -8,6 +8,7 @@ a GiST index, so SQL clients and joins can use it.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import shapely
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ class PostgisGeometry(UserDefinedType):
 
     cache_ok = True
 
-    def get_col_spec(self, **kw) -> str:
+    def get_col_spec(self, **kw: Any) -> str:
         return "geometry(Geometry, 4326)"
 
     def bind_expression(self, bindvalue):
@@ -66,7 +67,7 @@ class UtcDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=datetime.UTC)
 
 
-def geometry_type(dialect_name: str):
+def geometry_type(dialect_name: str) -> sa.types.TypeEngine:
     return PostgisGeometry() if dialect_name == "postgresql" else WkbGeometry()
 
 
@@ -183,7 +184,7 @@ def _indexes(dialect_name: str, t: dict[str, sa.Table]) -> None:
         sa.Index("ix_complaints_point", complaints.c.point, postgresql_using="gist")
 
 
-def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom) -> None:
+def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.TypeEngine) -> None:
     t["users"] = sa.Table(
         "users", md,
         sa.Column("id", sa.Integer, primary_key=True),

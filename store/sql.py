@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Iterable
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -45,7 +46,7 @@ def make_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record) -> None:  # WAL: readers never wait for the importer
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # WAL: readers never wait for the importer
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -181,7 +182,7 @@ class SqlStore(ComplaintSql):
         found = self._versions(self.t["grid_versions"].c.sha256 == sha256)
         return found[-1] if found else None
 
-    def _versions(self, where=None) -> list[VersionInfo]:
+    def _versions(self, where: sa.ColumnElement[bool] | None = None) -> list[VersionInfo]:
         versions, acts = self.t["grid_versions"], self.t["activations"]
         query = sa.select(versions).order_by(versions.c.id)
         if where is not None:
@@ -326,18 +327,18 @@ class SqlStore(ComplaintSql):
                                 .values(revoked_at=_now())).rowcount
 
 
-def _as_utc(value) -> datetime.datetime:
+def _as_utc(value: datetime.datetime | str) -> datetime.datetime:
     if isinstance(value, str):
         value = datetime.datetime.fromisoformat(value)
     return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value
 
 
-def _text(value) -> str | None:
+def _text(value: Any) -> str | None:
     return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
         else str(value)
 
 
-def _int(value) -> int | None:
+def _int(value: Any) -> int | None:
     return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
         else int(value)
 

@@ -6,7 +6,7 @@ from alembic import context
 config = context.config
 
 
-def _run(connection) -> None:
+def _run(connection: sa.Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=None,
@@ -20,6 +20,9 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no database: run the migrations through store.migrate(url)")
+    engine = sa.create_engine(url)
     with engine.begin() as conn:
         _run(conn)
