@@ -1,30 +1,33 @@
 """Browser tests: the app served on a free loopback port, driven by Playwright in Debian's Chromium.
 
 Every page test records each request the page makes and each console message, so a
-test can assert that nothing left localhost and that the console stayed clean, and
-saves a screenshot under tests/artifacts/screenshots/.
+test can assert that nothing left localhost and that the console stayed clean.
+
+Tests write no files of the repository. Only when a test fails is the live page kept, under
+the git-ignored tests/artifacts/browser/: a screenshot, its HTML and a log of what the page
+asked for and said (see ``pytest_runtest_makereport``). The pictures of the docs are made by
+``scripts/screenshots.py``, never by the tests.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
+import re
 import sqlite3
-import threading
 from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
+from tests.browser.harness import add_users
+from tests.browser.harness import assert_clean  # noqa: F401  (the tests import it from here)
+from tests.browser.harness import launch_chromium
+from tests.browser.harness import new_recorded_page
+from tests.browser.harness import serve
+from tests.browser.pages import LoginPage
 from webmap import create_app
 
-CHROMIUM = os.environ.get("REDGRID_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
 
 
 @dataclass
@@ -33,25 +36,25 @@ class LiveServer:
     app: object
 
 
-@pytest.fixture(scope="session")
-def live_server(demo_template, tmp_path_factory):
-    """The demo app (with demo complaints) on a free port, for the whole session."""
-    root = tmp_path_factory.mktemp("live")
+def serve_copy_of_demo(demo_template, root: Path, users: bool = True, **config):
+    """A private copy of the demo database served on a free port: (server, url, app)."""
     db = root / "redgrid.db"
     with contextlib.closing(sqlite3.connect(demo_template.path)) as src, \
             contextlib.closing(sqlite3.connect(db)) as dst:
         src.backup(dst)
     app = create_app({"DATABASE_URL": f"sqlite:///{db}", "CACHE_DIR": str(demo_template.cache_dir),
-                      "SECRET_KEY": "browser-tests", "ACTIVE_TTL_S": 0.0})
-    from webmap.users import create_user
+                      "SECRET_KEY": "browser-tests", "ACTIVE_TTL_S": 0.0, **config})
+    if users:
+        add_users(app)
+    server, url = serve(app)
+    return server, url, app
 
-    store = app.extensions["redgrid"].store
-    create_user(store, "dispatcher", "王调度", "dispatcher-pass-123", "dispatcher")
-    create_user(store, "planner", "李研判", "planner-pass-123", "planner")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+
+@pytest.fixture(scope="session")
+def live_server(demo_template, tmp_path_factory):
+    """The demo app (with demo complaints) on a free port, for the whole session."""
+    server, url, app = serve_copy_of_demo(demo_template, tmp_path_factory.mktemp("live"))
+    yield LiveServer(url, app)
     server.shutdown()
 
 
@@ -59,67 +62,68 @@ def live_server(demo_template, tmp_path_factory):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium` "
-                           "(scripts/install-test-deps) or set REDGRID_CHROMIUM")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 
 
-@dataclass
-class Recorded:
-    requests: list[str] = field(default_factory=list)
-    console: list[tuple[str, str]] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-
-    def foreign(self, base: str) -> list[str]:
-        """Requests to any host other than the app's own."""
-        return [u for u in self.requests if not (u.startswith(base) or u.startswith("data:")
-                                                  or u.startswith("blob:") or u == "about:blank")]
-
-    def errors(self) -> list[str]:
-        return [text for kind, text in self.console if kind == "error"] + self.page_errors
-
-
 @pytest.fixture
-def page(browser, live_server, request):
+def page(browser, live_server):
     """A fresh browser context and page, recording requests and console messages."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    record = Recorded()
-    page.on("request", lambda r: record.requests.append(r.url))
-    page.on("console", lambda m: record.console.append((m.type, m.text)))
-    page.on("pageerror", lambda e: record.page_errors.append(str(e)))
-    page.record = record
-    page.base = live_server.url
+    context, page = new_recorded_page(browser, live_server.url)
     yield page
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    name = request.node.name.replace("[", "_").replace("]", "").replace("/", "_")
-    try:
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    finally:
-        context.close()
+    context.close()
 
 
 def login(page, username: str, password: str) -> None:
-    page.goto(f"{page.base}/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    LoginPage(page).login(username, password)
 
 
-def assert_clean(page) -> None:
-    """No request left localhost and the console showed no errors."""
-    foreign = page.record.foreign(page.base)
-    assert foreign == [], f"requests to other hosts: {foreign}"
-    errors = page.record.errors()
-    assert errors == [], f"console errors: {errors}"
+# --- a failing test keeps its page ------------------------------------------------------------------
 
 
-def keep_screenshot(name: str, target_dir: Path) -> None:
-    """Copy a saved screenshot somewhere else (e.g. docs/screenshots) when asked to."""
-    target_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SCREENSHOTS / f"{name}.png", target_dir / f"{name}.png")
+def _artifact_name(nodeid: str) -> str:
+    """``tests/browser/test_x.py::test_y[p]`` → ``test_x__test_y_p``."""
+    name = nodeid.split("tests/browser/")[-1].replace(".py::", "__")
+    return re.sub(r"[^\w-]+", "_", name).strip("_")
+
+
+def save_failure_artifacts(page, nodeid: str) -> list[Path]:
+    """The page as it is now: a full-page screenshot, its HTML and a log of requests and console."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = _artifact_name(nodeid)
+    png, html, log = (ARTIFACTS / f"{name}.{ext}" for ext in ("png", "html", "log"))
+    saved = []
+    with contextlib.suppress(Exception):
+        page.screenshot(path=str(png), full_page=True, timeout=10_000)
+        saved.append(png)
+    with contextlib.suppress(Exception):
+        html.write_text(page.content(), encoding="utf-8")
+        saved.append(html)
+    record = getattr(page, "record", None)
+    if record is not None:
+        base = getattr(page, "base", "")
+        lines = [f"url: {page.url}", f"base: {base}", "", "console:"]
+        lines += [f"  [{kind}] {text}" for kind, text in record.console]
+        lines += ["", "page errors:"] + [f"  {e}" for e in record.page_errors]
+        lines += ["", "requests to other hosts:"] + [f"  {u}" for u in record.foreign(base)]
+        lines += ["", "requests:"] + [f"  {u}" for u in record.requests]
+        log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        saved.append(log)
+    return saved
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a browser test fails (in its setup or its body), keep its live page before it closes."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when not in ("setup", "call") or not report.failed:
+        return
+    page = getattr(item, "funcargs", {}).get("page")
+    if page is None or page.is_closed():
+        return
+    saved = save_failure_artifacts(page, item.nodeid)
+    if saved:
+        report.sections.append(("browser page at failure", "\n".join(str(p) for p in saved)))
