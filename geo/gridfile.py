@@ -133,7 +133,7 @@ def read_grid_file(
             "UTF-8" if not encoding else gdal_encoding_name(encoding),
             "KML is XML: its declaration names the encoding (UTF-8 when it says nothing)")
     elif suffix == ".dxf":
-        raw, fmt, choice = _read_dxf(path, layer, encoding)
+        raw, fmt, choice, layer = _read_dxf(path, layer, encoding)
     else:
         raw, fmt, choice, layer = _read_ogr(path, layer, encoding)
     if raw.empty:
@@ -263,7 +263,7 @@ def _read_dxf(path: Path, layer: str | None, encoding: str | None):
             codes[k] = next((w for w in words if _GRID_CODE.fullmatch(w)), None)
             names[k] = next((w for w in words if w and not _GRID_CODE.fullmatch(w)), None)
     frame = gpd.GeoDataFrame({"code": codes, "name": names}, geometry=list(shapes), crs=None)
-    return frame, "DXF", choice
+    return frame, "DXF", choice, layer
 
 
 def _redecode(value: object, codec: str) -> object:

@@ -353,7 +353,7 @@ def read_roster_file(
                 message = f"same phone, role, unit_code and start as {where[assignment.key]}"
                 sheet_errors.append(RowError(index + 1, "assignment", message))
                 assignment = None
-            errors.extend(SheetRowError(e.row, e.field, e.message, str(table.name)) if several else e
+            errors.extend(SheetRowError(e.row, e.field, e.message, sheet=str(table.name)) if several else e
                           for e in sheet_errors)
             if assignment is None:
                 continue

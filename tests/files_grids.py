@@ -179,3 +179,116 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
     """A GeoJSON file; geopandas labels it CRS84, as Amap/Baidu converters do for shifted lon/lat."""
     frame.to_file(path, driver="GeoJSON", engine="pyogrio")
     return path
+
+
+# --- files as Chinese offices send them (issue 12) ------------------------------------------------
+
+
+def drop_cpg(shp: Path, *, ldid: int | None = None) -> Path:
+    """Delete the .cpg, as when only .shp/.shx/.dbf/.prj are mailed; optionally set the .dbf's
+    language driver byte (29), e.g. 0x4D for code page 936 as older Chinese ArcGIS wrote it."""
+    shp.with_suffix(".cpg").unlink()
+    if ldid is not None:
+        dbf = shp.with_suffix(".dbf")
+        data = bytearray(dbf.read_bytes())
+        data[29] = ldid
+        dbf.write_bytes(bytes(data))
+    return shp
+
+
+def write_office_shapefile(frame: gpd.GeoDataFrame, path: Path, *, crs: int, encoding: str = "GBK",
+                           columns: dict[str, str] | None = None, prj: bool = True) -> Path:
+    """A surveying bureau's shapefile: projected, Chinese field names in ``encoding``, no .cpg."""
+    out = frame.to_crs(crs).rename(columns=columns or CHINESE_COLUMNS)
+    out.to_file(path, engine="pyogrio", encoding=encoding)
+    if not prj:
+        path.with_suffix(".prj").unlink()
+    return drop_cpg(path)
+
+
+def _kml_ring(ring) -> str:
+    return " ".join(f"{float(x)!r},{float(y)!r},0" for x, y in shapely.get_coordinates(ring))
+
+
+def _kml_polygon(poly: shapely.Polygon) -> str:
+    inner = "".join(f"<innerBoundaryIs><LinearRing><coordinates>{_kml_ring(r)}</coordinates></LinearRing>"
+                    "</innerBoundaryIs>" for r in poly.interiors)
+    return (f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{_kml_ring(poly.exterior)}</coordinates>"
+            f"</LinearRing></outerBoundaryIs>{inner}</Polygon>")
+
+
+def _kml_geometry(geom) -> str:
+    if geom.geom_type == "MultiPolygon":
+        return "<MultiGeometry>" + "".join(_kml_polygon(p) for p in geom.geoms) + "</MultiGeometry>"
+    return _kml_polygon(geom)
+
+
+def kml_text(frame: gpd.GeoDataFrame, *, style: str = "ovital") -> str:
+    """KML as 奥维互动地图 exports it (``ovital``: one Folder per community, the grid name as the
+    Placemark name and the code in the description) or as Google Earth / ArcGIS "Layer to KML"
+    does (``google``: the code in ExtendedData SchemaData, population in Data, an HTML table in
+    the description, the Placemark named by its code and name)."""
+    from xml.sax.saxutils import escape
+    frame = frame.to_crs(4326)
+    body = []
+    for community, group in frame.groupby("community_code", sort=True):
+        body.append(f"<Folder><name>{escape(str(community))}</name>")
+        for row in group.itertuples():
+            if style == "ovital":
+                body.append(
+                    f"<Placemark><name>{escape(row.name)}</name>"
+                    f"<description>网格编码：{row.code}\n所属社区编码：{row.community_code}\n"
+                    f"人口：{row.population}\n户数：{row.households}</description>"
+                    f"<styleUrl>#polygon</styleUrl>{_kml_geometry(row.geometry)}</Placemark>")
+            else:
+                table = (f"<table><tr><td>网格名称</td><td>{escape(row.name)}</td></tr>"
+                         f"<tr><td>户数</td><td>{row.households}</td></tr></table>")
+                body.append(
+                    f"<Placemark><name>{row.code} {escape(row.name)}</name>"
+                    f"<description><![CDATA[{table}]]></description>"
+                    f"<ExtendedData><SchemaData schemaUrl=\"#grids\">"
+                    f"<SimpleData name=\"网格编码\">{row.code}</SimpleData>"
+                    f"<SimpleData name=\"社区编码\">{row.community_code}</SimpleData></SchemaData>"
+                    f"<Data name=\"人口\"><value>{row.population}</value></Data></ExtendedData>"
+                    f"{_kml_geometry(row.geometry)}</Placemark>")
+        body.append("</Folder>")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
+            f"<Document><name>大沥镇网格</name>{''.join(body)}</Document></kml>\n")
+
+
+def write_kml(frame: gpd.GeoDataFrame, path: Path, *, style: str = "ovital") -> Path:
+    path.write_text(kml_text(frame, style=style), encoding="utf-8")
+    return path
+
+
+def write_kmz(frame: gpd.GeoDataFrame, path: Path, *, style: str = "google") -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("doc.kml", kml_text(frame, style=style))
+        zf.writestr("files/legend.png", b"\x89PNG\r\n\x1a\n")  # KMZ files carry icons beside doc.kml
+    return path
+
+
+def write_dxf(frame: gpd.GeoDataFrame, path: Path, *, crs: int, layer: str = "网格",
+              encoding: str = "gbk") -> Path:
+    """A CAD drawing (no header, as a minimal R12 exporter writes it): each grid a closed
+    LWPOLYLINE on ``layer`` with its code and name as TEXT inside it, plus a road on another
+    layer and a stray open line, all in projected metres; texts and layer names in ``encoding``."""
+    out = frame.to_crs(crs)
+    lines = ["0", "SECTION", "2", "ENTITIES"]
+    for row in out.itertuples():
+        xy = shapely.get_coordinates(row.geometry.exterior)[:-1]
+        lines += ["0", "LWPOLYLINE", "8", layer, "100", "AcDbEntity", "100", "AcDbPolyline",
+                  "90", str(len(xy)), "70", "1"]
+        for x, y in xy:
+            lines += ["10", repr(float(x)), "20", repr(float(y))]
+        inside = shapely.point_on_surface(row.geometry)
+        for dy, text in ((20.0, str(row.code)), (-20.0, row.name)):
+            lines += ["0", "TEXT", "8", layer, "10", repr(float(inside.x)), "20", repr(float(inside.y + dy)),
+                      "30", "0.0",
+                      "40", "8.0", "1", text]
+    x0, y0, x1, y1 = (float(v) for v in out.total_bounds)
+    lines += ["0", "LWPOLYLINE", "8", "道路", "90", "2", "70", "0", "10", repr(x0), "20", repr(y0),
+              "10", repr(x1), "20", repr(y1)]
+    lines += ["0", "ENDSEC", "0", "EOF"]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
