@@ -121,11 +121,16 @@ def guess_crs(bounds: tuple[float, float, float, float], *,
     if not _plausible_easting(xmin, xmax):
         return None
     if near is None:
+        wide = max(abs(xmin - 500_000), abs(xmax - 500_000)) > 175_000  # beyond a 3-degree zone's ±1.5°
+        kind = ("a 6-degree Gauss-Krüger or UTM zone (too far from the central meridian for a 3-degree "
+                "zone)" if wide else "a Gauss-Krüger or UTM zone")
+        examples = ("EPSG:4508 for CGCS2000 6-degree Gauss-Krüger CM 111E or EPSG:32649 for UTM 49N"
+                    if wide else "EPSG:4547 for CGCS2000 3-degree Gauss-Krüger CM 114E (CM nE: "
+                    "EPSG 4534 + (n − 75)/3) or EPSG:32649 for UTM 49N")
         return CRSGuess(None, (
-            f"coordinates look like a Gauss-Krüger or UTM projection without a zone number in the "
-            f"easting ({xmin:.0f}…{xmax:.0f} m east, {ymin:.0f}…{ymax:.0f} m north), so the central "
-            "meridian cannot be read off them; name the CRS with --crs, e.g. EPSG:4547 for CGCS2000 "
-            "3-degree Gauss-Krüger CM 114E (CM nE: EPSG 4534 + (n − 75)/3)"))
+            f"coordinates look like {kind} without a zone number in the easting ({xmin:.0f}…{xmax:.0f} m "
+            f"east, {ymin:.0f}…{ymax:.0f} m north), so the central meridian cannot be read off them; "
+            f"name the CRS with --crs, e.g. {examples}"))
     candidates: list[tuple[float, str, str, GKZone | None]] = []
     for width in (3, 6):
         centre = zone_for_lon(near[0], width)
