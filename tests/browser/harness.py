@@ -32,11 +32,22 @@ def launch_chromium(playwright):
 
 def add_users(app) -> None:
     """The two test users (a dispatcher and a planner) with the passwords in ``USERS``."""
-    from webmap.users import create_user
-
-    store = app.extensions["redgrid"].store
+    services = app.extensions["redgrid"]
+    accounts = getattr(services, "accounts", None)  # the accounts service, as `redgrid users create`
     for username, display_name, password, role in USERS:
-        create_user(store, username, display_name, password, role)
+        if accounts is not None:
+            accounts.create_user(username, display_name, password, role)
+        else:  # before the services layer
+            from webmap.users import create_user
+
+            create_user(services.store, username, display_name, password, role)
+
+
+def grid_importer(app):
+    """What imports grid files: the grid service (``app.extensions["redgrid"].grids``, or the
+    extension itself before the services layer)."""
+    services = app.extensions["redgrid"]
+    return services if hasattr(services, "import_file") else services.grids
 
 
 def serve(app):

@@ -14,6 +14,7 @@ from tests.apps import DEMO_COMMUNITY_COUNT
 from tests.apps import DEMO_GRIDS
 from tests.browser.conftest import assert_clean
 from tests.browser.conftest import serve_copy_of_demo
+from tests.browser.harness import grid_importer
 from tests.browser.pages import GridsPage
 
 EVIL_NAME = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">网格`${1+1}`'
@@ -31,7 +32,7 @@ def two_versions(demo_template, tmp_path_factory):
     path = root / "renamed.geojson"
     grids.to_file(path, driver="GeoJSON")
     server, url, app = serve_copy_of_demo(demo_template, root, users=False)
-    outcome = app.extensions["redgrid"].import_file(path, label=EVIL_LABEL, activate=False)
+    outcome = grid_importer(app).import_file(path, label=EVIL_LABEL, activate=False)
     evil = grids.iloc[0]
     yield {"url": url, "version": outcome.version_id,
            "code": evil["code"], "point": evil.geometry.representative_point().coords[0]}
