@@ -59,7 +59,7 @@ def _redgrid(db: str, export: str, queue) -> None:
     from webmap import create_app
 
     app = create_app({"DATABASE_URL": f"sqlite:///{db}"})
-    service = app.extensions["redgrid.complaints"]
+    service = app.extensions["redgrid"].cases
     service.grids.grid_set(service.grids.active_version_id())  # index built before timing
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
@@ -105,7 +105,7 @@ def _prepare_db(db: Path) -> None:
     from flask.cli import ScriptInfo
 
     from webmap import create_app
-    from webmap.cli import main
+    from cli import main
 
     info = ScriptInfo(create_app=lambda: create_app({"DATABASE_URL": f"sqlite:///{db}"}))
     result = CliRunner().invoke(main, ["demo", "load", "--complaints", "0"], obj=info)

@@ -37,7 +37,7 @@ from geo.generate import demo_outline  # noqa: E402
 from geo.generate import generate_grids  # noqa: E402
 from geo.lookup import GridIndex  # noqa: E402
 from geo.lut import LookupTable  # noqa: E402
-from webmap import batch_io  # noqa: E402
+from services import batch_io  # noqa: E402
 
 CACHE = ROOT / "bench" / "cache"
 

@@ -41,7 +41,7 @@ def build_db(folder: Path, complaints: int) -> dict:
     from flask.cli import ScriptInfo
 
     from webmap import create_app
-    from webmap.cli import main
+    from cli import main
 
     config = {"DATABASE_URL": f"sqlite:///{folder / 'redgrid.db'}", "CACHE_DIR": str(folder / "cache"),
               "SECRET_KEY": "planner-bench"}
@@ -102,7 +102,7 @@ def _join(base: str, ref: str) -> str:
 
 def measure(config: dict, repeat: int) -> list[dict]:
     from webmap import create_app
-    from webmap.users import create_user
+    from tests.apps import create_user
 
     app = create_app({**config, "WTF_CSRF_ENABLED": False})
     store = app.extensions["redgrid"].store

@@ -14,8 +14,8 @@ import pytest
 from werkzeug.datastructures import MIMEAccept
 
 from geo.lookup import BatchMatch
-from webmap import batch_io
-from webmap.errors import ApiError
+from services import batch_io
+from services.errors import DomainError as ApiError
 
 IN = (113.1457, 23.1110)  # in grid 440605125002005 of the demo
 FAR = (116.397, 39.909)  # Beijing

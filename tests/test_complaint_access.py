@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
+from tests.apps import create_user
+from tests.apps import error_of
 from tests.test_complaints_service import Clock
 from tests.test_complaints_service import file_at
 from tests.test_complaints_service import grid_of_kind
 from tests.test_complaints_service import install
 from tests.test_complaints_service import step
-from webmap.users import create_user
 
 API = "/api/v1"
 
@@ -39,7 +40,7 @@ def test_a_department_acts_only_on_complaints_dispatched_to_it(fresh_app, demo_g
     other = client.post(f"{API}/complaints/{litter['id']}/actions", headers=headers,
                         json={"action": "resolve", "version": litter["row_version"], "note": "not ours"})
     assert other.status_code == 403
-    assert other.get_json() == {"error": {"code": "forbidden", "message": f"complaint {litter['id']} is "
+    assert error_of(other.get_json()) == {"error": {"code": "forbidden", "message": f"complaint {litter['id']} is "
                                           "not with department 'police'"}}
     assert svc.store.complaint(litter["id"])["state"] == "dispatched"
     own = client.post(f"{API}/complaints/{noise['id']}/actions", headers=headers,

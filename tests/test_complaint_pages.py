@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.apps import cli_ok
+from tests.apps import create_user
 from tests.apps import inside_point
 from tests.test_complaints_service import Clock
 from tests.test_complaints_service import file_at
 from tests.test_complaints_service import grid_of_kind
 from tests.test_complaints_service import install
 from tests.test_complaints_service import step
-from webmap.users import create_user
 
 PASSWORD = "correct horse battery"
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
@@ -213,7 +213,7 @@ def test_a_planner_cannot_act_on_a_complaint(people, demo_grids):
 
 
 def test_a_dispatch_in_a_year_without_a_calendar_is_shown_not_a_server_error(people, demo_grids):
-    year = next(y for y in range(2027, 2200) if not people.extensions["redgrid.complaints"].calendar.knows(y))
+    year = next(y for y in range(2027, 2200) if not people.extensions["redgrid"].cases.calendar.knows(y))
     clock = Clock(f"{year}-03-01T09:00:00+08:00")
     svc = install(people, clock)
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "page-2027", "2026-11-01 09:00")
@@ -234,7 +234,7 @@ def test_a_dispatch_in_a_year_without_a_calendar_is_shown_not_a_server_error(peo
 @pytest.fixture
 def hostile(people, demo_grids):
     """A complaint whose text and reporter name carry markup, filed just now."""
-    svc = people.extensions["redgrid.complaints"]
+    svc = people.extensions["redgrid"].cases
     code = grid_of_kind(demo_grids, "urban")
     row = file_at(svc, demo_grids, code, "page-xss", _now_text(), text=XSS_TEXT,
                   reporter_name="<b>陈</b>女士", reporter_phone="13800138000")

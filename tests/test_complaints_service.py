@@ -13,6 +13,7 @@ from the service's own helpers. The small helpers at the top (``Clock``, ``insta
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import secrets
 from pathlib import Path
@@ -29,11 +30,12 @@ from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus
 from complaints.workflow import IllegalTransition
 from geo.errors import RowErrors
+from services.cases import ComplaintService
+from services.planner import PlannerService
 from tests.apps import REPO_ROOT
 from tests.apps import cli_ok
+from tests.apps import error_of
 from tests.apps import inside_point
-from webmap import auth
-from webmap.complaint_service import ComplaintService
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
 CATALOG_DIR = REPO_ROOT / "data" / "catalog"
@@ -66,18 +68,19 @@ class Clock:
 
 def install(app: Flask, clock: Clock, photo_dir: Path | None = None) -> ComplaintService:
     """A ComplaintService on the app's store with ``clock``, put in place of the app's own."""
-    base: ComplaintService = app.extensions["redgrid.complaints"]
+    services = app.extensions["redgrid"]
+    base: ComplaintService = services.cases
     svc = ComplaintService(base.store, base.grids, base.catalog, base.calendar, geocoder=base.geocoder,
                            photo_dir=photo_dir, clock=clock)
-    app.extensions["redgrid.complaints"] = svc
+    app.extensions["redgrid"] = dataclasses.replace(services, cases=svc,
+                                                    planner=PlannerService(services.grids, svc))
     return svc
 
 
 def api_key(app: Flask, *scopes: str, name: str | None = None) -> tuple[str, str]:
     """A new API key with ``scopes``: (its name, the Authorization header value)."""
     name = name or f"test-{secrets.token_hex(4)}"
-    token, digest = auth.new_token()
-    app.extensions["redgrid"].store.add_api_key(name, digest, list(scopes))
+    token = app.extensions["redgrid"].accounts.create_key(name, scopes)
     return name, f"Bearer {token}"
 
 
@@ -320,7 +323,7 @@ def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
                                       json={"action": "dispatch", "version": 1},
                                       headers={"Authorization": header})
     assert response.status_code == 422
-    assert response.get_json() == {"error": {"code": "unknown_calendar_year", "message": message}}
+    assert error_of(response.get_json()) == {"error": {"code": "unknown_calendar_year", "message": message}}
     assert svc.store.complaint(filed["id"])["state"] == "collected"
 
     result = cli_ok(demo_db.cli("calendar", "load", str(schedule)))
@@ -369,7 +372,7 @@ def test_a_make_up_day_in_the_previous_december_leaves_that_years_holidays_alone
     result = cli_ok(demo_db.cli("calendar", "load", str(path)))
     assert result.stdout.strip() == f"{year}: 4 scheduled days loaded"
 
-    calendar = demo_db.app().extensions["redgrid.complaints"].calendar
+    calendar = demo_db.app().extensions["redgrid"].cases.calendar
     library = WorkCalendar()
     assert calendar.is_workday(december) and not library.is_workday(december)
     day, differ = datetime.date(year - 1, 1, 1), []
@@ -428,7 +431,7 @@ def test_an_ambiguous_address_is_refused_with_its_candidates(fresh_app):
 
 def test_reaggregate_maps_every_complaint_onto_a_new_version_and_leaves_the_records(
         demo_db, fresh_app, reseeded_grids_file, reseeded_grids):
-    svc = fresh_app.extensions["redgrid.complaints"]
+    svc = fresh_app.extensions["redgrid"].cases
     columns = ["id", "lon", "lat", "grid_code", "grid_version_id"]
     before = svc.store.complaints_frame(columns).sort_values("id").reset_index(drop=True)
     assert len(before) >= 3000

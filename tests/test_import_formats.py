@@ -25,6 +25,9 @@ import shapely
 from geo.errors import FileFormatError
 from geo.errors import MissingCRS
 from geo.validate import IssueKind
+from services.errors import Refused as ServiceError
+from services.grids import GridService
+from services.grids import ImportRefused
 from store import open_store
 from tests.conftest import COMM_A
 from tests.conftest import COMMUNITIES
@@ -48,9 +51,6 @@ from tests.files_grids import write_geojson
 from tests.files_grids import write_gpkg
 from tests.files_grids import write_shapefile
 from tests.files_grids import write_zip
-from webmap.grid_service import GridService
-from webmap.grid_service import ImportRefused
-from webmap.grid_service import ServiceError
 
 ATTRIBUTES = ["code", "name", "community_code", "population", "households"]
 #: A bow-tie over cell A1 (local metres)

@@ -15,6 +15,7 @@ import re
 import sqlite3
 import warnings
 
+import folium
 import geopandas as gpd
 import mapclassify
 import numpy as np
@@ -23,15 +24,23 @@ import pytest
 import shapely
 
 from geo.aggregate import classify
+from geo.heat import M_PER_DEG
+from geo.heat import monthly_heat
+from geo.heat import weighted_points
 from geo.hotspots import gi_star
 from geo.lookup import GridIndex
+from services import planner
+from services.grids import GridSet
 from store.base import VersionInfo
 from tests.apps import Db
-from webmap import planner
-from webmap import planner_maps as pm
-from webmap.grid_service import GridSet
+from tests.apps import create_user
+from webmap import maps
 from webmap.i18n import STRINGS
-from webmap.users import create_user
+from webmap.maps import choropleth
+from webmap.maps import heatmap
+from webmap.maps import hotspots
+from webmap.maps import planner_map
+from webmap.maps.popups import sparkline_svg
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
 STEP = 0.005  # degrees, ~500 m
@@ -110,14 +119,14 @@ def clustered_points(n: int = 30_000, seed: int = 1) -> tuple[np.ndarray, np.nda
 
 def test_heat_points_are_capped_and_their_weights_sum_to_the_complaints():
     lon, lat = clustered_points()
-    uncapped = pm.weighted_points(lon, lat, cell_m=50, cap=10**9)
+    uncapped = weighted_points(lon, lat, cell_m=50, cap=10**9)
     assert len(uncapped) > 5_000  # the background alone occupies thousands of 50 m cells
     for cap in (5_000, 2_000, 300, 1):
-        points = pm.weighted_points(lon, lat, cell_m=50, cap=cap)
+        points = weighted_points(lon, lat, cell_m=50, cap=cap)
         assert len(points) <= cap
         assert points.total == len(lon)
         assert points.weight.min() >= 1
-    capped = pm.weighted_points(lon, lat, cell_m=50, cap=2_000)
+    capped = weighted_points(lon, lat, cell_m=50, cap=2_000)
     assert capped.coarse_m is not None and capped.coarse_m >= 200
     # the busiest 50 m cells are kept as they are: the top fine cell's weight is the true maximum
     assert capped.n_fine > 0
@@ -129,11 +138,11 @@ def test_heat_cells_match_an_independent_binning():
     lon = np.append(lon, [np.nan, 113.1])
     lat = np.append(lat, [23.1, np.inf])  # not drawable: dropped
     ref = 23.11
-    points = pm.weighted_points(lon, lat, cell_m=50, cap=10**9, ref_lat=ref)
+    points = weighted_points(lon, lat, cell_m=50, cap=10**9, ref_lat=ref)
     ok = np.isfinite(lon) & np.isfinite(lat)
     frame = pd.DataFrame({
-        "ix": np.floor(lon[ok] * pm.M_PER_DEG * np.cos(np.radians(ref)) / 50).astype(int),
-        "iy": np.floor(lat[ok] * pm.M_PER_DEG / 50).astype(int), "lon": lon[ok], "lat": lat[ok]})
+        "ix": np.floor(lon[ok] * M_PER_DEG * np.cos(np.radians(ref)) / 50).astype(int),
+        "iy": np.floor(lat[ok] * M_PER_DEG / 50).astype(int), "lon": lon[ok], "lat": lat[ok]})
     cells = frame.groupby(["ix", "iy"]).agg(n=("lon", "size"), lon=("lon", "mean"), lat=("lat", "mean"))
     assert points.total == ok.sum() == 8_000
     assert sorted(points.weight.tolist()) == sorted(cells["n"].tolist())
@@ -143,7 +152,7 @@ def test_heat_cells_match_an_independent_binning():
 
 
 def test_heat_points_handle_nothing_to_draw():
-    points = pm.weighted_points([], [])
+    points = weighted_points([], [])
     assert len(points) == 0 and points.total == 0 and points.rows() == []
 
 
@@ -159,7 +168,7 @@ def test_monthly_frames_count_the_complaints_of_each_china_month():
     # 31 Jan 17:00 UTC is 1 Feb 01:00 in Foshan: a February complaint
     times = times.append(pd.DatetimeIndex([pd.Timestamp("2025-01-31T17:00Z")]))
     lon, lat = np.append(lon, 113.15), np.append(lat, 23.12)
-    heat = pm.monthly_heat(lon, lat, times, start=times.min(), end=times.max(), cap=150, total_cap=10**6)
+    heat = monthly_heat(lon, lat, times, start=times.min(), end=times.max(), cap=150, total_cap=10**6)
     expected = pd.Series(times.tz_convert("Asia/Shanghai").strftime("%Y-%m")).value_counts().sort_index()
     assert heat.labels == expected.index.tolist()
     assert heat.labels[0] == "2024-11" and all(re.fullmatch(r"\d{4}-\d{2}", m) for m in heat.labels)
@@ -173,7 +182,7 @@ def test_monthly_frames_count_the_complaints_of_each_china_month():
 def test_monthly_frames_share_a_total_cap():
     lon, lat = clustered_points(12_000, seed=4)
     times = pd.date_range("2020-01-01", periods=12_000, freq="4h", tz="UTC")  # ~24 months
-    heat = pm.monthly_heat(lon, lat, times, start=times[0], end=times[-1], cap=600, total_cap=2_400)
+    heat = monthly_heat(lon, lat, times, start=times[0], end=times[-1], cap=600, total_cap=2_400)
     per_frame = 2_400 // len(heat.labels)
     assert sum(len(f) for f in heat.frames) <= 2_400
     assert all(len(f) <= per_frame for f in heat.frames)
@@ -183,12 +192,12 @@ def test_monthly_frames_share_a_total_cap():
 def test_animation_layer_has_one_frame_per_month_with_labels_and_no_jquery():
     lon, lat = clustered_points(3_000, seed=5)
     times = pd.date_range("2025-01-01", periods=3_000, freq="2h", tz="UTC")
-    heat = pm.monthly_heat(lon, lat, times, start=times[0], end=times[-1])
-    layer = pm.animation_layer(heat, name="逐月动画")
+    heat = monthly_heat(lon, lat, times, start=times[0], end=times[-1])
+    layer = heatmap.animation_layer(heat, name="逐月动画")
     assert layer.index == heat.labels
     assert len(layer.data) == len(heat.labels)
     assert [sum(p[2] for p in frame) for frame in layer.data] == heat.totals.tolist()
-    m = pm.folium.Map(location=[23.1, 113.1], tiles=None)
+    m = folium.Map(location=[23.1, 113.1], tiles=None)
     m.add_child(layer)
     html = m.get_root().render()
     assert "$.extend" not in html and "L.extend" in html
@@ -203,18 +212,18 @@ def test_choropleth_classes_match_mapclassify_fisher_jenks():
     grid_set = lattice_set(12)
     counts = np.random.default_rng(7).negative_binomial(2, 0.05, 144).astype(float)
     classification = classify(counts, "fisher_jenks", 5)
-    data = pm.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]),
-                       [""] * 144)
-    _, polygons = pm.class_layer(data, classification, pm.COUNT_COLORS, name="诉求数",
-                                     tips=[str(int(c)) for c in counts])
+    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]),
+                               [""] * 144)
+    _, polygons = choropleth.class_layer(data, classification, choropleth.COUNT_COLORS, name="诉求数",
+                                         tips=[str(int(c)) for c in counts])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
         reference = mapclassify.FisherJenks(counts, k=5)
     np.testing.assert_allclose(classification.bins, reference.bins)
     assert polygons.classes == np.asarray(reference.yb).tolist()
-    assert polygons.fills == [pm.COUNT_COLORS[c] for c in reference.yb]
-    entries = pm.class_legend_entries(classification, pm.COUNT_COLORS)
-    assert [color for color, _ in entries] == list(pm.COUNT_COLORS)
+    assert polygons.fills == [choropleth.COUNT_COLORS[c] for c in reference.yb]
+    entries = choropleth.class_legend_entries(classification, choropleth.COUNT_COLORS)
+    assert [color for color, _ in entries] == list(choropleth.COUNT_COLORS)
     assert [label.split(" (")[0] for _, label in entries] == classification.labels
     assert [int(label.rsplit("(", 1)[1][:-1]) for _, label in entries] == np.bincount(reference.yb).tolist()
 
@@ -222,10 +231,11 @@ def test_choropleth_classes_match_mapclassify_fisher_jenks():
 def test_rates_without_population_are_no_data_not_the_lowest_class():
     rates = np.array([1.0, 2.0, np.nan, 8.0, 9.0, 30.0, np.nan])
     classification = classify(rates, "fisher_jenks", 5)
-    entries = pm.class_legend_entries(classification, pm.RATE_COLORS, "无人口数据")
+    entries = choropleth.class_legend_entries(classification, choropleth.RATE_COLORS, "无人口数据")
     assert entries[-1] == (None, "无人口数据 (2)")
-    layer = pm.ClassedPolygons(classification.classes, pm.palette_for(classification.k, pm.RATE_COLORS),
-                               rings=[[[0, 0], [1, 0], [1, 1]]] * 7)
+    layer = choropleth.ClassedPolygons(classification.classes,
+                                       choropleth.palette_for(classification.k, choropleth.RATE_COLORS),
+                                       rings=[[[0, 0], [1, 0], [1, 1]]] * 7)
     assert layer.fills[2] is None and layer.fills[6] is None
     assert all(f is not None for i, f in enumerate(layer.fills) if i not in (2, 6))
 
@@ -237,16 +247,17 @@ def test_hotspot_layer_colours_follow_gi_bin_on_a_known_hot_block(seed):
     counts = hot_block_counts(n, seed)
     geoms = gpd.GeoDataFrame(geometry=list(grid_set.index.geoms), crs=4326)
     gi = gi_star(geoms, counts, population=np.full(n * n, 2000.0))
-    data = pm.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]), [""] * n * n)
-    _, polygons = pm.hotspot_layer(data, gi, name="Gi*", tips=[""] * n * n)
-    assert polygons.fills == [pm.GI_COLORS[int(b)] for b in gi["gi_bin"]]
+    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]),
+                               [""] * n * n)
+    _, polygons = hotspots.hotspot_layer(data, gi, name="Gi*", tips=[""] * n * n)
+    assert polygons.fills == [hotspots.GI_COLORS[int(b)] for b in gi["gi_bin"]]
     centre = cell_of(n, 4, 4)
     assert gi["gi_bin"].iat[centre] == 3 and polygons.fills[centre] == "#b2182b"  # hot, 99 %
     for corner in (cell_of(n, 0, 0), cell_of(n, 0, 8), cell_of(n, 8, 0), cell_of(n, 8, 8)):
         assert gi["gi_bin"].iat[corner] <= 0
-        assert polygons.fills[corner] in [pm.GI_COLORS[b] for b in (0, -1, -2, -3)]
-    legend = {label.split(" (")[0]: color for color, label in pm.hotspot_legend_entries(gi, tr)}
-    assert legend["热点 99%"] == pm.GI_COLORS[3] and legend["冷点 99%"] == pm.GI_COLORS[-3]
+        assert polygons.fills[corner] in [hotspots.GI_COLORS[b] for b in (0, -1, -2, -3)]
+    legend = {label.split(" (")[0]: color for color, label in hotspots.hotspot_legend_entries(gi, tr)}
+    assert legend["热点 99%"] == hotspots.GI_COLORS[3] and legend["冷点 99%"] == hotspots.GI_COLORS[-3]
 
 
 def test_untested_grids_are_grey_in_the_hotspot_layer():
@@ -257,10 +268,11 @@ def test_untested_grids_are_grey_in_the_hotspot_layer():
     population[0] = np.nan
     geoms = gpd.GeoDataFrame(geometry=list(grid_set.index.geoms), crs=4326)
     gi = gi_star(geoms, counts, population=population)
-    data = pm.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]), [""] * n * n)
-    _, polygons = pm.hotspot_layer(data, gi, name="Gi*", tips=[""] * n * n)
+    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]),
+                               [""] * n * n)
+    _, polygons = hotspots.hotspot_layer(data, gi, name="Gi*", tips=[""] * n * n)
     assert gi["status"].iat[0] == "no_population"
-    assert polygons.fills[0] == pm.UNTESTED_COLOR
+    assert polygons.fills[0] == hotspots.UNTESTED_COLOR
 
 
 # --------------------------------------------------------------------------- analysis, popups, escaping
@@ -297,7 +309,7 @@ def test_analysis_counts_rates_and_gi_agree_with_the_input(hot_analysis):
 
 def test_popup_sparkline_has_one_point_per_month(hot_analysis):
     grid_set, counts, _, a = hot_analysis
-    popups = planner.grid_popups(a, grid_set, tr=tr, category_names={"noise": "生活噪音"})
+    popups = planner_map.grid_popups(a, grid_set, tr=tr, category_names={"noise": "生活噪音"})
     assert len(popups) == 81
     months = len(a.months)
     assert months == 12
@@ -316,21 +328,21 @@ def test_popup_sparkline_has_one_point_per_month(hot_analysis):
 
 
 def test_sparkline_alone():
-    svg = pm.sparkline_svg([0, 3, 1, 0, 5], label="逐月")
+    svg = sparkline_svg([0, 3, 1, 0, 5], label="逐月")
     points = re.search(r'points="([^"]+)"', svg).group(1).split()
     assert len(points) == 5
     assert [float(p.split(",")[1]) for p in points][4] < [float(p.split(",")[1]) for p in points][1]
-    assert pm.sparkline_svg([]) == ""
-    assert len(re.search(r'points="([^"]+)"', pm.sparkline_svg([0, 0, 0])).group(1).split()) == 3
+    assert sparkline_svg([]) == ""
+    assert len(re.search(r'points="([^"]+)"', sparkline_svg([0, 0, 0])).group(1).split()) == 3
 
 
 def test_grid_name_with_a_script_tag_is_escaped_everywhere(hot_analysis):
     grid_set, _, _, a = hot_analysis
-    m = planner.build_map(a, grid_set, tr=tr, category_names={})
+    m = planner_map.build_map(a, grid_set, tr=tr, category_names={})
     html = m.get_root().render()
     assert "<script>alert(1)</script>" not in html
     assert "alert(1)<" not in html
-    popups = planner.grid_popups(a, grid_set, tr=tr, category_names={})
+    popups = planner_map.grid_popups(a, grid_set, tr=tr, category_names={})
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in popups[0]
     assert "A &amp; B &quot;网格&quot;" in popups[1]
     names = json.loads(re.search(r"_names = (\[.*?\]);\n", html).group(1))
@@ -342,20 +354,20 @@ def test_grid_name_with_a_script_tag_is_escaped_everywhere(hot_analysis):
 
 
 def test_js_json_cannot_close_the_script_element():
-    text = pm.js_json({"a": "</script><script>alert(1)</script>", "b": "<!-- x", "c": "\u2028"})
+    text = maps.js_json({"a": "</script><script>alert(1)</script>", "b": "<!-- x", "c": "\u2028"})
     assert "</" not in text and "<!" not in text and "\u2028" not in text
     assert json.loads(text) == {"a": "</script><script>alert(1)</script>", "b": "<!-- x", "c": "\u2028"}
 
 
 def test_map_has_all_six_layers_one_shown_and_legends(hot_analysis):
     grid_set, _, _, a = hot_analysis
-    for layer in planner.LAYERS:
-        m = planner.build_map(a, grid_set, tr=tr, category_names={}, layer=layer)
+    for layer in planner_map.LAYERS:
+        m = planner_map.build_map(a, grid_set, tr=tr, category_names={}, layer=layer)
         html = m.get_root().render()
-        names = [tr(f"pl_layer_{k}") for k in planner.LAYERS]
+        names = [tr(f"pl_layer_{k}") for k in planner_map.LAYERS]
         control = re.search(r"base_layers : \{(.*?)\},", html, re.S).group(1)
         assert all(json.dumps(name) in control for name in names)  # radio buttons: one at a time
-        for key in planner.LAYERS:
+        for key in planner_map.LAYERS:
             assert f"div.setAttribute('data-legend', \"{key}\")" in html
         shown = [c for c in m._children.values()
                  if getattr(c, "show", False) and not getattr(c, "overlay", True)]
@@ -364,14 +376,14 @@ def test_map_has_all_six_layers_one_shown_and_legends(hot_analysis):
 
 def test_amap_tiles_shift_the_overlays_to_gcj02(hot_analysis):
     grid_set, _, _, a = hot_analysis
-    plain = planner.build_map(a, grid_set, tr=tr, category_names={}, tiles="none")
-    amap = planner.build_map(a, grid_set, tr=tr, category_names={}, tiles="amap")
+    plain = planner_map.build_map(a, grid_set, tr=tr, category_names={}, tiles="none")
+    amap = planner_map.build_map(a, grid_set, tr=tr, category_names={}, tiles="amap")
     first = {}
     for name, m in (("none", plain), ("amap", amap)):
         html = m.get_root().render()
         geo = json.loads(re.search(r"var grid_data_\w+ = (\{.*?\});\n", html).group(1))
         first[name] = np.asarray(geo["features"][0]["geometry"]["coordinates"][0][0])
-    dx_m = (first["amap"] - first["none"]) * [pm.M_PER_DEG * np.cos(np.radians(23.1)), pm.M_PER_DEG]
+    dx_m = (first["amap"] - first["none"]) * [M_PER_DEG * np.cos(np.radians(23.1)), M_PER_DEG]
     assert 300 < np.hypot(*dx_m) < 900  # GCJ-02 is some hundreds of metres off WGS84 here
 
 
@@ -569,7 +581,7 @@ def test_second_look_is_cached_and_a_change_recomputes(demo_db):
     same_map = re.compile(rb'<div class="folium-map" id="(map_\w+)"')
     assert same_map.search(again.data).group(1) == same_map.search(first.data).group(1)
     # a new noise complaint changes the record: the next look counts it
-    svc = app.extensions["redgrid.complaints"]
+    svc = app.extensions["redgrid"].cases
     from complaints import intake
 
     point = shapely.point_on_surface(svc.grids.grid_set(svc.grids.active_version_id()).index.geoms[0])

@@ -1,7 +1,9 @@
-"""RedGrid's web layer: a thin Flask app that parses requests, calls the core, renders.
+"""RedGrid's web adapter: a Flask app whose views parse a request, call one service, render.
 
 ``create_app`` is the only way to build the app (no module-level app), so tests,
-the command line and production each get their own, configured explicitly.
+the command line and production each get their own, configured explicitly. The
+services (``services.build``) are built once per app and kept in
+``app.extensions["redgrid"]``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any
 
 from flask import Flask
 
-from webmap.grid_service import GridService
+from services.build import build_services
+from services.config import Config
+from services.config import default_instance
 
 DEFAULTS: dict[str, Any] = {
     # the embedded default: SQLite in the instance folder
@@ -46,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``REDGRID_*`` environment variables, then ``test_config``."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True, instance_path=str(default_instance()))
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("REDGRID")
     if test_config:
@@ -83,48 +87,8 @@ def _configure_json(app: Flask) -> None:
 
 
 def _configure_service(app: Flask) -> None:
-    from store import open_store
-
-    store = open_store(app.config["DATABASE_URL"], upgrade=app.config.get("AUTO_MIGRATE", True))
-    grids = GridService(
-        store,
-        near_m=float(app.config["NEAR_M"]),
-        cache_dir=Path(app.config["CACHE_DIR"]),
-        use_lut=bool(app.config["USE_LUT"]),
-        active_ttl_s=float(app.config["ACTIVE_TTL_S"]),
-    )
-    app.extensions["redgrid"] = grids
-    app.extensions["redgrid.complaints"] = _complaint_service(app, store, grids)
-
-
-def _complaint_service(app: Flask, store, grids: GridService):
-    from complaints.catalog import DEFAULT_CATALOG_DIR
-    from complaints.catalog import Catalog
-    from webmap.complaint_service import ComplaintService
-    from webmap.complaint_service import stored_calendar
-
-    catalog = Catalog.load(app.config["CATALOG_DIR"] or DEFAULT_CATALOG_DIR)
-    return ComplaintService(store, grids, catalog, stored_calendar(store),
-                            geocoder=_geocoder(app, grids),
-                            photo_dir=Path(app.config.get("PHOTO_DIR") or Path(app.instance_path) / "photos"))
-
-
-def _geocoder(app: Flask, grids: GridService):
-    from geo.geocode import Gazetteer
-    from geo.geocoders import AmapGeocoder
-    from geo.geocoders import ChainGeocoder
-    from geo.geocoders import TiandituGeocoder
-
-    path = app.config["GAZETTEER_PATH"] or Path(__file__).resolve().parents[1] / "data" / "gazetteer" / \
-        "dali-demo-addresses.csv"
-    if not Path(path).exists():
-        return None
-    providers = []
-    if app.config["AMAP_KEY"]:
-        providers.append(AmapGeocoder(app.config["AMAP_KEY"]))
-    if app.config["TIANDITU_KEY"]:
-        providers.append(TiandituGeocoder(app.config["TIANDITU_KEY"]))
-    return ChainGeocoder(Gazetteer.from_csv(path), providers)
+    config = Config.from_mapping(app.config, instance=Path(app.instance_path))
+    app.extensions["redgrid"] = build_services(config)
 
 
 def _configure_http(app: Flask) -> None:
@@ -147,14 +111,15 @@ def _configure_http(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
-    from webmap import api
-    from webmap import complaints_api
     from webmap import errors
     from webmap import i18n
     from webmap import open311
     from webmap import pages
     from webmap import planner
     from webmap import users
+    from webmap.api import cases as cases_api
+    from webmap.api import grids as grids_api
+    from webmap.api import stats as stats_api
     from webmap.maps import TILES
     from webmap.maps import configure_assets
 
@@ -167,10 +132,11 @@ def _register_blueprints(app: Flask) -> None:
     csrf = CSRFProtect(app)
     app.extensions["redgrid.csrf"] = csrf
     # API clients authenticate with keys, not cookies: only cookie-borne writes need the token
-    for blueprint in (api.bp, complaints_api.bp, open311.bp):
+    for blueprint in (grids_api.bp, cases_api.bp, stats_api.bp, open311.bp):
         csrf.exempt(blueprint)
-    app.register_blueprint(api.bp, url_prefix="/api/v1")
-    app.register_blueprint(complaints_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(grids_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(cases_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(stats_api.bp, url_prefix="/api/v1")
     app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(users.bp)
     app.register_blueprint(pages.bp)

@@ -1,63 +1,99 @@
-"""One error shape for the API: ``{"error": {"code": ..., "message": ...}}`` with a fitting status."""
+"""Every error, rendered in one place: problem details for the API, Open311's list for Open311,
+an HTML page in the reader's language for browsers.
+
+Services raise domain errors (``services.errors``) and the cores raise theirs
+(``geo.errors``, ``complaints.errors``); none of them knows HTTP. The status each class
+maps to is decided here. API errors are RFC 9457 problem details
+(``application/problem+json``) which also carry ``error: {code, message}`` as an extension
+member, the shape clients of earlier versions read.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
+from flask import Response
 from flask import jsonify
+from flask import render_template
+from flask import request
 from werkzeug.exceptions import HTTPException
 
 from complaints.errors import ComplaintsError
 from geo.errors import GeoError
 from geo.errors import RowErrors
-from webmap.grid_service import ImportRefused
-from webmap.grid_service import ServiceError
+from services import errors as domain
+
+STATUS: dict[type[domain.DomainError], int] = {
+    domain.Invalid: 400,
+    domain.Refused: 422,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Unauthenticated: 401,
+    domain.Forbidden: 403,
+    domain.PreconditionRequired: 428,
+    domain.TooLarge: 413,
+    domain.UnsupportedType: 415,
+    domain.Unavailable: 503,
+}
 
 
-class ApiError(Exception):
-    """An error raised by a view, rendered as JSON."""
+class Problem(Exception):
+    """A problem found by the web layer itself (a malformed request it parses)."""
 
     def __init__(self, message: str, *, code: str = "bad_request", status: int = 400,
                  details: dict | None = None) -> None:
         super().__init__(message)
-        self.message, self.code, self.status, self.details = message, code, status, details
+        self.message, self.code, self.status, self.details = message, code, status, details or {}
 
 
-def error_body(code: str, message: str, details: dict | None = None) -> dict:
-    body = {"code": code, "message": message}
-    if details:
-        body.update(details)
-    return {"error": body}
+def describe(exc: Exception) -> tuple[int, str, str, dict]:
+    """(status, code, message, extra members) for any error the app may meet."""
+    if isinstance(exc, Problem):
+        return exc.status, exc.code, exc.message, exc.details
+    if isinstance(exc, domain.DomainError):
+        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        return status, exc.code, exc.message, exc.details
+    if isinstance(exc, RowErrors):
+        rows = [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors]
+        return 422, exc.code, exc.message.splitlines()[0], {"rows": rows}
+    if isinstance(exc, ComplaintsError):
+        # a refused workflow action, an unknown category, a year without a holiday schedule:
+        # the request was understood but cannot be carried out as asked
+        return 422, exc.code, exc.message, {}
+    if isinstance(exc, GeoError):
+        return 400, exc.code, exc.message, {}
+    if isinstance(exc, HTTPException):
+        return exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", {}
+    raise exc
+
+
+def problem(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    body = {"type": f"about:blank#{code}", "title": code.replace("_", " "), "status": status,
+            "detail": message, "code": code, "error": {"code": code, "message": message, **(details or {})}}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _wants_html() -> bool:
+    path = request.path
+    if path.startswith(("/api/", "/open311/")):
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "text/html" or not request.accept_mimetypes.provided
+
+
+def render(exc: Exception) -> Response | tuple[str, int]:
+    status, code, message, details = describe(exc)
+    if request.path.startswith("/open311/"):
+        from webmap.open311 import error_response
+
+        return error_response(status, message)
+    if _wants_html():
+        return render_template("error.html", status=status, code=code, message=message), status
+    return problem(status, code, message, details)
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
-        return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
-
-    @app.errorhandler(ImportRefused)
-    def _refused(exc: ImportRefused):
-        return jsonify(error_body(exc.code, "import refused, nothing stored",
-                                  {"report": exc.report.to_dict()})), exc.status
-
-    @app.errorhandler(ServiceError)
-    def _service(exc: ServiceError):
-        return jsonify(error_body(exc.code, exc.message)), exc.status
-
-    @app.errorhandler(RowErrors)
-    def _rows(exc: RowErrors):
-        rows = [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors]
-        return jsonify(error_body(exc.code, exc.message.splitlines()[0], {"rows": rows})), 422
-
-    @app.errorhandler(ComplaintsError)
-    def _complaints(exc: ComplaintsError):
-        # a refused workflow action, an unknown category, a year without a holiday schedule:
-        # the request was understood but cannot be carried out as asked
-        return jsonify(error_body(exc.code, exc.message)), 422
-
-    @app.errorhandler(GeoError)
-    def _geo(exc: GeoError):
-        return jsonify(error_body(exc.code, exc.message)), 400
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
-        return jsonify(error_body(exc.name.lower().replace(" ", "_"), exc.description)), exc.code
+    for cls in (Problem, domain.DomainError, RowErrors, ComplaintsError, GeoError, HTTPException):
+        app.register_error_handler(cls, render)

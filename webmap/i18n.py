@@ -242,6 +242,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pl_gi_note": ("Queen 邻接，FDR 校正；对象：{value}", "Queen contiguity, FDR-corrected; on {value}"),
     "pl_gi_value_rate": ("每千人诉求率", "complaints per 1,000 residents"),
     "pl_gi_value_count": ("诉求数", "complaint counts"),
+    "error_400": ("请求有误", "Bad request"),
+    "error_401": ("请先登录", "Please log in"),
+    "error_403": ("无权访问", "Not allowed"),
+    "error_404": ("页面或记录不存在", "Not found"),
+    "error_409": ("记录已被他人修改", "Changed by someone else"),
+    "error_413": ("内容过大", "Too large"),
+    "error_415": ("不支持的文件类型", "Unsupported file type"),
+    "error_422": ("无法按要求处理", "Cannot be done as asked"),
+    "error_429": ("请求过于频繁", "Too many requests"),
+    "error_503": ("服务暂不可用", "Service unavailable"),
+    "error_other": ("出错了", "Something went wrong"),
+    "error_back": ("返回调度首页", "Back to the dispatcher page"),
 }
 
 

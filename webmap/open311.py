@@ -16,21 +16,24 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import jsonify
 from flask import request
 
 from complaints import intake
 from complaints import workflow
+from complaints.records import Case
 from geo.errors import GeoError
 from geo.errors import RowErrors
-from webmap.auth import WRITE
-from webmap.auth import token_hash
-from webmap.complaint_service import ComplaintService
-from webmap.grid_service import ServiceError
+from geo.timeutil import BEIJING
+from services.callers import ANONYMOUS
+from services.callers import WRITE
+from services.cases import ComplaintService
+from services.errors import DomainError
+from services.errors import Unauthenticated
+from webmap.auth import services as all_services
 
 bp = Blueprint("open311", __name__)
-CHINA = datetime.timezone(datetime.timedelta(hours=8))
+CHINA = BEIJING
 MAX_WINDOW_DAYS = 90
 DEFAULT_LIMIT = 1000
 
@@ -42,7 +45,7 @@ class Open311Error(Exception):
 
 
 def service() -> ComplaintService:
-    return current_app.extensions["redgrid.complaints"]
+    return all_services().cases
 
 
 def _render(body, fmt: str, root: str, item: str, status: int = 200) -> Response:
@@ -75,11 +78,15 @@ def _xml(tag: str, value) -> ET.Element:
     return element
 
 
+def error_response(status: int, description: str) -> Response:
+    """Open311's error shape, in the format the request's extension asks for."""
+    fmt = "xml" if request.path.endswith(".xml") else "json"
+    return _render([{"code": status, "description": description}], fmt, "errors", "error", status)
+
+
 @bp.errorhandler(Open311Error)
 def _error(exc: Open311Error):
-    fmt = "xml" if request.path.endswith(".xml") else "json"
-    return _render([{"code": exc.status, "description": exc.description}], fmt, "errors", "error",
-                   exc.status)
+    return error_response(exc.status, exc.description)
 
 
 def _fmt(fmt: str) -> str:
@@ -124,8 +131,11 @@ def service_definition(code: str, fmt: str):
 def create_request(fmt: str):
     fmt = _fmt(fmt)
     key = request.form.get("api_key") or request.args.get("api_key")
-    found = service().store.api_key_scopes(token_hash(key)) if key else None
-    if found is None or WRITE not in found[1]:
+    try:
+        who = all_services().accounts.key_caller(key) if key else ANONYMOUS
+    except Unauthenticated:
+        who = ANONYMOUS
+    if not who.can(WRITE):
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
     form = request.form
     parts = [p.strip() for p in (form.get("last_name"), form.get("first_name")) if p and p.strip()]
@@ -140,42 +150,41 @@ def create_request(fmt: str):
         "reporter_name": name, "reporter_phone": form.get("phone"),
     }
     try:
-        item = intake.check(values, catalog=service().catalog, source=f"open311:{found[0]}")
-        row = service().file(item, actor=f"api_key:{found[0]}")
+        item = intake.check(values, catalog=service().catalog, source=f"open311:{who.name}")
+        row = service().file(item, actor=who.actor)
     except RowErrors as exc:
         raise Open311Error(400, "; ".join(f"{e.field}: {e.message}" for e in exc.errors)) from exc
-    except (GeoError, ServiceError) as exc:
+    except (GeoError, DomainError) as exc:
         raise Open311Error(400, str(exc)) from exc
-    return _render([{"service_request_id": str(row["id"]),
-                     "service_notice": f"已受理，网格 {row['grid_code']}；已分派至网格团队",
+    return _render([{"service_request_id": str(row.id),
+                     "service_notice": f"已受理，网格 {row.grid_code}；已分派至网格团队",
                      "account_id": None}], fmt, "service_requests", "request", 201)
 
 
-def _request_json(row: dict, svc: ComplaintService, extensions: bool) -> dict:
-    category = svc.catalog.categories.get(row["category_code"])
-    department = svc.catalog.departments.get(row["department_code"] or "")
-    state = workflow.State(row["state"])
-    notes = _status_note(state, row)
+def _request_json(row: Case, svc: ComplaintService, extensions: bool) -> dict:
+    category = svc.catalog.categories.get(row.category_code)
+    department = svc.catalog.departments.get(row.department_code or "")
+    state = workflow.State(row.state)
     body = {
-        "service_request_id": str(row["id"]), "status": workflow.open311_status(state),
-        "status_notes": notes, "service_name": category.name_zh if category else None,
-        "service_code": row["category_code"], "description": row["text"],
+        "service_request_id": str(row.id), "status": workflow.open311_status(state),
+        "status_notes": _status_note(state), "service_name": category.name_zh if category else None,
+        "service_code": row.category_code, "description": row.text,
         "agency_responsible": department.name_zh if department else None, "service_notice": None,
-        "requested_datetime": _t(row["reported_at"]), "updated_datetime": _t(row["updated_at"]),
-        "expected_datetime": _t(row["deadline"]), "address": row["address"], "address_id": None,
-        "zipcode": None, "lat": row["lat"], "long": row["lon"], "media_url": None,
+        "requested_datetime": _t(row.reported_at), "updated_datetime": _t(row.updated_at),
+        "expected_datetime": _t(row.deadline), "address": row.address, "address_id": None,
+        "zipcode": None, "lat": row.lat, "long": row.lon, "media_url": None,
     }
     if extensions:
-        body["extended_attributes"] = {"grid_code": row["grid_code"], "state": row["state"],
-                                       "whistle_group": row["whistle_group"],
-                                       "grid_version": row["grid_version_id"]}
-        body["notes"] = [{"datetime": _t(e["at"]), "description": e["note"] or e["action"],
-                          "type": e["action"], "status": e["to_state"]}
-                         for e in svc.store.complaint_events(row["id"])]
+        body["extended_attributes"] = {"grid_code": row.grid_code, "state": row.state,
+                                       "whistle_group": row.whistle_group,
+                                       "grid_version": row.grid_version_id}
+        events = svc.get(ANONYMOUS, row.id).events or []
+        body["notes"] = [{"datetime": _t(e.at), "description": e.note or e.action, "type": e.action,
+                          "status": e.to_state} for e in events]
     return body
 
 
-def _status_note(state: workflow.State, row: dict) -> str:
+def _status_note(state: workflow.State) -> str:
     return {
         workflow.State.COLLECTED: "诉求已收集", workflow.State.DELIBERATION: "多元议事中",
         workflow.State.DISPATCHED: "已派单，限期办理", workflow.State.RESOLVED: "已化解，待回访",
@@ -197,7 +206,7 @@ def list_requests(fmt: str):
     extensions = args.get("extensions") == "true"
     if args.get("service_request_id"):
         ids = [int(i) for i in args["service_request_id"].split(",") if i.strip().isdigit()]
-        rows = [r for r in (svc.store.complaint(i) for i in ids) if r is not None]
+        rows = [v.case for v in (_maybe(svc, i) for i in ids) if v is not None]
         return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
     end = _date(args.get("end_date")) or datetime.datetime.now(CHINA)
     start = _date(args.get("start_date")) or end - datetime.timedelta(days=MAX_WINDOW_DAYS)
@@ -213,7 +222,8 @@ def list_requests(fmt: str):
         filters["state"] = [s.value for s in workflow.State if workflow.open311_status(s) in wanted]
     page_size = min(_whole(args, "page_size", DEFAULT_LIMIT), DEFAULT_LIMIT)
     page = max(_whole(args, "page", 1), 1)
-    rows = svc.store.list_complaints(filters=filters, limit=page_size, offset=(page - 1) * page_size)
+    found = svc.list_cases(ANONYMOUS, filters, limit=page_size, offset=(page - 1) * page_size)
+    rows = [v.case for v in found.items]
     return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
 
 
@@ -221,11 +231,18 @@ def list_requests(fmt: str):
 def get_request(request_id: int, fmt: str):
     fmt = _fmt(fmt)
     svc = service()
-    row = svc.store.complaint(request_id)
-    if row is None:
+    view = _maybe(svc, request_id)
+    if view is None:
         raise Open311Error(404, f"service_request_id {request_id} not found")
-    return _render([_request_json(row, svc, request.args.get("extensions") == "true")], fmt,
+    return _render([_request_json(view.case, svc, request.args.get("extensions") == "true")], fmt,
                    "service_requests", "request")
+
+
+def _maybe(svc: ComplaintService, request_id: int):
+    try:
+        return svc.get(ANONYMOUS, request_id, history=False)
+    except DomainError:
+        return None
 
 
 def _whole(args, name: str, default: int) -> int:

@@ -1,8 +1,8 @@
-"""The grid service: store + spatial core, shared by the web app and the command line.
+"""Grids and lookups: versions, imports, the point-in-grid answer and the team that answers for it.
 
 It owns the in-memory state that must be built once, not per request: one
-``GridIndex`` per grid version (and a lookup table for the active one, cached
-on disk), and the roster. Everything else it fetches from the store.
+``GridIndex`` per grid version (and its lookup table, cached on disk), and the roster.
+Everything else it fetches from the store.
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -26,46 +23,53 @@ import pandas as pd
 from geo import crs as crs_mod
 from geo.codes import community_of
 from geo.codes import town_of
-from geo.errors import GeoError
+from geo.crs import COORDSYS_NAMES
 from geo.gridfile import GridFile
 from geo.gridfile import read_grid_file
 from geo.gridset import community_outlines
 from geo.gridset import with_areas
 from geo.lookup import DEFAULT_NEAR_M
+from geo.lookup import STATUS_MESSAGES
 from geo.lookup import BatchMatch
 from geo.lookup import GridIndex
 from geo.lookup import PointMatch
+from geo.lookup import Status
 from geo.lut import LookupTable
 from geo.officials import Assignment
+from geo.officials import UnitLevel
+from geo.officials import read_roster
 from geo.officials import team_for
+from geo.tabular import file_sha256
+from geo.timeutil import beijing_today
 from geo.validate import Settings
 from geo.validate import ValidationReport
 from geo.validate import repair_grids
 from geo.validate import validate_grids
+from services.caching import Memo
+from services.errors import Invalid
+from services.errors import NotFound
+from services.errors import Refused
+from services.errors import Unavailable
+from store.base import ImportSummary
 from store.base import Store
 from store.base import VersionInfo
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 Progress = Callable[[str, int, int], None]
 
 
-class ServiceError(GeoError):
-    """A request the service cannot serve; ``status`` is the HTTP status it maps to."""
-
-    status = 400
-
-    def __init__(self, message: str, *, code: str, status: int = 400) -> None:
-        super().__init__(message, code=code)
-        self.status = status
-
-
-class ImportRefused(ServiceError):
+class ImportRefused(Refused):
     """A grid file with validation errors: nothing was stored."""
+
+    code = "import_refused"
 
     def __init__(self, report: ValidationReport, source: str) -> None:
         super().__init__(f"{source}: import refused, nothing stored\n{report.format_text()}",
-                         code="import_refused", status=422)
+                         details={"report": report.to_dict()})
         self.report = report
+
+
+class InvalidPoint(Invalid):
+    """Coordinates that cannot be located at all (NaN, out of range, swapped)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,19 @@ class GridSet:
     def grid_row(self, i: int) -> dict:
         row = self.grids.iloc[i]
         return {k: (None if pd.isna(v) else v) for k, v in row.items()}
+
+
+@dataclass(frozen=True)
+class PointAnswer:
+    """The answer to "which grid is this point in, and who answers for it"."""
+
+    grid_set: GridSet
+    match: PointMatch
+    given: dict
+    wgs84: tuple[float, float]
+    team: list[Assignment] | None
+    #: other coordinate systems in which a point that is in no grid would land in one
+    datum_hints: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -105,9 +122,7 @@ class GridService:
         self.settings = settings or Settings()
         self._active_ttl = active_ttl_s
         self._active: tuple[float, int | None] = (0.0, None)
-        self._sets: OrderedDict[int, GridSet] = OrderedDict()
-        self._max_sets = max_cached_versions
-        self._lock = threading.RLock()
+        self._sets: Memo[GridSet] = Memo(max_cached_versions)
         self._roster: tuple[float, dict[str, list[Assignment]]] = (0.0, {})
 
     # --- versions -------------------------------------------------------------------------
@@ -119,48 +134,44 @@ class GridService:
             version = self.store.active_version_id()
             self._active = (now, version)
         if version is None:
-            raise ServiceError("no grid version is active yet; import grids and activate one "
-                               "(redgrid grids import FILE --activate)", code="no_active_version",
-                               status=503)
+            raise Unavailable("no grid version is active yet; import grids and activate one "
+                              "(redgrid grids import FILE --activate)", code="no_active_version")
         return version
+
+    def active_or_none(self) -> int | None:
+        """The active version, or None before any is active (pages show an empty map then)."""
+        try:
+            return self.active_version_id()
+        except Unavailable:
+            return None
 
     def resolve_version(self, version: int | None = None,
                         at: datetime.datetime | None = None) -> int:
         """The version asked for: by number, by the date it was in force, or the active one."""
         if version is not None and at is not None:
-            raise ServiceError("give either version or at, not both", code="bad_parameter")
+            raise Invalid("give either version or at, not both", field="version")
         if version is not None:
             if self.store.version(version) is None:
-                raise ServiceError(f"grid version {version} does not exist", code="unknown_version",
-                                   status=404)
+                raise NotFound(f"grid version {version} does not exist", code="unknown_version")
             return version
         if at is not None:
             found = self.store.version_at(at)
             if found is None:
-                raise ServiceError(f"no grid version was active at {at.isoformat()}",
-                                   code="no_version_at", status=404)
+                raise NotFound(f"no grid version was active at {at.isoformat()}", code="no_version_at")
             return found
         return self.active_version_id()
 
     def grid_set(self, version_id: int) -> GridSet:
-        with self._lock:
-            cached = self._sets.get(version_id)
-            if cached is not None:
-                self._sets.move_to_end(version_id)
+        cached = self._sets.peek(version_id)
         if cached is not None:
-            return self._with_current_flag(cached)
-        built = self._build_set(version_id)
-        with self._lock:
-            self._sets[version_id] = built
-            while len(self._sets) > self._max_sets:
-                self._sets.popitem(last=False)
-        return built
+            return self._with_current_flag(self._sets.get(version_id, lambda: cached))
+        return self._sets.get(version_id, lambda: self._build_set(version_id))
 
     def _with_current_flag(self, grid_set: GridSet) -> GridSet:
         """A cached set whose ``version.active`` says whether it is active now, not when it was built."""
         try:
             active = self.active_version_id() == grid_set.version.id
-        except ServiceError:  # no version active at all
+        except Unavailable:  # no version active at all
             active = False
         if active == grid_set.version.active:
             return grid_set
@@ -169,8 +180,7 @@ class GridService:
     def _build_set(self, version_id: int) -> GridSet:
         info = self.store.version(version_id)
         if info is None:
-            raise ServiceError(f"grid version {version_id} does not exist", code="unknown_version",
-                               status=404)
+            raise NotFound(f"grid version {version_id} does not exist", code="unknown_version")
         frame = self.store.grids(version_id)
         index = GridIndex(frame["code"].tolist(), frame.geometry.values, near_m=self.near_m)
         order = frame.set_index("code").loc[list(index.codes)].reset_index()
@@ -198,8 +208,33 @@ class GridService:
         return lut
 
     def activate(self, version_id: int, by: str | None = None) -> None:
+        if self.store.version(version_id) is None:
+            raise NotFound(f"grid version {version_id} does not exist", code="unknown_version")
         self.store.activate(version_id, by)
         self._active = (0.0, None)
+
+    def versions(self) -> list[VersionInfo]:
+        return self.store.versions()
+
+    def version(self, version_id: int) -> VersionInfo:
+        info = self.store.version(version_id)
+        if info is None:
+            raise NotFound(f"grid version {version_id} does not exist")
+        return info
+
+    def health(self) -> dict:
+        active = self.store.active_version_id()
+        return {"status": "ok" if active else "no_active_version", "active_version": active}
+
+    def grid_index(self, grid_set: GridSet, code: str) -> int:
+        """The position of a grid in a version, by its code."""
+        i = grid_set.index.position.get(code)
+        if i is None:
+            raise NotFound(f"grid {code} is not in version {grid_set.version.id}")
+        return i
+
+    def community_shapes(self, version_id: int) -> gpd.GeoDataFrame:
+        return self.store.community_shapes(version_id)
 
     # --- import ---------------------------------------------------------------------------
 
@@ -215,8 +250,8 @@ class GridService:
         town_code = town_code or _single_town(frame)
         town = self.store.town(town_code)
         if town is None:
-            raise ServiceError(f"town {town_code} is not registered; add it with "
-                               "`redgrid town set CODE NAME --outline FILE`", code="unknown_town")
+            raise Refused(f"town {town_code} is not registered; add it with "
+                          "`redgrid town set CODE NAME --outline FILE`", code="unknown_town")
         registry = self.store.communities()
         known = dict(zip(registry["code"], registry["name"], strict=True))
         outline = town.outline
@@ -271,6 +306,38 @@ class GridService:
         wlon, wlat = float(wlon), float(wlat)
         return grid_set, grid_set.index.locate(wlon, wlat), (wlon, wlat)
 
+    def point(self, lon: float, lat: float, *, coordsys: str = "wgs84", version: int | None = None,
+              at: datetime.datetime | None = None, strict: bool = True) -> PointAnswer:
+        """The full answer for one point: its grid, team, warnings and datum hints.
+
+        With ``strict``, coordinates that cannot be located at all (NaN, out of range, swapped)
+        are refused with a message naming the fault instead of answered with a status.
+        """
+        name = crs_mod.normalise_coordsys(coordsys)
+        grid_set, match, wgs84 = self.locate(lon, lat, coordsys=name, version=version, at=at)
+        if strict and match.status in (Status.NOT_A_NUMBER, Status.OUT_OF_RANGE, Status.SWAPPED):
+            message = f"{STATUS_MESSAGES[match.status]} (lon={lon}, lat={lat})"
+            if match.status == Status.SWAPPED:
+                message += f"; did you mean /point/{name}/{lat},{lon}?"
+            raise InvalidPoint(message, code=match.status.label)
+        team = self.team(str(grid_set.index.codes[match.grid])) if match.status == Status.OK else None
+        hints = []
+        if match.status in (Status.OUTSIDE, Status.FAR_OUTSIDE):
+            hints = self._datum_hints(lon, lat, name, grid_set)
+        return PointAnswer(grid_set, match, {"coordsys": name, "lon": lon, "lat": lat}, wgs84, team, hints)
+
+    def _datum_hints(self, lon: float, lat: float, given: str, grid_set: GridSet) -> list[tuple[str, str]]:
+        """A point in no grid that would land in one if read in another datum was probably mislabelled."""
+        hints = []
+        for other in COORDSYS_NAMES:
+            if other in (given, "cgcs2000") or (given == "cgcs2000" and other == "wgs84"):
+                continue
+            wlon, wlat = crs_mod.to_wgs84(lon, lat, other)
+            match = grid_set.index.locate(float(wlon), float(wlat))
+            if match.status == Status.OK:
+                hints.append((other, str(grid_set.index.codes[match.grid])))
+        return hints
+
     def locate_many(self, lon: np.ndarray, lat: np.ndarray, *, coordsys: str = "wgs84",
                     version: int | None = None, at: datetime.datetime | None = None,
                     annotate: bool = True) -> tuple[GridSet, BatchMatch, np.ndarray, np.ndarray]:
@@ -294,11 +361,23 @@ class GridService:
         self._roster = (0.0, {})
 
     def team(self, grid_code: str, day: datetime.date | None = None) -> list[Assignment]:
-        day = day or today()
+        day = day or beijing_today()
         roster = self.roster()
         people = [*roster.get(grid_code, ()), *roster.get(community_of(grid_code), ()),
                   *roster.get(town_of(grid_code), ())]
         return team_for(grid_code, community_of(grid_code), town_of(grid_code), people, day)
+
+    def import_roster(self, path: str | Path, *, version_id: int | None = None,
+                      encoding: str | None = None, sheet: str | int | None = None,
+                      by: str = "cli") -> ImportSummary:
+        """A roster file (CSV UTF-8/GBK or Excel), checked against a version's units; all or nothing."""
+        version = self.resolve_version(version_id)
+        known = {code: UnitLevel(level) for code, level in self.unit_codes(version).items()}
+        rows = read_roster(path, known_units=known, encoding=encoding, sheet=sheet)
+        summary = self.store.import_assignments(rows, filename=Path(path).name,
+                                                sha256=file_sha256(Path(path)), by=by)
+        self.forget_roster()
+        return summary
 
     def unit_codes(self, version_id: int) -> dict[str, str]:
         """Codes a roster may name for a version: its grids, communities and town."""
@@ -309,29 +388,11 @@ class GridService:
         return units
 
 
-def today() -> datetime.date:
-    return datetime.datetime.now(CHINA_TZ).date()
-
-
-def parse_when(text: str) -> datetime.datetime:
-    """``at=`` values: a date means the end of that day in China time; times may carry a zone."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            day = datetime.date.fromisoformat(text)
-            return datetime.datetime.combine(day, datetime.time.max, CHINA_TZ)
-        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ServiceError(f"at={text!r} is not an ISO date or date-time (e.g. 2025-06-30 or "
-                           "2025-06-30T09:00+08:00)", code="bad_parameter") from exc
-    return when if when.tzinfo else when.replace(tzinfo=CHINA_TZ)
-
-
 def _single_town(frame: gpd.GeoDataFrame) -> str:
     towns = sorted({str(c)[:9] for c in frame["code"].dropna()})
     if len(towns) != 1:
-        raise ServiceError(f"grid codes span {len(towns)} towns ({', '.join(towns[:5])}); import one "
-                           "town at a time or name it with --town", code="ambiguous_town")
+        raise Refused(f"grid codes span {len(towns)} towns ({', '.join(towns[:5])}); import one "
+                      "town at a time or name it with --town", code="ambiguous_town")
     return towns[0]
 
 

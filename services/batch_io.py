@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 
 from geo.lookup import BatchMatch
 from geo.lookup import Status
-from webmap.errors import ApiError
+from services.errors import Invalid
+from services.errors import UnsupportedType
 
 CHUNK = 100_000
 ARROW = "application/vnd.apache.arrow.stream"
@@ -54,9 +55,9 @@ def reader_for(mimetype: str, stream, get_data: Callable[[], bytes] | None) -> I
         return _from_arrow(stream)
     if mimetype in PARQUET:
         return _from_parquet(get_data())
-    raise ApiError(
+    raise UnsupportedType(
         f"unsupported Content-Type {mimetype!r}; send application/json, application/geo+json, "
-        f"text/csv, {ARROW} or {PARQUET[0]}", code="unsupported_media_type", status=415)
+        f"text/csv, {ARROW} or {PARQUET[0]}", code="unsupported_media_type")
 
 
 def _chunks(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray | None) -> Iterator[Chunk]:
@@ -69,13 +70,13 @@ def _from_json(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(f"request body is not valid JSON: {exc}", code="bad_json") from exc
+        raise Invalid(f"request body is not valid JSON: {exc}", code="bad_json") from exc
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         return _from_features(doc.get("features") or [])
     if isinstance(doc, dict) and "points" in doc:
         doc = doc["points"]
     if not isinstance(doc, list):
-        raise ApiError("expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, "
+        raise Invalid("expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, "
                        "or a GeoJSON FeatureCollection of points", code="bad_json")
     if not doc:
         return np.empty(0), np.empty(0), None
@@ -83,12 +84,12 @@ def _from_json(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         try:
             xy = np.asarray(doc, dtype="float64")
         except (ValueError, TypeError) as exc:
-            raise ApiError("every element must be a [lon, lat] pair of numbers", code="bad_json") from exc
+            raise Invalid("every element must be a [lon, lat] pair of numbers", code="bad_json") from exc
         if xy.ndim != 2 or xy.shape[1] != 2:
-            raise ApiError("every element must be a [lon, lat] pair", code="bad_json")
+            raise Invalid("every element must be a [lon, lat] pair", code="bad_json")
         return xy[:, 0], xy[:, 1], None
     frame = pd.DataFrame.from_records(doc)
-    return _columns(frame, "JSON objects")
+    return columns(frame, "JSON objects")
 
 
 def _from_features(features: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,19 +99,19 @@ def _from_features(features: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for i, f in enumerate(features):  # GeoJSON nests each point; there is no columnar shortcut
         geom = (f or {}).get("geometry") or {}
         if geom.get("type") != "Point":
-            raise ApiError(f"feature {i}: expected a Point geometry, got {geom.get('type')!r}",
+            raise Invalid(f"feature {i}: expected a Point geometry, got {geom.get('type')!r}",
                            code="bad_geojson")
         lon[i], lat[i] = geom["coordinates"][:2]
         ids[i] = f.get("id", (f.get("properties") or {}).get("id"))
     return lon, lat, ids
 
 
-def _columns(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def columns(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     lower = {str(c).strip().lower(): c for c in frame.columns}
     lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
     lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
     if lon_col is None or lat_col is None:
-        raise ApiError(f"{what} need lon and lat columns (accepted names: {', '.join(LON_NAMES)} / "
+        raise Invalid(f"{what} need lon and lat columns (accepted names: {', '.join(LON_NAMES)} / "
                        f"{', '.join(LAT_NAMES)}); found {', '.join(map(str, frame.columns))}",
                        code="missing_columns")
     id_col = next((lower[n] for n in ID_NAMES if n in lower), None)
@@ -127,11 +128,11 @@ def _from_csv(stream) -> Iterator[Chunk]:
         reader = pd.read_csv(stream, chunksize=CHUNK, dtype=str, encoding="utf-8-sig",
                              keep_default_na=False)
         for frame in reader:
-            lon, lat, ids = _columns(frame, "CSV rows")
+            lon, lat, ids = columns(frame, "CSV rows")
             yield Chunk(offset, lon, lat, ids)
             offset += len(frame)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ApiError(f"CSV after row {offset}: {exc}", code="bad_csv") from exc
+        raise Invalid(f"CSV after row {offset}: {exc}", code="bad_csv") from exc
     except pd.errors.EmptyDataError:
         return
 
@@ -140,7 +141,7 @@ def _from_arrow(stream) -> Iterator[Chunk]:
     try:
         reader = pyarrow.ipc.open_stream(stream)
     except pa.ArrowInvalid as exc:
-        raise ApiError(f"not an Arrow IPC stream: {exc}", code="bad_arrow") from exc
+        raise Invalid(f"not an Arrow IPC stream: {exc}", code="bad_arrow") from exc
     yield from _from_batches(reader)
 
 
@@ -148,7 +149,7 @@ def _from_parquet(data: bytes) -> Iterator[Chunk]:
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
     except pa.ArrowInvalid as exc:
-        raise ApiError(f"not a Parquet file: {exc}", code="bad_parquet") from exc
+        raise Invalid(f"not a Parquet file: {exc}", code="bad_parquet") from exc
     yield from _from_batches(parquet.iter_batches(batch_size=CHUNK))
 
 
@@ -159,7 +160,7 @@ def _from_batches(batches) -> Iterator[Chunk]:
         lon_n = next((names[n] for n in LON_NAMES if n in names), None)
         lat_n = next((names[n] for n in LAT_NAMES if n in names), None)
         if lon_n is None or lat_n is None:
-            raise ApiError(f"Arrow/Parquet input needs lon and lat columns; found "
+            raise Invalid(f"Arrow/Parquet input needs lon and lat columns; found "
                            f"{', '.join(batch.schema.names)}", code="missing_columns")
         id_n = next((names[n] for n in ID_NAMES if n in names), None)
         lon = batch.column(lon_n).to_numpy(zero_copy_only=False).astype("float64")
@@ -311,8 +312,8 @@ def writer_for(format_arg: str | None, accept, input_mimetype: str) -> Writer:
     """``format=`` wins, then an explicit Accept type, then the input's own family."""
     if format_arg:
         if format_arg not in WRITERS:
-            raise ApiError(f"format={format_arg!r}; expected one of {', '.join(WRITERS)}",
-                           code="bad_parameter")
+            raise Invalid(f"format={format_arg!r}; expected one of {', '.join(WRITERS)}",
+                          code="bad_parameter")
         return WRITERS[format_arg]()
     if accept is not None and accept.provided and str(accept) != "*/*":
         best = accept.best_match(list(BY_MIMETYPE))

@@ -7,104 +7,53 @@ URL shapes follow MapIt: the coordinate system is part of the path, x before y
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import shapely
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import jsonify
 from flask import request
 from flask import stream_with_context
 
-from geo.crs import COORDSYS_NAMES
 from geo.crs import geometries_from_wgs84
 from geo.crs import normalise_coordsys
-from geo.lookup import STATUS_MESSAGES
-from geo.lookup import Status
+from services import batch_io
+from services.callers import PERSONAL_DATA
+from services.grids import GridSet
+from services.shapes import grid_json
+from services.shapes import point_answer_json
+from services.shapes import team_json
+from services.shapes import version_json
 from webmap import auth
-from webmap import batch_io
-from webmap.errors import ApiError
-from webmap.grid_service import GridService
-from webmap.grid_service import GridSet
-from webmap.grid_service import parse_when
-from webmap.serialize import grid_json
-from webmap.serialize import point_json
-from webmap.serialize import team_json
-from webmap.serialize import version_json
+from webmap.api.params import json_response
+from webmap.api.params import parse_pair
+from webmap.api.params import version_args
+from webmap.errors import Problem
 
 bp = Blueprint("api", __name__)
-
-
-def service() -> GridService:
-    return current_app.extensions["redgrid"]
-
-
 bp.before_request(auth.check_request)
 
 
-def _version_args() -> dict:
-    """``version=N`` or ``at=DATE`` from the query string."""
-    version = request.args.get("version")
-    at = request.args.get("at")
-    out: dict = {"version": None, "at": None}
-    if version is not None:
-        if not version.isdigit():
-            raise ApiError(f"version={version!r} must be a version number", code="bad_parameter")
-        out["version"] = int(version)
-    if at:
-        out["at"] = parse_when(at)
-    return out
-
-
 def _grid_set() -> GridSet:
-    svc = service()
-    return svc.grid_set(svc.resolve_version(**_version_args()))
+    grids = auth.services().grids
+    return grids.grid_set(grids.resolve_version(**version_args()))
 
 
 @bp.get("/health")
 def health():
     """Liveness plus the active version, for load balancers and monitoring."""
-    svc = service()
-    active = svc.store.active_version_id()
-    return jsonify({"status": "ok" if active else "no_active_version", "active_version": active})
+    return jsonify(auth.services().grids.health())
 
 
 @bp.get("/point/<coordsys>/<coords>")
 def point(coordsys: str, coords: str):
     """The grid at one point, with its team; ``coords`` is ``lon,lat``."""
-    name = normalise_coordsys(coordsys)
-    lon, lat = _parse_pair(coords)
-    svc = service()
-    grid_set, match, wgs84 = svc.locate(lon, lat, coordsys=name, **_version_args())
-    if match.status in (Status.NOT_A_NUMBER, Status.OUT_OF_RANGE, Status.SWAPPED):
-        message = f"{STATUS_MESSAGES[match.status]} (lon={lon}, lat={lat})"
-        if match.status == Status.SWAPPED:
-            message += f"; did you mean /point/{name}/{lat},{lon}?"
-        raise ApiError(message, code=match.status.label, status=400)
-    team = svc.team(str(grid_set.index.codes[match.grid])) if match.status == Status.OK else None
-    body = point_json(grid_set, match, given={"coordsys": name, "lon": lon, "lat": lat},
-                      wgs84=wgs84, team=team, show_phone=auth.may(auth.PERSONAL_DATA),
-                      near_m=svc.near_m)
-    if match.status in (Status.OUTSIDE, Status.FAR_OUTSIDE):
-        body["warnings"].extend(_datum_hints(svc, lon, lat, name, grid_set))
-    return _json(body, cache=False)
-
-
-def _datum_hints(svc: GridService, lon: float, lat: float, given: str, grid_set: GridSet) -> list:
-    """A point in no grid that would land in one if read in another datum was probably mislabelled."""
-    hints = []
-    for other in COORDSYS_NAMES:
-        if other in (given, "cgcs2000") or (given == "cgcs2000" and other == "wgs84"):
-            continue
-        _, match, _ = svc.locate(lon, lat, coordsys=other, version=grid_set.version.id)
-        if match.status == Status.OK:
-            hints.append({"code": "datum_suspect",
-                          "message": f"read as {other}, the point falls in grid "
-                                     f"{grid_set.index.codes[match.grid]}: check the coordinate "
-                                     f"system (coordsys={other}?)"})
-    return hints
+    lon, lat = parse_pair(coords)
+    grids = auth.services().grids
+    answer = grids.point(lon, lat, coordsys=coordsys, **version_args())
+    body = point_answer_json(answer, show_phone=auth.caller().can(PERSONAL_DATA), near_m=grids.near_m)
+    return json_response(body, cache=False)
 
 
 @bp.post("/points")
@@ -113,7 +62,7 @@ def points():
     Arrow out (``format=`` or the Accept header)."""
     coordsys = normalise_coordsys(request.args.get("coordsys", "wgs84"))
     annotate = request.args.get("fields", "full") != "grid"
-    svc = service()
+    grids = auth.services().grids
     grid_set = _grid_set()
     reader = batch_io.reader_for(request.mimetype, request.stream, request.get_data
                                  if request.mimetype not in batch_io.STREAMED else None)
@@ -128,7 +77,7 @@ def points():
         yield writer.head()
         first = True
         for chunk in itertools.chain([head] if head is not None else [], reader):
-            _, match, wlon, wlat = svc.locate_many(chunk.lon, chunk.lat, coordsys=coordsys,
+            _, match, wlon, wlat = grids.locate_many(chunk.lon, chunk.lat, coordsys=coordsys,
                                                    version=grid_set.version.id, annotate=annotate)
             yield writer.rows(chunk, wlon, wlat, match, grid_set, first=first)
             first = False
@@ -143,8 +92,8 @@ def points():
 def grids():
     """All grids of a version (attributes only; ``/grids.geojson`` has the shapes)."""
     grid_set = _grid_set()
-    return _json({"version": version_json(grid_set.version),
-                  "grids": [grid_json(grid_set, i) for i in range(len(grid_set.index))]})
+    return json_response({"version": version_json(grid_set.version),
+                          "grids": [grid_json(grid_set, i) for i in range(len(grid_set.index))]})
 
 
 @bp.get("/grids.geojson")
@@ -160,8 +109,8 @@ def grid(code: str):
     """One grid by its 15-digit code, with its team."""
     grid_set, i = _grid_by_code(code)
     body = grid_json(grid_set, i)
-    body["team"] = team_json(service().team(code), show_phone=auth.may(auth.PERSONAL_DATA))
-    return _json(body, cache=False)
+    body["team"] = team_json(auth.services().grids.team(code), show_phone=auth.caller().can(PERSONAL_DATA))
+    return json_response(body, cache=False)
 
 
 @bp.get("/grids/<code>.geojson")
@@ -174,7 +123,7 @@ def grid_geojson(code: str):
 @bp.get("/communities.geojson")
 def communities_geojson():
     grid_set = _grid_set()
-    shapes = service().store.community_shapes(grid_set.version.id)
+    shapes = auth.services().grids.community_shapes(grid_set.version.id)
     simplify = _simplify_arg()
     features = [_community_feature(grid_set, r.code, r.geometry, r.area_m2, simplify)
                 for r in shapes.itertuples(index=False)]
@@ -184,56 +133,35 @@ def communities_geojson():
 @bp.get("/communities/<code>.geojson")
 def community_geojson(code: str):
     grid_set = _grid_set()
-    shapes = service().store.community_shapes(grid_set.version.id)
+    shapes = auth.services().grids.community_shapes(grid_set.version.id)
     found = shapes[shapes["code"] == code]
     if found.empty:
-        raise ApiError(f"community {code} has no grids in version {grid_set.version.id}",
-                       code="not_found", status=404)
+        raise Problem(f"community {code} has no grids in version {grid_set.version.id}",
+                      code="not_found", status=404)
     r = found.iloc[0]
     return _geojson(_community_feature(grid_set, code, r.geometry, r.area_m2, _simplify_arg()))
 
 
 @bp.get("/versions")
 def versions():
-    return _json({"versions": [version_json(v) for v in service().store.versions()]}, cache=False)
+    return json_response({"versions": [version_json(v) for v in auth.services().grids.versions()]},
+                         cache=False)
 
 
 @bp.get("/versions/<int:version_id>")
 def version(version_id: int):
-    info = service().store.version(version_id)
-    if info is None:
-        raise ApiError(f"grid version {version_id} does not exist", code="not_found", status=404)
+    info = auth.services().grids.version(version_id)
     body = version_json(info)
     body["report"], body["repairs"] = info.report, info.repairs
-    return _json(body, cache=False)
+    return json_response(body, cache=False)
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _parse_pair(coords: str) -> tuple[float, float]:
-    parts = coords.split(",")
-    if len(parts) != 2:
-        raise ApiError(f"coordinates {coords!r} must be 'lon,lat', e.g. 113.1457,23.1110",
-                       code="bad_coordinates")
-    try:
-        lon, lat = float(parts[0]), float(parts[1])
-    except ValueError as exc:
-        raise ApiError(f"coordinates {coords!r} are not numbers; expected 'lon,lat'",
-                       code="bad_coordinates") from exc
-    if math.isnan(lon) or math.isnan(lat):
-        raise ApiError(f"coordinates {coords!r}: {STATUS_MESSAGES[Status.NOT_A_NUMBER]}",
-                       code="not_a_number")
-    return lon, lat
-
-
 def _grid_by_code(code: str) -> tuple[GridSet, int]:
     grid_set = _grid_set()
-    i = grid_set.index.position.get(code)
-    if i is None:
-        raise ApiError(f"grid {code} is not in version {grid_set.version.id}", code="not_found",
-                       status=404)
-    return grid_set, i
+    return grid_set, auth.services().grids.grid_index(grid_set, code)
 
 
 def _simplify_arg() -> float:
@@ -241,7 +169,7 @@ def _simplify_arg() -> float:
     try:
         metres = float(value)
     except ValueError as exc:
-        raise ApiError(f"simplify={value!r} must be a tolerance in metres", code="bad_parameter") from exc
+        raise Problem(f"simplify={value!r} must be a tolerance in metres", code="bad_parameter") from exc
     return max(metres, 0.0) / 111_320.0
 
 
@@ -279,20 +207,5 @@ def _community_feature(grid_set: GridSet, code: str, geom, area_m2: float, simpl
             "geometry": shapely.geometry.mapping(geom)}
 
 
-def _json(body: dict, *, cache: bool = True) -> Response:
-    response = jsonify(body)
-    _cache_headers(response, cache)
-    return response
-
-
 def _geojson(body: dict) -> Response:
-    response = jsonify(body)
-    response.mimetype = "application/geo+json"
-    _cache_headers(response, True)
-    return response
-
-
-def _cache_headers(response: Response, cache: bool) -> None:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    # answers with people in them may change with the roster: never cache those
-    response.headers["Cache-Control"] = "public, max-age=300" if cache else "no-store"
+    return json_response(body, mimetype="application/geo+json")

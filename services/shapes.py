@@ -1,18 +1,23 @@
-"""The JSON shapes of the API, in one place, shared by the API and the command line."""
+"""The JSON shapes of answers, in one place, shared by the API, the pages' scripts and the command line."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 
+from complaints.catalog import Catalog
 from geo.lookup import STATUS_MESSAGES
 from geo.lookup import PointMatch
 from geo.lookup import Status
 from geo.officials import Assignment
 from geo.officials import mask_phone
+from services.cases import CaseView
+from services.grids import GridSet
+from services.grids import PointAnswer
 from store.base import VersionInfo
-from webmap.grid_service import GridSet
 
 
 def version_json(info: VersionInfo) -> dict:
@@ -55,6 +60,17 @@ def team_json(team: Iterable[Assignment], *, show_phone: bool) -> list[dict]:
     return [official_json(a, show_phone=show_phone) for a in team]
 
 
+def point_answer_json(answer: PointAnswer, *, show_phone: bool, near_m: float) -> dict:
+    """The lookup answer with the datum hints a point in no grid gets."""
+    body = point_json(answer.grid_set, answer.match, given=answer.given, wgs84=answer.wgs84,
+                      team=answer.team, show_phone=show_phone, near_m=near_m)
+    for other, code in answer.datum_hints:
+        body["warnings"].append({"code": "datum_suspect",
+                                 "message": f"read as {other}, the point falls in grid {code}: check the "
+                                            f"coordinate system (coordsys={other}?)"})
+    return body
+
+
 def point_json(grid_set: GridSet, match: PointMatch, *, given: dict, wgs84: tuple[float, float],
                team: list[Assignment] | None, show_phone: bool, near_m: float) -> dict:
     body: dict = {
@@ -95,3 +111,59 @@ def point_json(grid_set: GridSet, match: PointMatch, *, given: dict, wgs84: tupl
 
 def _int(value) -> int | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else int(value)
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def case_json(view: CaseView, catalog: Catalog) -> dict:
+    """A case as the API shows it; reporter contacts only for callers who may see them."""
+    c = view.case
+    category = catalog.categories.get(c.category_code)
+    department = catalog.departments.get(c.department_code or "")
+    body = {
+        "id": c.id, "source": c.source, "external_id": c.external_id, "channel": c.channel, "text": c.text,
+        "category": {"code": c.category_code, "name": category.name_zh if category else None},
+        "address": c.address,
+        "location": {"lon": c.lon, "lat": c.lat, "coordsys": "wgs84"} if c.lon is not None else None,
+        "input": {"coordsys": c.input_coordsys, "lon": c.input_lon, "lat": c.input_lat}
+        if c.input_coordsys else None,
+        "geocode": c.geocode,
+        "reported_at": iso(c.reported_at),
+        "grid": {"code": c.grid_code, "version": c.grid_version_id, "community_code": c.community_code},
+        "whistle_group": c.whistle_group,
+        "state": c.state,
+        "department": {"code": department.code, "name": department.name_zh} if department else None,
+        "dispatched_at": iso(c.dispatched_at), "deadline": iso(c.deadline),
+        "deadline_status": view.deadline_status.value,
+        "resolved_at": iso(c.resolved_at), "closed_at": iso(c.closed_at),
+        "satisfied": c.satisfied, "duplicate_of": c.duplicate_of,
+        "version": c.row_version,
+        "reporter": {"name": c.reporter_name, "phone": c.reporter_phone} if view.personal else
+        {"name": None, "phone": mask_phone(c.reporter_phone) if c.reporter_phone else None},
+    }
+    if view.events is not None:
+        body["events"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "from_state": e.from_state,
+                           "to_state": e.to_state, "note": e.note, "department": e.department_code,
+                           "deadline": iso(e.deadline), "satisfied": e.satisfied} for e in view.events]
+    if view.photos is not None and view.personal:
+        body["photos"] = [{"id": p.id, "content_type": p.content_type, "size": p.size} for p in view.photos]
+    return body
+
+
+def table_rows(frame: pd.DataFrame) -> list[dict]:
+    """A statistics table as JSON rows, times in ISO 8601 like every other time in the API."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [{k: v.isoformat() if isinstance(v, datetime.datetime) else v for k, v in r.items()}
+            for r in records]
+
+
+def catalog_json(catalog: Catalog) -> dict:
+    return {
+        "categories": [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "class": c.gb_class,
+                        "department": c.department, "deadline_days": c.deadline_days}
+                       for c in catalog.categories.values()],
+        "departments": [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en}
+                        for d in catalog.departments.values()],
+    }

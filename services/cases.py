@@ -1,4 +1,4 @@
-"""The complaint service: intake, placement in a grid, the workflow, and leaders' views.
+"""Cases: intake, placement in a grid, the workflow, photos, lists and leaders' views.
 
 It joins the pure cores (``complaints.*`` for rules, ``geo.*`` for places) with the
 store. Placement is decided once, when a complaint is filed: the grid and the grid
@@ -12,17 +12,23 @@ import bisect
 import datetime
 import hashlib
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from complaints import intake
+from complaints import stats
 from complaints import workflow
 from complaints.catalog import Catalog
 from complaints.intake import ComplaintInput
+from complaints.records import Case
+from complaints.records import CaseEvent
+from complaints.records import Photo
 from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus
 from complaints.workflow import State
@@ -31,19 +37,77 @@ from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.lookup import Status
 from geo.tabular import file_sha256
+from geo.timeutil import parse_since
+from geo.timeutil import parse_when
+from geo.timeutil import utcnow
+from services.callers import PERSONAL_DATA
+from services.callers import WRITE
+from services.callers import Caller
+from services.errors import Conflict
+from services.errors import Forbidden
+from services.errors import Invalid
+from services.errors import NotFound
+from services.errors import PreconditionRequired
+from services.errors import TooLarge
+from services.errors import Unauthenticated
+from services.errors import Unavailable
+from services.errors import UnsupportedType
+from services.grids import GridService
 from store.complaints_sql import ConcurrentUpdate
-from webmap.grid_service import GridService
-from webmap.grid_service import ServiceError
 
 Clock = Callable[[], datetime.datetime]
 PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", ".jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
                b"RIFF": ("image/webp", ".webp")}
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 6
+MAX_PAGE = 1000
+#: list filters by query name: the store column each one filters
+FILTER_COLUMNS = (("grid", "grid_code"), ("community", "community_code"), ("category", "category_code"),
+                  ("department", "department_code"), ("source", "source"), ("channel", "channel"))
+DEADLINE_FILTERS = ("on_time", "due_soon", "overdue")
+STAT_COLUMNS = ["id", "grid_code", "community_code", "category_code", "state", "reported_at",
+                "department_code", "deadline", "dispatched_at", "resolved_at", "satisfied", "channel"]
+COUNT_BY = frozenset({"grid_code", "community_code", "category_code", "state", "month", "department_code",
+                      "channel"})
+SATISFACTION_BY = (None, "grid_code", "department_code", "category_code", "community_code")
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+@dataclass(frozen=True)
+class CaseView:
+    """A case as one caller may see it: ``personal`` says whether reporter contacts are shown."""
+
+    case: Case
+    personal: bool
+    deadline_status: DeadlineStatus
+    events: list[CaseEvent] | None = None
+    photos: list[Photo] | None = None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    total: int
+    limit: int
+    offset: int
+    items: list[CaseView]
+
+
+def case_filters(args: Mapping[str, str], *, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """Store filters from query values (grid, community, category, department, source, channel:
+    one or comma-separated; state; since, until; overdue=1)."""
+    filters: dict[str, Any] = {}
+    for name, column in FILTER_COLUMNS:
+        value = args.get(name)
+        if value:
+            filters[column] = value.split(",") if "," in value else value
+    if args.get("state"):
+        filters["state"] = args["state"].split(",")
+    if args.get("since"):
+        filters["since"] = parse_since(args["since"])
+    if args.get("until"):
+        filters["until"] = parse_when(args["until"], name="until")
+    if args.get("overdue") in ("1", "true"):
+        filters["overdue_at"] = now or utcnow()
+    return filters
 
 
 @dataclass(frozen=True)
@@ -67,7 +131,7 @@ class ImportReport:
 
 class ComplaintService:
     def __init__(self, store, grids: GridService, catalog: Catalog, calendar: WorkCalendar, *,
-                 geocoder=None, photo_dir: Path | None = None, clock: Clock = _utcnow) -> None:
+                 geocoder=None, photo_dir: Path | None = None, clock: Clock = utcnow) -> None:
         self.store = store
         self.grids = grids
         self.catalog = catalog
@@ -152,7 +216,7 @@ class ComplaintService:
                  "department_code": None, "deadline": None, "satisfied": None, "duplicate_of": None}
         return row, event
 
-    def file(self, item: ComplaintInput, *, actor: str) -> dict:
+    def file(self, item: ComplaintInput, *, actor: str) -> Case:
         """File one complaint (form or API); filing the same source id again returns the first."""
         existing = self.store.complaint_by_external(item.source, item.external_id)
         if existing is not None:
@@ -161,8 +225,116 @@ class ComplaintService:
         row, event = self._record(item, where)
         event["actor"] = actor
         result = self.store.add_complaints([row], [[event]])
-        return self.store.complaint(result.added[0]) if result.added else \
+        found = self.store.complaint(result.added[0]) if result.added else \
             self.store.complaint_by_external(item.source, item.external_id)
+        assert found is not None  # just stored, or stored by a concurrent request with the same id
+        return found
+
+    def file_as(self, caller: Caller, values: Mapping[str, Any], *, source: str | None = None
+                ) -> tuple[CaseView, bool]:
+        """File a complaint for a caller from submitted values; True when it is new.
+
+        Without ``external_id`` the submission's own content names it, so a client that sends
+        the same complaint twice (a retry) files it once.
+        """
+        self.require(caller, WRITE)
+        data = dict(values)
+        source = str(data.pop("source", None) or source or f"api:{caller.name}")
+        if not data.get("external_id"):
+            data["external_id"] = hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()[:24]
+        if not data.get("reported_at"):
+            data["reported_at"] = self.now().isoformat()
+        item = intake.check(data, catalog=self.catalog, source=source)
+        existed = self.store.complaint_by_external(item.source, item.external_id) is not None
+        case = self.file(item, actor=caller.actor)
+        return self.view(caller, case), not existed
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @staticmethod
+    def require(caller: Caller, scope: str) -> None:
+        if not caller.authenticated:
+            raise Unauthenticated("authentication required (Authorization: Bearer <API key>)")
+        if not caller.can(scope):
+            raise Forbidden(f"this API key lacks the {scope!r} scope")
+
+    def view(self, caller: Caller, case: Case, *, history: bool = False, photos: bool = False) -> CaseView:
+        events = self.store.complaint_events(case.id) if history else None
+        pictures = self.store.photos(case.id) if photos else None
+        return CaseView(case, caller.can(PERSONAL_DATA), self.deadline_status(case), events, pictures)
+
+    def get(self, caller: Caller, complaint_id: int, *, history: bool = True) -> CaseView:
+        case = self.store.complaint(complaint_id)
+        if case is None:
+            raise NotFound(f"complaint {complaint_id} does not exist")
+        return self.view(caller, case, history=history, photos=history)
+
+    def list_cases(self, caller: Caller, filters: Mapping[str, Any], *, limit: int = 100, offset: int = 0,
+             deadline: str | None = None) -> CasePage:
+        """Cases newest first; ``deadline`` keeps those on time, due soon or overdue."""
+        limit = min(max(limit, 0), MAX_PAGE)
+        filters = dict(filters)
+        if deadline:
+            # deadline status needs the working-day calendar, so it is computed here, over the
+            # cases a deadline can run for (with a department, or reopened)
+            if deadline not in DEADLINE_FILTERS:
+                raise Invalid("deadline= is on_time, due_soon or overdue", field="deadline")
+            filters["state"] = [s for s in filters.get("state", ["dispatched", "reopened"])
+                                if s in ("dispatched", "reopened")]
+            running = self.store.list_complaints(filters=filters, limit=10**9, offset=0)
+            matching = [c for c in running if self.deadline_status(c).value == deadline]
+            total, cases = len(matching), matching[offset:offset + limit]
+        else:
+            cases = self.store.list_complaints(filters=filters, limit=limit, offset=offset)
+            total = self.store.count_complaints(filters)
+        return CasePage(total, limit, offset, [self.view(caller, c) for c in cases])
+
+    def photo_file(self, caller: Caller, complaint_id: int, photo_id: int) -> tuple[Path, str]:
+        """Where a photo is kept and its type; photos show people, number plates, homes."""
+        self.require(caller, PERSONAL_DATA)
+        found = next((p for p in self.store.photos(complaint_id) if p.id == photo_id), None)
+        if found is None or self.photo_dir is None:
+            raise NotFound("no such photo")
+        return self.photo_dir / found.stored_as, found.content_type
+
+    def act(self, caller: Caller, complaint_id: int, action: str, *, expected_version: object,
+            note: str | None = None, department: str | None = None, deadline: str | None = None,
+            satisfied: bool | None = None, duplicate_of: str | None = None) -> CaseView:
+        """A workflow step by a caller, who names the version of the case it saw."""
+        self.require(caller, WRITE)
+        if not str(expected_version or "").isdigit():
+            raise PreconditionRequired("say which version of the complaint you saw: JSON 'version' or "
+                                       "If-Match")
+        when = parse_when(deadline, name="deadline") if deadline else None
+        scope = (caller.department_code or "") if caller.is_department else None
+        case = self.transition(complaint_id, action, expected_version=int(str(expected_version)),
+                               actor=caller.actor, note=note, department=department, deadline=when,
+                               satisfied=satisfied, duplicate_of=duplicate_of, department_scope=scope)
+        return self.view(caller, case, history=True)
+
+    # --- leaders' views ---------------------------------------------------------------------
+
+    def _stat_frame(self, filters: Mapping[str, Any]) -> pd.DataFrame:
+        return self.store.complaints_frame(STAT_COLUMNS, dict(filters))
+
+    def stat_counts(self, filters: Mapping[str, Any], by: Sequence[str]) -> pd.DataFrame:
+        """Counts by grid × category × state × month (``by`` picks the columns)."""
+        if not set(by) <= COUNT_BY:
+            raise Invalid(f"by= may combine {', '.join(sorted(COUNT_BY))}", field="by")
+        return stats.counts(self._stat_frame(filters), tuple(by))
+
+    def stat_departments(self, filters: Mapping[str, Any]) -> pd.DataFrame:
+        return stats.department_performance(self._stat_frame(filters), self.now())
+
+    def stat_satisfaction(self, filters: Mapping[str, Any], by: str | None) -> pd.DataFrame:
+        if by not in SATISFACTION_BY:
+            raise Invalid("by= is grid_code, community_code, department_code or category_code", field="by")
+        return stats.satisfaction(self.store.follow_up_frame(dict(filters)), by)
+
+    def stat_overdue(self, filters: Mapping[str, Any]) -> pd.DataFrame:
+        frame = stats.overdue(self._stat_frame(filters), self.now())
+        return frame[["id", "grid_code", "category_code", "department_code", "dispatched_at", "deadline",
+                      "overdue_days", "state"]]
 
     def import_file(self, path: str | Path, *, source: str, actor: str, encoding: str | None = None,
                     sheet: str | int | None = None, progress=None) -> ImportReport:
@@ -261,31 +433,31 @@ class ComplaintService:
     def transition(self, complaint_id: int, action: str, *, expected_version: int, actor: str,
                    note: str | None = None, department: str | None = None,
                    deadline: datetime.datetime | None = None, satisfied: bool | None = None,
-                   duplicate_of: str | None = None, department_scope: str | None = None) -> dict:
+                   duplicate_of: str | None = None, department_scope: str | None = None) -> Case:
         """Apply a workflow action; the caller names the version it saw (optimistic locking).
 
         ``department_scope`` limits a department's staff to complaints dispatched to it.
         """
         current = self.store.complaint(complaint_id)
         if current is None:
-            raise ServiceError(f"complaint {complaint_id} does not exist", code="not_found", status=404)
-        if department_scope is not None and current["department_code"] != department_scope:
-            raise ServiceError(f"complaint {complaint_id} is not with department {department_scope!r}",
-                               code="forbidden", status=403)
+            raise NotFound(f"complaint {complaint_id} does not exist")
+        if department_scope is not None and current.department_code != department_scope:
+            raise Forbidden(f"complaint {complaint_id} is not with department {department_scope!r}")
         now = self.now()
         fields: dict = {"note": note}
         if action == workflow.Action.DISPATCH:
-            routing = self.catalog.route(current["category_code"], self._kind(current))
+            routing = self.catalog.route(current.category_code, self._kind(current))
             department = department or routing.department.code
             if department not in self.catalog.departments:
-                raise ServiceError(f"unknown department {department!r}", code="unknown_department")
+                raise Invalid(f"unknown department {department!r}", code="unknown_department",
+                              field="department")
             fields.update(department=department,
                           deadline=deadline or self.calendar.add_workdays(now, routing.deadline_days))
         elif action == workflow.Action.FOLLOW_UP:
             fields["satisfied"] = satisfied
         elif action == workflow.Action.MARK_DUPLICATE:
             fields["duplicate_of"] = duplicate_of
-        step = workflow.apply(current["state"], action, who=actor, when=now, **fields)
+        step = workflow.apply(current.state, action, who=actor, when=now, **fields)
         event = step.event
         values: dict = {"state": step.state.value}
         if event.action == workflow.Action.DISPATCH:
@@ -301,34 +473,41 @@ class ComplaintService:
         try:
             self.store.update_complaint(complaint_id, expected_version, values, event_row(event))
         except ConcurrentUpdate as exc:
-            raise ServiceError(str(exc), code="conflict", status=409) from exc
-        return self.store.complaint(complaint_id)
+            raise Conflict(str(exc)) from exc
+        updated = self.store.complaint(complaint_id)
+        assert updated is not None  # complaints are never deleted
+        return updated
 
-    def _kind(self, complaint: dict) -> str:
+    def _kind(self, complaint: Case) -> str:
         community = self.store.communities()
         kinds = dict(zip(community["code"], community["kind"], strict=True))
-        return kinds.get(complaint.get("community_code"), "urban")
+        return kinds.get(complaint.community_code, "urban")
 
-    def deadline_status(self, complaint: dict, now: datetime.datetime | None = None) -> DeadlineStatus:
-        return workflow.deadline_status(complaint["state"], complaint.get("dispatched_at"),
-                                        complaint.get("deadline"), now or self.now(), self.calendar)
+    def deadline_status(self, complaint: Case, now: datetime.datetime | None = None) -> DeadlineStatus:
+        return workflow.deadline_status(complaint.state, complaint.dispatched_at, complaint.deadline,
+                                        now or self.now(), self.calendar)
 
     # --- photos -----------------------------------------------------------------------------
 
+    def add_photo(self, caller: Caller, complaint_id: int, filename: str, data: bytes) -> dict:
+        self.require(caller, WRITE)
+        return self.save_photo(complaint_id, filename, data)
+
     def save_photo(self, complaint_id: int, filename: str, data: bytes) -> dict:
         if self.photo_dir is None:
-            raise ServiceError("photo storage is not configured", code="no_photo_storage", status=503)
+            raise Unavailable("photo storage is not configured", code="no_photo_storage")
         if self.store.complaint(complaint_id) is None:
-            raise ServiceError(f"complaint {complaint_id} does not exist", code="not_found", status=404)
+            raise NotFound(f"complaint {complaint_id} does not exist")
         if len(data) > MAX_PHOTO_BYTES:
-            raise ServiceError(f"photo {filename!r} is {len(data) / 1e6:.1f} MB; at most "
-                               f"{MAX_PHOTO_BYTES // 1024 // 1024} MB", code="photo_too_large", status=413)
+            raise TooLarge(f"photo {filename!r} is {len(data) / 1e6:.1f} MB; at most "
+                           f"{MAX_PHOTO_BYTES // 1024 // 1024} MB", code="photo_too_large", field="photo")
         kind = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
         if kind is None or (kind[0] == "image/webp" and data[8:12] != b"WEBP"):
-            raise ServiceError(f"photo {filename!r} is not a JPEG, PNG or WebP image",
-                               code="photo_type", status=415)
+            raise UnsupportedType(f"photo {filename!r} is not a JPEG, PNG or WebP image",
+                                  code="photo_type", field="photo")
         if len(self.store.photos(complaint_id)) >= MAX_PHOTOS:
-            raise ServiceError(f"a complaint holds at most {MAX_PHOTOS} photos", code="too_many_photos")
+            raise Invalid(f"a complaint holds at most {MAX_PHOTOS} photos", code="too_many_photos",
+                          field="photo")
         digest = hashlib.sha256(data).hexdigest()
         name = f"{digest}{kind[1]}"  # content-addressed: the user's file name never reaches the disk
         self.photo_dir.mkdir(parents=True, exist_ok=True)
@@ -336,6 +515,18 @@ class ComplaintService:
         photo_id = self.store.add_photo(complaint_id, filename=Path(filename).name[:200],
                                         content_type=kind[0], size=len(data), sha256=digest, stored_as=name)
         return {"id": photo_id, "content_type": kind[0], "size": len(data)}
+
+    # --- the calendar ------------------------------------------------------------------------
+
+    def load_calendar(self, path: Path) -> tuple[int, int]:
+        """Load a year's official holiday schedule (CSV: date, kind, name); (year, days)."""
+        from complaints.workdays import read_schedule
+
+        schedule = read_schedule(path)
+        rows = [{"day": d.date, "kind": d.kind, "name": d.name} for d in schedule.days.values()]
+        self.store.put_calendar_days(rows, Path(path).name, year=schedule.year)
+        self.calendar = stored_calendar(self.store)
+        return schedule.year, len(rows)
 
     # --- re-aggregation ---------------------------------------------------------------------
 

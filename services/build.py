@@ -1,0 +1,63 @@
+"""Wiring: one call builds every service on one store, for the web app, the CLI and benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from complaints.catalog import DEFAULT_CATALOG_DIR
+from complaints.catalog import Catalog
+from geo.geocode import Gazetteer
+from geo.geocoders import AmapGeocoder
+from geo.geocoders import ChainGeocoder
+from geo.geocoders import TiandituGeocoder
+from services.accounts import AccountService
+from services.cases import Clock
+from services.cases import ComplaintService
+from services.cases import stored_calendar
+from services.config import Config
+from services.demo import DemoService
+from services.demo import default_data_dir
+from services.grids import GridService
+from services.places import PlaceService
+from services.planner import PlannerService
+from store import open_store
+from store.base import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    store: Store
+    grids: GridService
+    cases: ComplaintService
+    planner: PlannerService
+    accounts: AccountService
+    places: PlaceService
+    demo: DemoService
+
+
+def build_services(config: Config, *, store: Store | None = None, clock: Clock | None = None) -> Services:
+    """Every service on one store (opened from ``config.database_url`` unless given)."""
+    store = store or open_store(config.database_url, upgrade=config.auto_migrate)
+    grids = GridService(store, near_m=config.near_m, cache_dir=config.cache_dir, use_lut=config.use_lut,
+                        active_ttl_s=config.active_ttl_s)
+    catalog = Catalog.load(config.catalog_dir or DEFAULT_CATALOG_DIR)
+    extra = {"clock": clock} if clock is not None else {}
+    cases = ComplaintService(store, grids, catalog, stored_calendar(store), geocoder=_geocoder(config),
+                             photo_dir=config.photo_dir, **extra)
+    places = PlaceService(store)
+    return Services(config, store, grids, cases, PlannerService(grids, cases), AccountService(store), places,
+                    DemoService(places, grids, cases))
+
+
+def _geocoder(config: Config) -> ChainGeocoder | None:
+    path = config.gazetteer_path or default_data_dir() / "gazetteer" / "dali-demo-addresses.csv"
+    if not Path(path).exists():
+        return None
+    providers = []
+    if config.amap_key:
+        providers.append(AmapGeocoder(config.amap_key))
+    if config.tianditu_key:
+        providers.append(TiandituGeocoder(config.tianditu_key))
+    return ChainGeocoder(Gazetteer.from_csv(path), providers)

@@ -1,0 +1,64 @@
+"""Who is asking: a person logged in to the pages, another system with an API key, or nobody.
+
+Every service method that shows or changes something takes the caller, so the rule of
+what a role may see or do is decided here, in one place, and pages, the API, exports and
+Open311 cannot differ. The adapters only find out who the caller is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PERSONAL_DATA = "personal_data"
+WRITE = "write"
+ADMIN = "admin"
+#: scopes an API key may be given
+KEY_SCOPES = (PERSONAL_DATA, WRITE)
+ROLES = ("dispatcher", "planner", "department", "admin")
+#: what each role may do: personal_data = full phones and reporter contacts, write = changes
+ROLE_SCOPES = {
+    "admin": frozenset({PERSONAL_DATA, WRITE, ADMIN}),
+    "dispatcher": frozenset({PERSONAL_DATA, WRITE}),
+    "department": frozenset({PERSONAL_DATA, WRITE}),
+    "planner": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    kind: str  # "user", "api_key", "anonymous" or "system" (the local command line)
+    scopes: frozenset[str] = frozenset()
+    role: str | None = None
+    department_code: str | None = None
+    display_name: str | None = None
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def actor(self) -> str:
+        """How the caller is recorded in a case's history."""
+        return f"{self.kind}:{self.name}" if self.kind != "system" else self.name
+
+    @property
+    def is_department(self) -> bool:
+        return self.kind == "user" and self.role == "department"
+
+    @property
+    def authenticated(self) -> bool:
+        return self.kind in ("user", "api_key", "system")
+
+
+ANONYMOUS = Caller("anonymous", "anonymous")
+
+
+def system(name: str = "cli") -> Caller:
+    """The local operator at the command line: may do everything."""
+    return Caller(name, "system", frozenset({PERSONAL_DATA, WRITE, ADMIN}), role="admin")
+
+
+def user_caller(username: str, role: str, *, department_code: str | None = None,
+                display_name: str | None = None) -> Caller:
+    return Caller(username, "user", ROLE_SCOPES.get(role, frozenset()), role=role,
+                  department_code=department_code, display_name=display_name)

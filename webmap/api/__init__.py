@@ -1,0 +1,1 @@
+"""The JSON API at /api/v1: grids and lookups, cases, statistics and geocoding."""

@@ -1,0 +1,13 @@
+"""Server-rendered pages: the dispatcher's map, the grid overview, the complaint forms and lists.
+
+One blueprint (``pages``) whose views live in one module per kind of page.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("pages", __name__)
+
+from webmap.pages import complaints  # noqa: E402, F401  (registers its views on bp)
+from webmap.pages import maps  # noqa: E402, F401
