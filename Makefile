@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-test run test lint format bench clean
+.PHONY: install install-test run test lint format bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ lint: install-test  ## ruff's rules on everything, mypy on the layers under the 
 
 format: install-test  ## rewrite the code in ruff's format
 	$(BIN)/ruff format .
+
+screenshots: install-test  ## the docs' pictures (docs/screenshots/*.png) from the demo, in Chromium
+	$(BIN)/python scripts/screenshots.py
 
 bench: install-test  ## point-in-grid benchmark (see bench/README.md)
 	$(BIN)/python bench/locate_bench.py

@@ -37,7 +37,5 @@ def db_upgrade() -> None:
 
     Example: REDGRID_DATABASE_URL=postgresql+psycopg://u@host/redgrid redgrid db upgrade
     """
-    from store import migrate
-
-    migrate(services().config.database_url)
+    services()  # building the services applies pending migrations (Config.auto_migrate)
     click.echo("schema is up to date")

@@ -236,6 +236,10 @@ class GridService:
     def community_shapes(self, version_id: int) -> gpd.GeoDataFrame:
         return self.store.community_shapes(version_id)
 
+    def town_outline(self, code: str):
+        town = self.store.town(code)
+        return town.outline if town is not None else None
+
     # --- import ---------------------------------------------------------------------------
 
     def check_file(self, path: str | Path, *, crs: str | None = None, layer: str | None = None,

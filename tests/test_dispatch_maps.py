@@ -21,6 +21,7 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from geo import datums
 from geo.gridset import community_outlines
+from services.caching import Memo
 from store.base import VersionInfo
 from tests.apps import DEMO_COMMUNITIES
 from tests.apps import DEMO_COMMUNITY_COUNT
@@ -192,7 +193,7 @@ def test_text_is_safe_inside_folium_tooltips():
 
 
 def test_map_cache_builds_once_per_key():
-    cache = gridmaps.MapCache(size=2)
+    cache = Memo(2)
     calls = []
 
     def build(key):

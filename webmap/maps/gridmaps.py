@@ -13,10 +13,6 @@ so the rendered parts are cached per app, keyed by page, version, tiles and lang
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from collections.abc import Hashable
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,8 +24,9 @@ from flask import Flask
 from jinja2 import Template
 from shapely.geometry.base import BaseGeometry
 
+from services.caching import Memo
 from services.grids import GridService
-from store.base import VersionInfo
+from services.grids import VersionInfo
 from webmap.maps.base import base_map
 from webmap.maps.base import outline_layer
 from webmap.maps.base import shift_geoms
@@ -72,10 +69,10 @@ class VersionShapes:
 
 def version_shapes(svc: GridService, version_id: int) -> VersionShapes:
     grid_set = svc.grid_set(version_id)
-    shapes = svc.store.community_shapes(version_id).sort_values("code")
-    town = svc.store.town(grid_set.version.town_code)
+    shapes = svc.community_shapes(version_id).sort_values("code")
     return VersionShapes(
-        version=grid_set.version, town=grid_set.town, town_outline=town.outline if town else None,
+        version=grid_set.version, town=grid_set.town,
+        town_outline=svc.town_outline(grid_set.version.town_code),
         codes=[str(c) for c in grid_set.index.codes], names=[str(n) for n in grid_set.grids["name"]],
         grid_communities=[str(c) for c in grid_set.grids["community_code"]],
         grid_geoms=np.asarray(grid_set.index.geoms, dtype=object),
@@ -225,29 +222,12 @@ def legend(shapes: VersionShapes, colours: Mapping[str, str]) -> list[dict]:
     return rows
 
 
+MAP_CACHE = 16
+
+
 # --- the per-app cache ------------------------------------------------------------------------------
 
 
-class MapCache:
+def cache_for(app: Flask) -> Memo:
     """Rendered maps (``base.Embedded``) by key, a few at a time; safe across request threads."""
-
-    def __init__(self, size: int = 16) -> None:
-        self._items: OrderedDict[Hashable, object] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, build: Callable[[], object]):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = build()  # outside the lock: two threads may both build; the result is the same
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
-
-
-def cache_for(app: Flask) -> MapCache:
-    return app.extensions.setdefault("redgrid.map_cache", MapCache())
+    return app.extensions.setdefault("redgrid.map_cache", Memo(MAP_CACHE))
