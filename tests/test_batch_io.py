@@ -16,6 +16,7 @@ from werkzeug.datastructures import MIMEAccept
 from geo.lookup import BatchMatch
 from services import batch_io
 from services.errors import DomainError as ApiError
+from webmap.errors import describe
 
 IN = (113.1457, 23.1110)  # in grid 440605125002005 of the demo
 FAR = (116.397, 39.909)  # Beijing
@@ -34,6 +35,11 @@ def _one(mimetype: str, data: bytes) -> batch_io.Chunk:
 
 def _nan_equal(a, b) -> bool:
     return np.array_equal(np.asarray(a, "float64"), np.asarray(b, "float64"), equal_nan=True)
+
+
+def _status(error: ApiError) -> int:
+    """The HTTP status the web layer answers this domain error with."""
+    return describe(error)[0]
 
 
 def _api_error(fn) -> ApiError:
@@ -101,7 +107,7 @@ def test_json_is_split_into_chunks_with_row_offsets(monkeypatch):
 ])
 def test_bad_json_bodies_name_the_fault(body, code, message):
     error = _api_error(lambda: _read("application/json", body))
-    assert (error.status, error.code, error.message) == (400, code, message)
+    assert (_status(error), error.code, error.message) == (400, code, message)
 
 
 # --- readers: GeoJSON ---------------------------------------------------------------------
@@ -159,13 +165,13 @@ def test_csv_is_read_in_chunks_with_row_offsets(monkeypatch):
 
 def test_csv_without_lon_lat_columns_is_refused():
     error = _api_error(lambda: _read("text/csv", b"a,b\n1,2\n"))
-    assert (error.status, error.code) == (400, "missing_columns")
+    assert (_status(error), error.code) == (400, "missing_columns")
     assert error.message.endswith("; found a, b")
 
 
 def test_csv_that_does_not_parse_is_refused():
     error = _api_error(lambda: _read("text/csv", b'lon,lat\n113.1,23.2\n"113.2,23.3\n'))
-    assert (error.status, error.code) == (400, "bad_csv")
+    assert (_status(error), error.code) == (400, "bad_csv")
     assert error.message.startswith("CSV after row 0: ")
 
 
@@ -228,7 +234,7 @@ def test_parquet_garbage_is_refused():
 
 def test_unknown_content_type_is_415_naming_the_accepted_types():
     error = _api_error(lambda: _read("text/plain", b"113,23"))
-    assert (error.status, error.code) == (415, "unsupported_media_type")
+    assert (_status(error), error.code) == (415, "unsupported_media_type")
     assert error.message == (
         "unsupported Content-Type 'text/plain'; send application/json, application/geo+json, "
         "text/csv, application/vnd.apache.arrow.stream or application/vnd.apache.parquet")
@@ -240,7 +246,7 @@ def test_unknown_content_type_is_415_naming_the_accepted_types():
 @pytest.fixture(scope="module")
 def answers(demo_app):
     """Two chunks of answers from the demo: the first has no ids, no runner-ups, no touches."""
-    svc = demo_app.extensions["redgrid"]
+    svc = demo_app.extensions["redgrid"].grids
     grid_set = svc.grid_set(svc.active_version_id())
     chunks = [batch_io.Chunk(0, np.array([IN[0], np.nan]), np.array([IN[1], 23.1]), None),
               batch_io.Chunk(2, np.array([FAR[0], 113.05, IN[0]]), np.array([FAR[1], 23.11, IN[1]]),
@@ -343,5 +349,5 @@ def test_writer_choice(format_arg, accept, input_type, expected):
 
 def test_unknown_output_format_is_refused():
     error = _api_error(lambda: batch_io.writer_for("xml", MIMEAccept([]), "application/json"))
-    assert (error.status, error.code, error.message) == (
+    assert (_status(error), error.code, error.message) == (
         400, "bad_parameter", "format='xml'; expected one of json, ndjson, csv, arrow")

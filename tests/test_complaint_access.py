@@ -31,20 +31,20 @@ def test_a_department_acts_only_on_complaints_dispatched_to_it(fresh_app, demo_g
     noise = step(svc, clock, noise, "2025-09-30T16:00:00+08:00", "dispatch")  # police, by the catalog
     litter = file_at(svc, demo_grids, code, "dept-rubbish", "2025-09-30 14:10", category="rubbish")
     litter = step(svc, clock, litter, "2025-09-30T16:05:00+08:00", "dispatch")  # urban management
-    assert (noise["department_code"], litter["department_code"]) == ("police", "urban_management")
+    assert (noise.department_code, litter.department_code) == ("police", "urban_management")
     create_user(svc.store, "police-desk", "派出所值班", "police-pass-123", "department", "police")
 
     client = fresh_app.test_client()
     token = _login(client, "police-desk", "police-pass-123")
     headers = {"X-CSRFToken": token}
-    other = client.post(f"{API}/complaints/{litter['id']}/actions", headers=headers,
-                        json={"action": "resolve", "version": litter["row_version"], "note": "not ours"})
+    other = client.post(f"{API}/complaints/{litter.id}/actions", headers=headers,
+                        json={"action": "resolve", "version": litter.row_version, "note": "not ours"})
     assert other.status_code == 403
-    assert error_of(other.get_json()) == {"error": {"code": "forbidden", "message": f"complaint {litter['id']} is "
+    assert error_of(other.get_json()) == {"error": {"code": "forbidden", "message": f"complaint {litter.id} is "
                                           "not with department 'police'"}}
-    assert svc.store.complaint(litter["id"])["state"] == "dispatched"
-    own = client.post(f"{API}/complaints/{noise['id']}/actions", headers=headers,
-                      json={"action": "resolve", "version": noise["row_version"], "note": "已处理"})
+    assert svc.store.complaint(litter.id).state == "dispatched"
+    own = client.post(f"{API}/complaints/{noise.id}/actions", headers=headers,
+                      json={"action": "resolve", "version": noise.row_version, "note": "已处理"})
     assert own.status_code == 200 and own.get_json()["state"] == "resolved"
 
 
@@ -59,7 +59,7 @@ def test_complaints_can_be_listed_by_deadline_status(fresh_app, demo_grids):
                       source="deadline-test")
         when = {"late": "2025-09-30T16:00:00+08:00", "soon": "2025-10-09T09:00:00+08:00",
                 "fresh": "2025-10-13T09:00:00+08:00"}[name]
-        ids[name] = step(svc, clock, row, when, "dispatch")["id"]
+        ids[name] = step(svc, clock, row, when, "dispatch").id
     clock.set("2025-10-13T10:00:00+08:00")
     client = fresh_app.test_client()
 

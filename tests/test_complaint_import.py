@@ -121,20 +121,20 @@ def _expected_ids(kind: str, expected: list[dict]) -> list[str]:
     return [e["external_id"] for e in expected]
 
 
-def _stored(store, source: str = SOURCE) -> list[dict]:
+def _stored(store, source: str = SOURCE) -> list:
     rows = store.list_complaints(filters={"source": source}, limit=1000, newest_first=False)
-    return sorted(rows, key=lambda r: r["reported_at"])
+    return sorted(rows, key=lambda r: r.reported_at)
 
 
 def _check_stored(store, kind: str, expected: list[dict]) -> None:
     stored = _stored(store)
-    assert [r["external_id"] for r in stored] == _expected_ids(kind, expected)
+    assert [r.external_id for r in stored] == _expected_ids(kind, expected)
     for row, want in zip(stored, expected, strict=True):
-        got = {k: row[k] for k in want if k != "external_id"}
-        assert got == {k: v for k, v in want.items() if k != "external_id"}, row["external_id"]
-        assert row["state"] == "collected" and row["import_id"] is not None
-        events = store.complaint_events(row["id"])
-        assert [(e["action"], e["actor"]) for e in events] == [("collect", "cli")]
+        got = {k: getattr(row, k) for k in want if k != "external_id"}
+        assert got == {k: v for k, v in want.items() if k != "external_id"}, row.external_id
+        assert row.state == "collected" and row.import_id is not None
+        events = store.complaint_events(row.id)
+        assert [(e.action, e.actor) for e in events] == [("collect", "cli")]
 
 
 # --- good files ---------------------------------------------------------------------------------
@@ -184,9 +184,9 @@ def test_a_hotline_export_through_the_multipart_api(fresh_app, fresh_client, dem
     assert status == 201 and (body["rows"], body["added"], body["skipped"]) == (6, 6, 0)
     assert isinstance(body["import_id"], int)
     stored = _stored(store)
-    assert [r["external_id"] for r in stored] == _expected_ids(kind, expected)
-    assert [r["grid_code"] for r in stored] == [e["grid_code"] for e in expected]
-    assert {e["actor"] for r in stored for e in store.complaint_events(r["id"])} == {f"api_key:{name}"}
+    assert [r.external_id for r in stored] == _expected_ids(kind, expected)
+    assert [r.grid_code for r in stored] == [e["grid_code"] for e in expected]
+    assert {e.actor for r in stored for e in store.complaint_events(r.id)} == {f"api_key:{name}"}
 
     status, body = post()
     assert status == 200 and (body["rows"], body["added"], body["skipped"]) == (6, 0, 6)

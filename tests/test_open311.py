@@ -100,18 +100,18 @@ def test_a_request_posted_with_a_write_key_is_filed_in_its_grid(fresh_app, fresh
     assert body["service_notice"] == f"已受理，网格 {code}；已分派至网格团队"
     store = fresh_app.extensions["redgrid"].store
     row = store.complaint(int(body["service_request_id"]))
-    assert (row["source"], row["category_code"], row["grid_code"], row["state"]) == (
+    assert (row.source, row.category_code, row.grid_code, row.state) == (
         f"open311:{name}", "street_light", code, "collected")
-    assert (row["reporter_name"], row["reporter_phone"], row["channel"]) == (
+    assert (row.reporter_name, row.reporter_phone, row.channel) == (
         "陈小红", "13800138000", "system")
-    assert store.complaint_events(row["id"])[0]["actor"] == f"api_key:{name}"
+    assert store.complaint_events(row.id)[0].actor == f"api_key:{name}"
 
-    [got] = fresh_client.get(f"{O311}/requests/{row['id']}.json").get_json()
+    [got] = fresh_client.get(f"{O311}/requests/{row.id}.json").get_json()
     assert (got["service_request_id"], got["status"], got["service_code"], got["description"]) == (
-        str(row["id"]), "open", "street_light", "路灯不亮已经一周")
+        str(row.id), "open", "street_light", "路灯不亮已经一周")
     assert (got["lat"], got["long"]) == pytest.approx((lat, lon))
     assert got["requested_datetime"].endswith("+08:00")
-    assert t(got["requested_datetime"]) == row["reported_at"].replace(microsecond=0)
+    assert t(got["requested_datetime"]) == row.reported_at.replace(microsecond=0)
     assert got["status_notes"] == "诉求已收集" and got["expected_datetime"] is None
 
 
@@ -258,12 +258,12 @@ def test_extensions_add_the_history_as_notes_and_the_grid(demo_app, demo_client,
     [plain] = demo_client.get(f"{O311}/requests/{closed}.json").get_json()
     assert "notes" not in plain and "extended_attributes" not in plain
     [full] = demo_client.get(f"{O311}/requests/{closed}.json?extensions=true").get_json()
-    assert full["extended_attributes"] == {"grid_code": row["grid_code"], "state": "closed",
-                                           "whistle_group": row["whistle_group"],
-                                           "grid_version": row["grid_version_id"]}
+    assert full["extended_attributes"] == {"grid_code": row.grid_code, "state": "closed",
+                                           "whistle_group": row.whistle_group,
+                                           "grid_version": row.grid_version_id}
     events = store.complaint_events(int(closed))
     assert [(n["type"], n["status"], t(n["datetime"])) for n in full["notes"]] == [
-        (e["action"], e["to_state"], e["at"].replace(microsecond=0)) for e in events]
+        (e.action, e.to_state, e.at.replace(microsecond=0)) for e in events]
     assert all(n["datetime"].endswith("+08:00") for n in full["notes"])
     assert full["notes"][-1]["type"] == "follow_up" and full["status"] == "closed"
 
@@ -271,7 +271,7 @@ def test_extensions_add_the_history_as_notes_and_the_grid(demo_app, demo_client,
     listed = demo_client.get(f"{O311}/requests.json", query_string=query).get_json()
     assert [r["service_request_id"] for r in listed] == [str(closed)] and listed[0]["notes"] == full["notes"]
     root = _xml(demo_client.get(f"{O311}/requests/{closed}.xml?extensions=true"))
-    assert [n.findtext("type") for n in root.findall("request/notes/note")] == [e["action"] for e in events]
+    assert [n.findtext("type") for n in root.findall("request/notes/note")] == [e.action for e in events]
     response = demo_client.get(f"{O311}/requests/999999.json")
     assert (response.status_code, response.get_json()) == (404, [{
         "code": 404, "description": "service_request_id 999999 not found"}])
