@@ -31,12 +31,12 @@ def complaints_import(path: str, source: str, encoding: str | None, sheet: str |
 
     Example: redgrid complaints import 12345-2026-11.xlsx --source 12345热线
     """
-    from geo.errors import RowErrors
+    from geo.errors import GeoError
 
     try:
         report = services().cases.import_file(path, source=source, actor="cli", encoding=encoding,
                                                sheet=sheet_arg(sheet), progress=progress)
-    except RowErrors as exc:
+    except GeoError as exc:  # a file or rows refused: exit 1 with the report, like a refused grid file
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from exc
     click.echo(f"{report.rows} rows: {report.added} added, {report.skipped} already present")

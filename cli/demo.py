@@ -124,7 +124,9 @@ def demo_load(data_dir: str, complaints_count: int) -> None:
     loaded = svc.load(data_dir, complaints=complaints_count, progress=progress)
     click.echo(f"town 440605125 大沥镇 saved with its outline; {loaded.communities} communities saved")
     click.echo(f"grid version {loaded.version_id} " + ("created" if loaded.version_created else "present"))
-    click.echo(f"{loaded.roster_rows} roster rows checked")
+    roster = loaded.roster
+    click.echo(f"{roster.rows} rows: {roster.added} added, {roster.updated} updated, "
+               f"{roster.unchanged} unchanged")
     if complaints_count:
         click.echo(f"{loaded.complaints_added} demo complaints added, "
                    f"{loaded.complaints_skipped} already present")

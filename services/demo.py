@@ -23,6 +23,7 @@ from services.cases import ComplaintService
 from services.cases import store_generated
 from services.grids import GridService
 from services.places import PlaceService
+from store.base import ImportSummary
 
 Progress = Callable[[str, int, int], None]
 DEMO_TOWN = ("440605125", "大沥镇")
@@ -37,7 +38,7 @@ class DemoLoaded:
     version_id: int
     version_created: bool
     communities: int
-    roster_rows: int
+    roster: ImportSummary
     complaints_added: int
     complaints_skipped: int
 
@@ -61,7 +62,7 @@ class DemoService:
         added = skipped = 0
         if complaints:
             added, skipped = self.complaints(complaints, data_dir=data, progress=progress)
-        return DemoLoaded(outcome.version_id, outcome.created, n_communities, roster.rows, added, skipped)
+        return DemoLoaded(outcome.version_id, outcome.created, n_communities, roster, added, skipped)
 
     def complaints(self, count: int, *, seed: int = 2024, years: float = 2.0,
                    data_dir: str | Path | None = None, progress: Progress | None = None) -> tuple[int, int]:
