@@ -84,9 +84,9 @@ def built(fresh_app, demo_grids):
                       source=SOURCE)
         for when, action, fields in moves:
             row = step(svc, clock, row, _g(when), action, **fields)
-        ids[name] = row["id"]
+        ids[name] = row.id
         if name in DEADLINES:
-            assert row["deadline"] == t(f"2025-{DEADLINES[name]}T23:59:59+08:00"), name
+            assert row.deadline == t(f"2025-{DEADLINES[name]}T23:59:59+08:00"), name
     clock.set(NOW)
     return fresh_app.test_client(), ids, grids, svc
 
@@ -108,7 +108,7 @@ def _csv(client, path: str) -> list[dict]:
 
 def test_states_and_deadline_status_of_the_set(built):
     client, ids, _, svc = built
-    states = {name: svc.store.complaint(i)["state"] for name, i in ids.items()}
+    states = {name: svc.store.complaint(i).state for name, i in ids.items()}
     assert states == {"A": "closed", "B": "closed", "H": "dispatched", "C": "dispatched", "D": "dispatched",
                       "E": "reopened", "F": "closed", "G": "collected"}
     status = {name: client.get(f"{API}/complaints/{i}").get_json()["deadline_status"]

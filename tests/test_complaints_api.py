@@ -196,11 +196,11 @@ def test_an_illegal_action_is_422_naming_the_state_and_the_allowed_actions(fresh
     for n, move in enumerate(path):
         name, extra = move if isinstance(move, tuple) else (move, {})
         row = step(svc, clock, row, f"2025-10-{13 + n}T10:00:00+08:00", name, **extra)
-    events = len(svc.store.complaint_events(row["id"]))
-    response, body = _act(fresh_client, writer, row["id"], action, row["row_version"], **fields)
+    events = len(svc.store.complaint_events(row.id))
+    response, body = _act(fresh_client, writer, row.id, action, row.row_version, **fields)
     assert response.status_code == 422
     assert error_of(body) == _error("illegal_transition", message)
-    assert svc.store.complaint(row["id"]) == row and len(svc.store.complaint_events(row["id"])) == events
+    assert svc.store.complaint(row.id) == row and len(svc.store.complaint_events(row.id)) == events
 
 
 @pytest.mark.parametrize(("action", "fields", "code", "message"), [
@@ -216,16 +216,16 @@ def test_an_illegal_action_is_422_naming_the_state_and_the_allowed_actions(fresh
 def test_an_action_with_wrong_fields_is_refused_with_its_code(fresh_client, svc, writer, demo_grids, action,
                                                               fields, code, message):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-fields", "2025-09-29 08:30")
-    response, body = _act(fresh_client, writer, row["id"], action, 1, **fields)
+    response, body = _act(fresh_client, writer, row.id, action, 1, **fields)
     status = 400 if code == "unknown_department" else 422
-    assert (response.status_code, body) == (status, _error(code, message))
-    assert svc.store.complaint(row["id"]) == row
+    assert (response.status_code, error_of(body)) == (status, _error(code, message))
+    assert svc.store.complaint(row.id) == row
 
 
 def test_follow_up_needs_a_boolean_verdict(fresh_client, svc, clock, writer, demo_grids):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-verdict", "2025-09-29 08:30")
     row = step(svc, clock, row, "2025-09-29T10:00:00+08:00", "resolve_on_site")
-    response, body = _act(fresh_client, writer, row["id"], "follow_up", 2, satisfied="yes")
+    response, body = _act(fresh_client, writer, row.id, "follow_up", 2, satisfied="yes")
     assert response.status_code == 422
     assert error_of(body) == _error("missing_field", "follow_up needs satisfied as True or False, got 'yes'")
 
@@ -233,24 +233,26 @@ def test_follow_up_needs_a_boolean_verdict(fresh_client, svc, clock, writer, dem
 def test_an_action_without_a_version_is_428_and_on_a_missing_complaint_404(fresh_client, svc, writer,
                                                                           demo_grids):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-noversion", "2025-09-29 08:30")
-    response, body = _act(fresh_client, writer, row["id"], "deliberate")
-    assert (response.status_code, body) == (428, _error(
+    response, body = _act(fresh_client, writer, row.id, "deliberate")
+    assert (response.status_code, error_of(body)) == (428, _error(
         "version_required", "say which version of the complaint you saw: JSON 'version' or If-Match"))
     response, body = _act(fresh_client, writer, 999_999, "deliberate", 1)
-    assert (response.status_code, body) == (404, _error("not_found", "complaint 999999 does not exist"))
+    assert (response.status_code, error_of(body)) == (
+        404, _error("not_found", "complaint 999999 does not exist"))
 
 
 def test_writes_need_a_key_with_the_write_scope(fresh_app, fresh_client, svc, demo_grids):
     code = grid_of_kind(demo_grids, "urban")
     before = svc.store.count_complaints()
     response, body = _file_json(fresh_client, {}, demo_grids, code, "api-anon")
-    assert (response.status_code, body) == (401, _error(
+    assert (response.status_code, error_of(body)) == (401, _error(
         "unauthorized", "authentication required (Authorization: Bearer <API key>)"))
     _, reader = api_key(fresh_app, "personal_data")
     response, body = _file_json(fresh_client, {"Authorization": reader}, demo_grids, code, "api-reader")
-    assert (response.status_code, body) == (403, _error("forbidden", "this API key lacks the 'write' scope"))
+    assert (response.status_code, error_of(body)) == (
+        403, _error("forbidden", "this API key lacks the 'write' scope"))
     response, body = _file_json(fresh_client, {"Authorization": "Bearer rg_nonsense"}, demo_grids, code, "x")
-    assert (response.status_code, body) == (401, _error("invalid_api_key",
+    assert (response.status_code, error_of(body)) == (401, _error("invalid_api_key",
                                                         "API key not recognised or revoked"))
     assert svc.store.count_complaints() == before
 
@@ -267,7 +269,7 @@ def test_a_complaint_with_bad_fields_is_422_listing_each(fresh_client, svc, writ
         (1, "category"), (1, "text"), (1, "address"), (1, "reporter_phone")]
     response = fresh_client.post(f"{API}/complaints", headers=writer, data="not json",
                                  content_type="application/json")
-    assert (response.status_code, response.get_json()) == (400, _error(
+    assert (response.status_code, error_of(response.get_json())) == (400, _error(
         "bad_json", "send a JSON object with category, text, and address or lon/lat"))
     assert svc.store.count_complaints() == before
 
@@ -282,27 +284,27 @@ def test_two_clients_acting_on_the_same_version_one_wins_the_other_gets_409(fres
     _, key_a = api_key(fresh_app, "write", name="dispatcher-a")
     _, key_b = api_key(fresh_app, "write", name="dispatcher-b")
     a, b = fresh_app.test_client(), fresh_app.test_client()
-    seen_a = a.get(f"{API}/complaints/{row['id']}").get_json()["version"]
-    seen_b = b.get(f"{API}/complaints/{row['id']}").get_json()["version"]
+    seen_a = a.get(f"{API}/complaints/{row.id}").get_json()["version"]
+    seen_b = b.get(f"{API}/complaints/{row.id}").get_json()["version"]
     assert seen_a == seen_b == 2
 
     clock.set("2025-09-30T16:00:00+08:00")
-    first, body = _act(a, {"Authorization": key_a}, row["id"], "dispatch", seen_a, department="police")
+    first, body = _act(a, {"Authorization": key_a}, row.id, "dispatch", seen_a, department="police")
     assert first.status_code == 200 and body["version"] == 3
-    second, body = _act(b, {"Authorization": key_b}, row["id"], "dispatch", seen_b,
+    second, body = _act(b, {"Authorization": key_b}, row.id, "dispatch", seen_b,
                         department="urban_management", note="我来派")
     assert second.status_code == 409
-    assert error_of(body) == _error("conflict", f"complaint {row['id']} was changed by someone else "
+    assert error_of(body) == _error("conflict", f"complaint {row.id} was changed by someone else "
                                       "(you had version 2, it is now 3); reload it and try again")
-    third, body = _act(b, {"Authorization": key_b}, row["id"], "dispatch", if_match='"2"',
+    third, body = _act(b, {"Authorization": key_b}, row.id, "dispatch", if_match='"2"',
                        department="urban_management")
     assert third.status_code == 409
 
-    stored = svc.store.complaint(row["id"])
-    assert (stored["department_code"], stored["row_version"]) == ("police", 3)
-    events = svc.store.complaint_events(row["id"])
-    assert [e["actor"] for e in events] == ["user:wang", "user:wang", "api_key:dispatcher-a"]
-    assert all(e["note"] != "我来派" for e in events)
+    stored = svc.store.complaint(row.id)
+    assert (stored.department_code, stored.row_version) == ("police", 3)
+    events = svc.store.complaint_events(row.id)
+    assert [e.actor for e in events] == ["user:wang", "user:wang", "api_key:dispatcher-a"]
+    assert all(e.note != "我来派" for e in events)
 
 
 def test_two_threads_posting_the_same_version_exactly_one_succeeds(fresh_app, svc, clock, demo_grids):
@@ -314,7 +316,7 @@ def test_two_threads_posting_the_same_version_exactly_one_succeeds(fresh_app, sv
     def post(department: str) -> None:
         client = fresh_app.test_client()
         barrier.wait()
-        response, _ = _act(client, {"Authorization": key}, row["id"], "dispatch", 1, department=department)
+        response, _ = _act(client, {"Authorization": key}, row.id, "dispatch", 1, department=department)
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=post, args=(d,)) for d in ("police", "urban_management")]
@@ -323,8 +325,8 @@ def test_two_threads_posting_the_same_version_exactly_one_succeeds(fresh_app, sv
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [200, 409]
-    assert svc.store.complaint(row["id"])["row_version"] == 2
-    assert [e["action"] for e in svc.store.complaint_events(row["id"])] == ["collect", "dispatch"]
+    assert svc.store.complaint(row.id).row_version == 2
+    assert [e.action for e in svc.store.complaint_events(row.id)] == ["collect", "dispatch"]
 
 
 # --- deadlines and the overdue views ----------------------------------------------------------
@@ -340,7 +342,7 @@ def test_due_soon_overdue_and_the_overdue_filter_across_the_holiday(fresh_client
 
     def view(now: str):
         clock.set(now)
-        one = fresh_client.get(f"{API}/complaints/{late['id']}").get_json()["deadline_status"]
+        one = fresh_client.get(f"{API}/complaints/{late.id}").get_json()["deadline_status"]
         listed = fresh_client.get(f"{API}/complaints?source=deadline-test&overdue=1").get_json()
         table = fresh_client.get(f"{API}/stats/overdue?source=deadline-test").get_json()["rows"]
         return one, [c["id"] for c in listed["complaints"]], [(r["id"], r["overdue_days"]) for r in table]
@@ -348,12 +350,12 @@ def test_due_soon_overdue_and_the_overdue_filter_across_the_holiday(fresh_client
     assert view("2025-10-05T12:00:00+08:00") == ("on_time", [], [])  # the holiday does not count
     assert view("2025-10-11T07:59:59+08:00") == ("on_time", [], [])
     assert view("2025-10-11T08:00:00+08:00") == ("due_soon", [], [])  # 80 % of the working time
-    assert view("2025-10-12T00:00:00+08:00") == ("overdue", [late["id"]], [(late["id"], 0.0)])
-    assert view("2025-10-14T12:00:00+08:00") == ("overdue", [late["id"]], [(late["id"], 2.5)])
+    assert view("2025-10-12T00:00:00+08:00") == ("overdue", [late.id], [(late.id, 0.0)])
+    assert view("2025-10-14T12:00:00+08:00") == ("overdue", [late.id], [(late.id, 2.5)])
     csv_text = fresh_client.get(f"{API}/stats/overdue?source=deadline-test&format=csv").get_data(as_text=True)
     assert csv_text.startswith("\ufeffid,grid_code,category_code,department_code,dispatched_at,deadline,"
                                "overdue_days,state\n")
-    assert csv_text.count("\n") == 2 and f"\n{late['id']},{code},noise,police," in csv_text
+    assert csv_text.count("\n") == 2 and f"\n{late.id},{code},noise,police," in csv_text
 
 
 # --- photos ---------------------------------------------------------------------------------
@@ -393,53 +395,53 @@ def test_photos_are_accepted_by_content_and_stored_under_their_hash(fresh_app, f
                                                                    demo_grids, tmp_path, data, filename,
                                                                    content_type, suffix):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-photo", "2025-09-29 08:30")
-    response, body = _upload(fresh_client, writer, row["id"], data, filename)
+    response, body = _upload(fresh_client, writer, row.id, data, filename)
     assert response.status_code == 201
     assert (body["content_type"], body["size"]) == (content_type, len(data))
     digest = hashlib.sha256(data).hexdigest()
     assert (tmp_path / "photos" / f"{digest}{suffix}").read_bytes() == data
     assert [p.name for p in (tmp_path / "photos").iterdir()] == [f"{digest}{suffix}"]
 
-    url = f"{API}/complaints/{row['id']}/photos/{body['id']}"
+    url = f"{API}/complaints/{row.id}/photos/{body['id']}"
     with fresh_client.get(url, headers=writer) as got:  # a file response: closed when read
         assert (got.status_code, got.mimetype, got.data) == (200, content_type, data)
     anonymous = fresh_client.get(url)
     assert (anonymous.status_code, anonymous.get_json()["error"]["code"]) == (401, "unauthorized")
     _, no_personal = api_key(fresh_app, "write")
     refused = fresh_client.get(url, headers={"Authorization": no_personal})
-    assert (refused.status_code, refused.get_json()) == (403, _error(
+    assert (refused.status_code, error_of(refused.get_json())) == (403, _error(
         "forbidden", "this API key lacks the 'personal_data' scope"))
-    assert fresh_client.get(f"{API}/complaints/{row['id']}", headers=writer).get_json()["photos"] == [
+    assert fresh_client.get(f"{API}/complaints/{row.id}", headers=writer).get_json()["photos"] == [
         {"id": body["id"], "content_type": content_type, "size": len(data)}]
-    assert "photos" not in fresh_client.get(f"{API}/complaints/{row['id']}").get_json()
+    assert "photos" not in fresh_client.get(f"{API}/complaints/{row.id}").get_json()
 
 
 def test_a_text_file_named_jpg_is_415_and_a_large_photo_413(fresh_client, svc, writer, demo_grids, tmp_path):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-photo-bad", "2025-09-29 08:30")
-    response, body = _upload(fresh_client, writer, row["id"], "这不是图片\n".encode(), "fake.jpg")
-    assert (response.status_code, body) == (415, _error(
+    response, body = _upload(fresh_client, writer, row.id, "这不是图片\n".encode(), "fake.jpg")
+    assert (response.status_code, error_of(body)) == (415, _error(
         "photo_type", "photo 'fake.jpg' is not a JPEG, PNG or WebP image"))
-    response, body = _upload(fresh_client, writer, row["id"], b"RIFF\x00\x00\x00\x00WAVEfmt ", "sound.webp")
+    response, body = _upload(fresh_client, writer, row.id, b"RIFF\x00\x00\x00\x00WAVEfmt ", "sound.webp")
     assert response.status_code == 415
     big = JPEG[:-2] + b"\x00" * (5 * 1024 * 1024) + b"\xff\xd9"
-    response, body = _upload(fresh_client, writer, row["id"], big, "big.jpg")
-    assert (response.status_code, body) == (413, _error("photo_too_large",
+    response, body = _upload(fresh_client, writer, row.id, big, "big.jpg")
+    assert (response.status_code, error_of(body)) == (413, _error("photo_too_large",
                                                         "photo 'big.jpg' is 5.2 MB; at most 5 MB"))
-    assert svc.store.photos(row["id"]) == []
+    assert svc.store.photos(row.id) == []
     assert not (tmp_path / "photos").exists() or not any((tmp_path / "photos").iterdir())
 
 
 def test_at_most_six_photos_and_writes_need_a_key(fresh_client, svc, writer, demo_grids):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-photo-many", "2025-09-29 08:30")
     for n in range(6):
-        response, _ = _upload(fresh_client, writer, row["id"], JPEG + bytes([n]), f"{n}.jpg")
+        response, _ = _upload(fresh_client, writer, row.id, JPEG + bytes([n]), f"{n}.jpg")
         assert response.status_code == 201
-    response, body = _upload(fresh_client, writer, row["id"], JPEG + b"\x07", "7.jpg")
-    assert (response.status_code, body) == (400, _error("too_many_photos",
+    response, body = _upload(fresh_client, writer, row.id, JPEG + b"\x07", "7.jpg")
+    assert (response.status_code, error_of(body)) == (400, _error("too_many_photos",
                                                         "a complaint holds at most 6 photos"))
-    response, _ = _upload(fresh_client, {}, row["id"], JPEG, "anon.jpg")
+    response, _ = _upload(fresh_client, {}, row.id, JPEG, "anon.jpg")
     assert response.status_code == 401
-    assert len(svc.store.photos(row["id"])) == 6
+    assert len(svc.store.photos(row.id)) == 6
 
 
 # --- personal data ----------------------------------------------------------------------------
@@ -452,12 +454,12 @@ def test_reporter_contacts_are_masked_unless_the_caller_may_see_personal_data(fr
     _, planner = api_key(fresh_app)  # a key with no scopes: reads like the public
     masked = {"name": None, "phone": "138****8000"}
     for headers in ({}, {"Authorization": planner}):
-        one = fresh_client.get(f"{API}/complaints/{row['id']}", headers=headers).get_json()
+        one = fresh_client.get(f"{API}/complaints/{row.id}", headers=headers).get_json()
         assert one["reporter"] == masked
         listed = fresh_client.get(f"{API}/complaints?source=personal-test", headers=headers).get_json()
         assert [c["reporter"] for c in listed["complaints"]] == [masked]
     full = {"name": "陈女士", "phone": PHONE}
-    assert fresh_client.get(f"{API}/complaints/{row['id']}", headers=writer).get_json()["reporter"] == full
+    assert fresh_client.get(f"{API}/complaints/{row.id}", headers=writer).get_json()["reporter"] == full
     listed = fresh_client.get(f"{API}/complaints?source=personal-test", headers=writer).get_json()
     assert listed["total"] == 1 and listed["complaints"][0]["reporter"] == full
 
@@ -508,7 +510,7 @@ def test_geocode_reverse_and_catalog_endpoints(fresh_client, svc):
 def test_the_deadline_given_by_hand_wins_over_the_calendar(fresh_client, svc, clock, writer, demo_grids):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-own-deadline", "2025-09-29 08:30")
     clock.set("2025-09-30T16:00:00+08:00")
-    response, body = _act(fresh_client, writer, row["id"], "dispatch", 1, department="fire_rescue",
+    response, body = _act(fresh_client, writer, row.id, "dispatch", 1, department="fire_rescue",
                           deadline="2025-10-02")  # a date means the end of that day, China time
     assert response.status_code == 200
     assert body["department"]["code"] == "fire_rescue"

@@ -25,6 +25,7 @@ from flask import Flask
 
 from complaints import intake
 from complaints.intake import ComplaintInput
+from complaints.records import Case
 from complaints.workdays import UnknownCalendarYear
 from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus
@@ -113,7 +114,7 @@ def complaint_input(svc: ComplaintService, source: str = "test", **values) -> Co
 
 
 def file_at(svc: ComplaintService, grids, code: str, external_id: str, reported_at: str,
-            category: str = "noise", source: str = "test", **extra) -> dict:
+            category: str = "noise", source: str = "test", **extra) -> Case:
     """File a complaint at a point inside grid ``code`` (the clock gives the filing time)."""
     lon, lat = inside_point(grids, code)
     item = complaint_input(svc, source=source, external_id=external_id, reported_at=reported_at,
@@ -122,15 +123,15 @@ def file_at(svc: ComplaintService, grids, code: str, external_id: str, reported_
     return svc.file(item, actor=extra.pop("actor", "user:wang"))
 
 
-def step(svc: ComplaintService, clock: Clock, row: dict, when: str, action: str, **fields) -> dict:
+def step(svc: ComplaintService, clock: Clock, row: Case, when: str, action: str, **fields) -> Case:
     """One workflow action at ``when``, on the version last seen in ``row``."""
     clock.set(when)
-    return svc.transition(row["id"], action, expected_version=row["row_version"],
+    return svc.transition(row.id, action, expected_version=row.row_version,
                           actor=fields.pop("actor", "user:wang"), **fields)
 
 
 def events_of(svc: ComplaintService, complaint_id: int) -> list[tuple]:
-    return [(e["action"], e["from_state"], e["to_state"], e["actor"], e["at"], e["note"])
+    return [(e.action, e.from_state, e.to_state, e.actor, e.at, e.note)
             for e in svc.store.complaint_events(complaint_id)]
 
 
@@ -146,33 +147,33 @@ def test_the_full_life_filed_deliberated_dispatched_resolved_and_closed(fresh_ap
 
     filed = file_at(svc, demo_grids, code, "svc-life-1", "2025-09-29 08:40", reporter_name="陈女士",
                     reporter_phone="138 0013 8000", channel="热线")
-    assert (filed["state"], filed["grid_code"], filed["row_version"]) == ("collected", code, 1)
-    assert filed["whistle_group"] == "whistle_urban" and filed["channel"] == "hotline"
-    assert filed["reporter_phone"] == "13800138000"
+    assert (filed.state, filed.grid_code, filed.row_version) == ("collected", code, 1)
+    assert filed.whistle_group == "whistle_urban" and filed.channel == "hotline"
+    assert filed.reporter_phone == "13800138000"
 
     row = step(svc, clock, filed, "2025-09-29T10:00:00+08:00", "deliberate", note="网格议事")
     row = step(svc, clock, row, "2025-09-30T16:00:00+08:00", "dispatch", note="派至派出所")
     # the category's department from categories.csv; 3 working days from Tuesday 30 September:
     # 1-8 October are the National Day holiday, so Thu 9, Fri 10 and the make-up Saturday 11
-    assert row["department_code"] == noise["department"] == "police"
-    assert row["deadline"] == t("2025-10-11T23:59:59+08:00")
-    assert row["dispatched_at"] == t("2025-09-30T16:00:00+08:00")
+    assert row.department_code == noise["department"] == "police"
+    assert row.deadline == t("2025-10-11T23:59:59+08:00")
+    assert row.dispatched_at == t("2025-09-30T16:00:00+08:00")
     row = step(svc, clock, row, "2025-10-10T11:00:00+08:00", "resolve", note="已上门处理",
                actor="dept:police")
-    assert row["resolved_at"] == t("2025-10-10T11:00:00+08:00")
+    assert row.resolved_at == t("2025-10-10T11:00:00+08:00")
     row = step(svc, clock, row, "2025-10-13T09:30:00+08:00", "follow_up", satisfied=True, note="回访满意")
-    assert (row["state"], row["satisfied"], row["row_version"]) == ("closed", True, 5)
-    assert row["closed_at"] == t("2025-10-13T09:30:00+08:00")
+    assert (row.state, row.satisfied, row.row_version) == ("closed", True, 5)
+    assert row.closed_at == t("2025-10-13T09:30:00+08:00")
 
-    assert events_of(svc, row["id"]) == [
+    assert events_of(svc, row.id) == [
         ("collect", None, "collected", "user:wang", t("2025-09-29T09:00:00+08:00"), "hotline: test"),
         ("deliberate", "collected", "deliberation", "user:wang", t("2025-09-29T10:00:00+08:00"), "网格议事"),
         ("dispatch", "deliberation", "dispatched", "user:wang", t("2025-09-30T16:00:00+08:00"), "派至派出所"),
         ("resolve", "dispatched", "resolved", "dept:police", t("2025-10-10T11:00:00+08:00"), "已上门处理"),
         ("follow_up", "resolved", "closed", "user:wang", t("2025-10-13T09:30:00+08:00"), "回访满意"),
     ]
-    dispatch = svc.store.complaint_events(row["id"])[2]
-    assert (dispatch["department_code"], dispatch["deadline"]) == ("police", t("2025-10-11T23:59:59+08:00"))
+    dispatch = svc.store.complaint_events(row.id)[2]
+    assert (dispatch.department_code, dispatch.deadline) == ("police", t("2025-10-11T23:59:59+08:00"))
 
 
 def test_unsatisfied_reopens_and_is_dispatched_again_with_a_new_deadline(fresh_app, demo_grids):
@@ -180,12 +181,12 @@ def test_unsatisfied_reopens_and_is_dispatched_again_with_a_new_deadline(fresh_a
     svc = install(fresh_app, clock)
     code = grid_of_kind(demo_grids, "rural")
     filed = file_at(svc, demo_grids, code, "svc-life-2", "2025-09-30 14:00")
-    assert filed["whistle_group"] == "whistle_rural"
+    assert filed.whistle_group == "whistle_rural"
 
     row = step(svc, clock, filed, "2025-09-30T16:00:00+08:00", "dispatch")
     row = step(svc, clock, row, "2025-10-09T10:00:00+08:00", "resolve", note="已处理")
     row = step(svc, clock, row, "2025-10-09T17:00:00+08:00", "follow_up", satisfied=False, note="仍有噪音")
-    assert (row["state"], row["satisfied"]) == ("reopened", False)
+    assert (row.state, row.satisfied) == ("reopened", False)
     # held to its last deadline until dispatched again
     assert svc.deadline_status(row, t("2025-10-10T08:00:00+08:00")) is DeadlineStatus.ON_TIME
     assert svc.deadline_status(row, t("2025-10-11T09:00:00+08:00")) is DeadlineStatus.DUE_SOON
@@ -194,13 +195,13 @@ def test_unsatisfied_reopens_and_is_dispatched_again_with_a_new_deadline(fresh_a
     # re-dispatched to another department on Friday 10 October: Sat 11 (make-up), Mon 13, Tue 14
     row = step(svc, clock, row, "2025-10-10T09:00:00+08:00", "dispatch", department="ecology_environment",
                note="改派生态环境")
-    assert (row["state"], row["department_code"]) == ("dispatched", "ecology_environment")
-    assert row["deadline"] == t("2025-10-14T23:59:59+08:00")
+    assert (row.state, row.department_code) == ("dispatched", "ecology_environment")
+    assert row.deadline == t("2025-10-14T23:59:59+08:00")
     row = step(svc, clock, row, "2025-10-13T16:00:00+08:00", "resolve", note="已整改")
     row = step(svc, clock, row, "2025-10-14T10:00:00+08:00", "follow_up", satisfied=True)
-    assert (row["state"], row["satisfied"], row["row_version"]) == ("closed", True, 7)
+    assert (row.state, row.satisfied, row.row_version) == ("closed", True, 7)
 
-    history = events_of(svc, row["id"])
+    history = events_of(svc, row.id)
     assert [(a, f, to) for a, f, to, *_ in history] == [
         ("collect", None, "collected"),
         ("dispatch", "collected", "dispatched"),
@@ -210,7 +211,7 @@ def test_unsatisfied_reopens_and_is_dispatched_again_with_a_new_deadline(fresh_a
         ("resolve", "dispatched", "resolved"),
         ("follow_up", "resolved", "closed"),
     ]
-    assert [e["satisfied"] for e in svc.store.complaint_events(row["id"])] == \
+    assert [e.satisfied for e in svc.store.complaint_events(row.id)] == \
         [None, None, None, False, None, None, True]
     assert [e[4] for e in history] == sorted(e[4] for e in history)
 
@@ -226,8 +227,8 @@ def test_an_illegal_action_or_unknown_department_changes_nothing(fresh_app, demo
                                "mark_duplicate")
     with pytest.raises(Exception, match=r"^unknown department 'moon_office'$"):
         step(svc, clock, filed, "2025-09-30T16:00:00+08:00", "dispatch", department="moon_office")
-    assert svc.store.complaint(filed["id"]) == filed
-    assert len(svc.store.complaint_events(filed["id"])) == 1
+    assert svc.store.complaint(filed.id) == filed
+    assert len(svc.store.complaint_events(filed.id)) == 1
 
 
 def test_filing_the_same_source_id_again_returns_the_first(fresh_app, demo_grids):
@@ -258,7 +259,7 @@ def test_deadline_status_across_the_national_day_holiday(fresh_app, demo_grids, 
     svc = install(fresh_app, clock)
     filed = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "svc-deadline", "2025-09-30 14:00")
     row = step(svc, clock, filed, "2025-09-30T16:00:00+08:00", "dispatch")
-    assert row["deadline"] == t("2025-10-11T23:59:59+08:00")
+    assert row.deadline == t("2025-10-11T23:59:59+08:00")
     clock.set(now)
     assert svc.deadline_status(row) is expected
     assert svc.deadline_status(row, t(now)) is expected
@@ -319,21 +320,21 @@ def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
         step(svc, clock, filed, f"{monday.isoformat()}T10:00:00+08:00", "dispatch")
     assert str(info.value) == message
     _, header = api_key(app, "write")
-    response = app.test_client().post(f"/api/v1/complaints/{filed['id']}/actions",
+    response = app.test_client().post(f"/api/v1/complaints/{filed.id}/actions",
                                       json={"action": "dispatch", "version": 1},
                                       headers={"Authorization": header})
     assert response.status_code == 422
     assert error_of(response.get_json()) == {"error": {"code": "unknown_calendar_year", "message": message}}
-    assert svc.store.complaint(filed["id"])["state"] == "collected"
+    assert svc.store.complaint(filed.id).state == "collected"
 
     result = cli_ok(demo_db.cli("calendar", "load", str(schedule)))
     assert result.stdout.strip() == f"{year}: 3 scheduled days loaded"
     rebuilt = demo_db.app()  # the calendar is read when the app is built
     svc = install(rebuilt, clock)
-    row = step(svc, clock, svc.store.complaint(filed["id"]), f"{monday.isoformat()}T10:00:00+08:00",
+    row = step(svc, clock, svc.store.complaint(filed.id), f"{monday.isoformat()}T10:00:00+08:00",
                "dispatch")
     # Tue and Wed are (fictional) holidays: Thu, Fri and the make-up Saturday count
-    assert row["deadline"] == datetime.datetime.combine(saturday, datetime.time(23, 59, 59), CHINA)
+    assert row.deadline == datetime.datetime.combine(saturday, datetime.time(23, 59, 59), CHINA)
 
 
 def test_a_corrected_schedule_replaces_the_first_one(demo_db, demo_grids, tmp_path):
@@ -358,7 +359,7 @@ def test_a_corrected_schedule_replaces_the_first_one(demo_db, demo_grids, tmp_pa
     filed = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "svc-erratum", "2026-11-01 09:00")
     row = step(svc, clock, filed, f"{monday.isoformat()}T10:00:00+08:00", "dispatch")
     friday = monday + datetime.timedelta(days=4)  # Wed, Thu, Fri
-    assert row["deadline"] == datetime.datetime.combine(friday, datetime.time(23, 59, 59), CHINA)
+    assert row.deadline == datetime.datetime.combine(friday, datetime.time(23, 59, 59), CHINA)
 
 
 def test_a_make_up_day_in_the_previous_december_leaves_that_years_holidays_alone(demo_db, tmp_path):
@@ -403,10 +404,10 @@ def test_an_address_from_the_gazetteer_places_the_complaint_in_that_addresses_gr
     item = complaint_input(svc, external_id="svc-addr", reported_at="2025-09-30 14:00", category="rubbish",
                            text="垃圾没人收", address="南海区大沥镇振兴路80号")
     row = svc.file(item, actor="user:wang")
-    assert row["grid_code"] == entry["grid_code"]
-    assert (row["lon"], row["lat"]) == pytest.approx((float(entry["lon"]), float(entry["lat"])), abs=1e-7)
-    assert row["geocode"]["status"] == "matched" and row["geocode"]["address_id"] == entry["id"]
-    assert row["input_coordsys"] is None and row["address"] == "南海区大沥镇振兴路80号"
+    assert row.grid_code == entry["grid_code"]
+    assert (row.lon, row.lat) == pytest.approx((float(entry["lon"]), float(entry["lat"])), abs=1e-7)
+    assert row.geocode["status"] == "matched" and row.geocode["address_id"] == entry["id"]
+    assert row.input_coordsys is None and row.address == "南海区大沥镇振兴路80号"
 
 
 def test_an_ambiguous_address_is_refused_with_its_candidates(fresh_app):
