@@ -391,7 +391,8 @@ def test_bad_points_are_400_with_a_code_naming_the_fault(demo_client, path, code
 
 def test_unknown_version_and_a_date_before_any_version_are_404(demo_client):
     response, body = _get(demo_client, "/point/wgs84/113.1457,23.111?version=99")
-    assert (response.status_code, error_of(body)) == (404, _error("unknown_version", "grid version 99 does not exist"))
+    assert (response.status_code, error_of(body)) == (
+        404, _error("unknown_version", "grid version 99 does not exist"))
     response, body = _get(demo_client, "/point/wgs84/113.1457,23.111?at=2020-01-01")
     assert (response.status_code, error_of(body)) == (
         404, _error("no_version_at", "no grid version was active at 2020-01-01T23:59:59.999999+08:00"))
@@ -447,7 +448,8 @@ def test_versions_list_and_one_version(demo_client):
     assert (body["report"]["ok"], body["report"]["errors"]) == (True, 0)
     assert body["repairs"] == []
     response, body = _get(demo_client, "/versions/7")
-    assert (response.status_code, error_of(body)) == (404, _error("not_found", "grid version 7 does not exist"))
+    assert (response.status_code, error_of(body)) == (
+        404, _error("not_found", "grid version 7 does not exist"))
 
 
 def test_health_names_the_active_version(demo_client):

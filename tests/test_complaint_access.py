@@ -40,8 +40,8 @@ def test_a_department_acts_only_on_complaints_dispatched_to_it(fresh_app, demo_g
     other = client.post(f"{API}/complaints/{litter.id}/actions", headers=headers,
                         json={"action": "resolve", "version": litter.row_version, "note": "not ours"})
     assert other.status_code == 403
-    assert error_of(other.get_json()) == {"error": {"code": "forbidden", "message": f"complaint {litter.id} is "
-                                          "not with department 'police'"}}
+    assert error_of(other.get_json()) == {"error": {
+        "code": "forbidden", "message": f"complaint {litter.id} is not with department 'police'"}}
     assert svc.store.complaint(litter.id).state == "dispatched"
     own = client.post(f"{API}/complaints/{noise.id}/actions", headers=headers,
                       json={"action": "resolve", "version": noise.row_version, "note": "已处理"})
