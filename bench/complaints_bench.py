@@ -104,8 +104,8 @@ def _prepare_db(db: Path) -> None:
     from click.testing import CliRunner
     from flask.cli import ScriptInfo
 
-    from webmap import create_app
     from cli import main
+    from webmap import create_app
 
     info = ScriptInfo(create_app=lambda: create_app({"DATABASE_URL": f"sqlite:///{db}"}))
     result = CliRunner().invoke(main, ["demo", "load", "--complaints", "0"], obj=info)

@@ -40,8 +40,8 @@ def build_db(folder: Path, complaints: int) -> dict:
     from click.testing import CliRunner
     from flask.cli import ScriptInfo
 
-    from webmap import create_app
     from cli import main
+    from webmap import create_app
 
     config = {"DATABASE_URL": f"sqlite:///{folder / 'redgrid.db'}", "CACHE_DIR": str(folder / "cache"),
               "SECRET_KEY": "planner-bench"}
@@ -101,8 +101,8 @@ def _join(base: str, ref: str) -> str:
 
 
 def measure(config: dict, repeat: int) -> list[dict]:
-    from webmap import create_app
     from tests.apps import create_user
+    from webmap import create_app
 
     app = create_app({**config, "WTF_CSRF_ENABLED": False})
     store = app.extensions["redgrid"].store
