@@ -56,10 +56,10 @@ def write_export(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def _redgrid(db: str, export: str, queue) -> None:
-    from webmap import create_app
+    from services.build import build_services
+    from services.config import Config
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{db}"})
-    service = app.extensions["redgrid"].cases
+    service = build_services(Config.from_mapping({"DATABASE_URL": f"sqlite:///{db}"})).cases
     service.grids.grid_set(service.grids.active_version_id())  # index built before timing
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
@@ -102,13 +102,10 @@ def _run(target, *args) -> dict:
 
 def _prepare_db(db: Path) -> None:
     from click.testing import CliRunner
-    from flask.cli import ScriptInfo
 
     from cli import main
-    from webmap import create_app
 
-    info = ScriptInfo(create_app=lambda: create_app({"DATABASE_URL": f"sqlite:///{db}"}))
-    result = CliRunner().invoke(main, ["demo", "load", "--complaints", "0"], obj=info)
+    result = CliRunner().invoke(main, ["demo", "load", "--complaints", "0"], obj={"DATABASE_URL": f"sqlite:///{db}"})
     if result.exit_code != 0:
         raise SystemExit(f"demo load failed: {result.output}")
 

@@ -38,17 +38,14 @@ DEFAULT_COMPLAINTS = 50_000  # what `redgrid demo load` generates without --comp
 
 def build_db(folder: Path, complaints: int) -> dict:
     from click.testing import CliRunner
-    from flask.cli import ScriptInfo
 
     from cli import main
-    from webmap import create_app
 
     config = {"DATABASE_URL": f"sqlite:///{folder / 'redgrid.db'}", "CACHE_DIR": str(folder / "cache"),
               "SECRET_KEY": "planner-bench"}
     args = ["demo", "load"] + ([] if complaints == DEFAULT_COMPLAINTS else ["--complaints", str(complaints)])
-    info = ScriptInfo(create_app=lambda: create_app(config))
     t = time.perf_counter()
-    result = CliRunner().invoke(main, args, obj=info)
+    result = CliRunner().invoke(main, args, obj=config)
     if result.exit_code != 0:
         raise SystemExit(f"demo load failed: {result.output}\n{result.exception!r}")
     print(f"demo load ({complaints:,} complaints): {time.perf_counter() - t:.1f} s", file=sys.stderr)
@@ -111,15 +108,16 @@ def measure(config: dict, repeat: int) -> list[dict]:
     client = app.test_client()
     response = client.post("/login", data={"username": "planner", "password": "planner-pass-123"})
     assert response.status_code == 302, response.data
-    caches = app.extensions["redgrid.planner"]
+    analyses = app.extensions["redgrid"].planner.analyses
+    pages = app.extensions["redgrid.planner_pages"]
     client.get("/planner")  # imports, grid index, neighbour graph: paid once per process
     rows = []
     for name, query in cases(store):
         cold, warm = [], []
         html = b""
         for _ in range(repeat):
-            caches.analyses.clear()
-            caches.pages.clear()
+            analyses.clear()
+            pages.clear()
             t = time.perf_counter()
             response = client.get("/planner" + query)
             cold.append(time.perf_counter() - t)
@@ -131,7 +129,7 @@ def measure(config: dict, repeat: int) -> list[dict]:
             warm.append(time.perf_counter() - t)
             assert len(response.data) == len(html)  # the same page (its CSRF token aside)
         total = int(re.search(rb'id="pl-total" data-value="(\d+)"', html).group(1))
-        analysis = next(reversed(caches.analyses._items.values()))
+        analysis = analyses.last()
         rows.append({
             "case": name, "query": query, "complaints": total,
             "cold_ms": round(statistics.median(cold) * 1000, 1),

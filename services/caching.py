@@ -44,6 +44,12 @@ class Memo(Generic[V]):
         with self._lock:
             return self._cache.get(key)
 
+    def last(self) -> V | None:
+        """The value stored most recently (benchmarks look at what they just computed)."""
+        with self._lock:
+            keys = list(self._cache.keys())
+            return self._cache.get(keys[-1]) if keys else None
+
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
