@@ -26,9 +26,9 @@ test: install-test  ## system packages the tests need, then the whole suite
 	scripts/install-test-deps
 	$(BIN)/python -m pytest
 
-# TODO: add `$(BIN)/ruff format --check .` to lint once the whole tree has had its formatting pass.
 lint: install-test  ## ruff's rules on everything, mypy on the layers under the adapters (pyproject [tool.mypy])
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 format: install-test  ## rewrite the code in ruff's format

@@ -50,9 +50,18 @@ def write_export(path: Path, rows: int, seed: int = 7) -> None:
         cats = rng.integers(0, len(categories), rows)
         for i in range(rows):
             when = start + datetime.timedelta(minutes=int(minutes[i]))
-            out.writerow([f"12345-{i:08d}", when.strftime("%Y-%m-%d %H:%M"), "热线", categories[cats[i]],
-                          "市民反映情况，请尽快处理。", f"{lon[i]:.7f}", f"{lat[i]:.7f}",
-                          f"1380015{i % 10000:04d}"])
+            out.writerow(
+                [
+                    f"12345-{i:08d}",
+                    when.strftime("%Y-%m-%d %H:%M"),
+                    "热线",
+                    categories[cats[i]],
+                    "市民反映情况，请尽快处理。",
+                    f"{lon[i]:.7f}",
+                    f"{lat[i]:.7f}",
+                    f"1380015{i % 10000:04d}",
+                ]
+            )
 
 
 def _redgrid(db: str, export: str, queue) -> None:
@@ -66,9 +75,15 @@ def _redgrid(db: str, export: str, queue) -> None:
     report = service.import_file(export, source="12345热线", actor="bench")
     seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put({"seconds": seconds, "added": report.added, "peak_rss_mb": peak / 1024,
-               "peak_gain_mb": (peak - before) / 1024,
-               "stored": service.store.count_complaints({"source": "12345热线"})})
+    queue.put(
+        {
+            "seconds": seconds,
+            "added": report.added,
+            "peak_rss_mb": peak / 1024,
+            "peak_gain_mb": (peak - before) / 1024,
+            "stored": service.store.count_complaints({"source": "12345热线"}),
+        }
+    )
 
 
 def _peer(db: str, export: str, queue) -> None:
@@ -86,8 +101,14 @@ def _peer(db: str, export: str, queue) -> None:
     joined.to_sql("peer_complaints", engine, index=False, chunksize=50_000)
     seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put({"seconds": seconds, "added": len(joined), "peak_rss_mb": peak / 1024,
-               "peak_gain_mb": (peak - before) / 1024})
+    queue.put(
+        {
+            "seconds": seconds,
+            "added": len(joined),
+            "peak_rss_mb": peak / 1024,
+            "peak_gain_mb": (peak - before) / 1024,
+        }
+    )
 
 
 def _run(target, *args) -> dict:
@@ -105,14 +126,17 @@ def _prepare_db(db: Path) -> None:
 
     from cli import main
 
-    result = CliRunner().invoke(main, ["demo", "load", "--complaints", "0"], obj={"DATABASE_URL": f"sqlite:///{db}"})
+    result = CliRunner().invoke(
+        main, ["demo", "load", "--complaints", "0"], obj={"DATABASE_URL": f"sqlite:///{db}"}
+    )
     if result.exit_code != 0:
         raise SystemExit(f"demo load failed: {result.output}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -121,22 +145,33 @@ def main(argv: list[str] | None = None) -> int:
         export = tmp_path / "hotline.csv"
         t = time.perf_counter()
         write_export(export, args.rows)
-        print(f"wrote {args.rows:,} rows ({export.stat().st_size / 1e6:.0f} MB) in "
-              f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
+        print(
+            f"wrote {args.rows:,} rows ({export.stat().st_size / 1e6:.0f} MB) in "
+            f"{time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+        )
         db = tmp_path / "redgrid.db"
         _prepare_db(db)
         ours = _run(_redgrid, str(db), str(export))
         peer = _run(_peer, str(tmp_path / "peer.db"), str(export))
     ours["rows_per_s"] = args.rows / ours["seconds"]
     peer["rows_per_s"] = args.rows / peer["seconds"]
-    report = {"rows": args.rows, "redgrid": ours, "peer_pandas_sjoin_to_sql": peer,
-              "speed_ratio_vs_peer": round(ours["rows_per_s"] / peer["rows_per_s"], 3)}
+    report = {
+        "rows": args.rows,
+        "redgrid": ours,
+        "peer_pandas_sjoin_to_sql": peer,
+        "speed_ratio_vs_peer": round(ours["rows_per_s"] / peer["rows_per_s"], 3),
+    }
     print(f"| import of {args.rows:,} rows | seconds | rows/s | peak RSS MB | stored |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| RedGrid (checked, placed, one transaction, events) | {ours['seconds']:.1f} | "
-          f"{ours['rows_per_s']:,.0f} | {ours['peak_rss_mb']:.0f} | {ours['stored']:,} |")
-    print(f"| peer: read_csv + sjoin + to_sql (no checks) | {peer['seconds']:.1f} | "
-          f"{peer['rows_per_s']:,.0f} | {peer['peak_rss_mb']:.0f} | {peer['added']:,} |")
+    print(
+        f"| RedGrid (checked, placed, one transaction, events) | {ours['seconds']:.1f} | "
+        f"{ours['rows_per_s']:,.0f} | {ours['peak_rss_mb']:.0f} | {ours['stored']:,} |"
+    )
+    print(
+        f"| peer: read_csv + sjoin + to_sql (no checks) | {peer['seconds']:.1f} | "
+        f"{peer['rows_per_s']:,.0f} | {peer['peak_rss_mb']:.0f} | {peer['added']:,} |"
+    )
     print(f"\nRedGrid / peer speed: {report['speed_ratio_vs_peer']:.2f}x")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -52,9 +52,12 @@ def load_grids(n: int) -> gpd.GeoDataFrame:
     # keep Dali's grid size (~0.29 km²): the outline grows with n
     outline = demo_outline(area_km2=90.9 * n / 309, seed=7)
     n_comm = max(43, n // 8)
-    communities = pd.DataFrame({"code": [f"44060512{5 + i // 999:01d}{i % 999 + 1:03d}"
-                                         for i in range(n_comm)],
-                                "name": [f"社区{i + 1}" for i in range(n_comm)]})
+    communities = pd.DataFrame(
+        {
+            "code": [f"44060512{5 + i // 999:01d}{i % 999 + 1:03d}" for i in range(n_comm)],
+            "name": [f"社区{i + 1}" for i in range(n_comm)],
+        }
+    )
     t = time.perf_counter()
     grids = generate_grids(outline, communities, n, seed=7).grids
     print(f"  generated {n} grids in {time.perf_counter() - t:.1f} s", file=sys.stderr)
@@ -63,8 +66,7 @@ def load_grids(n: int) -> gpd.GeoDataFrame:
     return grids
 
 
-def make_points(grids: gpd.GeoDataFrame, n: int, kind: str,
-                seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def make_points(grids: gpd.GeoDataFrame, n: int, kind: str, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     xmin, ymin, xmax, ymax = grids.total_bounds
     if kind == "uniform":
@@ -128,16 +130,23 @@ def decode_rates(lon, lat) -> dict:
     body_arrow = sink.getvalue()
     csv_body = pd.DataFrame({"lon": lon, "lat": lat}).to_csv(index=False).encode()
     out = {}
-    for name, mime, body in (("json", "application/json", body_json),
-                             ("csv", "text/csv", csv_body),
-                             ("arrow", batch_io.ARROW, body_arrow)):
+    for name, mime, body in (
+        ("json", "application/json", body_json),
+        ("csv", "text/csv", csv_body),
+        ("arrow", batch_io.ARROW, body_arrow),
+    ):
+
         def decode(body=body, mime=mime):
             stream = io.BytesIO(body)
             return sum(len(c.lon) for c in batch_io.reader_for(mime, stream, lambda b=body: b))
+
         seconds, count = best_of(decode, 3)
         assert count == len(lon)
-        out[name] = {"mb": round(len(body) / 1e6, 1), "seconds": round(seconds, 3),
-                     "mpts_per_s": round(len(lon) / seconds / 1e6, 2)}
+        out[name] = {
+            "mb": round(len(body) / 1e6, 1),
+            "seconds": round(seconds, 3),
+            "mpts_per_s": round(len(lon) / seconds / 1e6, 2),
+        }
     return out
 
 
@@ -165,39 +174,56 @@ def bench_size(n_grids: int, n_points: int, loop_points: int, kinds: list[str]) 
         t_full, full = best_of(partial(fast.locate_many, lon, lat, annotate=True), 1)
         t_loop, loop = best_of(partial(run_loop, tree, lon[:m], lat[:m], positions), 1)
         mismatch = {
-            "exact": int((exact.grid != ref).sum()), "lut": int((fastm.grid != ref).sum()),
-            "lut_annotated": int((full.grid != ref).sum()), "loop": int((loop != ref[:m]).sum()),
+            "exact": int((exact.grid != ref).sum()),
+            "lut": int((fastm.grid != ref).sum()),
+            "lut_annotated": int((full.grid != ref).sum()),
+            "loop": int((loop != ref[:m]).sum()),
         }
-        rate = {"sjoin": n_points / t_sjoin, "loop": m / t_loop, "exact": n_points / t_exact,
-                "lut": n_points / t_lut, "lut_annotated": n_points / t_full}
-        rows.append({
-            "grids": n_grids, "points": n_points, "kind": kind,
-            "in_a_grid": round(float((ref >= 0).mean()), 3),
-            "mpts_per_s": {k: round(v / 1e6, 3) for k, v in rate.items()},
-            "vs_sjoin": {k: round(v / rate["sjoin"], 2) for k, v in rate.items()},
-            "loop_points": m, "mismatches": mismatch,
-            "build_s": {"index": round(build_index, 3), "lut": round(build_lut, 2)},
-            "lut_mb": round(lut.nbytes / 1e6, 1), "lut_mixed_share": round(lut.mixed_share, 3),
-            "single_exact": single_latency(index, lon, lat),
-            "single_lut": single_latency(fast, lon, lat),
-        })
+        rate = {
+            "sjoin": n_points / t_sjoin,
+            "loop": m / t_loop,
+            "exact": n_points / t_exact,
+            "lut": n_points / t_lut,
+            "lut_annotated": n_points / t_full,
+        }
+        rows.append(
+            {
+                "grids": n_grids,
+                "points": n_points,
+                "kind": kind,
+                "in_a_grid": round(float((ref >= 0).mean()), 3),
+                "mpts_per_s": {k: round(v / 1e6, 3) for k, v in rate.items()},
+                "vs_sjoin": {k: round(v / rate["sjoin"], 2) for k, v in rate.items()},
+                "loop_points": m,
+                "mismatches": mismatch,
+                "build_s": {"index": round(build_index, 3), "lut": round(build_lut, 2)},
+                "lut_mb": round(lut.nbytes / 1e6, 1),
+                "lut_mixed_share": round(lut.mixed_share, 3),
+                "single_exact": single_latency(index, lon, lat),
+                "single_lut": single_latency(fast, lon, lat),
+            }
+        )
         print(_line(rows[-1]), file=sys.stderr)
     return rows
 
 
 def _line(r: dict) -> str:
     v = r["vs_sjoin"]
-    return (f"{r['grids']:>6} grids {r['kind']:<9} sjoin {r['mpts_per_s']['sjoin']:.2f} M/s | "
-            f"loop {v['loop']:.2f}x | exact {v['exact']:.2f}x | LUT {v['lut']:.1f}x "
-            f"({r['mpts_per_s']['lut']:.1f} M/s) | LUT+near {v['lut_annotated']:.2f}x | "
-            f"single p50 {r['single_lut']['p50_us']} µs (exact {r['single_exact']['p50_us']} µs) | "
-            f"mismatches {sum(r['mismatches'].values())}")
+    return (
+        f"{r['grids']:>6} grids {r['kind']:<9} sjoin {r['mpts_per_s']['sjoin']:.2f} M/s | "
+        f"loop {v['loop']:.2f}x | exact {v['exact']:.2f}x | LUT {v['lut']:.1f}x "
+        f"({r['mpts_per_s']['lut']:.1f} M/s) | LUT+near {v['lut_annotated']:.2f}x | "
+        f"single p50 {r['single_lut']['p50_us']} µs (exact {r['single_exact']['p50_us']} µs) | "
+        f"mismatches {sum(r['mismatches'].values())}"
+    )
 
 
 def markdown(rows: list[dict], decode: dict) -> str:
-    out = ["| grids | points | sjoin M/s | per-point loop | exact index | LUT | LUT + near-boundary |"
-           " single p50 (LUT / exact) | mismatches |",
-           "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| grids | points | sjoin M/s | per-point loop | exact index | LUT | LUT + near-boundary |"
+        " single p50 (LUT / exact) | mismatches |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         m, v = r["mpts_per_s"], r["vs_sjoin"]
         out.append(
@@ -205,7 +231,8 @@ def markdown(rows: list[dict], decode: dict) -> str:
             f"{m['exact']:.2f} ({v['exact']:.2f}x) | {m['lut']:.1f} ({v['lut']:.1f}x) | "
             f"{m['lut_annotated']:.2f} ({v['lut_annotated']:.2f}x) | "
             f"{r['single_lut']['p50_us']} / {r['single_exact']['p50_us']} µs | "
-            f"{sum(r['mismatches'].values())} |")
+            f"{sum(r['mismatches'].values())} |"
+        )
     out.append("")
     out.append("| batch body | MB per 1M points | decode s | M points/s |")
     out.append("|---|---:|---:|---:|")
@@ -215,12 +242,17 @@ def markdown(rows: list[dict], decode: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="309,10000", help="grid counts, comma separated")
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--loop-points", type=int, default=1_000_000,
-                        help="points for the slow per-point loop (it runs on the first N)")
+    parser.add_argument(
+        "--loop-points",
+        type=int,
+        default=1_000_000,
+        help="points for the slow per-point loop (it runs on the first N)",
+    )
     parser.add_argument("--kinds", default="uniform,clustered")
     parser.add_argument("--quick", action="store_true", help="200k points, 100k in the loop")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -232,10 +264,17 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_size(n, args.points, args.loop_points, args.kinds.split(","))
     lon, lat = make_points(load_grids(309), args.points, "uniform")
     decode = decode_rates(lon, lat)
-    report = {"machine": {"python": platform.python_version(), "cpu": platform.processor() or
-                          platform.machine(), "shapely": shapely.__version__,
-                          "geos": shapely.geos_version_string, "geopandas": gpd.__version__},
-              "rows": rows, "decode": decode}
+    report = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(),
+            "shapely": shapely.__version__,
+            "geos": shapely.geos_version_string,
+            "geopandas": gpd.__version__,
+        },
+        "rows": rows,
+        "decode": decode,
+    }
     print(markdown(rows, decode))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,11 @@ def build_db(folder: Path, complaints: int) -> dict:
 
     from cli import main
 
-    config = {"DATABASE_URL": f"sqlite:///{folder / 'redgrid.db'}", "CACHE_DIR": str(folder / "cache"),
-              "SECRET_KEY": "planner-bench"}
+    config = {
+        "DATABASE_URL": f"sqlite:///{folder / 'redgrid.db'}",
+        "CACHE_DIR": str(folder / "cache"),
+        "SECRET_KEY": "planner-bench",
+    }
     args = ["demo", "load"] + ([] if complaints == DEFAULT_COMPLAINTS else ["--complaints", str(complaints)])
     t = time.perf_counter()
     result = CliRunner().invoke(main, args, obj=config)
@@ -82,8 +85,13 @@ def page_weight(client, html: bytes) -> dict:
             for ref in re.findall(r"url\(([^)?#]+\.woff)\)", body.decode("utf-8", "replace")):
                 font = _join(base, ref.strip("'\""))
                 assets[font] = len(client.get(font).data)
-    return {"html": len(html), "html_gzip": len(gzip.compress(html, 6)), "assets": sum(assets.values()),
-            "asset_files": len(assets), "total": len(html) + sum(assets.values())}
+    return {
+        "html": len(html),
+        "html_gzip": len(gzip.compress(html, 6)),
+        "assets": sum(assets.values()),
+        "asset_files": len(assets),
+        "total": len(html) + sum(assets.values()),
+    }
 
 
 def _join(base: str, ref: str) -> str:
@@ -130,36 +138,47 @@ def measure(config: dict, repeat: int) -> list[dict]:
             assert len(response.data) == len(html)  # the same page (its CSRF token aside)
         total = int(re.search(rb'id="pl-total" data-value="(\d+)"', html).group(1))
         analysis = analyses.last()
-        rows.append({
-            "case": name, "query": query, "complaints": total,
-            "cold_ms": round(statistics.median(cold) * 1000, 1),
-            "warm_ms": round(statistics.median(warm) * 1000, 2),
-            "heat_points": len(analysis.heat), "heat_cells_m": [analysis.heat.cell_m, analysis.heat.coarse_m],
-            "animation_points": sum(len(f) for f in analysis.animation.frames),
-            "months": len(analysis.animation.labels), "h3_cells": len(analysis.hexes),
-            **page_weight(client, html),
-        })
+        rows.append(
+            {
+                "case": name,
+                "query": query,
+                "complaints": total,
+                "cold_ms": round(statistics.median(cold) * 1000, 1),
+                "warm_ms": round(statistics.median(warm) * 1000, 2),
+                "heat_points": len(analysis.heat),
+                "heat_cells_m": [analysis.heat.cell_m, analysis.heat.coarse_m],
+                "animation_points": sum(len(f) for f in analysis.animation.frames),
+                "months": len(analysis.animation.labels),
+                "h3_cells": len(analysis.hexes),
+                **page_weight(client, html),
+            }
+        )
     return rows
 
 
 def table(rows: list[dict], complaints: int, repeat: int) -> str:
-    lines = [f"planner page, {complaints:,} demo complaints, median of {repeat} requests "
-             f"({datetime.date.today()})", "",
-             "| filters | complaints | cold ms | warm ms | HTML KB | HTML gzip KB | assets KB | page KB "
-             "| heat pts | anim pts | H3 cells |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"planner page, {complaints:,} demo complaints, median of {repeat} requests "
+        f"({datetime.date.today()})",
+        "",
+        "| filters | complaints | cold ms | warm ms | HTML KB | HTML gzip KB | assets KB | page KB "
+        "| heat pts | anim pts | H3 cells |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['complaints']:,} | {r['cold_ms']:,.0f} | {r['warm_ms']:,.1f} | "
             f"{r['html'] / 1024:,.0f} | {r['html_gzip'] / 1024:,.0f} | {r['assets'] / 1024:,.0f} | "
             f"{r['total'] / 1024:,.0f} | {r['heat_points']:,} | {r['animation_points']:,} | "
-            f"{r['h3_cells']:,} |")
+            f"{r['h3_cells']:,} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--complaints", type=int, default=DEFAULT_COMPLAINTS)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
@@ -172,8 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     print(out)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"complaints": args.complaints, "repeat": args.repeat, "rows": rows},
-                                        indent=1, ensure_ascii=False))
+        args.json.write_text(
+            json.dumps(
+                {"complaints": args.complaints, "repeat": args.repeat, "rows": rows},
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
     if args.md:
         args.md.parent.mkdir(parents=True, exist_ok=True)
         args.md.write_text(out + "\n")

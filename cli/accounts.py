@@ -18,8 +18,13 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.argument("name")
-@click.option("--scope", "scopes", multiple=True, type=click.Choice(KEY_SCOPES),
-              help="personal_data: full phone numbers; write: changes.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(KEY_SCOPES),
+    help="personal_data: full phone numbers; write: changes.",
+)
 @refusals
 def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create an API key and print it once (only its hash is kept).

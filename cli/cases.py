@@ -34,8 +34,9 @@ def complaints_import(path: str, source: str, encoding: str | None, sheet: str |
     from geo.errors import GeoError
 
     try:
-        report = services().cases.import_file(path, source=source, actor="cli", encoding=encoding,
-                                               sheet=sheet_arg(sheet), progress=progress)
+        report = services().cases.import_file(
+            path, source=source, actor="cli", encoding=encoding, sheet=sheet_arg(sheet), progress=progress
+        )
     except GeoError as exc:  # a file or rows refused: exit 1 with the report, like a refused grid file
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from exc

@@ -25,21 +25,35 @@ def generate() -> None:
 
 
 @generate.command("grids")
-@click.option("--outline", type=click.Path(exists=True, dir_okay=False),
-              help="Town outline file; default: a generated outline around Dali's centre.")
-@click.option("--communities", "communities_csv", type=click.Path(exists=True, dir_okay=False),
-              required=True, help="CSV of communities (code, name[, short_name]).")
+@click.option(
+    "--outline",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Town outline file; default: a generated outline around Dali's centre.",
+)
+@click.option(
+    "--communities",
+    "communities_csv",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="CSV of communities (code, name[, short_name]).",
+)
 @click.option("-n", "--grids", "n_grids", default=309, show_default=True, help="Number of grids.")
 @click.option("--seed", default=2024, show_default=True, help="Random seed (same seed, same grids).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output file (.geojson or .gpkg).")
-@click.option("--outline-out", type=click.Path(dir_okay=False),
-              help="Also write the outline used (only for generated outlines).")
-@click.option("--communities-out", type=click.Path(dir_okay=False),
-              help="Also write the communities CSV with their generated urban/rural kind.")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="Output file (.geojson or .gpkg)."
+)
+@click.option(
+    "--outline-out",
+    type=click.Path(dir_okay=False),
+    help="Also write the outline used (only for generated outlines).",
+)
+@click.option(
+    "--communities-out",
+    type=click.Path(dir_okay=False),
+    help="Also write the communities CSV with their generated urban/rural kind.",
+)
 @refusals
-def generate_grids_cmd(outline, communities_csv, n_grids, seed, out, outline_out,
-                       communities_out) -> None:
+def generate_grids_cmd(outline, communities_csv, n_grids, seed, out, outline_out, communities_out) -> None:
     """Divide a town outline into N grids grouped by communities (Voronoi, balanced by area).
 
     Deterministic for a seed, so re-running gives the same file.
@@ -58,15 +72,18 @@ def generate_grids_cmd(outline, communities_csv, n_grids, seed, out, outline_out
     else:
         shape = demo_outline(seed=seed)
         if outline_out:
-            _write_geo(gpd.GeoDataFrame({"name": ["generated demo outline"]}, geometry=[shape],
-                                        crs=4326), outline_out)
+            _write_geo(
+                gpd.GeoDataFrame({"name": ["generated demo outline"]}, geometry=[shape], crs=4326),
+                outline_out,
+            )
     result = generate_grids(shape, table, n_grids, seed=seed, progress=progress)
     _write_geo(result.grids, out)
     if communities_out:
         frame = result.communities.drop(columns="geometry").copy()
         frame["town_code"] = frame["code"].str[:9]
         frame[["code", "name", "short_name", "kind", "town_code"]].to_csv(
-            communities_out, index=False, encoding="utf-8")
+            communities_out, index=False, encoding="utf-8"
+        )
     click.echo(f"{len(result.grids)} grids in {len(result.communities)} communities → {out}")
 
 
@@ -97,8 +114,9 @@ def generate_roster_cmd(grids_path, town_code, seed, start, out) -> None:
     frame["code"] = frame["code"].astype(str)
     frame["community_code"] = frame["community_code"].astype(str)
     communities_frame = pd.DataFrame({"code": sorted(frame["community_code"].unique())})
-    rows = generate_roster(frame, communities_frame, town_code,
-                           start=datetime.date.fromisoformat(start), seed=seed)
+    rows = generate_roster(
+        frame, communities_frame, town_code, start=datetime.date.fromisoformat(start), seed=seed
+    )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_roster_csv(rows, out)
     click.echo(f"{len(rows)} assignments → {out}")
@@ -110,10 +128,20 @@ def demo() -> None:
 
 
 @demo.command("load")
-@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
-              default=lambda: str(default_data_dir()), show_default="the bundled demo data")
-@click.option("--complaints", "complaints_count", default=50_000, show_default=True,
-              help="Demo complaints to generate (0 for none).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=lambda: str(default_data_dir()),
+    show_default="the bundled demo data",
+)
+@click.option(
+    "--complaints",
+    "complaints_count",
+    default=50_000,
+    show_default=True,
+    help="Demo complaints to generate (0 for none).",
+)
 @refusals
 def demo_load(data_dir: str, complaints_count: int) -> None:
     """Load the demo town, communities, 309 grids, roster and complaints; safe to re-run.
@@ -125,9 +153,11 @@ def demo_load(data_dir: str, complaints_count: int) -> None:
     click.echo(f"town 440605125 大沥镇 saved with its outline; {loaded.communities} communities saved")
     click.echo(f"grid version {loaded.version_id} " + ("created" if loaded.version_created else "present"))
     roster = loaded.roster
-    click.echo(f"{roster.rows} rows: {roster.added} added, {roster.updated} updated, "
-               f"{roster.unchanged} unchanged")
+    click.echo(
+        f"{roster.rows} rows: {roster.added} added, {roster.updated} updated, {roster.unchanged} unchanged"
+    )
     if complaints_count:
-        click.echo(f"{loaded.complaints_added} demo complaints added, "
-                   f"{loaded.complaints_skipped} already present")
+        click.echo(
+            f"{loaded.complaints_added} demo complaints added, {loaded.complaints_skipped} already present"
+        )
     click.echo(f"demo ready; try: redgrid locate 113.1457 23.1110  (today is {svc.today()})")

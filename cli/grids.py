@@ -28,8 +28,11 @@ def town() -> None:
 @town.command("set")
 @click.argument("code")
 @click.argument("name")
-@click.option("--outline", type=click.Path(exists=True, dir_okay=False),
-              help="A polygon file of the town outline (any format grids accept).")
+@click.option(
+    "--outline",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A polygon file of the town outline (any format grids accept).",
+)
 @click.option("--crs", help="CRS of the outline file when it declares none.")
 @refusals
 def town_set(code: str, name: str, outline: str | None, crs: str | None) -> None:
@@ -69,14 +72,22 @@ def _fields(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _grid_file_options(fn):
-    fn = click.option("--field", "fields", multiple=True,
-                      help="FIELD=COLUMN for columns the usual names miss, e.g. code=WGBM.")(fn)
+    fn = click.option(
+        "--field",
+        "fields",
+        multiple=True,
+        help="FIELD=COLUMN for columns the usual names miss, e.g. code=WGBM.",
+    )(fn)
     fn = click.option("--town", "town_code", help="Town code, when the grid codes do not say.")(fn)
     fn = click.option("--layer", help="Layer to read from a multi-layer file.")(fn)
-    fn = click.option("--crs", help="CRS of the coordinates when the file declares none, or "
-                                    "gcj02 / bd09 (e.g. EPSG:4490, EPSG:32649, gcj02).")(fn)
-    fn = click.option("--repair", is_flag=True,
-                      help="Apply safe fixes (make_valid, slivers under 50 m²) and list them.")(fn)
+    fn = click.option(
+        "--crs",
+        help="CRS of the coordinates when the file declares none, or "
+        "gcj02 / bd09 (e.g. EPSG:4490, EPSG:32649, gcj02).",
+    )(fn)
+    fn = click.option(
+        "--repair", is_flag=True, help="Apply safe fixes (make_valid, slivers under 50 m²) and list them."
+    )(fn)
     return click.argument("path", type=click.Path(exists=True, dir_okay=False))(fn)
 
 
@@ -97,8 +108,14 @@ def grids_validate(path, crs, layer, town_code, fields, repair, as_json) -> None
     Example: redgrid grids validate grids-2027.gpkg --crs EPSG:4490
     """
     _, _, report, changes = services().grids.check_file(
-        path, crs=crs, layer=layer, fields=_fields(fields), town_code=town_code, repair=repair,
-        progress=progress)
+        path,
+        crs=crs,
+        layer=layer,
+        fields=_fields(fields),
+        town_code=town_code,
+        repair=repair,
+        progress=progress,
+    )
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "repairs": changes}, ensure_ascii=False, indent=1))
     else:
@@ -124,18 +141,33 @@ def grids_import(path, crs, layer, town_code, fields, repair, activate, label, n
     """
     try:
         outcome = services().grids.import_file(
-            path, crs=crs, layer=layer, fields=_fields(fields), town_code=town_code, repair=repair,
-            activate=activate, label=label, by=by, note=note, progress=progress)
+            path,
+            crs=crs,
+            layer=layer,
+            fields=_fields(fields),
+            town_code=town_code,
+            repair=repair,
+            activate=activate,
+            label=label,
+            by=by,
+            note=note,
+            progress=progress,
+        )
     except ImportRefused as exc:
         click.echo(exc.message, err=True)
         sys.exit(1)
     for change in outcome.repairs:
         click.echo(f"  REPAIRED {change}")
     state = "created" if outcome.created else "already imported as"
-    click.echo(f"version {outcome.version_id} {state} ({outcome.source_crs} → WGS84); "
-               f"{len(outcome.report.warnings)} warning(s)"
-               + ("; active" if outcome.activated else "; not active (redgrid versions activate "
-                  f"{outcome.version_id})"))
+    click.echo(
+        f"version {outcome.version_id} {state} ({outcome.source_crs} → WGS84); "
+        f"{len(outcome.report.warnings)} warning(s)"
+        + (
+            "; active"
+            if outcome.activated
+            else f"; not active (redgrid versions activate {outcome.version_id})"
+        )
+    )
 
 
 @main.group()
@@ -152,8 +184,10 @@ def versions_list() -> None:
     for v in services().grids.versions():
         mark = "*" if v.active else " "
         when = v.activated_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.activated_at else "never"
-        click.echo(f"{mark} {v.id:>4}  {v.label:<28} {v.n_grids:>6} grids  {v.source_crs or '':<12} "
-                   f"imported {v.created_at.astimezone():%Y-%m-%d %H:%M}  last active {when}")
+        click.echo(
+            f"{mark} {v.id:>4}  {v.label:<28} {v.n_grids:>6} grids  {v.source_crs or '':<12} "
+            f"imported {v.created_at.astimezone():%Y-%m-%d %H:%M}  last active {when}"
+        )
 
 
 @versions.command("show")
@@ -165,8 +199,13 @@ def versions_show(version_id: int) -> None:
     Example: redgrid versions show 3
     """
     info = services().grids.version(version_id)
-    click.echo(json.dumps({**version_json(info), "report": info.report, "repairs": info.repairs},
-                          ensure_ascii=False, indent=1))
+    click.echo(
+        json.dumps(
+            {**version_json(info), "report": info.report, "repairs": info.repairs},
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
 
 
 @versions.command("activate")
@@ -189,8 +228,12 @@ def officials() -> None:
 
 @officials.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--version", "version_id", type=int, help="Check unit codes against this version "
-              "(default: the active one).")
+@click.option(
+    "--version",
+    "version_id",
+    type=int,
+    help="Check unit codes against this version (default: the active one).",
+)
 @click.option("--encoding", help="Force the CSV encoding (utf-8, gbk); detected otherwise.")
 @click.option("--sheet", help="Excel sheet name or 0-based number.")
 @refusals
@@ -201,17 +244,24 @@ def officials_import(path: str, version_id: int | None, encoding: str | None, sh
 
     Example: redgrid officials import 2026年网格员名册.xlsx
     """
-    summary = services().grids.import_roster(path, version_id=version_id, encoding=encoding,
-                                             sheet=sheet_arg(sheet))
-    click.echo(f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "
-               f"{summary.unchanged} unchanged")
+    summary = services().grids.import_roster(
+        path, version_id=version_id, encoding=encoding, sheet=sheet_arg(sheet)
+    )
+    click.echo(
+        f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged"
+    )
 
 
 @main.command("locate")
 @click.argument("lon", type=float)
 @click.argument("lat", type=float)
-@click.option("--coordsys", default="wgs84", show_default=True,
-              help="wgs84, cgcs2000, gcj02 (Amap/Tencent) or bd09 (Baidu).")
+@click.option(
+    "--coordsys",
+    default="wgs84",
+    show_default=True,
+    help="wgs84, cgcs2000, gcj02 (Amap/Tencent) or bd09 (Baidu).",
+)
 @click.option("--version", "version_id", type=int, help="Grid version (default: active).")
 @click.option("--at", help="The version in force at this date/time, e.g. 2025-06-30.")
 @click.option("--show-phones", is_flag=True, help="Print full phone numbers (local operator).")
@@ -222,8 +272,9 @@ def locate(lon: float, lat: float, coordsys: str, version_id, at, show_phones: b
     Example: redgrid locate 113.1503 23.1085 --coordsys gcj02
     """
     grids_service = services().grids
-    answer = grids_service.point(lon, lat, coordsys=coordsys, version=version_id,
-                                 at=parse_when(at) if at else None, strict=False)
+    answer = grids_service.point(
+        lon, lat, coordsys=coordsys, version=version_id, at=parse_when(at) if at else None, strict=False
+    )
     body = point_answer_json(answer, show_phone=show_phones, near_m=grids_service.near_m)
     click.echo(json.dumps(body, ensure_ascii=False, indent=1))
 
@@ -245,8 +296,17 @@ def locate_file(src: str, dst: str, coordsys: str, version_id, resume: bool, chu
 
     Example: redgrid locate-file hotline-2026.csv hotline-2026-grids.csv --coordsys gcj02
     """
-    rows = locate_csv(services().grids, src, dst, coordsys=coordsys, version_id=version_id, resume=resume,
-                      chunk=chunk, progress=progress, note=lambda text: click.echo(text, err=True))
+    rows = locate_csv(
+        services().grids,
+        src,
+        dst,
+        coordsys=coordsys,
+        version_id=version_id,
+        resume=resume,
+        chunk=chunk,
+        progress=progress,
+        note=lambda text: click.echo(text, err=True),
+    )
     click.echo(f"{rows} rows → {dst}", err=True)
 
 

@@ -12,8 +12,9 @@ from cli.app import settings
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--debug", is_flag=True,
-              help="Reload on code changes and show tracebacks (never in production).")
+@click.option(
+    "--debug", is_flag=True, help="Reload on code changes and show tracebacks (never in production)."
+)
 def run(host: str, port: int, debug: bool) -> None:
     """Serve the pages and the API with Flask's development server.
 

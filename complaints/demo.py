@@ -37,17 +37,45 @@ from geo.timeutil import BEIJING
 
 #: Relative frequency of each category in the background, and the months it peaks in.
 WEIGHTS = {
-    "rubbish": 10, "illegal_parking": 9, "noise": 8, "street_vending": 6, "sidewalk_damage": 5,
-    "road_damage": 5, "street_light": 5, "cooking_fumes": 4, "construction_noise": 4,
-    "rental_housing": 4, "illegal_ads": 4, "sewer_blockage": 3, "construction_dust": 3,
-    "waterlogging": 3, "power_supply": 3, "tree": 3, "public_security": 3, "illegal_construction": 2,
-    "fire_lane": 2, "manhole_cover": 2, "abandoned_vehicle": 2, "food_safety": 2,
-    "unlicensed_business": 2, "water_body": 2, "bus_stop": 1, "pipe_burst": 1, "fire_hazard": 1,
-    "road_collapse": 0.3, "gas_leak": 0.3, "illegal_land_use": 0.5, "other": 3,
+    "rubbish": 10,
+    "illegal_parking": 9,
+    "noise": 8,
+    "street_vending": 6,
+    "sidewalk_damage": 5,
+    "road_damage": 5,
+    "street_light": 5,
+    "cooking_fumes": 4,
+    "construction_noise": 4,
+    "rental_housing": 4,
+    "illegal_ads": 4,
+    "sewer_blockage": 3,
+    "construction_dust": 3,
+    "waterlogging": 3,
+    "power_supply": 3,
+    "tree": 3,
+    "public_security": 3,
+    "illegal_construction": 2,
+    "fire_lane": 2,
+    "manhole_cover": 2,
+    "abandoned_vehicle": 2,
+    "food_safety": 2,
+    "unlicensed_business": 2,
+    "water_body": 2,
+    "bus_stop": 1,
+    "pipe_burst": 1,
+    "fire_hazard": 1,
+    "road_collapse": 0.3,
+    "gas_leak": 0.3,
+    "illegal_land_use": 0.5,
+    "other": 3,
 }
 SEASONS = {
-    "waterlogging": (5, 6, 7, 8, 9), "noise": (6, 7, 8), "power_supply": (7, 8), "tree": (6, 7, 8, 9),
-    "cooking_fumes": (11, 12, 1, 2), "construction_dust": (10, 11, 12, 1, 2, 3),
+    "waterlogging": (5, 6, 7, 8, 9),
+    "noise": (6, 7, 8),
+    "power_supply": (7, 8),
+    "tree": (6, 7, 8, 9),
+    "cooking_fumes": (11, 12, 1, 2),
+    "construction_dust": (10, 11, 12, 1, 2, 3),
 }
 #: Persistent hotspots: (name, categories, share of all complaints, spread in metres)
 HOTSPOTS = (
@@ -59,8 +87,11 @@ HOTSPOTS = (
     ("嘉州花园", ("sidewalk_damage", "street_light", "tree"), 0.015, 100),
 )
 TEMPLATES = {
-    "default": ("{where}{what}，希望尽快处理。", "反映{where}{what}，已持续多日。",
-                "{where}{what}，影响居民生活，请相关部门跟进。"),
+    "default": (
+        "{where}{what}，希望尽快处理。",
+        "反映{where}{what}，已持续多日。",
+        "{where}{what}，影响居民生活，请相关部门跟进。",
+    ),
 }
 CHANNEL_SHARE = {"hotline": 0.45, "wechat": 0.25, "patrol": 0.2, "walk_in": 0.05, "system": 0.05}
 
@@ -72,10 +103,18 @@ class DemoComplaint:
     final: dict  # state, department_code, dispatched_at, deadline, resolved_at, closed_at, satisfied
 
 
-def generate(grids: gpd.GeoDataFrame, catalog: Catalog, calendar: WorkCalendar, *, n: int = 50_000,
-             end: datetime.datetime, years: float = 2.0, seed: int = 0,
-             gazetteer: pd.DataFrame | None = None, community_kind: dict[str, str] | None = None,
-             ) -> list[DemoComplaint]:
+def generate(
+    grids: gpd.GeoDataFrame,
+    catalog: Catalog,
+    calendar: WorkCalendar,
+    *,
+    n: int = 50_000,
+    end: datetime.datetime,
+    years: float = 2.0,
+    seed: int = 0,
+    gazetteer: pd.DataFrame | None = None,
+    community_kind: dict[str, str] | None = None,
+) -> list[DemoComplaint]:
     """``n`` complaints reported over the ``years`` before ``end``, each with its history."""
     rng = np.random.default_rng(seed)
     start = end - datetime.timedelta(days=365.25 * years)
@@ -98,11 +137,18 @@ def generate(grids: gpd.GeoDataFrame, catalog: Catalog, calendar: WorkCalendar, 
         template = TEMPLATES["default"][int(rng.integers(len(TEMPLATES["default"])))]
         reported = when[i]
         row = {
-            "source": "demo", "external_id": f"DEMO-{reported:%Y%m%d}-{rank + 1:06d}",
-            "reported_at": reported, "channel": str(channels[i]), "category_code": code,
+            "source": "demo",
+            "external_id": f"DEMO-{reported:%Y%m%d}-{rank + 1:06d}",
+            "reported_at": reported,
+            "channel": str(channels[i]),
+            "category_code": code,
             "text": template.format(where=where, what=what),
-            "address": addresses[i], "lon": float(lon[i]), "lat": float(lat[i]), "coordsys": "wgs84",
-            "reporter_name": fake.name(), "reporter_phone": f"1380014{rank % 10000:04d}",
+            "address": addresses[i],
+            "lon": float(lon[i]),
+            "lat": float(lat[i]),
+            "coordsys": "wgs84",
+            "reporter_name": fake.name(),
+            "reporter_phone": f"1380014{rank % 10000:04d}",
         }
         kind = kinds.get(grid_community[i], "urban")
         events, final = _play(code, kind, reported, end, catalog, calendar, rng)
@@ -110,12 +156,17 @@ def generate(grids: gpd.GeoDataFrame, catalog: Catalog, calendar: WorkCalendar, 
     return out
 
 
-def _places(grids: gpd.GeoDataFrame, categories: list[str], n: int, rng: np.random.Generator,
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _places(
+    grids: gpd.GeoDataFrame,
+    categories: list[str],
+    n: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Points, their categories, and the hotspot each was drawn for (empty for none)."""
     geoms = np.asarray(grids.geometry.values, dtype=object)
-    population = grids["population"].fillna(1).to_numpy(float) if "population" in grids else \
-        np.ones(len(grids))
+    population = (
+        grids["population"].fillna(1).to_numpy(float) if "population" in grids else np.ones(len(grids))
+    )
     lon, lat = np.empty(n), np.empty(n)
     category = np.empty(n, dtype=object)
     spot = np.full(n, "", dtype=object)
@@ -149,8 +200,11 @@ def _places(grids: gpd.GeoDataFrame, categories: list[str], n: int, rng: np.rand
     return lon, lat, category, spot
 
 
-def _points_in(geoms: np.ndarray, which: np.ndarray, rng: np.random.Generator,
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _points_in(
+    geoms: np.ndarray,
+    which: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points inside the given polygons, by rejection within their bounding boxes."""
     bounds = shapely.bounds(geoms)
     x, y = np.empty(len(which)), np.empty(len(which))
@@ -166,16 +220,21 @@ def _points_in(geoms: np.ndarray, which: np.ndarray, rng: np.random.Generator,
     return x, y
 
 
-def _times(category: np.ndarray, n: int, start: datetime.datetime, end: datetime.datetime,
-           rng: np.random.Generator) -> list[datetime.datetime]:
+def _times(
+    category: np.ndarray, n: int, start: datetime.datetime, end: datetime.datetime, rng: np.random.Generator
+) -> list[datetime.datetime]:
     """Report times: seasonal categories are redrawn until they fall in their season."""
     span = (end - start).total_seconds()
     seconds = rng.uniform(0, span, n)
     for code, months in SEASONS.items():
         sel = np.flatnonzero(category == code)
         for _ in range(20):
-            month = np.array([(start + datetime.timedelta(seconds=float(s))).astimezone(BEIJING).month
-                              for s in seconds[sel]])
+            month = np.array(
+                [
+                    (start + datetime.timedelta(seconds=float(s))).astimezone(BEIJING).month
+                    for s in seconds[sel]
+                ]
+            )
             bad = sel[~np.isin(month, months) & (rng.random(len(sel)) < 0.85)]
             if not len(bad):
                 break
@@ -186,8 +245,9 @@ def _times(category: np.ndarray, n: int, start: datetime.datetime, end: datetime
     for s in seconds:
         t = (start + datetime.timedelta(seconds=float(s))).astimezone(BEIJING)
         hour = int(np.clip(rng.normal(13, 4), 0, 23))
-        out.append(t.replace(hour=hour, minute=int(rng.integers(60)), second=int(rng.integers(60)),
-                             microsecond=0))
+        out.append(
+            t.replace(hour=hour, minute=int(rng.integers(60)), second=int(rng.integers(60)), microsecond=0)
+        )
     return out
 
 
@@ -206,8 +266,15 @@ def _grid_communities(grids: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray)
     return grids["community_code"].astype(str).to_numpy(dtype=object)[nearest]
 
 
-def _play(code: str, kind: str, reported: datetime.datetime, end: datetime.datetime, catalog: Catalog,
-          calendar: WorkCalendar, rng: np.random.Generator) -> tuple[list[workflow.Event], dict]:
+def _play(
+    code: str,
+    kind: str,
+    reported: datetime.datetime,
+    end: datetime.datetime,
+    catalog: Catalog,
+    calendar: WorkCalendar,
+    rng: np.random.Generator,
+) -> tuple[list[workflow.Event], dict]:
     """A plausible life for one complaint, through the real workflow and calendar."""
     routing = catalog.route(code, kind)
     case = workflow.Case()
@@ -260,8 +327,15 @@ def _play(code: str, kind: str, reported: datetime.datetime, end: datetime.datet
             fields = {**fields, "deadline": calendar.add_workdays(when, routing.deadline_days)}
         who = who_dept if action == Action.RESOLVE else who_grid
         case = case.do(action, who=who, when=when, **fields)
-    final: dict[str, object] = {"state": case.state.value, "department_code": None, "dispatched_at": None,
-             "deadline": None, "resolved_at": None, "closed_at": None, "satisfied": None}
+    final: dict[str, object] = {
+        "state": case.state.value,
+        "department_code": None,
+        "dispatched_at": None,
+        "deadline": None,
+        "resolved_at": None,
+        "closed_at": None,
+        "satisfied": None,
+    }
     for event in case.events:
         if event.action == Action.DISPATCH:
             final.update(department_code=event.department, dispatched_at=event.when, deadline=event.deadline)

@@ -60,7 +60,8 @@ _CHANNEL_BY_WORD = {word.casefold(): code for code, words in CHANNELS.items() fo
 # 2025/6/1 9:30:00, 2025-06-01 09:30, 2025年6月1日 9时30分 (seconds optional; no space needed after 日)
 _TIME = re.compile(
     r"^(\d{4})[-/年](\d{1,2})[-/月](\d{1,2})日?(?:(?:[ T]|(?<=日))(\d{1,2})[:时](\d{1,2})"
-    r"(?:[:分](\d{1,2})秒?|分)?)?$")
+    r"(?:[:分](\d{1,2})秒?|分)?)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,14 @@ class ComplaintInput:
     reporter_phone: str | None
 
 
-def check(values: Mapping[str, object], *, catalog: Catalog, source: str, row: int = 1,
-          errors: list[RowError] | None = None) -> ComplaintInput | None:
+def check(
+    values: Mapping[str, object],
+    *,
+    catalog: Catalog,
+    source: str,
+    row: int = 1,
+    errors: list[RowError] | None = None,
+) -> ComplaintInput | None:
     """One record checked field by field; faults go to ``errors`` (or raise when none is given)."""
     own = errors is None
     found: list[RowError] = [] if errors is None else errors
@@ -125,13 +132,32 @@ def check(values: Mapping[str, object], *, catalog: Catalog, source: str, row: i
         if own:
             raise RowErrors("complaint", found)
         return None
-    return ComplaintInput(source, external_id, reported_at, channel, category, body, address, lon, lat,
-                          COORDSYS_ALIASES[coordsys], text("reporter_name") or None, phone)
+    return ComplaintInput(
+        source,
+        external_id,
+        reported_at,
+        channel,
+        category,
+        body,
+        address,
+        lon,
+        lat,
+        COORDSYS_ALIASES[coordsys],
+        text("reporter_name") or None,
+        phone,
+    )
 
 
-def iter_file(path: str | Path, *, catalog: Catalog, source: str, errors: list[RowError],
-              encoding: str | None = None, sheet: str | int | None = None, chunk: int = 50_000,
-              ) -> Iterator[list[tuple[int, ComplaintInput]]]:
+def iter_file(
+    path: str | Path,
+    *,
+    catalog: Catalog,
+    source: str,
+    errors: list[RowError],
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    chunk: int = 50_000,
+) -> Iterator[list[tuple[int, ComplaintInput]]]:
     """Checked complaints of a CSV (UTF-8 or GBK) or Excel export, chunk by chunk.
 
     Faults go to ``errors`` and checking carries on, so one pass finds them all; the
@@ -154,12 +180,23 @@ def iter_file(path: str | Path, *, catalog: Catalog, source: str, errors: list[R
         yield out
 
 
-def read_file(path: str | Path, *, catalog: Catalog, source: str, encoding: str | None = None,
-              sheet: str | int | None = None) -> list[ComplaintInput]:
+def read_file(
+    path: str | Path,
+    *,
+    catalog: Catalog,
+    source: str,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+) -> list[ComplaintInput]:
     """Every complaint in a CSV (UTF-8 or GBK) or Excel export, or nothing at all."""
     errors: list[RowError] = []
-    items = [item for batch in iter_file(path, catalog=catalog, source=source, errors=errors,
-                                         encoding=encoding, sheet=sheet) for _, item in batch]
+    items = [
+        item
+        for batch in iter_file(
+            path, catalog=catalog, source=source, errors=errors, encoding=encoding, sheet=sheet
+        )
+        for _, item in batch
+    ]
     if errors:
         raise RowErrors(f"complaints {Path(path).name}", errors)
     return items
@@ -193,8 +230,11 @@ def _parse_time(value: str, fault: Fault) -> datetime.datetime:
 def _parse_channel(value: str, fault: Fault) -> str:
     code = _CHANNEL_BY_WORD.get(value.casefold())
     if code is None:
-        fault("channel", f"{value!r} is not a known channel; one of {', '.join(CHANNELS)} "
-                         "(or 热线, 微信, 巡查, 来访, 系统)")
+        fault(
+            "channel",
+            f"{value!r} is not a known channel; one of {', '.join(CHANNELS)} "
+            "(or 热线, 微信, 巡查, 来访, 系统)",
+        )
         return "system"
     return code
 
@@ -206,8 +246,11 @@ def _parse_category(value: str, catalog: Catalog, fault: Fault) -> str:
     code = _category_names(catalog).get(value)
     if code is not None:
         return code
-    fault("category", f"{value!r} is not in the category list (codes like "
-                      f"{', '.join(list(catalog.categories)[:3])}, or their Chinese names)")
+    fault(
+        "category",
+        f"{value!r} is not in the category list (codes like "
+        f"{', '.join(list(catalog.categories)[:3])}, or their Chinese names)",
+    )
     return ""
 
 

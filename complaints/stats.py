@@ -20,8 +20,10 @@ def _month(series: pd.Series) -> pd.Series:
     return months_of(pd.to_datetime(series, utc=True))
 
 
-def counts(frame: pd.DataFrame, by: tuple[str, ...] = ("grid_code", "category_code", "state", "month"),
-           ) -> pd.DataFrame:
+def counts(
+    frame: pd.DataFrame,
+    by: tuple[str, ...] = ("grid_code", "category_code", "state", "month"),
+) -> pd.DataFrame:
     """Complaints per combination of ``by`` (any complaint columns, plus ``month``)."""
     if frame.empty:
         return pd.DataFrame(columns=[*by, "count"])
@@ -39,8 +41,14 @@ def department_performance(frame: pd.DataFrame, now: datetime.datetime) -> pd.Da
     the complaints whose outcome is known (resolved, or past the deadline unresolved),
     so work still within its time limit neither helps nor hurts a department.
     """
-    columns = ["department_code", "dispatched", "resolved", "resolved_on_time", "overdue_open",
-               "on_time_rate"]
+    columns = [
+        "department_code",
+        "dispatched",
+        "resolved",
+        "resolved_on_time",
+        "overdue_open",
+        "on_time_rate",
+    ]
     data = frame[frame["department_code"].notna() & frame["deadline"].notna()].copy()
     if data.empty:
         return pd.DataFrame(columns=columns)
@@ -54,13 +62,15 @@ def department_performance(frame: pd.DataFrame, now: datetime.datetime) -> pd.Da
     data["overdue_open"] = ~data["resolved"] & data["state"].isin(OPEN_DEADLINE_STATES) & (deadline < now_ts)
     data["known"] = data["resolved"] | (deadline < now_ts)
     grouped = data.groupby("department_code")
-    out = pd.DataFrame({
-        "dispatched": grouped.size(),
-        "resolved": grouped["resolved"].sum(),
-        "resolved_on_time": grouped["on_time"].sum(),
-        "overdue_open": grouped["overdue_open"].sum(),
-        "known": grouped["known"].sum(),
-    })
+    out = pd.DataFrame(
+        {
+            "dispatched": grouped.size(),
+            "resolved": grouped["resolved"].sum(),
+            "resolved_on_time": grouped["on_time"].sum(),
+            "overdue_open": grouped["overdue_open"].sum(),
+            "known": grouped["known"].sum(),
+        }
+    )
     out["on_time_rate"] = (out["resolved_on_time"] / out["known"].where(out["known"] > 0)).round(4)
     return out.drop(columns="known").reset_index()[columns]
 
@@ -77,8 +87,9 @@ def satisfaction(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     if by is None:
         total = len(data)
         happy = int(data["satisfied"].sum())
-        return pd.DataFrame([{"followed_up": total, "satisfied": happy,
-                              "rate": round(happy / total, 4) if total else None}])
+        return pd.DataFrame(
+            [{"followed_up": total, "satisfied": happy, "rate": round(happy / total, 4) if total else None}]
+        )
     grouped = data.groupby(by)["satisfied"]
     out = pd.DataFrame({"followed_up": grouped.size(), "satisfied": grouped.sum()})
     out["rate"] = (out["satisfied"] / out["followed_up"]).round(4)
@@ -91,6 +102,7 @@ def overdue(frame: pd.DataFrame, now: datetime.datetime) -> pd.DataFrame:
     deadline = pd.to_datetime(data["deadline"], utc=True)
     now_ts = pd.Timestamp(now).tz_convert("UTC")
     data = data[deadline < now_ts].copy()
-    data["overdue_days"] = ((now_ts - pd.to_datetime(data["deadline"], utc=True)).dt.total_seconds()
-                            / 86400).round(1)
+    data["overdue_days"] = (
+        (now_ts - pd.to_datetime(data["deadline"], utc=True)).dt.total_seconds() / 86400
+    ).round(1)
     return data.sort_values("overdue_days", ascending=False).reset_index(drop=True)

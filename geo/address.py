@@ -74,20 +74,51 @@ __all__ = [
 
 #: The town this service runs for, as the prefix parts people write before an address.
 ADMIN_PREFIX = (
-    ("广东省", "广东", "粤"), ("佛山市", "佛山"), ("南海区", "南海"), ("大沥镇", "大沥街道", "大沥"),
+    ("广东省", "广东", "粤"),
+    ("佛山市", "佛山"),
+    ("南海区", "南海"),
+    ("大沥镇", "大沥街道", "大沥"),
 )
 
 #: Road-type words, longest first so 大道 wins over 道.
 ROAD_SUFFIXES = ("大道", "大街", "大路", "马路", "路", "街", "巷", "道")
 #: How road-type words compare: 大街 is a 街, 马路 a 路, 大路 a colloquial 大道. A mismatch
 #: across classes (路 vs 大道) is penalised, not refused, since people mix them up.
-_ROAD_CLASS = {"大道": "大道", "大街": "街", "大路": "大道", "马路": "路", "路": "路", "街": "街", "巷": "巷",
-               "道": "道"}
+_ROAD_CLASS = {
+    "大道": "大道",
+    "大街": "街",
+    "大路": "大道",
+    "马路": "路",
+    "路": "路",
+    "街": "街",
+    "巷": "巷",
+    "道": "道",
+}
 
 #: Endings that mark a residential compound (小区) name; longest first.
 COMPOUND_SUFFIXES = (
-    "花园", "小区", "新村", "雅苑", "名苑", "豪庭", "华府", "公寓", "家园", "山庄", "华庭", "雅居",
-    "广场", "大厦", "新城", "苑", "园", "庭", "居", "府", "阁", "轩",
+    "花园",
+    "小区",
+    "新村",
+    "雅苑",
+    "名苑",
+    "豪庭",
+    "华府",
+    "公寓",
+    "家园",
+    "山庄",
+    "华庭",
+    "雅居",
+    "广场",
+    "大厦",
+    "新城",
+    "苑",
+    "园",
+    "庭",
+    "居",
+    "府",
+    "阁",
+    "轩",
 )
 
 #: Look-alike and sound-alike characters seen in the demo's names, each mapped to the
@@ -135,18 +166,53 @@ _FOLD_TABLE = str.maketrans(CONFUSABLES)
 # administrative names: Guangdong's cities, Foshan's districts, Nanhai's other
 # towns, and the Guangzhou districts next to Dali.
 _OTHER_CITIES = (
-    "广州", "深圳", "珠海", "汕头", "韶关", "河源", "梅州", "惠州", "汕尾", "东莞", "中山", "江门",
-    "阳江", "湛江", "茂名", "肇庆", "清远", "潮州", "揭阳", "云浮", "北京", "上海", "天津", "重庆",
+    "广州",
+    "深圳",
+    "珠海",
+    "汕头",
+    "韶关",
+    "河源",
+    "梅州",
+    "惠州",
+    "汕尾",
+    "东莞",
+    "中山",
+    "江门",
+    "阳江",
+    "湛江",
+    "茂名",
+    "肇庆",
+    "清远",
+    "潮州",
+    "揭阳",
+    "云浮",
+    "北京",
+    "上海",
+    "天津",
+    "重庆",
 )
 _OTHER_DISTRICTS = ("禅城", "顺德", "三水", "高明", "荔湾", "白云", "越秀", "海珠", "天河", "番禺", "花都")
 _OTHER_TOWNS = (
-    "桂城", "九江", "西樵", "丹灶", "狮山", "里水", "大良", "容桂", "乐从", "北滘", "陈村", "石湾",
+    "桂城",
+    "九江",
+    "西樵",
+    "丹灶",
+    "狮山",
+    "里水",
+    "大良",
+    "容桂",
+    "乐从",
+    "北滘",
+    "陈村",
+    "石湾",
 )
 _FOREIGN = re.compile(
     "^(?:"
     + "|".join(f"{c}市?" for c in _OTHER_CITIES)
-    + "|" + "|".join(f"{d}区?" for d in _OTHER_DISTRICTS)
-    + "|" + "|".join(f"{t}(?:镇|街道)?" for t in _OTHER_TOWNS)
+    + "|"
+    + "|".join(f"{d}区?" for d in _OTHER_DISTRICTS)
+    + "|"
+    + "|".join(f"{t}(?:镇|街道)?" for t in _OTHER_TOWNS)
     + r"|(?!广东)\w{2,6}?(?:省|自治区)"
     + ")"
 )
@@ -205,8 +271,11 @@ class ParsedAddress:
         return self.compound or self.landmark
 
     def describe(self) -> str:
-        parts = [f"{k}={v}" for k in ("road", "number", "compound", "building", "unit", "room",
-                                      "floor", "landmark") if (v := getattr(self, k))]
+        parts = [
+            f"{k}={v}"
+            for k in ("road", "number", "compound", "building", "unit", "room", "floor", "landmark")
+            if (v := getattr(self, k))
+        ]
         return ", ".join(parts) or "nothing recognisable"
 
 
@@ -250,7 +319,7 @@ def _strip_admin(text: str) -> tuple[str, str]:
         for form in level:
             if not text.startswith(form):
                 continue
-            rest = text[len(form):]
+            rest = text[len(form) :]
             bare = form in ("广东", "佛山", "南海", "大沥", "粤")
             if bare and rest and _starts_like_a_suffix(rest):
                 continue
@@ -264,7 +333,7 @@ def _starts_like_a_suffix(rest: str) -> bool:
     """True when ``rest`` is a bare road or compound ending: the name before it was the stem."""
     for suffix in (*ROAD_SUFFIXES, *COMPOUND_SUFFIXES):
         if rest.startswith(suffix):
-            after = rest[len(suffix):len(suffix) + 1]
+            after = rest[len(suffix) : len(suffix) + 1]
             if not after or after.isdigit() or after in "东南西北中":
                 return True
     return False
@@ -279,7 +348,7 @@ def _normalize(text: str) -> tuple[str, str, tuple[str, ...]]:
     sub = _SUB_NUMBER.search(s)
     if sub:
         dropped.append(f"之{sub.group(2)}")
-        s = s[: sub.start()] + f"{sub.group(1)}号" + s[sub.end():]
+        s = s[: sub.start()] + f"{sub.group(1)}号" + s[sub.end() :]
     s = _DASH_ROOM.sub(r"\1栋\2室", s.strip())
     s = _strip_punctuation(s)
     s = _CN_NUMBER.sub(_numeral, s)
@@ -336,7 +405,7 @@ def parse(text: str) -> ParsedAddress:
     norm, prefix, dropped = _normalize(str(text))
     foreign = None
     m = _FOREIGN.match(norm)
-    if m and not _starts_like_a_suffix(norm[m.end():]):
+    if m and not _starts_like_a_suffix(norm[m.end() :]):
         foreign = m.group(0)
     base = ParsedAddress(text=norm, prefix=prefix, foreign=foreign, dropped=dropped)
     if not norm:

@@ -100,7 +100,7 @@ def monthly_counts(
 
 
 def month_labels(start: object, end: object) -> list[str]:
-    """"YYYY-MM" for each row of ``monthly_counts`` over the same range."""
+    """ "YYYY-MM" for each row of ``monthly_counts`` over the same range."""
     months = np.arange(_month(start), _month(end) + np.timedelta64(1, "M"), dtype="datetime64[M]")
     return [str(m) for m in months]
 
@@ -308,4 +308,3 @@ def _legend(bins: NDArray, data: NDArray) -> list[str]:
 
 def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}".rstrip("0").rstrip(".")
-

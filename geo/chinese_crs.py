@@ -88,8 +88,9 @@ class CRSGuess:
         return f"{self.description}: pass --crs {self.crs}{self.note}"
 
 
-def guess_crs(bounds: tuple[float, float, float, float], *,
-              near: tuple[float, float] | None = None) -> CRSGuess | None:
+def guess_crs(
+    bounds: tuple[float, float, float, float], *, near: tuple[float, float] | None = None
+) -> CRSGuess | None:
     """Name the CRS that bare coordinates with these bounds (xmin, ymin, xmax, ymax) look like.
 
     ``near`` is the lon/lat where the data should lie (e.g. the town's centre); without it
@@ -99,9 +100,12 @@ def guess_crs(bounds: tuple[float, float, float, float], *,
     if not all(math.isfinite(v) for v in bounds):
         return None
     if -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90:
-        return CRSGuess(None, f"coordinates look like longitude/latitude ({xmin:.4f}…{xmax:.4f}, "
-                              f"{ymin:.4f}…{ymax:.4f}): pass --crs EPSG:4490 (CGCS2000, Tianditu), "
-                              "--crs wgs84 (GPS), or --crs gcj02 / bd09 for Amap / Baidu exports")
+        return CRSGuess(
+            None,
+            f"coordinates look like longitude/latitude ({xmin:.4f}…{xmax:.4f}, "
+            f"{ymin:.4f}…{ymax:.4f}): pass --crs EPSG:4490 (CGCS2000, Tianditu), "
+            "--crs wgs84 (GPS), or --crs gcj02 / bd09 for Amap / Baidu exports",
+        )
     if not (0 < ymin <= ymax < 6_300_000):  # the equator to the north of Heilongjiang
         return None
     zone = int(xmin // 1_000_000)
@@ -115,22 +119,35 @@ def guess_crs(bounds: tuple[float, float, float, float], *,
         where = ""
         if near is not None:
             where = f"; they land {_distance_km(found, bounds, near):.1f} km from the town"
-        return CRSGuess(f"EPSG:{found.epsg}", f"coordinates look like {found.name} (easting "
-                        f"{xmin:.0f}…{xmax:.0f} starts with zone number {zone}){where}",
-                        _other_datums(found))
+        return CRSGuess(
+            f"EPSG:{found.epsg}",
+            f"coordinates look like {found.name} (easting "
+            f"{xmin:.0f}…{xmax:.0f} starts with zone number {zone}){where}",
+            _other_datums(found),
+        )
     if not _plausible_easting(xmin, xmax):
         return None
     if near is None:
         wide = max(abs(xmin - 500_000), abs(xmax - 500_000)) > 175_000  # beyond a 3-degree zone's ±1.5°
-        kind = ("a 6-degree Gauss-Krüger or UTM zone (too far from the central meridian for a 3-degree "
-                "zone)" if wide else "a Gauss-Krüger or UTM zone")
-        examples = ("EPSG:4508 for CGCS2000 6-degree Gauss-Krüger CM 111E or EPSG:32649 for UTM 49N"
-                    if wide else "EPSG:4547 for CGCS2000 3-degree Gauss-Krüger CM 114E (CM nE: "
-                    "EPSG 4534 + (n − 75)/3) or EPSG:32649 for UTM 49N")
-        return CRSGuess(None, (
-            f"coordinates look like {kind} without a zone number in the easting ({xmin:.0f}…{xmax:.0f} m "
-            f"east, {ymin:.0f}…{ymax:.0f} m north), so the central meridian cannot be read off them; "
-            f"name the CRS with --crs, e.g. {examples}"))
+        kind = (
+            "a 6-degree Gauss-Krüger or UTM zone (too far from the central meridian for a 3-degree zone)"
+            if wide
+            else "a Gauss-Krüger or UTM zone"
+        )
+        examples = (
+            "EPSG:4508 for CGCS2000 6-degree Gauss-Krüger CM 111E or EPSG:32649 for UTM 49N"
+            if wide
+            else "EPSG:4547 for CGCS2000 3-degree Gauss-Krüger CM 114E (CM nE: "
+            "EPSG 4534 + (n − 75)/3) or EPSG:32649 for UTM 49N"
+        )
+        return CRSGuess(
+            None,
+            (
+                f"coordinates look like {kind} without a zone number in the easting ({xmin:.0f}…{xmax:.0f} m "
+                f"east, {ymin:.0f}…{ymax:.0f} m north), so the central meridian cannot be read off them; "
+                f"name the CRS with --crs, e.g. {examples}"
+            ),
+        )
     candidates: list[tuple[float, str, str, GKZone | None]] = []
     for width in (3, 6):
         centre = zone_for_lon(near[0], width)
@@ -141,23 +158,34 @@ def guess_crs(bounds: tuple[float, float, float, float], *,
                 candidates.append((_distance_km(z, bounds, near), f"EPSG:{z.epsg}", z.name, z))
     utm_zone = min(int((near[0] + 180.0) // 6.0) + 1, 60)
     utm = CRS.from_epsg(32600 + utm_zone)
-    candidates.append((_distance_km(utm, bounds, near), f"EPSG:{utm.to_epsg()}", f"WGS 84 / UTM zone "
-                       f"{utm_zone}N", None))
+    candidates.append(
+        (_distance_km(utm, bounds, near), f"EPSG:{utm.to_epsg()}", f"WGS 84 / UTM zone {utm_zone}N", None)
+    )
     distance, code, name, gk = min(candidates, key=lambda c: c[0])
     if distance > 50:
-        return CRSGuess(None, (
-            f"coordinates look like projected metres ({xmin:.0f}…{xmax:.0f} E, {ymin:.0f}…{ymax:.0f} N) "
-            f"but no Gauss-Krüger or UTM zone puts them within 50 km of the town (nearest: {name}, "
-            f"{distance:.0f} km); name the CRS with --crs"))
+        return CRSGuess(
+            None,
+            (
+                f"coordinates look like projected metres ({xmin:.0f}…{xmax:.0f} E, {ymin:.0f}…{ymax:.0f} N) "
+                f"but no Gauss-Krüger or UTM zone puts them within 50 km of the town (nearest: {name}, "
+                f"{distance:.0f} km); name the CRS with --crs"
+            ),
+        )
     second = sorted(candidates, key=lambda c: c[0])[1]
     if second[0] < 2 * distance + 2:  # e.g. UTM 49N and GK CM 111E: 1 km apart in northing
-        return CRSGuess(code, f"coordinates look like {name} (they land {distance:.1f} km from the town "
-                              f"centre) or {second[2]} ({second[0]:.1f} km, --crs {second[1]}): the town "
-                              "alone cannot tell these apart, check the survey's papers",
-                        _other_datums(gk) if gk else "")
-    return CRSGuess(code, f"coordinates look like {name} (they land {distance:.1f} km from the town "
-                          f"centre, the next best zone {second[0]:.0f} km)",
-                    _other_datums(gk) if gk else "")
+        return CRSGuess(
+            code,
+            f"coordinates look like {name} (they land {distance:.1f} km from the town "
+            f"centre) or {second[2]} ({second[0]:.1f} km, --crs {second[1]}): the town "
+            "alone cannot tell these apart, check the survey's papers",
+            _other_datums(gk) if gk else "",
+        )
+    return CRSGuess(
+        code,
+        f"coordinates look like {name} (they land {distance:.1f} km from the town "
+        f"centre, the next best zone {second[0]:.0f} km)",
+        _other_datums(gk) if gk else "",
+    )
 
 
 def describe_transformation(crs: CRS, lonlat_bounds: tuple[float, float, float, float] | None = None) -> str:
@@ -170,8 +198,10 @@ def describe_transformation(crs: CRS, lonlat_bounds: tuple[float, float, float, 
     text = op.description or ""
     if "Ballpark" in text and not crs.geodetic_crs.equals(CRS.from_epsg(4490)):
         datum = crs.geodetic_crs.name
-        return (f"PROJ has no {datum} → WGS 84 transformation for this area and ignores the datum "
-                f"shift (ballpark); {datum} coordinates can then be off by tens of metres")
+        return (
+            f"PROJ has no {datum} → WGS 84 transformation for this area and ignores the datum "
+            f"shift (ballpark); {datum} coordinates can then be off by tens of metres"
+        )
     if "Ballpark" in text:
         return "CGCS2000 is taken as WGS 84 (they differ by centimetres)"
     return f"PROJ: {text}" if text else "PROJ transformation"
@@ -182,8 +212,9 @@ def _plausible_easting(xmin: float, xmax: float) -> bool:
     return 150_000 <= xmin <= xmax <= 850_000
 
 
-def _distance_km(crs: GKZone | CRS, bounds: tuple[float, float, float, float],
-                 near: tuple[float, float]) -> float:
+def _distance_km(
+    crs: GKZone | CRS, bounds: tuple[float, float, float, float], near: tuple[float, float]
+) -> float:
     src = CRS.from_epsg(crs.epsg) if isinstance(crs, GKZone) else crs
     x = (bounds[0] + bounds[2]) / 2
     y = (bounds[1] + bounds[3]) / 2
@@ -197,5 +228,7 @@ def _distance_km(crs: GKZone | CRS, bounds: tuple[float, float, float, float],
 
 def _other_datums(zone: GKZone) -> str:
     xian, beijing = zone.same_zone_in("Xian 1980"), zone.same_zone_in("Beijing 1954")
-    return (f" (if the survey says Xian 1980 or Beijing 1954, the same zone is EPSG:{xian.epsg} or "
-            f"EPSG:{beijing.epsg})")
+    return (
+        f" (if the survey says Xian 1980 or Beijing 1954, the same zone is EPSG:{xian.epsg} or "
+        f"EPSG:{beijing.epsg})"
+    )

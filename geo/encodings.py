@@ -32,8 +32,15 @@ LANGUAGE_DRIVERS: dict[int, tuple[str, str]] = {
 }
 SAMPLE_BYTES = 1 << 18  # 256 KB of records is plenty to judge and cheap to read
 #: Names GDAL's shapefile driver accepts for its ENCODING open option, per Python codec family
-_GDAL_NAMES = {"gb18030": "GB18030", "gbk": "GBK", "gb2312": "GBK", "big5": "BIG5", "utf_8": "UTF-8",
-               "utf-8": "UTF-8", "ascii": "UTF-8"}
+_GDAL_NAMES = {
+    "gb18030": "GB18030",
+    "gbk": "GBK",
+    "gb2312": "GBK",
+    "big5": "BIG5",
+    "utf_8": "UTF-8",
+    "utf-8": "UTF-8",
+    "ascii": "UTF-8",
+}
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ def _dbf_text_bytes(dbf: bytes) -> tuple[bytes, bytes]:
     for start in range(32, min(header_len, len(dbf)) - 31, 32):
         if dbf[start] == 0x0D:
             break
-        desc = dbf[start:start + 32]
+        desc = dbf[start : start + 32]
         names.append(desc[:11].split(b"\x00", 1)[0])
         length = desc[16]
         fields.append((desc[11:12], offset, length))
@@ -135,8 +142,8 @@ def _dbf_text_bytes(dbf: bytes) -> tuple[bytes, bytes]:
     values: list[bytes] = []
     if record_len:
         for rec in range(header_len, len(dbf) - record_len + 1, record_len):
-            record = dbf[rec:rec + record_len]
-            values.extend(record[o:o + n].strip(b" \x00") for t, o, n in fields if t in (b"C", b"M"))
+            record = dbf[rec : rec + record_len]
+            values.extend(record[o : o + n].strip(b" \x00") for t, o, n in fields if t in (b"C", b"M"))
     return b"\n".join(names), b"\n".join(v for v in values if v)
 
 

@@ -44,19 +44,118 @@ COLUMNS = ["id", "text", "road", "number", "compound", "building", "landmark", "
 # None starts with 大沥/南海/佛山, so prefix stripping can never eat a road name, and
 # none is the name of a neighbouring town (that would read as "another town").
 _ROAD_STEMS = [
-    "沥苑", "沥雄", "沥兴", "沥东", "沥西", "沥北", "沥南", "沥中", "沥桂", "沥雅",
-    "岐阳", "岐城", "黄岐", "盐步", "雅瑶", "凤池", "太平", "钟边", "谢边", "曹边",
-    "横江", "东秀", "河东", "河西", "联滘", "联安", "平地", "水头", "奇槎", "白沙",
-    "沙溪", "浔峰", "雍雅", "嘉怡", "洞庭", "江北", "华夏", "六联", "兴业", "振兴",
-    "建设", "富华", "康乐", "龙腾", "金沙", "丰华", "裕和", "荔庄", "鸿业", "同济",
-    "聚龙", "永安", "和顺", "德胜", "宝华", "文华", "秀水", "东平", "广佛", "穗盐",
+    "沥苑",
+    "沥雄",
+    "沥兴",
+    "沥东",
+    "沥西",
+    "沥北",
+    "沥南",
+    "沥中",
+    "沥桂",
+    "沥雅",
+    "岐阳",
+    "岐城",
+    "黄岐",
+    "盐步",
+    "雅瑶",
+    "凤池",
+    "太平",
+    "钟边",
+    "谢边",
+    "曹边",
+    "横江",
+    "东秀",
+    "河东",
+    "河西",
+    "联滘",
+    "联安",
+    "平地",
+    "水头",
+    "奇槎",
+    "白沙",
+    "沙溪",
+    "浔峰",
+    "雍雅",
+    "嘉怡",
+    "洞庭",
+    "江北",
+    "华夏",
+    "六联",
+    "兴业",
+    "振兴",
+    "建设",
+    "富华",
+    "康乐",
+    "龙腾",
+    "金沙",
+    "丰华",
+    "裕和",
+    "荔庄",
+    "鸿业",
+    "同济",
+    "聚龙",
+    "永安",
+    "和顺",
+    "德胜",
+    "宝华",
+    "文华",
+    "秀水",
+    "东平",
+    "广佛",
+    "穗盐",
 ]
 _COMPOUND_STEMS = [
-    "嘉州", "锦绣", "翠园", "碧水", "金汇", "丽景", "怡景", "星海", "君悦", "骏景",
-    "东方", "南国", "明珠", "海逸", "名都", "御景", "朗晴", "泰和", "聚豪", "恒福",
-    "凯旋", "逸林", "翠林", "金碧", "荔景", "兴华", "雅居", "美林", "绿茵", "华汇",
-    "富丽", "盈翠", "天悦", "汇景", "康城", "润园", "锦城", "银湖", "金域", "翡翠",
-    "宏景", "盛世", "桃源", "碧涛", "云山", "新世纪", "水岸", "金沙洲", "丽水", "嘉和",
+    "嘉州",
+    "锦绣",
+    "翠园",
+    "碧水",
+    "金汇",
+    "丽景",
+    "怡景",
+    "星海",
+    "君悦",
+    "骏景",
+    "东方",
+    "南国",
+    "明珠",
+    "海逸",
+    "名都",
+    "御景",
+    "朗晴",
+    "泰和",
+    "聚豪",
+    "恒福",
+    "凯旋",
+    "逸林",
+    "翠林",
+    "金碧",
+    "荔景",
+    "兴华",
+    "雅居",
+    "美林",
+    "绿茵",
+    "华汇",
+    "富丽",
+    "盈翠",
+    "天悦",
+    "汇景",
+    "康城",
+    "润园",
+    "锦城",
+    "银湖",
+    "金域",
+    "翡翠",
+    "宏景",
+    "盛世",
+    "桃源",
+    "碧涛",
+    "云山",
+    "新世纪",
+    "水岸",
+    "金沙洲",
+    "丽水",
+    "嘉和",
 ]
 _COMPOUND_SUFFIXES = ["花园", "小区", "苑", "新村", "雅苑", "豪庭", "名苑", "华府", "公寓", "家园", "山庄"]
 _LANDMARK_KINDS = ["小学", "中学", "幼儿园", "市场", "公园", "卫生服务站", "文化广场", "体育馆"]
@@ -145,8 +244,9 @@ def generate_gazetteer(
 # ------------------------------------------------------------------------------ roads
 
 
-def _roads(outline: shapely.Geometry, rng: np.random.Generator,
-           params: _Params) -> list[tuple[shapely.Geometry, str]]:
+def _roads(
+    outline: shapely.Geometry, rng: np.random.Generator, params: _Params
+) -> list[tuple[shapely.Geometry, str]]:
     """Two families of gently curving roads crossing the town, clipped to it.
 
     Straight lattices look artificial and make every door trivially locatable; a
@@ -191,8 +291,9 @@ def _parts(geom: shapely.Geometry) -> list[shapely.LineString]:
     return [g for g in getattr(geom, "geoms", []) if isinstance(g, shapely.LineString)]
 
 
-def _doors(line: shapely.Geometry, road: str, outline: shapely.Geometry,
-           rng: np.random.Generator, params: _Params) -> list[dict]:
+def _doors(
+    line: shapely.Geometry, road: str, outline: shapely.Geometry, rng: np.random.Generator, params: _Params
+) -> list[dict]:
     """Doors along both sides: odd numbers on the left, even on the right, a few missing.
 
     Numbers run from the road's start and keep counting across a stretch where the
@@ -227,8 +328,9 @@ def _doors(line: shapely.Geometry, road: str, outline: shapely.Geometry,
 # -------------------------------------------------------------------------- compounds
 
 
-def _compounds(outline: shapely.Geometry, roads: shapely.Geometry,
-               rng: np.random.Generator, params: _Params) -> list[dict]:
+def _compounds(
+    outline: shapely.Geometry, roads: shapely.Geometry, rng: np.random.Generator, params: _Params
+) -> list[dict]:
     """Residential compounds with numbered buildings, kept off the roads and apart.
 
     The compound's own entry (its name alone) sits at the middle of its buildings:
@@ -266,16 +368,28 @@ def _compounds(outline: shapely.Geometry, roads: shapely.Geometry,
             i, j = b % cols, b // cols
             u = (i - (cols - 1) / 2) * params.building_spacing_m
             v = (j - (cols - 1) / 2) * params.building_spacing_m
-            rows.append(_row(f"{name}{b + 1}栋", x + u * ca - v * sa, y + u * sa + v * ca,
-                             compound=name, building=b + 1))
+            rows.append(
+                _row(
+                    f"{name}{b + 1}栋",
+                    x + u * ca - v * sa,
+                    y + u * sa + v * ca,
+                    compound=name,
+                    building=b + 1,
+                )
+            )
     return rows
 
 
 # -------------------------------------------------------------------------- landmarks
 
 
-def _landmarks(grids: geopandas.GeoDataFrame, index: GridIndex, communities: pandas.DataFrame | None,
-               rng: np.random.Generator, params: _Params) -> list[dict]:
+def _landmarks(
+    grids: geopandas.GeoDataFrame,
+    index: GridIndex,
+    communities: pandas.DataFrame | None,
+    rng: np.random.Generator,
+    params: _Params,
+) -> list[dict]:
     """The 党群服务中心 of every community plus schools, markets and parks named after it.
 
     People name these instead of an address ("沥苑小学门口"), and they sit inside
@@ -300,11 +414,15 @@ def _landmarks(grids: geopandas.GeoDataFrame, index: GridIndex, communities: pan
     return rows
 
 
-def _community_short_names(grids: geopandas.GeoDataFrame,
-                           communities: pandas.DataFrame | None) -> dict[str, str]:
+def _community_short_names(
+    grids: geopandas.GeoDataFrame, communities: pandas.DataFrame | None
+) -> dict[str, str]:
     if communities is not None and "short_name" in communities.columns:
-        return {str(c): str(s) for c, s in zip(communities["code"], communities["short_name"], strict=True)
-                if str(c) in set(grids["community_code"].astype(str))}
+        return {
+            str(c): str(s)
+            for c, s in zip(communities["code"], communities["short_name"], strict=True)
+            if str(c) in set(grids["community_code"].astype(str))
+        }
     out: dict[str, str] = {}
     names = grids["name"] if "name" in grids.columns else pandas.Series([""] * len(grids))
     for code, name in zip(grids["community_code"].astype(str), names.astype(str), strict=True):
@@ -333,7 +451,24 @@ def _names(stems: list[str], n: int, rng: np.random.Generator) -> list[str]:
     return [str(s) for s in rng.choice(stems, size=n, replace=False)]
 
 
-def _row(text: str, x: float, y: float, *, road: str | None = None, number: int | None = None,
-         compound: str | None = None, building: int | None = None, landmark: str | None = None) -> dict:
-    return {"text": text, "road": road, "number": number, "compound": compound,
-            "building": building, "landmark": landmark, "x": float(x), "y": float(y)}
+def _row(
+    text: str,
+    x: float,
+    y: float,
+    *,
+    road: str | None = None,
+    number: int | None = None,
+    compound: str | None = None,
+    building: int | None = None,
+    landmark: str | None = None,
+) -> dict:
+    return {
+        "text": text,
+        "road": road,
+        "number": number,
+        "compound": compound,
+        "building": building,
+        "landmark": landmark,
+        "x": float(x),
+        "y": float(y),
+    }

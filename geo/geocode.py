@@ -110,8 +110,12 @@ GAP_REACH = 20
 
 EntryKind = Literal["door", "building", "compound", "landmark"]
 #: The fields each kind of entry needs (see ``Entry``).
-_PARTS: dict[str, str] = {"door": "road and number", "building": "compound and building",
-                          "compound": "compound", "landmark": "landmark"}
+_PARTS: dict[str, str] = {
+    "door": "road and number",
+    "building": "compound and building",
+    "compound": "compound",
+    "landmark": "landmark",
+}
 
 
 @dataclass(frozen=True)
@@ -269,12 +273,14 @@ class _Names:
         picks: set[int] = set()
         cutoff = 100 * CANDIDATE_THRESHOLD - 20
         q_fold = fold(query)
-        for _, _, i in process.extract(q_fold, self.folded, scorer=fuzz.ratio, limit=limit,
-                                       score_cutoff=cutoff):
+        for _, _, i in process.extract(
+            q_fold, self.folded, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff
+        ):
             picks.add(i)
         q_stem = fold(self._stem(query))
-        for _, _, i in process.extract(q_stem, self.stems, scorer=fuzz.ratio, limit=limit,
-                                       score_cutoff=cutoff):
+        for _, _, i in process.extract(
+            q_stem, self.stems, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff
+        ):
             picks.add(i)
         scored = [(self.names[i], *self._similarity(query, self.names[i])) for i in picks]
         scored = [s for s in scored if s[1] >= CANDIDATE_THRESHOLD]
@@ -297,8 +303,10 @@ class _Names:
         else:
             qs, ns = name_stem(query), name_stem(name)
             if qs == query and ns != name:  # the query has no generic ending: 嘉州 for 嘉州花园
-                stem = max(fuzz.ratio(qs, ns) / 100,
-                           fuzz.ratio(fold(qs), fold(ns)) / 100 - FOLD_PENALTY) - MISSING_SUFFIX_PENALTY
+                stem = (
+                    max(fuzz.ratio(qs, ns) / 100, fuzz.ratio(fold(qs), fold(ns)) / 100 - FOLD_PENALTY)
+                    - MISSING_SUFFIX_PENALTY
+                )
                 if stem > best:
                     best, how = stem, "generic ending left out"
         return min(best, 1.0), how
@@ -345,8 +353,7 @@ class Gazetteer:
             elif e.kind == "landmark" and e.landmark:
                 self._landmarks[e.landmark] = i
             else:
-                raise FileFormatError(f"gazetteer entry {e.id!r} is a {e.kind} without its "
-                                      f"{_PARTS[e.kind]}")
+                raise FileFormatError(f"gazetteer entry {e.id!r} is a {e.kind} without its {_PARTS[e.kind]}")
         self._roads = {}
         for road, pairs in roads.items():
             pairs.sort()
@@ -378,8 +385,18 @@ class Gazetteer:
 
     @classmethod
     def from_csv(cls, path: str | Path, *, max_candidates: int = 5) -> Gazetteer:
-        frame = pandas.read_csv(path, dtype={"id": str, "grid_code": str, "building": str, "road": str,
-                                             "compound": str, "landmark": str}, encoding="utf-8")
+        frame = pandas.read_csv(
+            path,
+            dtype={
+                "id": str,
+                "grid_code": str,
+                "building": str,
+                "road": str,
+                "compound": str,
+                "landmark": str,
+            },
+            encoding="utf-8",
+        )
         return cls.from_frame(frame, max_candidates=max_candidates)
 
     def __len__(self) -> int:
@@ -396,8 +413,9 @@ class Gazetteer:
         p = parse(query)
         base: ResultBase = {"query": query, "normalized": p.text, "parsed": p}
         if p.foreign:
-            return GeocodeResult(status="not_found", explanation=f"names another place ({p.foreign}), "
-                                 "not this town", **base)
+            return GeocodeResult(
+                status="not_found", explanation=f"names another place ({p.foreign}), not this town", **base
+            )
         if not p.text:
             return GeocodeResult(status="not_found", explanation="nothing left after the town's name", **base)
 
@@ -428,24 +446,34 @@ class Gazetteer:
         cands = [c for c in cands if c.score >= CANDIDATE_THRESHOLD]
         aside = "; ".join(dict.fromkeys(notes))
         if not cands:
-            return GeocodeResult(status="not_found", explanation=aside or "no standard address is similar "
-                                 "enough", **base)
+            return GeocodeResult(
+                status="not_found", explanation=aside or "no standard address is similar enough", **base
+            )
         top = cands[0]
         shown = tuple(cands[: self.max_candidates])
         guess = top.matched.startswith(("neighbour", "whole text", "on the road"))
         if top.score >= MATCH_THRESHOLD and not guess:
-            rivals = [c for c in cands[1:] if c.score >= top.score - AMBIGUITY_MARGIN
-                      and self._apart(c, top) > CO_LOCATED_M]
+            rivals = [
+                c
+                for c in cands[1:]
+                if c.score >= top.score - AMBIGUITY_MARGIN and self._apart(c, top) > CO_LOCATED_M
+            ]
             if not rivals:
-                return GeocodeResult(status="matched", best=top, candidates=(top,),
-                                     explanation=top.matched, **base)
+                return GeocodeResult(
+                    status="matched", best=top, candidates=(top,), explanation=top.matched, **base
+                )
             why = f"{len(rivals) + 1} places match about equally well, best: {top.matched}"
         elif guess:
             why = top.matched
         else:
             why = f"best match only {top.score:.2f}: {top.matched}"
-        return GeocodeResult(status="ambiguous", best=top, candidates=shown,
-                             explanation=f"{why} ({aside})" if aside else why, **base)
+        return GeocodeResult(
+            status="ambiguous",
+            best=top,
+            candidates=shown,
+            explanation=f"{why} ({aside})" if aside else why,
+            **base,
+        )
 
     def _apart(self, a: Candidate, b: Candidate) -> float:
         ia, ib = self._row.get(a.id or ""), self._row.get(b.id or "")
@@ -455,8 +483,15 @@ class Gazetteer:
 
     def _cand(self, row: int, score: float, matched: str) -> Candidate:
         e = self.entries[row]
-        return Candidate(text=e.text, lon=e.lon, lat=e.lat, score=float(score), matched=matched,
-                         id=e.id, grid_code=e.grid_code)
+        return Candidate(
+            text=e.text,
+            lon=e.lon,
+            lat=e.lat,
+            score=float(score),
+            matched=matched,
+            id=e.id,
+            grid_code=e.grid_code,
+        )
 
     def _doors(self, road_q: str, number: int, notes: list[str]) -> list[Candidate]:
         out = []
@@ -469,16 +504,22 @@ class Gazetteer:
                 continue
             same = info.numbers % 2 == number % 2
             if not same.any() or number > info.numbers[same].max() + GAP_REACH or number < 1:
-                notes.append(f"{road} has no {number}号 (its numbers run "
-                             f"{info.numbers.min()}–{info.numbers.max()})")
+                notes.append(
+                    f"{road} has no {number}号 (its numbers run {info.numbers.min()}–{info.numbers.max()})"
+                )
                 continue
             nums, rows = info.numbers[same], info.rows[same]
             order = np.argsort(np.abs(nums - number), kind="stable")[:2]
             names = "、".join(f"{nums[k]}号" for k in order)
             notes.append(f"{road}{number}号 is not a standard address; nearest: {names}")
             for k in order:
-                out.append(self._cand(int(rows[k]), score * NEIGHBOUR_FACTOR,
-                                      f"neighbour {nums[k]}号 of missing {road}{number}号"))
+                out.append(
+                    self._cand(
+                        int(rows[k]),
+                        score * NEIGHBOUR_FACTOR,
+                        f"neighbour {nums[k]}号 of missing {road}{number}号",
+                    )
+                )
         return out
 
     def _road_only(self, road_q: str, notes: list[str]) -> list[Candidate]:
@@ -488,8 +529,10 @@ class Gazetteer:
             pick = rows[np.linspace(0, len(rows) - 1, min(len(rows), self.max_candidates)).astype(int)]
             grids = {self.entries[r].grid_code for r in rows}
             notes.append(f"{road} without a door number: it runs through {len(grids)} grids")
-            out += [self._cand(int(r), score * ROAD_ONLY_FACTOR, f"on the road {road}, number not given")
-                    for r in pick]
+            out += [
+                self._cand(int(r), score * ROAD_ONLY_FACTOR, f"on the road {road}, number not given")
+                for r in pick
+            ]
         return out
 
     def _buildings(self, name_q: str, building: str | None, notes: list[str]) -> list[Candidate]:
@@ -504,12 +547,15 @@ class Gazetteer:
             if building in comp.buildings:
                 out.append(self._cand(comp.buildings[building], score, f"{what}; building {building} exact"))
                 continue
-            notes.append(f"{name} has no building {building} in the gazetteer "
-                         f"({len(comp.buildings)} buildings known)")
+            notes.append(
+                f"{name} has no building {building} in the gazetteer ({len(comp.buildings)} buildings known)"
+            )
             near = sorted(comp.buildings, key=lambda b: _building_distance(b, building))[:2]
             rows = ([comp.gate] if comp.gate is not None else []) + [comp.buildings[b] for b in near]
-            out += [self._cand(r, score * NEIGHBOUR_FACTOR, f"neighbour of missing {name}{building}栋")
-                    for r in rows]
+            out += [
+                self._cand(r, score * NEIGHBOUR_FACTOR, f"neighbour of missing {name}{building}栋")
+                for r in rows
+            ]
         return out
 
     def _places(self, name_q: str) -> list[Candidate]:
@@ -526,11 +572,18 @@ class Gazetteer:
 
     def _fallback(self, text: str) -> list[Candidate]:
         cutoff = 100 * CANDIDATE_THRESHOLD / FALLBACK_FACTOR
-        hits = process.extract(fold(text), self._unnumbered_texts, scorer=fuzz.ratio,
-                               limit=self.max_candidates, score_cutoff=cutoff)
+        hits = process.extract(
+            fold(text),
+            self._unnumbered_texts,
+            scorer=fuzz.ratio,
+            limit=self.max_candidates,
+            score_cutoff=cutoff,
+        )
         rows = [(self._unnumbered[k], s) for _, s, k in hits]
-        return [self._cand(i, s / 100 * FALLBACK_FACTOR,
-                           f"whole text ≈ {self.entries[i].text} ({s / 100:.2f})") for i, s in rows]
+        return [
+            self._cand(i, s / 100 * FALLBACK_FACTOR, f"whole text ≈ {self.entries[i].text} ({s / 100:.2f})")
+            for i, s in rows
+        ]
 
     # --------------------------------------------------------------------- reverse
 
@@ -547,9 +600,17 @@ class Gazetteer:
         x, y = self.frame.forward_one(lon, lat)
         dist, idx = self._tree.query([x, y], k=k)
         dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
-        return [ReverseHit(id=self.entries[i].id, text=self.entries[i].text, lon=self.entries[i].lon,
-                           lat=self.entries[i].lat, grid_code=self.entries[i].grid_code, distance_m=float(d))
-                for d, i in zip(dist, idx, strict=True)]
+        return [
+            ReverseHit(
+                id=self.entries[i].id,
+                text=self.entries[i].text,
+                lon=self.entries[i].lon,
+                lat=self.entries[i].lat,
+                grid_code=self.entries[i].grid_code,
+                distance_m=float(d),
+            )
+            for d, i in zip(dist, idx, strict=True)
+        ]
 
 
 def _with_unused(result: GeocodeResult, p: ParsedAddress) -> GeocodeResult:
@@ -581,8 +642,12 @@ def _building_distance(have: str, want: str) -> float:
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pandas.NA \
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or value is pandas.NA
         or (isinstance(value, str) and not value.strip())
+    )
 
 
 def _entry_from_record(rec: dict) -> Entry:
@@ -608,6 +673,16 @@ def _entry_from_record(rec: dict) -> Entry:
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise FileFormatError(f"gazetteer entry {rec['id']!r} has no coordinates")
     grid = rec.get("grid_code")
-    return Entry(id=str(rec["id"]), text=str(rec["text"]), kind=kind, lon=lon, lat=lat,
-                 grid_code=None if _blank(grid) else str(grid), road=road, number=number,
-                 compound=compound, building=building, landmark=landmark)
+    return Entry(
+        id=str(rec["id"]),
+        text=str(rec["text"]),
+        kind=kind,
+        lon=lon,
+        lat=lat,
+        grid_code=None if _blank(grid) else str(grid),
+        road=road,
+        number=number,
+        compound=compound,
+        building=building,
+        landmark=landmark,
+    )

@@ -49,12 +49,30 @@ from geo.tabular import normalise_header
 #: Accepted column names for each standard field, first match wins (case-, width- and
 #: space-insensitive). Traditional spellings are for files from Big5 offices.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
-    "code": ("code", "grid_code", "网格编码", "网格代码", "wgbm", "gridcode", "编码", "网格号",
-             "網格編碼", "網格代碼"),
+    "code": (
+        "code",
+        "grid_code",
+        "网格编码",
+        "网格代码",
+        "wgbm",
+        "gridcode",
+        "编码",
+        "网格号",
+        "網格編碼",
+        "網格代碼",
+    ),
     "name": ("name", "grid_name", "网格名称", "网格名", "名称", "wgmc", "網格名稱", "名稱"),
     # "community_" is community_code cut to a DBF's 10-character field names
-    "community_code": ("community_code", "community_", "社区编码", "所属社区编码", "社区代码", "sqbm",
-                       "村居编码", "社區編碼"),
+    "community_code": (
+        "community_code",
+        "community_",
+        "社区编码",
+        "所属社区编码",
+        "社区代码",
+        "sqbm",
+        "村居编码",
+        "社區編碼",
+    ),
     "population": ("population", "人口", "户籍人口", "常住人口", "总人口", "人口数", "rk"),
     "households": ("households", "户数", "总户数", "戶數", "hs"),
 }
@@ -125,13 +143,17 @@ def read_grid_file(
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise FileFormatError(
-            f"{path.name}: unsupported file type {path.suffix!r}; expected one of "
-            + ", ".join(SUFFIXES)
+            f"{path.name}: unsupported file type {path.suffix!r}; expected one of " + ", ".join(SUFFIXES)
         )
     if suffix in (".kml", ".kmz"):
-        raw, fmt, choice = _read_kml(path), "KMZ" if suffix == ".kmz" else "KML", EncodingChoice(
-            "UTF-8" if not encoding else gdal_encoding_name(encoding),
-            "KML is XML: its declaration names the encoding (UTF-8 when it says nothing)")
+        raw, fmt, choice = (
+            _read_kml(path),
+            "KMZ" if suffix == ".kmz" else "KML",
+            EncodingChoice(
+                "UTF-8" if not encoding else gdal_encoding_name(encoding),
+                "KML is XML: its declaration names the encoding (UTF-8 when it says nothing)",
+            ),
+        )
     elif suffix == ".dxf":
         raw, fmt, choice, layer = _read_dxf(path, layer, encoding)
     else:
@@ -146,11 +168,23 @@ def read_grid_file(
     shift = _datum_shift(geoms, converted) if source.datum else None
     if source.datum is None and not source.crs.equals(WGS84):
         bounds = shapely.total_bounds(converted[~shapely.is_empty(converted)])
-        crs_reason += "; " + describe_transformation(source.crs, tuple(bounds) if np.isfinite(bounds).all()
-                                                     else None)
+        crs_reason += "; " + describe_transformation(
+            source.crs, tuple(bounds) if np.isfinite(bounds).all() else None
+        )
     frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=converted, crs=WGS84)
-    return GridFile(frame, str(path), source.label, file_sha256(path), layer, fmt, choice.encoding,
-                    choice.reason, crs_reason, shift, columns)
+    return GridFile(
+        frame,
+        str(path),
+        source.label,
+        file_sha256(path),
+        layer,
+        fmt,
+        choice.encoding,
+        choice.reason,
+        crs_reason,
+        shift,
+        columns,
+    )
 
 
 # --- formats ------------------------------------------------------------------------------
@@ -221,9 +255,11 @@ def _read_dxf(path: Path, layer: str | None, encoding: str | None):
         recode = bool(encoding)
     else:
         sample = b"\n".join(line for line in head.splitlines() if not line.isascii())
-        choice = (EncodingChoice(gdal_encoding_name(encoding), f"named by the user ({encoding})")
-                  if encoding else text_encoding(sample, what="the DXF's texts and layer names "
-                                                                  "(no $DWGCODEPAGE in its header)"))
+        choice = (
+            EncodingChoice(gdal_encoding_name(encoding), f"named by the user ({encoding})")
+            if encoding
+            else text_encoding(sample, what="the DXF's texts and layer names (no $DWGCODEPAGE in its header)")
+        )
         recode = choice.encoding is not None
     try:
         raw = pyogrio.read_dataframe(str(path))
@@ -240,16 +276,25 @@ def _read_dxf(path: Path, layer: str | None, encoding: str | None):
     if layer is None:
         if len(layers) != 1:
             raise FileFormatError(
-                f"{path.name}: " + (f"closed outlines on {len(layers)} CAD layers ({', '.join(layers)}); "
-                                    "choose the grids' layer with --layer" if layers else
-                                    "no closed polylines: grids must be drawn as closed outlines"))
+                f"{path.name}: "
+                + (
+                    f"closed outlines on {len(layers)} CAD layers ({', '.join(layers)}); "
+                    "choose the grids' layer with --layer"
+                    if layers
+                    else "no closed polylines: grids must be drawn as closed outlines"
+                )
+            )
         layer = layers[0]
     elif layer not in layers:
-        raise FileFormatError(f"{path.name}: no closed outlines on CAD layer {layer!r}; layers with "
-                              f"outlines: {', '.join(layers) or 'none'}")
+        raise FileFormatError(
+            f"{path.name}: no closed outlines on CAD layer {layer!r}; layers with "
+            f"outlines: {', '.join(layers) or 'none'}"
+        )
     chosen = np.flatnonzero(polygons & (raw["Layer"].astype(str) == layer).to_numpy())
-    shapes = [shapely.Polygon(shapely.get_coordinates(g)) if types[i] in (1, 2) else g
-              for i, g in zip(chosen, geoms[chosen], strict=True)]
+    shapes = [
+        shapely.Polygon(shapely.get_coordinates(g)) if types[i] in (1, 2) else g
+        for i, g in zip(chosen, geoms[chosen], strict=True)
+    ]
     shapes = np.asarray(shapely.force_2d(np.asarray(shapes, dtype=object)), dtype=object)
     texts = raw[(types == 0) & raw["Text"].notna().to_numpy()]
     codes: list[str | None] = [None] * len(shapes)
@@ -303,18 +348,29 @@ def _single_layer(uri: str, path: Path) -> str | None:
     return None
 
 
-def _source_crs(filename: str, raw: gpd.GeoDataFrame, named: str | None,
-                near: tuple[float, float] | None, fmt: str) -> tuple[SourceCRS, str]:
+def _source_crs(
+    filename: str, raw: gpd.GeoDataFrame, named: str | None, near: tuple[float, float] | None, fmt: str
+) -> tuple[SourceCRS, str]:
     declared = raw.crs
-    where = {"ESRI Shapefile": "its .prj", "GPKG": "the GeoPackage", "GeoJSON": "the GeoJSON",
-             "KML": "KML (always WGS 84 lon/lat)", "KMZ": "KML (always WGS 84 lon/lat)"}.get(fmt, "the file")
+    where = {
+        "ESRI Shapefile": "its .prj",
+        "GPKG": "the GeoPackage",
+        "GeoJSON": "the GeoJSON",
+        "KML": "KML (always WGS 84 lon/lat)",
+        "KMZ": "KML (always WGS 84 lon/lat)",
+    }.get(fmt, "the file")
     if named is None:
         if declared is None:
             guess = _guess(raw, near)
             error = MissingCRS(
                 f"{filename}: the file declares no CRS (a shapefile without .prj?); "
-                + (guess.advice if guess else "name it with --crs, e.g. --crs EPSG:4490 (CGCS2000), "
-                   "--crs EPSG:32649 (UTM 49N) or --crs gcj02"))
+                + (
+                    guess.advice
+                    if guess
+                    else "name it with --crs, e.g. --crs EPSG:4490 (CGCS2000), "
+                    "--crs EPSG:32649 (UTM 49N) or --crs gcj02"
+                )
+            )
             error.suggested_crs = guess.crs if guess else None
             raise error
         source = SourceCRS(declared)
@@ -337,8 +393,10 @@ def _source_crs(filename: str, raw: gpd.GeoDataFrame, named: str | None,
 
 def _datum_note(source: SourceCRS) -> str:
     if source.datum == "gcj02":
-        return ("; the lon/lat carry Amap/Tencent's GCJ-02 offset, removed by inverting the published "
-                "formula iteratively (to 1e-9°)")
+        return (
+            "; the lon/lat carry Amap/Tencent's GCJ-02 offset, removed by inverting the published "
+            "formula iteratively (to 1e-9°)"
+        )
     if source.datum == "bd09":
         return "; the lon/lat carry Baidu's BD-09 offset, removed iteratively (to 1e-9°)"
     return ""
@@ -360,12 +418,16 @@ def _datum_shift(before: np.ndarray, after: np.ndarray) -> dict[str, float] | No
         return None
     _, _, dist = _GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
     dist = np.asarray(dist)
-    return {"min": round(float(dist.min()), 1), "median": round(float(np.median(dist)), 1),
-            "max": round(float(dist.max()), 1)}
+    return {
+        "min": round(float(dist.min()), 1),
+        "median": round(float(np.median(dist)), 1),
+        "max": round(float(dist.max()), 1),
+    }
 
 
-def _standard_columns(raw: gpd.GeoDataFrame, filename: str,
-                      fields: Mapping[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+def _standard_columns(
+    raw: gpd.GeoDataFrame, filename: str, fields: Mapping[str, str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
     present = [c for c in raw.columns if c != "geometry"]
     by_key: dict[str, object] = {}
     for column in present:
@@ -383,7 +445,8 @@ def _standard_columns(raw: gpd.GeoDataFrame, filename: str,
             else:
                 raise FileFormatError(
                     f"{filename}: column {column!r} named for {field} is not in the file "
-                    f"(columns present: {', '.join(map(str, present)) or 'none'})")
+                    f"(columns present: {', '.join(map(str, present)) or 'none'})"
+                )
         if column is None:
             column = next((by_key[k] for k in map(normalise_header, aliases) if k in by_key), None)
         if column is None and field == "code":
@@ -405,8 +468,10 @@ def _standard_columns(raw: gpd.GeoDataFrame, filename: str,
         used[field] = str(column)
     out["code"] = out["code"].map(_code_text)
     if extracted_from is not None and used.get("name") == extracted_from:  # "440605125001001 沥苑…"
-        out["name"] = [None if n is None or pd.isna(n) else
-                       _GRID_CODE.sub("", str(n)).strip(" -_:：,，") or None for n in out["name"]]
+        out["name"] = [
+            None if n is None or pd.isna(n) else _GRID_CODE.sub("", str(n)).strip(" -_:：,，") or None
+            for n in out["name"]
+        ]
     out["community_code"] = out["community_code"].map(_code_text)
     missing_community = out["community_code"].isna()
     out.loc[missing_community, "community_code"] = out.loc[missing_community, "code"].str[:12]
@@ -443,8 +508,14 @@ def _check_geometry_types(geoms: np.ndarray, filename: str) -> None:
     types = shapely.get_type_id(geoms)
     bad = np.flatnonzero(~np.isin(types, (-1, 3, 6)))  # missing, Polygon, MultiPolygon
     if len(bad):
-        names = {0: "Point", 1: "LineString", 2: "LinearRing", 4: "MultiPoint",
-                 5: "MultiLineString", 7: "GeometryCollection"}
+        names = {
+            0: "Point",
+            1: "LineString",
+            2: "LinearRing",
+            4: "MultiPoint",
+            5: "MultiLineString",
+            7: "GeometryCollection",
+        }
         shown = ", ".join(f"feature {i + 1} is a {names.get(int(types[i]), 'geometry')}" for i in bad[:5])
         raise FileFormatError(
             f"{filename}: grids must be polygons; {shown}"

@@ -39,5 +39,6 @@ def community_outlines(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     outlines = np.asarray(outlines, dtype=object)
     return gpd.GeoDataFrame(
         {"code": codes, "area_m2": shapely.area(frame.project(outlines))},
-        geometry=gpd.GeoSeries(outlines, crs=4326), crs=4326,
+        geometry=gpd.GeoSeries(outlines, crs=4326),
+        crs=4326,
     )

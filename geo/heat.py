@@ -61,13 +61,26 @@ class WeightedPoints:
 
     def rows(self, digits: int = 5) -> list[list[float]]:
         """``[lat, lon, weight]`` rows for Leaflet (5 decimals: about a metre)."""
-        return [[y, x, w] for y, x, w in zip(np.round(self.lat, digits).tolist(),
-                                             np.round(self.lon, digits).tolist(),
-                                             self.weight.tolist(), strict=True)]
+        return [
+            [y, x, w]
+            for y, x, w in zip(
+                np.round(self.lat, digits).tolist(),
+                np.round(self.lon, digits).tolist(),
+                self.weight.tolist(),
+                strict=True,
+            )
+        ]
 
 
-def weighted_points(lon: ArrayLike, lat: ArrayLike, *, cell_m: float = HEAT_CELL_M, cap: int = HEAT_CAP,
-                    coarse_factor: int = COARSE_FACTOR, ref_lat: float | None = None) -> WeightedPoints:
+def weighted_points(
+    lon: ArrayLike,
+    lat: ArrayLike,
+    *,
+    cell_m: float = HEAT_CELL_M,
+    cap: int = HEAT_CAP,
+    coarse_factor: int = COARSE_FACTOR,
+    ref_lat: float | None = None,
+) -> WeightedPoints:
     """Complaints binned into ``cell_m`` squares, at most ``cap`` points, weights summing to the count.
 
     Points without finite coordinates are dropped. ``ref_lat`` fixes the latitude the
@@ -135,9 +148,14 @@ def _cells(ix: NDArray, iy: NDArray) -> tuple[NDArray, NDArray, NDArray]:
 
 def _collect(x, y, group, n_groups, cell_m, coarse_m, n_fine) -> WeightedPoints:
     weight = np.bincount(group, minlength=n_groups)
-    return WeightedPoints(np.bincount(group, weights=x, minlength=n_groups) / weight,
-                          np.bincount(group, weights=y, minlength=n_groups) / weight,
-                          weight.astype(np.int64), cell_m, coarse_m, n_fine)
+    return WeightedPoints(
+        np.bincount(group, weights=x, minlength=n_groups) / weight,
+        np.bincount(group, weights=y, minlength=n_groups) / weight,
+        weight.astype(np.int64),
+        cell_m,
+        coarse_m,
+        n_fine,
+    )
 
 
 # --------------------------------------------------------------------------- months
@@ -177,9 +195,18 @@ class MonthlyHeat:
         return max(1, int(np.ceil(np.quantile(np.concatenate(weights), 0.98))))
 
 
-def monthly_heat(lon: ArrayLike, lat: ArrayLike, times: ArrayLike, *, start, end,
-                 cell_m: float = ANIM_CELL_M, cap: int = ANIM_CAP, total_cap: int = ANIM_TOTAL_CAP,
-                 ref_lat: float | None = None) -> MonthlyHeat:
+def monthly_heat(
+    lon: ArrayLike,
+    lat: ArrayLike,
+    times: ArrayLike,
+    *,
+    start,
+    end,
+    cell_m: float = ANIM_CELL_M,
+    cap: int = ANIM_CAP,
+    total_cap: int = ANIM_TOTAL_CAP,
+    ref_lat: float | None = None,
+) -> MonthlyHeat:
     """Weighted points per month from ``start``'s month to ``end``'s, all on one set of cells."""
     x = np.asarray(lon, dtype=float).reshape(-1)
     y = np.asarray(lat, dtype=float).reshape(-1)
@@ -192,7 +219,9 @@ def monthly_heat(lon: ArrayLike, lat: ArrayLike, times: ArrayLike, *, start, end
     finite = y[np.isfinite(y)]
     ref = ref_lat if ref_lat is not None else (float(finite.mean()) if finite.size else 0.0)
     index = (months - first).astype(np.int64) if labels else np.empty(0, dtype=np.int64)
-    frames = [weighted_points(x[index == i], y[index == i], cell_m=cell_m, cap=per_frame, ref_lat=ref)
-              for i in range(len(labels))]
+    frames = [
+        weighted_points(x[index == i], y[index == i], cell_m=cell_m, cap=per_frame, ref_lat=ref)
+        for i in range(len(labels))
+    ]
     totals = np.array([f.total for f in frames], dtype=np.int64)
     return MonthlyHeat(labels, frames, totals, float(cell_m))

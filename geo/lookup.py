@@ -124,9 +124,13 @@ class BatchMatch:
 
     def point(self, i: int) -> PointMatch:
         return PointMatch(
-            Status(int(self.status[i])), int(self.grid[i]), self.also_touches.get(i, ()),
-            int(self.runner_up[i]), float(self.runner_up_m[i]),
-            int(self.nearest[i]), float(self.nearest_m[i]),
+            Status(int(self.status[i])),
+            int(self.grid[i]),
+            self.also_touches.get(i, ()),
+            int(self.runner_up[i]),
+            float(self.runner_up_m[i]),
+            int(self.nearest[i]),
+            float(self.nearest_m[i]),
         )
 
 
@@ -231,8 +235,9 @@ class GridIndex:
             check[first_inside] = False
         on_edge = np.zeros(len(cands), dtype=bool)
         if check.any():
-            on_edge[check] = shapely.dwithin(self.geoms[cands[check]], shapely.Point(lon, lat),
-                                             EDGE_TOLERANCE_DEG)
+            on_edge[check] = shapely.dwithin(
+                self.geoms[cands[check]], shapely.Point(lon, lat), EDGE_TOLERANCE_DEG
+            )
         if first_inside >= 0:
             grid = int(cands[first_inside])
         elif on_edge.any():
@@ -316,8 +321,7 @@ class GridIndex:
         status[nan] = Status.NOT_A_NUMBER
         return status
 
-    def _exact_many(self, x: NDArray, y: NDArray, todo: NDArray, out: BatchMatch,
-                    annotate: bool) -> None:
+    def _exact_many(self, x: NDArray, y: NDArray, todo: NDArray, out: BatchMatch, annotate: bool) -> None:
         px, py = x[todo], y[todo]
         order = morton_order(px, py, self.bounds) if len(todo) > 4096 else np.arange(len(todo))
         px, py, idx = px[order], py[order], todo[order]
@@ -359,8 +363,7 @@ class GridIndex:
 
     def _edge_ties(self, px: NDArray, py: NDArray, idx: NDArray, out: BatchMatch) -> None:
         """Rule 3 for points no grid contains; the rest are outside (nearest not computed)."""
-        pi, gi = self.tree.query(shapely.points(px, py), predicate="dwithin",
-                                 distance=EDGE_TOLERANCE_DEG)
+        pi, gi = self.tree.query(shapely.points(px, py), predicate="dwithin", distance=EDGE_TOLERANCE_DEG)
         tie = np.full(len(idx), _NONE, np.int64)
         np.minimum.at(tie, pi, gi)
         found = tie < _NONE
@@ -376,8 +379,9 @@ class GridIndex:
         grid = out.grid[idx].astype(np.int64)
         edge = (dist <= _TOUCH_SCREEN_M) & (gi != grid[pi])  # the containing grid needs no test
         if edge.any():
-            edge[edge] = shapely.dwithin(self.geoms[gi[edge]], shapely.points(px[pi[edge]], py[pi[edge]]),
-                                         EDGE_TOLERANCE_DEG)
+            edge[edge] = shapely.dwithin(
+                self.geoms[gi[edge]], shapely.points(px[pi[edge]], py[pi[edge]]), EDGE_TOLERANCE_DEG
+            )
         tie = np.full(len(idx), _NONE, np.int64)
         np.minimum.at(tie, pi[edge], gi[edge])
         take = (grid < 0) & (tie < _NONE)
@@ -401,8 +405,7 @@ class GridIndex:
             out.runner_up_m[idx[cp[first]]] = cd[first]
         missing = np.flatnonzero(grid < 0)
         if len(missing):
-            near_i, near_d = self.tree_m.query_nearest(
-                pts[missing], return_distance=True, all_matches=False)
+            near_i, near_d = self.tree_m.query_nearest(pts[missing], return_distance=True, all_matches=False)
             rows = idx[missing[near_i[0]]]
             out.nearest[rows] = near_i[1]
             out.nearest_m[rows] = near_d
@@ -451,7 +454,7 @@ class _NearBuckets:
         if not (0 <= col < self.nx and 0 <= row < self.ny):
             return self.grid[:0]
         b = row * self.nx + col
-        return self.grid[self.ptr[b]:self.ptr[b + 1]]
+        return self.grid[self.ptr[b] : self.ptr[b + 1]]
 
 
 def morton_order(x: NDArray, y: NDArray, bounds: tuple[float, float, float, float]) -> NDArray:

@@ -34,9 +34,18 @@ FORMAT_VERSION = 2
 class LookupTable:
     """Cell answers for one ``GridIndex``: grid position, ``OUTSIDE`` or ``MIXED``."""
 
-    def __init__(self, origin: tuple[float, float], step: tuple[float, float], table: NDArray,
-                 deep: NDArray[np.bool_], n_grids: int, near_m: float, mixed_cells: NDArray,
-                 cand_ptr: NDArray, cand_grid: NDArray) -> None:
+    def __init__(
+        self,
+        origin: tuple[float, float],
+        step: tuple[float, float],
+        table: NDArray,
+        deep: NDArray[np.bool_],
+        n_grids: int,
+        near_m: float,
+        mixed_cells: NDArray,
+        cand_ptr: NDArray,
+        cand_grid: NDArray,
+    ) -> None:
         self.x0, self.y0 = float(origin[0]), float(origin[1])
         self.dlon, self.dlat = float(step[0]), float(step[1])
         self.table = table
@@ -52,8 +61,13 @@ class LookupTable:
 
     @property
     def nbytes(self) -> int:
-        return int(self.table.nbytes + self.deep.nbytes + self.mixed_cells.nbytes
-                   + self.cand_ptr.nbytes + self.cand_grid.nbytes)
+        return int(
+            self.table.nbytes
+            + self.deep.nbytes
+            + self.mixed_cells.nbytes
+            + self.cand_ptr.nbytes
+            + self.cand_grid.nbytes
+        )
 
     @property
     def mixed_share(self) -> float:
@@ -100,14 +114,20 @@ class LookupTable:
     # --- building -----------------------------------------------------------------------
 
     @classmethod
-    def build(cls, index, *, cell_m: float = 10.0, max_cells: int = 24_000_000,
-              progress: Callable[[str, int, int], None] | None = None) -> LookupTable:
+    def build(
+        cls,
+        index,
+        *,
+        cell_m: float = 10.0,
+        max_cells: int = 24_000_000,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> LookupTable:
         """Rasterise a ``geo.lookup.GridIndex``; cells grow beyond ``cell_m`` to stay under ``max_cells``."""
         step = progress or (lambda stage, done, total: None)
         xmin, ymin, xmax, ymax = index.bounds
         lat0 = (ymin + ymax) / 2
         m_per_lon, m_per_lat = _metres_per_degree((xmin + xmax) / 2, lat0)
-        pad = (index.near_m + 4 * cell_m)
+        pad = index.near_m + 4 * cell_m
         xmin, xmax = xmin - pad / m_per_lon, xmax + pad / m_per_lon
         ymin, ymax = ymin - pad / m_per_lat, ymax + pad / m_per_lat
         area_cells = (xmax - xmin) * m_per_lon * (ymax - ymin) * m_per_lat / cell_m**2
@@ -130,7 +150,7 @@ class LookupTable:
             cy = ymin + (np.arange(r0, r1 + 1) + 0.5) * dlat
             gx, gy = np.meshgrid(cx, cy)
             hit = shapely.contains_xy(geoms[i], gx, gy)
-            window = table[r0:r1 + 1, c0:c1 + 1]
+            window = table[r0 : r1 + 1, c0 : c1 + 1]
             window[hit & (window == OUTSIDE)] = i  # lowest code first: it keeps overlaps
             if i % 500 == 0:
                 step("cells", i, len(geoms))
@@ -139,8 +159,9 @@ class LookupTable:
         cells, owners = _boundary_cells(geoms, (xmin, ymin), (dlon, dlat), (nrows, ncols))
         centre = table.ravel()[cells]
         extra = centre >= 0  # a cell a boundary only seems to cross may lie wholly in one grid
-        pairs = np.unique(np.stack([np.r_[cells, cells[extra]],
-                                    np.r_[owners, centre[extra].astype(np.int64)]]), axis=1)
+        pairs = np.unique(
+            np.stack([np.r_[cells, cells[extra]], np.r_[owners, centre[extra].astype(np.int64)]]), axis=1
+        )
         mixed_cells, first = np.unique(pairs[0], return_index=True)
         ptr = np.r_[first, pairs.shape[1]].astype(np.int64)
         table.ravel()[mixed_cells] = MIXED
@@ -151,8 +172,17 @@ class LookupTable:
         dist = ndimage.distance_transform_edt(table != MIXED, sampling=(cell_m, cell_m))
         diag = cell_m * np.sqrt(2.0)
         deep = (dist - diag > index.near_m * 1.02 + 1.0) & (table >= 0)
-        return cls((xmin, ymin), (dlon, dlat), table, deep, len(index), index.near_m,
-                   mixed_cells, ptr, pairs[1].astype(np.int32))
+        return cls(
+            (xmin, ymin),
+            (dlon, dlat),
+            table,
+            deep,
+            len(index),
+            index.near_m,
+            mixed_cells,
+            ptr,
+            pairs[1].astype(np.int32),
+        )
 
     # --- caching ------------------------------------------------------------------------
 
@@ -160,10 +190,18 @@ class LookupTable:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, table=self.table, deep=self.deep, mixed_cells=self.mixed_cells,
-                 cand_ptr=self.cand_ptr, cand_grid=self.cand_grid,
-                 meta=np.array([self.x0, self.y0, self.dlon, self.dlat, self.n_grids,
-                                self.near_m, FORMAT_VERSION], dtype="float64"))
+        np.savez(
+            tmp,
+            table=self.table,
+            deep=self.deep,
+            mixed_cells=self.mixed_cells,
+            cand_ptr=self.cand_ptr,
+            cand_grid=self.cand_grid,
+            meta=np.array(
+                [self.x0, self.y0, self.dlon, self.dlat, self.n_grids, self.near_m, FORMAT_VERSION],
+                dtype="float64",
+            ),
+        )
         tmp.replace(path)
 
     @classmethod
@@ -174,9 +212,17 @@ class LookupTable:
                 meta = data["meta"]
                 if int(meta[6]) != FORMAT_VERSION:
                     return None
-                return cls((meta[0], meta[1]), (meta[2], meta[3]), data["table"], data["deep"],
-                           int(meta[4]), float(meta[5]), data["mixed_cells"], data["cand_ptr"],
-                           data["cand_grid"])
+                return cls(
+                    (meta[0], meta[1]),
+                    (meta[2], meta[3]),
+                    data["table"],
+                    data["deep"],
+                    int(meta[4]),
+                    float(meta[5]),
+                    data["mixed_cells"],
+                    data["cand_ptr"],
+                    data["cand_grid"],
+                )
         except (OSError, KeyError, ValueError):
             return None
 
@@ -191,8 +237,9 @@ def _metres_per_degree(lon: float, lat: float) -> tuple[float, float]:
     return min(out_lon), min(out_lat)
 
 
-def _boundary_cells(geoms: NDArray, origin: tuple[float, float], step: tuple[float, float],
-                    shape: tuple[int, int]) -> tuple[NDArray, NDArray]:
+def _boundary_cells(
+    geoms: NDArray, origin: tuple[float, float], step: tuple[float, float], shape: tuple[int, int]
+) -> tuple[NDArray, NDArray]:
     """(flat cell, grid) for every cell a grid's boundary passes through.
 
     Boundaries are sampled at under half a cell, so consecutive samples lie in the

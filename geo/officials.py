@@ -353,8 +353,10 @@ def read_roster_file(
                 message = f"same phone, role, unit_code and start as {where[assignment.key]}"
                 sheet_errors.append(RowError(index + 1, "assignment", message))
                 assignment = None
-            errors.extend(SheetRowError(e.row, e.field, e.message, sheet=str(table.name)) if several else e
-                          for e in sheet_errors)
+            errors.extend(
+                SheetRowError(e.row, e.field, e.message, sheet=str(table.name)) if several else e
+                for e in sheet_errors
+            )
             if assignment is None:
                 continue
             where[assignment.key] = at
@@ -447,8 +449,7 @@ def _unwrap(text: str) -> str:
 def _scientific_hint(text: str) -> str:
     if re.fullmatch(r"[0-9.]+[eE]\+?[0-9]+", text.strip()):
         return (
-            " (Excel shows long numbers in scientific notation and drops digits;"
-            " format the column as text)"
+            " (Excel shows long numbers in scientific notation and drops digits; format the column as text)"
         )
     return ""
 
@@ -486,14 +487,20 @@ class RosterChange:
         if self.kind == "removed":
             return f"- {head}: not in the new roster"
         assert self.before is not None and self.after is not None
-        diffs = "; ".join(f"{f} {_shown(getattr(self.before, f))} → {_shown(getattr(self.after, f))}"
-                          for f in self.fields)
+        diffs = "; ".join(
+            f"{f} {_shown(getattr(self.before, f))} → {_shown(getattr(self.after, f))}" for f in self.fields
+        )
         return f"~ {head}: {diffs}{at}"
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "fields": list(self.fields), "where": self.where,
-                "rekeyed": self.rekeyed, "before": _assignment_dict(self.before),
-                "after": _assignment_dict(self.after)}
+        return {
+            "kind": self.kind,
+            "fields": list(self.fields),
+            "where": self.where,
+            "rekeyed": self.rekeyed,
+            "before": _assignment_dict(self.before),
+            "after": _assignment_dict(self.after),
+        }
 
 
 @dataclass(frozen=True)
@@ -511,13 +518,19 @@ class RosterChanges:
         return not (self.added or self.removed or self.changed)
 
     def to_dict(self) -> dict:
-        return {"added": [c.to_dict() for c in self.added], "removed": [c.to_dict() for c in self.removed],
-                "changed": [c.to_dict() for c in self.changed], "unchanged": self.unchanged,
-                "scope": list(self.scope)}
+        return {
+            "added": [c.to_dict() for c in self.added],
+            "removed": [c.to_dict() for c in self.removed],
+            "changed": [c.to_dict() for c in self.changed],
+            "unchanged": self.unchanged,
+            "scope": list(self.scope),
+        }
 
     def format_text(self, limit: int = 200) -> str:
-        lines = [f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed, "
-                 f"{self.unchanged} unchanged (compared over {', '.join(self.scope) or 'nothing'})"]
+        lines = [
+            f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed, "
+            f"{self.unchanged} unchanged (compared over {', '.join(self.scope) or 'nothing'})"
+        ]
         items = self.added + self.changed + self.removed
         lines += [f"  {c.describe()}" for c in items[:limit]]
         if len(items) > limit:
@@ -551,9 +564,12 @@ def roster_changes(
         prefixes, exact = tuple(sorted(set(scope))), frozenset()
     else:
         prefixes, exact = _default_scope(new)
-    old = [a for a in current
-           if (a.unit_code in exact or (prefixes and a.unit_code.startswith(prefixes)))
-           and (day is None or a.active_on(day))]
+    old = [
+        a
+        for a in current
+        if (a.unit_code in exact or (prefixes and a.unit_code.startswith(prefixes)))
+        and (day is None or a.active_on(day))
+    ]
     located = where or {}
     remaining_old = list(old)
     remaining_new = list(new)
@@ -587,8 +603,9 @@ def roster_changes(
     removed = [RosterChange("removed", a, None) for a in remaining_old]
     order = _change_order
     shown = tuple(sorted(prefixes + tuple(f"{code} (town posts)" for code in exact)))
-    return RosterChanges(sorted(added, key=order), sorted(removed, key=order), sorted(changed, key=order),
-                         unchanged, shown)
+    return RosterChanges(
+        sorted(added, key=order), sorted(removed, key=order), sorted(changed, key=order), unchanged, shown
+    )
 
 
 def _default_scope(new: list[Assignment]) -> tuple[tuple[str, ...], frozenset[str]]:
@@ -615,9 +632,16 @@ def _shown(value: object) -> str:
 def _assignment_dict(a: Assignment | None) -> dict | None:
     if a is None:
         return None
-    return {"name": a.name, "phone": a.phone, "role": str(a.role), "unit_code": a.unit_code,
-            "unit_level": str(a.unit_level), "start": a.start.isoformat(),
-            "end": a.end.isoformat() if a.end else None, "note": a.note}
+    return {
+        "name": a.name,
+        "phone": a.phone,
+        "role": str(a.role),
+        "unit_code": a.unit_code,
+        "unit_level": str(a.unit_level),
+        "start": a.start.isoformat(),
+        "end": a.end.isoformat() if a.end else None,
+        "note": a.note,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -732,6 +756,4 @@ def write_roster_csv(
         writer.writerow(_WRITE_HEADERS)
         for a in assignments:
             end = a.end.isoformat() if a.end else ""
-            writer.writerow(
-                [a.name, a.phone, a.role.label_zh, a.unit_code, a.start.isoformat(), end, a.note]
-            )
+            writer.writerow([a.name, a.phone, a.role.label_zh, a.unit_code, a.start.isoformat(), end, a.note])

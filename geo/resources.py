@@ -29,8 +29,10 @@ def data_root() -> Path:
     except ModuleNotFoundError:
         return CHECKOUT_DATA
     if not isinstance(root, Path):  # a zip import: readers need real files (GDAL, pyogrio)
-        raise RuntimeError(f"{DATA_PACKAGE} is installed as {root!r}, not as a folder; "
-                           "install RedGrid unzipped (pip install does)")
+        raise RuntimeError(
+            f"{DATA_PACKAGE} is installed as {root!r}, not as a folder; "
+            "install RedGrid unzipped (pip install does)"
+        )
     return root
 
 

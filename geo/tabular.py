@@ -47,8 +47,9 @@ def normalise_header(text: str) -> str:
     return re.sub(r"[\s_\-*:：\ufeff]", "", unicodedata.normalize("NFKC", text)).casefold()
 
 
-def read_cells(path: Path, what: str, *, encoding: str | None = None,
-               sheet: str | int | None = None) -> list[list[str]]:
+def read_cells(
+    path: Path, what: str, *, encoding: str | None = None, sheet: str | int | None = None
+) -> list[list[str]]:
     """The file's cells as text, one list per spreadsheet row starting at row 1."""
     data = path.read_bytes()
     # Decide by content, not by name: offices rename .xlsx files to .csv and back.
@@ -76,8 +77,9 @@ class Sheet:
     encoding_reason: str = ""
 
 
-def read_sheets(path: Path, what: str, *, encoding: str | None = None,
-                sheet: str | int | None = None) -> list[Sheet]:
+def read_sheets(
+    path: Path, what: str, *, encoding: str | None = None, sheet: str | int | None = None
+) -> list[Sheet]:
     """Every sheet of a workbook (or the one named by ``sheet``), or the CSV as one sheet."""
     data = path.read_bytes()
     if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
@@ -116,8 +118,9 @@ def _header_keys(text: str) -> list[str]:
     return [key, bare] if bare and bare != key else [key]
 
 
-def find_table(rows: list[list[str]], what: str, columns: Mapping[str, Sequence[str]],
-               required: Sequence[str]) -> tuple[int, dict[str, int], int]:
+def find_table(
+    rows: list[list[str]], what: str, columns: Mapping[str, Sequence[str]], required: Sequence[str]
+) -> tuple[int, dict[str, int], int]:
     """(header row index, field → column, index of the first data row).
 
     Like ``find_header``, but a header may take two rows, as merged cells make it: a
@@ -183,8 +186,9 @@ def _score(mapping: list[tuple[int, str | None, str]]) -> int:
     return len(set(fields)) - (len(fields) - len(set(fields)))
 
 
-def find_header(rows: list[list[str]], what: str, columns: Mapping[str, Sequence[str]],
-                required: Sequence[str]) -> tuple[int, dict[str, int]]:
+def find_header(
+    rows: list[list[str]], what: str, columns: Mapping[str, Sequence[str]], required: Sequence[str]
+) -> tuple[int, dict[str, int]]:
     """The header row's index and each field's column; the header may sit below a title.
 
     ``columns`` maps each field to the header names that mean it.
@@ -230,8 +234,16 @@ def records(rows: list[list[str]], header_index: int, columns: Mapping[str, int]
         yield index + 1, {field: cells[col] if col < len(cells) else "" for field, col in columns.items()}
 
 
-def stream_records(path: Path, what: str, columns: Mapping[str, Sequence[str]], required: Sequence[str], *,
-                   encoding: str | None = None, sheet: str | int | None = None, chunk: int = 50_000):
+def stream_records(
+    path: Path,
+    what: str,
+    columns: Mapping[str, Sequence[str]],
+    required: Sequence[str],
+    *,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    chunk: int = 50_000,
+):
     """Like ``records`` over ``read_cells``, but in chunks and without holding a big CSV in memory.
 
     Yields lists of (spreadsheet row number, {field: text}). Excel sheets are read whole
@@ -258,8 +270,10 @@ def stream_records(path: Path, what: str, columns: Mapping[str, Sequence[str]], 
             text.seek(0)
             delimiter = max(",\t;", key=sample.count)
             reader = csv.reader(text, delimiter=delimiter)
-            first = [[cell.strip() for cell in cells] for _, cells in zip(range(HEADER_SEARCH_ROWS), reader,
-                                                                           strict=False)]
+            first = [
+                [cell.strip() for cell in cells]
+                for _, cells in zip(range(HEADER_SEARCH_ROWS), reader, strict=False)
+            ]
             header_index, found = find_header(first, what, columns, required)
             batch = list(records(first, header_index, found))
             for number, cells in enumerate(reader, start=len(first) + 1):
@@ -273,8 +287,9 @@ def stream_records(path: Path, what: str, columns: Mapping[str, Sequence[str]], 
             if batch:
                 yield batch
     except UnicodeDecodeError as error:
-        raise FileFormatError(f"{what}: the file is not all {codec} text ({error}); name its encoding") \
-            from error
+        raise FileFormatError(
+            f"{what}: the file is not all {codec} text ({error}); name its encoding"
+        ) from error
     except csv.Error as error:
         raise FileFormatError(f"{what}: not a readable CSV file ({error})") from error
 
@@ -307,8 +322,10 @@ def decode_with_reason(data: bytes, what: str, encoding: str | None) -> tuple[st
             raise FileFormatError(f"{what}: cannot read the file as {encoding}: {error}") from error
     if data.startswith(b"\xef\xbb\xbf"):
         return data.decode("utf-8-sig"), "utf-8-sig", "UTF-8 byte-order mark"
-    reasons = {"utf-8": "the bytes are valid UTF-8",
-               "gb18030": "not UTF-8, and valid GB18030 (GBK, as Excel on Chinese Windows saves CSV)"}
+    reasons = {
+        "utf-8": "the bytes are valid UTF-8",
+        "gb18030": "not UTF-8, and valid GB18030 (GBK, as Excel on Chinese Windows saves CSV)",
+    }
     for candidate in ("utf-8", "gb18030"):  # GB18030 is a superset of GBK and GB2312
         try:
             return data.decode(candidate), candidate, reasons[candidate]
@@ -336,8 +353,7 @@ def _read_excel(path: Path, what: str, sheet: str | int | None) -> list[list[str
             index = sheet or 0
             if not 0 <= index < len(workbook.sheet_names):
                 raise FileFormatError(
-                    f"{what}: no sheet number {index} (0-based); "
-                    f"sheets: {', '.join(workbook.sheet_names)}"
+                    f"{what}: no sheet number {index} (0-based); sheets: {', '.join(workbook.sheet_names)}"
                 )
             worksheet = workbook.get_sheet_by_index(index)
         # Keep leading empty rows so that row numbers match the ones Excel shows.

@@ -56,8 +56,9 @@ def parse_when(text: str, *, name: str = "at") -> datetime.datetime:
             return end_of_day(datetime.date.fromisoformat(text))
         when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InvalidTime(f"{name}={text!r} is not an ISO date or date-time (e.g. 2025-06-30 or "
-                          "2025-06-30T09:00+08:00)") from exc
+        raise InvalidTime(
+            f"{name}={text!r} is not an ISO date or date-time (e.g. 2025-06-30 or 2025-06-30T09:00+08:00)"
+        ) from exc
     return to_beijing(when) if when.tzinfo is None else when
 
 

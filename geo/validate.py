@@ -251,15 +251,22 @@ def repair_grids(
 _REASON_AT = re.compile(r"\[\s*([-\d.eE+]+)\s+([-\d.eE+]+)\s*\]")
 
 
-def _check_geometry(geoms: np.ndarray, codes: np.ndarray, settings: Settings,
-                    report: ValidationReport) -> np.ndarray:
+def _check_geometry(
+    geoms: np.ndarray, codes: np.ndarray, settings: Settings, report: ValidationReport
+) -> np.ndarray:
     """Report empty/invalid/multi-part grids; return geometries usable by the spatial checks."""
     usable = geoms.copy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for i in np.flatnonzero(missing):
-        report.issues.append(Issue(IssueKind.EMPTY_GEOMETRY, "error",
-                                   f"grid {codes[i] or '?'} (feature {i + 1}) has no geometry",
-                                   codes=(codes[i],), rows=(i + 1,)))
+        report.issues.append(
+            Issue(
+                IssueKind.EMPTY_GEOMETRY,
+                "error",
+                f"grid {codes[i] or '?'} (feature {i + 1}) has no geometry",
+                codes=(codes[i],),
+                rows=(i + 1,),
+            )
+        )
         usable[i] = shapely.Polygon()
     valid = shapely.is_valid(geoms) | missing
     for i in np.flatnonzero(~valid):
@@ -267,11 +274,17 @@ def _check_geometry(geoms: np.ndarray, codes: np.ndarray, settings: Settings,
         match = _REASON_AT.search(reason)
         where = (float(match.group(1)), float(match.group(2))) if match else None
         at = f" at {where[0]:.6f},{where[1]:.6f}" if where else ""
-        report.issues.append(Issue(IssueKind.INVALID_GEOMETRY, "error",
-                                   f"grid {codes[i]} (feature {i + 1}) is invalid: "
-                                   f"{reason.split('[')[0]}{at}",
-                                   codes=(codes[i],), rows=(i + 1,), location=where,
-                                   repairable=True))
+        report.issues.append(
+            Issue(
+                IssueKind.INVALID_GEOMETRY,
+                "error",
+                f"grid {codes[i]} (feature {i + 1}) is invalid: {reason.split('[')[0]}{at}",
+                codes=(codes[i],),
+                rows=(i + 1,),
+                location=where,
+                repairable=True,
+            )
+        )
         usable[i] = _polygonal(shapely.make_valid(geoms[i]))
     frame = _metric_frame(usable)
     for i in np.flatnonzero(shapely.get_num_geometries(usable) > 1):
@@ -280,54 +293,87 @@ def _check_geometry(geoms: np.ndarray, codes: np.ndarray, settings: Settings,
         tiny = areas < settings.sliver_m2
         if tiny.any():
             for part, area in zip(parts[tiny], areas[tiny], strict=True):
-                report.issues.append(Issue(
-                    IssueKind.TINY_PART, "error",
-                    f"grid {codes[i]} has a stray part of {area:.1f} m²",
-                    codes=(codes[i],), rows=(i + 1,), location=_where(part), area_m2=float(area),
-                    repairable=True))
+                report.issues.append(
+                    Issue(
+                        IssueKind.TINY_PART,
+                        "error",
+                        f"grid {codes[i]} has a stray part of {area:.1f} m²",
+                        codes=(codes[i],),
+                        rows=(i + 1,),
+                        location=_where(part),
+                        area_m2=float(area),
+                        repairable=True,
+                    )
+                )
         if (~tiny).sum() > 1:
             sizes = ", ".join(f"{a:.0f}" for a in sorted(areas[~tiny], reverse=True))
-            report.issues.append(Issue(
-                IssueKind.MULTI_PART, "warning",
-                f"grid {codes[i]} has {(~tiny).sum()} separate parts ({sizes} m²)",
-                codes=(codes[i],), rows=(i + 1,), location=_where(usable[i])))
+            report.issues.append(
+                Issue(
+                    IssueKind.MULTI_PART,
+                    "warning",
+                    f"grid {codes[i]} has {(~tiny).sum()} separate parts ({sizes} m²)",
+                    codes=(codes[i],),
+                    rows=(i + 1,),
+                    location=_where(usable[i]),
+                )
+            )
     return usable
 
 
-def _check_codes(grids: gpd.GeoDataFrame, codes: np.ndarray, communities: Mapping[str, str],
-                 report: ValidationReport) -> None:
+def _check_codes(
+    grids: gpd.GeoDataFrame, codes: np.ndarray, communities: Mapping[str, str], report: ValidationReport
+) -> None:
     community_codes = grids["community_code"].astype("string").fillna("").to_numpy(dtype=object)
     for i, code in enumerate(codes):
         problem = grid_code_problem(code or None)
         if problem:
-            report.issues.append(Issue(IssueKind.BAD_CODE, "error", f"feature {i + 1}: {problem}",
-                                       codes=(code,), rows=(i + 1,)))
+            report.issues.append(
+                Issue(
+                    IssueKind.BAD_CODE, "error", f"feature {i + 1}: {problem}", codes=(code,), rows=(i + 1,)
+                )
+            )
             continue
         if community_codes[i] and code[:12] != community_codes[i]:
-            report.issues.append(Issue(
-                IssueKind.CODE_COMMUNITY_MISMATCH, "error",
-                f"grid {code} (feature {i + 1}) is given community {community_codes[i]} but its "
-                f"code starts with {code[:12]}", codes=(code,), rows=(i + 1,)))
+            report.issues.append(
+                Issue(
+                    IssueKind.CODE_COMMUNITY_MISMATCH,
+                    "error",
+                    f"grid {code} (feature {i + 1}) is given community {community_codes[i]} but its "
+                    f"code starts with {code[:12]}",
+                    codes=(code,),
+                    rows=(i + 1,),
+                )
+            )
     seen: dict[str, list[int]] = {}
     for i, code in enumerate(codes):
         if code:
             seen.setdefault(code, []).append(i + 1)
     for code, rows in seen.items():
         if len(rows) > 1:
-            report.issues.append(Issue(
-                IssueKind.DUPLICATE_CODE, "error",
-                f"grid code {code} is used by {len(rows)} features ({', '.join(map(str, rows))})",
-                codes=(code,), rows=tuple(rows)))
+            report.issues.append(
+                Issue(
+                    IssueKind.DUPLICATE_CODE,
+                    "error",
+                    f"grid code {code} is used by {len(rows)} features ({', '.join(map(str, rows))})",
+                    codes=(code,),
+                    rows=tuple(rows),
+                )
+            )
     unknown: dict[str, list[int]] = {}
     for i, community in enumerate(community_codes):
         if community and community not in communities:
             unknown.setdefault(community, []).append(i)
     for community, idx in unknown.items():
         shown = ", ".join(codes[i] for i in idx[:5]) + (" …" if len(idx) > 5 else "")
-        report.issues.append(Issue(
-            IssueKind.UNKNOWN_COMMUNITY, "error",
-            f"community {community} of {len(idx)} grid(s) ({shown}) is not in the community list",
-            codes=tuple(codes[i] for i in idx), rows=tuple(i + 1 for i in idx)))
+        report.issues.append(
+            Issue(
+                IssueKind.UNKNOWN_COMMUNITY,
+                "error",
+                f"community {community} of {len(idx)} grid(s) ({shown}) is not in the community list",
+                codes=tuple(codes[i] for i in idx),
+                rows=tuple(i + 1 for i in idx),
+            )
+        )
 
 
 def _significant(parts: np.ndarray, areas: np.ndarray, settings: Settings) -> np.ndarray:
@@ -352,16 +398,23 @@ def _overlap_pairs(metric: np.ndarray, settings: Settings):
     return left[big], right[big], pieces[big], areas[big]
 
 
-def _check_overlaps(metric: np.ndarray, codes: np.ndarray, frame: MetricFrame,
-                    settings: Settings, report: ValidationReport) -> None:
+def _check_overlaps(
+    metric: np.ndarray, codes: np.ndarray, frame: MetricFrame, settings: Settings, report: ValidationReport
+) -> None:
     left, right, pieces, areas = _overlap_pairs(metric, settings)
     for i, j, piece, area in zip(left, right, pieces, areas, strict=True):
-        report.issues.append(Issue(
-            IssueKind.OVERLAP, "error",
-            f"grids {codes[i]} and {codes[j]} overlap by {area:.2f} m²",
-            codes=(codes[i], codes[j]), rows=(i + 1, j + 1),
-            location=_where(piece, frame), area_m2=float(area),
-            repairable=bool(area <= settings.sliver_m2)))
+        report.issues.append(
+            Issue(
+                IssueKind.OVERLAP,
+                "error",
+                f"grids {codes[i]} and {codes[j]} overlap by {area:.2f} m²",
+                codes=(codes[i], codes[j]),
+                rows=(i + 1, j + 1),
+                location=_where(piece, frame),
+                area_m2=float(area),
+                repairable=bool(area <= settings.sliver_m2),
+            )
+        )
 
 
 def _gap_parts(union: BaseGeometry, outline_m: BaseGeometry | None, settings: Settings):
@@ -386,32 +439,57 @@ def _holes(union: BaseGeometry) -> np.ndarray:
     return np.asarray(holes, dtype=object)
 
 
-def _check_gaps(union: BaseGeometry, outline_m: BaseGeometry | None, frame: MetricFrame,
-                settings: Settings, report: ValidationReport) -> None:
+def _check_gaps(
+    union: BaseGeometry,
+    outline_m: BaseGeometry | None,
+    frame: MetricFrame,
+    settings: Settings,
+    report: ValidationReport,
+) -> None:
     parts, areas = _gap_parts(union, outline_m, settings)
     for part, area in zip(parts, areas, strict=True):
         where = _where(shapely.centroid(part), frame)
-        report.issues.append(Issue(
-            IssueKind.GAP, "error",
-            f"gap of {area:.2f} m² covered by no grid, centred at {where[0]:.6f},{where[1]:.6f}",
-            location=where, area_m2=float(area), repairable=bool(area <= settings.sliver_m2)))
+        report.issues.append(
+            Issue(
+                IssueKind.GAP,
+                "error",
+                f"gap of {area:.2f} m² covered by no grid, centred at {where[0]:.6f},{where[1]:.6f}",
+                location=where,
+                area_m2=float(area),
+                repairable=bool(area <= settings.sliver_m2),
+            )
+        )
 
 
-def _check_outside(metric: np.ndarray, codes: np.ndarray, outline_m: BaseGeometry,
-                   frame: MetricFrame, settings: Settings, report: ValidationReport) -> None:
+def _check_outside(
+    metric: np.ndarray,
+    codes: np.ndarray,
+    outline_m: BaseGeometry,
+    frame: MetricFrame,
+    settings: Settings,
+    report: ValidationReport,
+) -> None:
     shapely.prepare(outline_m)
     outside = shapely.difference(metric, outline_m)
     areas = shapely.area(outside)
     for i in np.flatnonzero(_significant(outside, areas, settings)):
-        report.issues.append(Issue(
-            IssueKind.OUTSIDE_TOWN, "error",
-            f"grid {codes[i]} reaches {areas[i]:.2f} m² outside the town outline",
-            codes=(codes[i],), rows=(i + 1,), location=_where(outside[i], frame),
-            area_m2=float(areas[i]), repairable=bool(areas[i] <= settings.sliver_m2)))
+        report.issues.append(
+            Issue(
+                IssueKind.OUTSIDE_TOWN,
+                "error",
+                f"grid {codes[i]} reaches {areas[i]:.2f} m² outside the town outline",
+                codes=(codes[i],),
+                rows=(i + 1,),
+                location=_where(outside[i], frame),
+                area_m2=float(areas[i]),
+                repairable=bool(areas[i] <= settings.sliver_m2),
+            )
+        )
 
 
-def _check_datum(geoms: np.ndarray, outline_m: BaseGeometry, frame: MetricFrame,
-                 report: ValidationReport) -> None:
+def _check_datum(
+    geoms: np.ndarray, outline_m: BaseGeometry, frame: MetricFrame, report: ValidationReport
+) -> None:
     """Name the likely cause when grids sit a few hundred metres off the outline."""
     union = shapely.union_all(frame.project(geoms[~shapely.is_empty(geoms)]))
     if union.is_empty:
@@ -420,16 +498,19 @@ def _check_datum(geoms: np.ndarray, outline_m: BaseGeometry, frame: MetricFrame,
     if outside < 0.01:
         return
     for name, fn in (("gcj02", datums.gcj02_to_wgs84), ("bd09", datums.bd09_to_wgs84)):
-        shifted = shapely.transform(
-            geoms, lambda xy, fn=fn: np.column_stack(fn(xy[:, 0], xy[:, 1])))
+        shifted = shapely.transform(geoms, lambda xy, fn=fn: np.column_stack(fn(xy[:, 0], xy[:, 1])))
         union_s = shapely.union_all(frame.project(shifted[~shapely.is_empty(shifted)]))
         outside_s = shapely.area(shapely.difference(union_s, outline_m)) / shapely.area(union_s)
         if outside_s < outside * 0.3:
-            report.issues.append(Issue(
-                IssueKind.DATUM_SUSPECT, "error",
-                f"{outside:.0%} of the grids' area lies outside the town outline, but only "
-                f"{outside_s:.0%} would if the coordinates were {name.upper()}: the file is "
-                f"probably in {name.upper()}; re-import it with --crs {name}"))
+            report.issues.append(
+                Issue(
+                    IssueKind.DATUM_SUSPECT,
+                    "error",
+                    f"{outside:.0%} of the grids' area lies outside the town outline, but only "
+                    f"{outside_s:.0%} would if the coordinates were {name.upper()}: the file is "
+                    f"probably in {name.upper()}; re-import it with --crs {name}",
+                )
+            )
             return
 
 
@@ -446,8 +527,9 @@ def _drop_tiny_parts(metric, codes, settings, changes):
         if tiny.any() and (~tiny).any():
             metric[i] = shapely.union_all(parts[~tiny])
             changed[i] = True
-            changes.append(f"grid {codes[i]}: dropped {tiny.sum()} stray part(s) of "
-                           f"{areas[tiny].sum():.2f} m²")
+            changes.append(
+                f"grid {codes[i]}: dropped {tiny.sum()} stray part(s) of {areas[tiny].sum():.2f} m²"
+            )
     return metric, changed
 
 
@@ -462,8 +544,10 @@ def _trim_overlaps(metric, codes, settings, changes, frame):
         metric[loser] = _polygonal(_overlay(shapely.difference, metric[loser], piece))
         changed[loser] = True
         lon, lat = _where(piece, frame)
-        changes.append(f"grid {codes[loser]}: gave an overlap of {area:.2f} m² at "
-                       f"{lon:.6f},{lat:.6f} to grid {codes[keeper]} (lower code keeps it)")
+        changes.append(
+            f"grid {codes[loser]}: gave an overlap of {area:.2f} m² at "
+            f"{lon:.6f},{lat:.6f} to grid {codes[keeper]} (lower code keeps it)"
+        )
     return metric, changed
 
 
@@ -476,8 +560,7 @@ def _clip_overhangs(metric, codes, outline_m, settings, changes, frame):
         metric[i] = _polygonal(_overlay(shapely.intersection, metric[i], outline_m))
         changed[i] = True
         lon, lat = _where(outside[i], frame)
-        changes.append(f"grid {codes[i]}: clipped {areas[i]:.2f} m² outside the town at "
-                       f"{lon:.6f},{lat:.6f}")
+        changes.append(f"grid {codes[i]}: clipped {areas[i]:.2f} m² outside the town at {lon:.6f},{lat:.6f}")
     return metric, changed
 
 
@@ -500,8 +583,10 @@ def _fill_gaps(metric, codes, outline_m, settings, changes, frame):
         metric[winner] = _polygonal(_overlay(shapely.union, metric[winner], part))
         changed[winner] = True
         lon, lat = _where(part, frame)
-        changes.append(f"grid {codes[winner]}: took in a gap of {area:.2f} m² at "
-                       f"{lon:.6f},{lat:.6f} (longest shared border)")
+        changes.append(
+            f"grid {codes[winner]}: took in a gap of {area:.2f} m² at "
+            f"{lon:.6f},{lat:.6f} (longest shared border)"
+        )
     return metric, changed
 
 
@@ -558,8 +643,7 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
 
 
 def _where(geom: BaseGeometry, frame: MetricFrame | None = None) -> tuple[float, float]:
-    point = shapely.point_on_surface(geom) if shapely.get_type_id(geom) in (3, 6) else \
-        shapely.centroid(geom)
+    point = shapely.point_on_surface(geom) if shapely.get_type_id(geom) in (3, 6) else shapely.centroid(geom)
     if frame is not None:
         lon, lat = frame.inverse(shapely.get_x(point), shapely.get_y(point))
         return float(lon), float(lat)

@@ -28,28 +28,55 @@ REGISTRY = "https://registry.npmjs.org"
 
 #: package, version, sha512 (npm's dist.integrity), files to keep (paths inside package/)
 PACKAGES = [
-    ("leaflet", "1.9.4",
-     "nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA==",
-     ["dist/leaflet.js", "dist/leaflet.css", "dist/images/layers.png", "dist/images/layers-2x.png",
-      "dist/images/marker-icon.png", "dist/images/marker-icon-2x.png", "dist/images/marker-shadow.png",
-      "LICENSE"]),
-    ("leaflet-timedimension", "1.1.1",
-     "ejXldN94veRsWka1vpC+4rbH+2+3d3ztn2xYx4jcXtjYDrKC/sNnoqCmyH2UEYIy51PI2851aI2k8uGdOEbhlw==",
-     ["dist/leaflet.timedimension.min.js", "dist/leaflet.timedimension.control.css",
-      "dist/leaflet.timedimension.control.min.css", "dist/img/"]),
-    ("bootstrap", "3.4.1",  # only the Glyphicons font, which the time slider's CSS uses
-     "yN5oZVmRCwe5aKwzRj6736nSmKDX7pLYwsXiCj/EYmo16hODaBiT4En5btW/jhBF/seV+XMx3aYwukYC3A49DA==",
-     ["dist/fonts/", "LICENSE"]),
-    ("iso8601-js-period", "0.2.1",
-     "iDyz2TQFBd5WhCZjruOwHj01JkQGu7YbVLCVdpA7lCGEcBzE3ffCPAhLh/M8TAp//kCixPpYN4XU54WHCxvD2Q==",
-     ["iso8601.js"]),
+    (
+        "leaflet",
+        "1.9.4",
+        "nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA==",
+        [
+            "dist/leaflet.js",
+            "dist/leaflet.css",
+            "dist/images/layers.png",
+            "dist/images/layers-2x.png",
+            "dist/images/marker-icon.png",
+            "dist/images/marker-icon-2x.png",
+            "dist/images/marker-shadow.png",
+            "LICENSE",
+        ],
+    ),
+    (
+        "leaflet-timedimension",
+        "1.1.1",
+        "ejXldN94veRsWka1vpC+4rbH+2+3d3ztn2xYx4jcXtjYDrKC/sNnoqCmyH2UEYIy51PI2851aI2k8uGdOEbhlw==",
+        [
+            "dist/leaflet.timedimension.min.js",
+            "dist/leaflet.timedimension.control.css",
+            "dist/leaflet.timedimension.control.min.css",
+            "dist/img/",
+        ],
+    ),
+    (
+        "bootstrap",
+        "3.4.1",  # only the Glyphicons font, which the time slider's CSS uses
+        "yN5oZVmRCwe5aKwzRj6736nSmKDX7pLYwsXiCj/EYmo16hODaBiT4En5btW/jhBF/seV+XMx3aYwukYC3A49DA==",
+        ["dist/fonts/", "LICENSE"],
+    ),
+    (
+        "iso8601-js-period",
+        "0.2.1",
+        "iDyz2TQFBd5WhCZjruOwHj01JkQGu7YbVLCVdpA7lCGEcBzE3ffCPAhLh/M8TAp//kCixPpYN4XU54WHCxvD2Q==",
+        ["iso8601.js"],
+    ),
 ]
 #: CSS files that point at a CDN, and where the same file now lives locally
 LOCAL_URLS = {
     "leaflet-timedimension/dist/leaflet.timedimension.control.min.css": (
-        "//netdna.bootstrapcdn.com/bootstrap/3.0.0/fonts/", "../../bootstrap/dist/fonts/"),
+        "//netdna.bootstrapcdn.com/bootstrap/3.0.0/fonts/",
+        "../../bootstrap/dist/fonts/",
+    ),
     "leaflet-timedimension/dist/leaflet.timedimension.control.css": (
-        "//netdna.bootstrapcdn.com/bootstrap/3.0.0/fonts/", "../../bootstrap/dist/fonts/"),
+        "//netdna.bootstrapcdn.com/bootstrap/3.0.0/fonts/",
+        "../../bootstrap/dist/fonts/",
+    ),
 }
 FOLIUM_FILES = ["leaflet_heat.min.js", "pa7_hm.min.js", "pa7_leaflet_hm.min.js"]
 
@@ -83,7 +110,8 @@ def fetch(name: str, version: str, integrity: str, keep: list[str], force: bool)
         author = author.get("name") if isinstance(author, dict) else author
         (target / "LICENSE.txt").write_text(
             f"{name} {version}: licence {meta.get('license')} (declared in its package.json)\n"
-            f"author: {author}\nhomepage: {meta.get('homepage')}\n")
+            f"author: {author}\nhomepage: {meta.get('homepage')}\n"
+        )
     missing = [k for k in keep if not k.endswith("/") and not (target / k).exists()]
     if missing:
         raise SystemExit(f"{name}@{version}: the tarball lacks {', '.join(missing)}")
@@ -100,8 +128,9 @@ def copy_folium() -> str:
     for name in FOLIUM_FILES:
         shutil.copyfile(source / name, target / name)
     site = Path(folium.__file__).parents[1]
-    licence = next(iter(site.glob("folium-*.dist-info/licenses/*")), None) or \
-        next(iter(site.glob("folium-*.dist-info/LICENSE*")), None)
+    licence = next(iter(site.glob("folium-*.dist-info/licenses/*")), None) or next(
+        iter(site.glob("folium-*.dist-info/LICENSE*")), None
+    )
     if licence is not None:
         shutil.copyfile(licence, target / "LICENSE")
     (target / ".version").write_text(folium.__version__)
@@ -109,8 +138,9 @@ def copy_folium() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--force", action="store_true", help="fetch again even if present")
     args = parser.parse_args(argv)
     VENDOR.mkdir(parents=True, exist_ok=True)
@@ -120,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     for relative, (remote, local) in LOCAL_URLS.items():
         path = VENDOR / relative
         path.write_text(path.read_text().replace(remote, local))
-    (VENDOR / "manifest.json").write_text(json.dumps(
-        {name: version for name, version, _, _ in PACKAGES}, indent=1))
+    (VENDOR / "manifest.json").write_text(
+        json.dumps({name: version for name, version, _, _ in PACKAGES}, indent=1)
+    )
     return 0
 
 

@@ -64,8 +64,12 @@ SHOTS = {"dispatcher": dispatcher, "grids": grids, "planner": planner}
 
 def demo_config(root: Path) -> dict:
     """The demo loaded into ``root`` through the ``redgrid`` command; the app's config for it."""
-    config = {"DATABASE_URL": f"sqlite:///{root / 'redgrid.db'}", "CACHE_DIR": str(root / "cache"),
-              "SECRET_KEY": "docs-screenshots", "ACTIVE_TTL_S": 0.0}
+    config = {
+        "DATABASE_URL": f"sqlite:///{root / 'redgrid.db'}",
+        "CACHE_DIR": str(root / "cache"),
+        "SECRET_KEY": "docs-screenshots",
+        "ACTIVE_TTL_S": 0.0,
+    }
     env = {**os.environ, **{f"REDGRID_{k}": str(v) for k, v in config.items()}}
     redgrid = Path(sys.executable).parent / "redgrid"
     if not redgrid.exists():
@@ -73,8 +77,13 @@ def demo_config(root: Path) -> dict:
         if found is None:
             raise SystemExit("the `redgrid` command is not installed; run `make install` first")
         redgrid = Path(found)
-    done = subprocess.run([str(redgrid), "demo", "load", "--complaints", "3000"], env=env, cwd=root,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(redgrid), "demo", "load", "--complaints", "3000"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"redgrid demo load failed:\n{done.stdout}\n{done.stderr}")
     return config
@@ -82,8 +91,9 @@ def demo_config(root: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"which pictures ({', '.join(SHOTS)}); all by default")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"which pictures ({', '.join(SHOTS)}); all by default"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="where to write them")
     args = parser.parse_args(argv)
     names = args.names or list(SHOTS)

@@ -44,8 +44,9 @@ class AccountService:
 
     # --- people ---------------------------------------------------------------------------
 
-    def create_user(self, username: str, display_name: str, password: str, role: str,
-                    department_code: str | None = None) -> int:
+    def create_user(
+        self, username: str, display_name: str, password: str, role: str, department_code: str | None = None
+    ) -> int:
         if role not in ROLES:
             raise Invalid(f"role {role!r}; expected one of {', '.join(ROLES)}", field="role")
         if role == "department" and not department_code:
@@ -72,8 +73,12 @@ class AccountService:
 
     @staticmethod
     def _caller(account) -> Caller:
-        return user_caller(account.username, account.role, department_code=account.department_code,
-                           display_name=account.display_name)
+        return user_caller(
+            account.username,
+            account.role,
+            department_code=account.department_code,
+            display_name=account.display_name,
+        )
 
     # --- API keys -------------------------------------------------------------------------
 
@@ -81,8 +86,9 @@ class AccountService:
         """A new key's token, returned once (only its hash is kept)."""
         unknown = sorted(set(scopes) - set(KEY_SCOPES))
         if unknown:
-            raise Invalid(f"unknown scope(s) {', '.join(unknown)}; expected {', '.join(KEY_SCOPES)}",
-                          field="scope")
+            raise Invalid(
+                f"unknown scope(s) {', '.join(unknown)}; expected {', '.join(KEY_SCOPES)}", field="scope"
+            )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self.store.add_api_key(name, token_hash(token), list(scopes))
         return token

@@ -57,7 +57,9 @@ def reader_for(mimetype: str, stream, get_data: Callable[[], bytes] | None) -> I
         return _from_parquet(get_data())
     raise UnsupportedType(
         f"unsupported Content-Type {mimetype!r}; send application/json, application/geo+json, "
-        f"text/csv, {ARROW} or {PARQUET[0]}", code="unsupported_media_type")
+        f"text/csv, {ARROW} or {PARQUET[0]}",
+        code="unsupported_media_type",
+    )
 
 
 def _chunks(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray | None) -> Iterator[Chunk]:
@@ -76,8 +78,11 @@ def _from_json(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     if isinstance(doc, dict) and "points" in doc:
         doc = doc["points"]
     if not isinstance(doc, list):
-        raise Invalid("expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, "
-                       "or a GeoJSON FeatureCollection of points", code="bad_json")
+        raise Invalid(
+            "expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, "
+            "or a GeoJSON FeatureCollection of points",
+            code="bad_json",
+        )
     if not doc:
         return np.empty(0), np.empty(0), None
     if isinstance(doc[0], list):
@@ -99,8 +104,9 @@ def _from_features(features: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for i, f in enumerate(features):  # GeoJSON nests each point; there is no columnar shortcut
         geom = (f or {}).get("geometry") or {}
         if geom.get("type") != "Point":
-            raise Invalid(f"feature {i}: expected a Point geometry, got {geom.get('type')!r}",
-                           code="bad_geojson")
+            raise Invalid(
+                f"feature {i}: expected a Point geometry, got {geom.get('type')!r}", code="bad_geojson"
+            )
         lon[i], lat[i] = geom["coordinates"][:2]
         ids[i] = f.get("id", (f.get("properties") or {}).get("id"))
     return lon, lat, ids
@@ -111,22 +117,22 @@ def columns(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray, np.
     lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
     lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
     if lon_col is None or lat_col is None:
-        raise Invalid(f"{what} need lon and lat columns (accepted names: {', '.join(LON_NAMES)} / "
-                       f"{', '.join(LAT_NAMES)}); found {', '.join(map(str, frame.columns))}",
-                       code="missing_columns")
+        raise Invalid(
+            f"{what} need lon and lat columns (accepted names: {', '.join(LON_NAMES)} / "
+            f"{', '.join(LAT_NAMES)}); found {', '.join(map(str, frame.columns))}",
+            code="missing_columns",
+        )
     id_col = next((lower[n] for n in ID_NAMES if n in lower), None)
     lon = pd.to_numeric(frame[lon_col], errors="coerce").to_numpy("float64", na_value=np.nan)
     lat = pd.to_numeric(frame[lat_col], errors="coerce").to_numpy("float64", na_value=np.nan)
-    ids = None if id_col is None else frame[id_col].astype("string").to_numpy(dtype=object,
-                                                                             na_value=None)
+    ids = None if id_col is None else frame[id_col].astype("string").to_numpy(dtype=object, na_value=None)
     return lon, lat, ids
 
 
 def _from_csv(stream) -> Iterator[Chunk]:
     offset = 0
     try:
-        reader = pd.read_csv(stream, chunksize=CHUNK, dtype=str, encoding="utf-8-sig",
-                             keep_default_na=False)
+        reader = pd.read_csv(stream, chunksize=CHUNK, dtype=str, encoding="utf-8-sig", keep_default_na=False)
         for frame in reader:
             lon, lat, ids = columns(frame, "CSV rows")
             yield Chunk(offset, lon, lat, ids)
@@ -160,13 +166,18 @@ def _from_batches(batches) -> Iterator[Chunk]:
         lon_n = next((names[n] for n in LON_NAMES if n in names), None)
         lat_n = next((names[n] for n in LAT_NAMES if n in names), None)
         if lon_n is None or lat_n is None:
-            raise Invalid(f"Arrow/Parquet input needs lon and lat columns; found "
-                           f"{', '.join(batch.schema.names)}", code="missing_columns")
+            raise Invalid(
+                f"Arrow/Parquet input needs lon and lat columns; found {', '.join(batch.schema.names)}",
+                code="missing_columns",
+            )
         id_n = next((names[n] for n in ID_NAMES if n in names), None)
         lon = batch.column(lon_n).to_numpy(zero_copy_only=False).astype("float64")
         lat = batch.column(lat_n).to_numpy(zero_copy_only=False).astype("float64")
-        ids = None if id_n is None else np.asarray(batch.column(id_n).cast(pa.string()).to_pylist(),
-                                                   dtype=object)
+        ids = (
+            None
+            if id_n is None
+            else np.asarray(batch.column(id_n).cast(pa.string()).to_pylist(), dtype=object)
+        )
         yield Chunk(offset, lon, lat, ids)
         offset += batch.num_rows
 
@@ -174,8 +185,9 @@ def _from_batches(batches) -> Iterator[Chunk]:
 # --- writers ------------------------------------------------------------------------------
 
 
-def answer_columns(chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch,
-                   grid_set) -> dict[str, np.ndarray]:
+def answer_columns(
+    chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch, grid_set
+) -> dict[str, np.ndarray]:
     """The answer table of one chunk as columns (None where a value does not apply)."""
     codes = np.append(grid_set.index.codes, None)  # position -1 reads the trailing None
     names = np.append(grid_set.grids["name"].to_numpy(dtype=object, na_value=None), None)
@@ -187,10 +199,13 @@ def answer_columns(chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: Batc
     cols = {
         "row": np.arange(chunk.offset, chunk.offset + n),
         "id": chunk.ids if chunk.ids is not None else np.full(n, None, dtype=object),
-        "lon": chunk.lon, "lat": chunk.lat,
-        "wgs84_lon": np.round(wlon, 8), "wgs84_lat": np.round(wlat, 8),
+        "lon": chunk.lon,
+        "lat": chunk.lat,
+        "wgs84_lon": np.round(wlon, 8),
+        "wgs84_lat": np.round(wlat, 8),
         "status": STATUS_LABELS[match.status],
-        "grid_code": codes[match.grid], "grid_name": names[match.grid],
+        "grid_code": codes[match.grid],
+        "grid_name": names[match.grid],
         "community_code": communities[match.grid],
         "near_boundary": match.runner_up >= 0,
         "runner_up_code": codes[match.runner_up],
@@ -304,16 +319,21 @@ def _arrow_column(values: np.ndarray) -> pa.Array:
 
 
 WRITERS = {"json": JsonWriter, "ndjson": NdjsonWriter, "csv": CsvWriter, "arrow": ArrowWriter}
-BY_MIMETYPE = {"application/json": "json", "application/x-ndjson": "ndjson", "text/csv": "csv",
-               ARROW: "arrow"}
+BY_MIMETYPE = {
+    "application/json": "json",
+    "application/x-ndjson": "ndjson",
+    "text/csv": "csv",
+    ARROW: "arrow",
+}
 
 
 def writer_for(format_arg: str | None, accept, input_mimetype: str) -> Writer:
     """``format=`` wins, then an explicit Accept type, then the input's own family."""
     if format_arg:
         if format_arg not in WRITERS:
-            raise Invalid(f"format={format_arg!r}; expected one of {', '.join(WRITERS)}",
-                          code="bad_parameter")
+            raise Invalid(
+                f"format={format_arg!r}; expected one of {', '.join(WRITERS)}", code="bad_parameter"
+            )
         return WRITERS[format_arg]()
     if accept is not None and accept.provided and str(accept) != "*/*":
         best = accept.best_match(list(BY_MIMETYPE))

@@ -40,15 +40,35 @@ class Services:
 def build_services(config: Config, *, store: Store | None = None, clock: Clock | None = None) -> Services:
     """Every service on one store (opened from ``config.database_url`` unless given)."""
     store = store or open_store(config.database_url, upgrade=config.auto_migrate)
-    grids = GridService(store, near_m=config.near_m, cache_dir=config.cache_dir, use_lut=config.use_lut,
-                        active_ttl_s=config.active_ttl_s)
+    grids = GridService(
+        store,
+        near_m=config.near_m,
+        cache_dir=config.cache_dir,
+        use_lut=config.use_lut,
+        active_ttl_s=config.active_ttl_s,
+    )
     catalog = Catalog.load(config.catalog_dir or DEFAULT_CATALOG_DIR)
     extra = {"clock": clock} if clock is not None else {}
-    cases = ComplaintService(store, grids, catalog, stored_calendar(store), geocoder=_geocoder(config),
-                             photo_dir=config.photo_dir, **extra)
+    cases = ComplaintService(
+        store,
+        grids,
+        catalog,
+        stored_calendar(store),
+        geocoder=_geocoder(config),
+        photo_dir=config.photo_dir,
+        **extra,
+    )
     places = PlaceService(store)
-    return Services(config, store, grids, cases, PlannerService(grids, cases), AccountService(store), places,
-                    DemoService(places, grids, cases))
+    return Services(
+        config,
+        store,
+        grids,
+        cases,
+        PlannerService(grids, cases),
+        AccountService(store),
+        places,
+        DemoService(places, grids, cases),
+    )
 
 
 def _geocoder(config: Config) -> ChainGeocoder | None:

@@ -21,9 +21,18 @@ from services.grids import GridService
 Progress = Callable[[str, int, int], None]
 
 
-def locate_csv(grids: GridService, src: str | Path, dst: str | Path, *, coordsys: str = "wgs84",
-               version_id: int | None = None, resume: bool = False, chunk: int = 200_000,
-               progress: Progress | None = None, note: Callable[[str], None] | None = None) -> int:
+def locate_csv(
+    grids: GridService,
+    src: str | Path,
+    dst: str | Path,
+    *,
+    coordsys: str = "wgs84",
+    version_id: int | None = None,
+    resume: bool = False,
+    chunk: int = 200_000,
+    progress: Progress | None = None,
+    note: Callable[[str], None] | None = None,
+) -> int:
     """Locate every point of a CSV (columns lon, lat[, id]) into a CSV of answers; rows written."""
     coordsys = normalise_coordsys(coordsys)
     grid_set = grids.grid_set(grids.resolve_version(version_id))
@@ -39,9 +48,17 @@ def locate_csv(grids: GridService, src: str | Path, dst: str | Path, *, coordsys
     total = max(_count_lines(Path(src)) - 1, 0)
     start = time.perf_counter()
     offset = done
-    with partial.open("ab") as out, pd.read_csv(
-            src, dtype=str, chunksize=chunk, encoding="utf-8-sig", keep_default_na=False,
-            skiprows=range(1, done + 1)) as reader:
+    with (
+        partial.open("ab") as out,
+        pd.read_csv(
+            src,
+            dtype=str,
+            chunksize=chunk,
+            encoding="utf-8-sig",
+            keep_default_na=False,
+            skiprows=range(1, done + 1),
+        ) as reader,
+    ):
         writer = batch_io.CsvWriter()
         for frame in reader:
             try:

@@ -58,7 +58,14 @@ def system(name: str = "cli") -> Caller:
     return Caller(name, "system", frozenset({PERSONAL_DATA, WRITE, ADMIN}), role="admin")
 
 
-def user_caller(username: str, role: str, *, department_code: str | None = None,
-                display_name: str | None = None) -> Caller:
-    return Caller(username, "user", ROLE_SCOPES.get(role, frozenset()), role=role,
-                  department_code=department_code, display_name=display_name)
+def user_caller(
+    username: str, role: str, *, department_code: str | None = None, display_name: str | None = None
+) -> Caller:
+    return Caller(
+        username,
+        "user",
+        ROLE_SCOPES.get(role, frozenset()),
+        role=role,
+        department_code=department_code,
+        display_name=display_name,
+    )

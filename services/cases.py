@@ -56,19 +56,41 @@ from services.grids import GridService
 from store.complaints_sql import ConcurrentUpdate
 
 Clock = Callable[[], datetime.datetime]
-PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", ".jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
-               b"RIFF": ("image/webp", ".webp")}
+PHOTO_TYPES = {
+    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
+    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
+    b"RIFF": ("image/webp", ".webp"),
+}
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 6
 MAX_PAGE = 1000
 #: list filters by query name: the store column each one filters
-FILTER_COLUMNS = (("grid", "grid_code"), ("community", "community_code"), ("category", "category_code"),
-                  ("department", "department_code"), ("source", "source"), ("channel", "channel"))
+FILTER_COLUMNS = (
+    ("grid", "grid_code"),
+    ("community", "community_code"),
+    ("category", "category_code"),
+    ("department", "department_code"),
+    ("source", "source"),
+    ("channel", "channel"),
+)
 DEADLINE_FILTERS = ("on_time", "due_soon", "overdue")
-STAT_COLUMNS = ["id", "grid_code", "community_code", "category_code", "state", "reported_at",
-                "department_code", "deadline", "dispatched_at", "resolved_at", "satisfied", "channel"]
-COUNT_BY = frozenset({"grid_code", "community_code", "category_code", "state", "month", "department_code",
-                      "channel"})
+STAT_COLUMNS = [
+    "id",
+    "grid_code",
+    "community_code",
+    "category_code",
+    "state",
+    "reported_at",
+    "department_code",
+    "deadline",
+    "dispatched_at",
+    "resolved_at",
+    "satisfied",
+    "channel",
+]
+COUNT_BY = frozenset(
+    {"grid_code", "community_code", "category_code", "state", "month", "department_code", "channel"}
+)
 SATISFACTION_BY = (None, "grid_code", "department_code", "category_code", "community_code")
 
 
@@ -130,8 +152,17 @@ class ImportReport:
 
 
 class ComplaintService:
-    def __init__(self, store, grids: GridService, catalog: Catalog, calendar: WorkCalendar, *,
-                 geocoder=None, photo_dir: Path | None = None, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        store,
+        grids: GridService,
+        catalog: Catalog,
+        calendar: WorkCalendar,
+        *,
+        geocoder=None,
+        photo_dir: Path | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
         self.store = store
         self.grids = grids
         self.catalog = catalog
@@ -146,8 +177,9 @@ class ComplaintService:
         """The grid version in force when the complaint was reported (else the active one)."""
         return self._version_at(when, self._activation_log())
 
-    def place(self, item: ComplaintInput, row: int = 1, errors: list[RowError] | None = None
-              ) -> Placement | None:
+    def place(
+        self, item: ComplaintInput, row: int = 1, errors: list[RowError] | None = None
+    ) -> Placement | None:
         own = errors is None
         errors = [] if own else errors
         version = self._version_for(item.reported_at)
@@ -163,10 +195,18 @@ class ComplaintService:
         match = grid_set.index.locate(lon, lat)
         if match.status != Status.OK:
             where = "lon" if item.lon is not None else "address"
-            detail = (f"; the nearest grid is {grid_set.index.codes[match.nearest]} "
-                      f"{match.nearest_m:.0f} m away" if match.nearest >= 0 else "")
-            errors.append(RowError(row, where, f"the point ({lon:.6f}, {lat:.6f}) is in no grid "
-                                               f"({match.status.label}){detail}"))
+            detail = (
+                f"; the nearest grid is {grid_set.index.codes[match.nearest]} {match.nearest_m:.0f} m away"
+                if match.nearest >= 0
+                else ""
+            )
+            errors.append(
+                RowError(
+                    row,
+                    where,
+                    f"the point ({lon:.6f}, {lat:.6f}) is in no grid ({match.status.label}){detail}",
+                )
+            )
             return self._fail(own, errors)
         code = str(grid_set.index.codes[match.grid])
         community = grid_set.grid_row(match.grid)["community_code"]
@@ -181,8 +221,16 @@ class ComplaintService:
         result = self.geocoder.geocode(address)
         if result.status == "matched":
             best = result.best
-            return best.lon, best.lat, {"status": "matched", "confidence": round(best.score, 3),
-                                        "address_id": best.id, "matched": best.text}
+            return (
+                best.lon,
+                best.lat,
+                {
+                    "status": "matched",
+                    "confidence": round(best.score, 3),
+                    "address_id": best.id,
+                    "matched": best.text,
+                },
+            )
         if result.status == "ambiguous":
             shown = "; ".join(f"{c.text} ({c.score:.2f})" for c in result.candidates[:5])
             errors.append(RowError(row, "address", f"{address!r} is ambiguous; candidates: {shown}"))
@@ -198,22 +246,45 @@ class ComplaintService:
 
     # --- intake -----------------------------------------------------------------------------
 
-    def _record(self, item: ComplaintInput, where: Placement, now: datetime.datetime | None = None
-                ) -> tuple[dict, dict]:
+    def _record(
+        self, item: ComplaintInput, where: Placement, now: datetime.datetime | None = None
+    ) -> tuple[dict, dict]:
         now = now or self.now()
         row = {
-            "source": item.source, "external_id": item.external_id, "channel": item.channel,
-            "category_code": item.category_code, "text": item.text, "address": item.address,
-            "lon": where.lon, "lat": where.lat, "input_coordsys": item.coordsys if item.lon is not None
-            else None, "input_lon": item.lon, "input_lat": item.lat, "geocode": where.geocode,
-            "reporter_name": item.reporter_name, "reporter_phone": item.reporter_phone,
-            "reported_at": item.reported_at, "grid_version_id": where.version_id,
-            "grid_code": where.grid_code, "community_code": where.community_code,
-            "whistle_group": where.whistle_group, "state": State.COLLECTED.value, "point": None,
+            "source": item.source,
+            "external_id": item.external_id,
+            "channel": item.channel,
+            "category_code": item.category_code,
+            "text": item.text,
+            "address": item.address,
+            "lon": where.lon,
+            "lat": where.lat,
+            "input_coordsys": item.coordsys if item.lon is not None else None,
+            "input_lon": item.lon,
+            "input_lat": item.lat,
+            "geocode": where.geocode,
+            "reporter_name": item.reporter_name,
+            "reporter_phone": item.reporter_phone,
+            "reported_at": item.reported_at,
+            "grid_version_id": where.version_id,
+            "grid_code": where.grid_code,
+            "community_code": where.community_code,
+            "whistle_group": where.whistle_group,
+            "state": State.COLLECTED.value,
+            "point": None,
         }
-        event = {"at": now, "actor": "intake", "action": "collect", "from_state": None,
-                 "to_state": State.COLLECTED.value, "note": f"{item.channel}: {item.source}",
-                 "department_code": None, "deadline": None, "satisfied": None, "duplicate_of": None}
+        event = {
+            "at": now,
+            "actor": "intake",
+            "action": "collect",
+            "from_state": None,
+            "to_state": State.COLLECTED.value,
+            "note": f"{item.channel}: {item.source}",
+            "department_code": None,
+            "deadline": None,
+            "satisfied": None,
+            "duplicate_of": None,
+        }
         return row, event
 
     def file(self, item: ComplaintInput, *, actor: str) -> Case:
@@ -225,13 +296,17 @@ class ComplaintService:
         row, event = self._record(item, where)
         event["actor"] = actor
         result = self.store.add_complaints([row], [[event]])
-        found = self.store.complaint(result.added[0]) if result.added else \
-            self.store.complaint_by_external(item.source, item.external_id)
+        found = (
+            self.store.complaint(result.added[0])
+            if result.added
+            else self.store.complaint_by_external(item.source, item.external_id)
+        )
         assert found is not None  # just stored, or stored by a concurrent request with the same id
         return found
 
-    def file_as(self, caller: Caller, values: Mapping[str, Any], *, source: str | None = None
-                ) -> tuple[CaseView, bool]:
+    def file_as(
+        self, caller: Caller, values: Mapping[str, Any], *, source: str | None = None
+    ) -> tuple[CaseView, bool]:
         """File a complaint for a caller from submitted values; True when it is new.
 
         Without ``external_id`` the submission's own content names it, so a client that sends
@@ -269,8 +344,15 @@ class ComplaintService:
             raise NotFound(f"complaint {complaint_id} does not exist")
         return self.view(caller, case, history=history, photos=history)
 
-    def list_cases(self, caller: Caller, filters: Mapping[str, Any], *, limit: int = 100, offset: int = 0,
-             deadline: str | None = None) -> CasePage:
+    def list_cases(
+        self,
+        caller: Caller,
+        filters: Mapping[str, Any],
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        deadline: str | None = None,
+    ) -> CasePage:
         """Cases newest first; ``deadline`` keeps those on time, due soon or overdue."""
         limit = min(max(limit, 0), MAX_PAGE)
         filters = dict(filters)
@@ -279,11 +361,12 @@ class ComplaintService:
             # cases a deadline can run for (with a department, or reopened)
             if deadline not in DEADLINE_FILTERS:
                 raise Invalid("deadline= is on_time, due_soon or overdue", field="deadline")
-            filters["state"] = [s for s in filters.get("state", ["dispatched", "reopened"])
-                                if s in ("dispatched", "reopened")]
+            filters["state"] = [
+                s for s in filters.get("state", ["dispatched", "reopened"]) if s in ("dispatched", "reopened")
+            ]
             running = self.store.list_complaints(filters=filters, limit=10**9, offset=0)
             matching = [c for c in running if self.deadline_status(c).value == deadline]
-            total, cases = len(matching), matching[offset:offset + limit]
+            total, cases = len(matching), matching[offset : offset + limit]
         else:
             cases = self.store.list_complaints(filters=filters, limit=limit, offset=offset)
             total = self.store.count_complaints(filters)
@@ -297,19 +380,39 @@ class ComplaintService:
             raise NotFound("no such photo")
         return self.photo_dir / found.stored_as, found.content_type
 
-    def act(self, caller: Caller, complaint_id: int, action: str, *, expected_version: object,
-            note: str | None = None, department: str | None = None, deadline: str | None = None,
-            satisfied: bool | None = None, duplicate_of: str | None = None) -> CaseView:
+    def act(
+        self,
+        caller: Caller,
+        complaint_id: int,
+        action: str,
+        *,
+        expected_version: object,
+        note: str | None = None,
+        department: str | None = None,
+        deadline: str | None = None,
+        satisfied: bool | None = None,
+        duplicate_of: str | None = None,
+    ) -> CaseView:
         """A workflow step by a caller, who names the version of the case it saw."""
         self.require(caller, WRITE)
         if not str(expected_version or "").isdigit():
-            raise PreconditionRequired("say which version of the complaint you saw: JSON 'version' or "
-                                       "If-Match")
+            raise PreconditionRequired(
+                "say which version of the complaint you saw: JSON 'version' or If-Match"
+            )
         when = parse_when(deadline, name="deadline") if deadline else None
         scope = (caller.department_code or "") if caller.is_department else None
-        case = self.transition(complaint_id, action, expected_version=int(str(expected_version)),
-                               actor=caller.actor, note=note, department=department, deadline=when,
-                               satisfied=satisfied, duplicate_of=duplicate_of, department_scope=scope)
+        case = self.transition(
+            complaint_id,
+            action,
+            expected_version=int(str(expected_version)),
+            actor=caller.actor,
+            note=note,
+            department=department,
+            deadline=when,
+            satisfied=satisfied,
+            duplicate_of=duplicate_of,
+            department_scope=scope,
+        )
         return self.view(caller, case, history=True)
 
     # --- leaders' views ---------------------------------------------------------------------
@@ -333,11 +436,29 @@ class ComplaintService:
 
     def stat_overdue(self, filters: Mapping[str, Any]) -> pd.DataFrame:
         frame = stats.overdue(self._stat_frame(filters), self.now())
-        return frame[["id", "grid_code", "category_code", "department_code", "dispatched_at", "deadline",
-                      "overdue_days", "state"]]
+        return frame[
+            [
+                "id",
+                "grid_code",
+                "category_code",
+                "department_code",
+                "dispatched_at",
+                "deadline",
+                "overdue_days",
+                "state",
+            ]
+        ]
 
-    def import_file(self, path: str | Path, *, source: str, actor: str, encoding: str | None = None,
-                    sheet: str | int | None = None, progress=None) -> ImportReport:
+    def import_file(
+        self,
+        path: str | Path,
+        *,
+        source: str,
+        actor: str,
+        encoding: str | None = None,
+        sheet: str | int | None = None,
+        progress=None,
+    ) -> ImportReport:
         """Import a hotline export: every row checked, placed and stored, or none (RowErrors).
 
         The file is read, checked and stored chunk by chunk inside one transaction, so a
@@ -350,8 +471,9 @@ class ComplaintService:
         counted = {"rows": 0}
 
         def chunks():
-            for batch in intake.iter_file(path, catalog=self.catalog, source=source, errors=errors,
-                                          encoding=encoding, sheet=sheet):
+            for batch in intake.iter_file(
+                path, catalog=self.catalog, source=source, errors=errors, encoding=encoding, sheet=sheet
+            ):
                 counted["rows"] += len(batch)
                 items = [item for _, item in batch]
                 placements = self.place_many(items, rows=[row for row, _ in batch], errors=errors, log=log)
@@ -370,8 +492,9 @@ class ComplaintService:
             if errors:
                 raise RowErrors(f"complaints {path.name}", sorted(errors, key=lambda e: e.row))
 
-        result = self.store.add_complaint_chunks(chunks(), import_meta={
-            "filename": path.name, "sha256": file_sha256(path), "imported_by": actor})
+        result = self.store.add_complaint_chunks(
+            chunks(), import_meta={"filename": path.name, "sha256": file_sha256(path), "imported_by": actor}
+        )
         if progress:
             progress("stored", len(result.added), len(result.added))
         return ImportReport(counted["rows"], len(result.added), len(result.skipped), result.import_id)
@@ -385,8 +508,14 @@ class ComplaintService:
         k = bisect.bisect_right(times, when)
         return versions[k - 1] if k else self.grids.active_version_id()
 
-    def place_many(self, items: Sequence[ComplaintInput], *, rows: Sequence[int] | None = None,
-                   errors: list[RowError] | None = None, log=None) -> list[Placement | None]:
+    def place_many(
+        self,
+        items: Sequence[ComplaintInput],
+        *,
+        rows: Sequence[int] | None = None,
+        errors: list[RowError] | None = None,
+        log=None,
+    ) -> list[Placement | None]:
         """Placement for many complaints: vectorised for points, one by one for addresses.
 
         Faults go to ``errors`` when given (else they are raised); ``rows`` are the file's row
@@ -397,31 +526,49 @@ class ComplaintService:
         rows = list(rows) if rows is not None else list(range(1, len(items) + 1))
         log = log or self._activation_log()
         out: list[Placement | None] = [None] * len(items)
-        frame = pd.DataFrame({
-            "i": np.arange(len(items)),
-            "version": [self._version_at(it.reported_at, log) for it in items],
-            "coordsys": [it.coordsys for it in items],
-            "has_point": [it.lon is not None for it in items],
-        })
+        frame = pd.DataFrame(
+            {
+                "i": np.arange(len(items)),
+                "version": [self._version_at(it.reported_at, log) for it in items],
+                "coordsys": [it.coordsys for it in items],
+                "has_point": [it.lon is not None for it in items],
+            }
+        )
         for (version, coordsys), group in frame[frame["has_point"]].groupby(["version", "coordsys"]):
             idx = group["i"].to_numpy()
             lon = np.array([items[i].lon for i in idx], dtype=float)
             lat = np.array([items[i].lat for i in idx], dtype=float)
             grid_set, match, wlon, wlat = self.grids.locate_many(
-                lon, lat, coordsys=coordsys, version=int(version), annotate=False)
+                lon, lat, coordsys=coordsys, version=int(version), annotate=False
+            )
             communities = grid_set.grids["community_code"].to_numpy(dtype=object)
-            groups = {code: self.catalog.whistle_groups[info.get("kind") or "urban"].code
-                      for code, info in grid_set.communities.items()}
+            groups = {
+                code: self.catalog.whistle_groups[info.get("kind") or "urban"].code
+                for code, info in grid_set.communities.items()
+            }
             for k, i in enumerate(idx):
                 g = int(match.grid[k])
                 if match.status[k] != Status.OK or g < 0:
-                    errors.append(RowError(rows[i], "lon", f"the point ({lon[k]}, {lat[k]}) is in no "
-                                                           f"grid ({Status(int(match.status[k])).label})"))
+                    errors.append(
+                        RowError(
+                            rows[i],
+                            "lon",
+                            f"the point ({lon[k]}, {lat[k]}) is in no "
+                            f"grid ({Status(int(match.status[k])).label})",
+                        )
+                    )
                     continue
                 community = communities[g]
                 group = groups.get(community, self.catalog.whistle_groups["urban"].code)
-                out[i] = Placement(int(version), str(grid_set.index.codes[g]), community, group,
-                                   float(wlon[k]), float(wlat[k]), None)
+                out[i] = Placement(
+                    int(version),
+                    str(grid_set.index.codes[g]),
+                    community,
+                    group,
+                    float(wlon[k]),
+                    float(wlat[k]),
+                    None,
+                )
         for i in frame.loc[~frame["has_point"], "i"]:
             out[i] = self.place(items[i], row=rows[i], errors=errors)
         if own and errors:
@@ -430,10 +577,20 @@ class ComplaintService:
 
     # --- workflow ---------------------------------------------------------------------------
 
-    def transition(self, complaint_id: int, action: str, *, expected_version: int, actor: str,
-                   note: str | None = None, department: str | None = None,
-                   deadline: datetime.datetime | None = None, satisfied: bool | None = None,
-                   duplicate_of: str | None = None, department_scope: str | None = None) -> Case:
+    def transition(
+        self,
+        complaint_id: int,
+        action: str,
+        *,
+        expected_version: int,
+        actor: str,
+        note: str | None = None,
+        department: str | None = None,
+        deadline: datetime.datetime | None = None,
+        satisfied: bool | None = None,
+        duplicate_of: str | None = None,
+        department_scope: str | None = None,
+    ) -> Case:
         """Apply a workflow action; the caller names the version it saw (optimistic locking).
 
         ``department_scope`` limits a department's staff to complaints dispatched to it.
@@ -449,10 +606,13 @@ class ComplaintService:
             routing = self.catalog.route(current.category_code, self._kind(current))
             department = department or routing.department.code
             if department not in self.catalog.departments:
-                raise Invalid(f"unknown department {department!r}", code="unknown_department",
-                              field="department")
-            fields.update(department=department,
-                          deadline=deadline or self.calendar.add_workdays(now, routing.deadline_days))
+                raise Invalid(
+                    f"unknown department {department!r}", code="unknown_department", field="department"
+                )
+            fields.update(
+                department=department,
+                deadline=deadline or self.calendar.add_workdays(now, routing.deadline_days),
+            )
         elif action == workflow.Action.FOLLOW_UP:
             fields["satisfied"] = satisfied
         elif action == workflow.Action.MARK_DUPLICATE:
@@ -484,8 +644,9 @@ class ComplaintService:
         return kinds.get(complaint.community_code, "urban")
 
     def deadline_status(self, complaint: Case, now: datetime.datetime | None = None) -> DeadlineStatus:
-        return workflow.deadline_status(complaint.state, complaint.dispatched_at, complaint.deadline,
-                                        now or self.now(), self.calendar)
+        return workflow.deadline_status(
+            complaint.state, complaint.dispatched_at, complaint.deadline, now or self.now(), self.calendar
+        )
 
     # --- photos -----------------------------------------------------------------------------
 
@@ -499,21 +660,33 @@ class ComplaintService:
         if self.store.complaint(complaint_id) is None:
             raise NotFound(f"complaint {complaint_id} does not exist")
         if len(data) > MAX_PHOTO_BYTES:
-            raise TooLarge(f"photo {filename!r} is {len(data) / 1e6:.1f} MB; at most "
-                           f"{MAX_PHOTO_BYTES // 1024 // 1024} MB", code="photo_too_large", field="photo")
+            raise TooLarge(
+                f"photo {filename!r} is {len(data) / 1e6:.1f} MB; at most "
+                f"{MAX_PHOTO_BYTES // 1024 // 1024} MB",
+                code="photo_too_large",
+                field="photo",
+            )
         kind = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
         if kind is None or (kind[0] == "image/webp" and data[8:12] != b"WEBP"):
-            raise UnsupportedType(f"photo {filename!r} is not a JPEG, PNG or WebP image",
-                                  code="photo_type", field="photo")
+            raise UnsupportedType(
+                f"photo {filename!r} is not a JPEG, PNG or WebP image", code="photo_type", field="photo"
+            )
         if len(self.store.photos(complaint_id)) >= MAX_PHOTOS:
-            raise Invalid(f"a complaint holds at most {MAX_PHOTOS} photos", code="too_many_photos",
-                          field="photo")
+            raise Invalid(
+                f"a complaint holds at most {MAX_PHOTOS} photos", code="too_many_photos", field="photo"
+            )
         digest = hashlib.sha256(data).hexdigest()
         name = f"{digest}{kind[1]}"  # content-addressed: the user's file name never reaches the disk
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         (self.photo_dir / name).write_bytes(data)
-        photo_id = self.store.add_photo(complaint_id, filename=Path(filename).name[:200],
-                                        content_type=kind[0], size=len(data), sha256=digest, stored_as=name)
+        photo_id = self.store.add_photo(
+            complaint_id,
+            filename=Path(filename).name[:200],
+            content_type=kind[0],
+            size=len(data),
+            sha256=digest,
+            stored_as=name,
+        )
         return {"id": photo_id, "content_type": kind[0], "size": len(data)}
 
     # --- the calendar ------------------------------------------------------------------------
@@ -534,9 +707,9 @@ class ComplaintService:
         """Map every complaint onto another grid version for analysis; records stay as filed."""
         frame = self.store.complaints_frame(["id", "lon", "lat"])
         frame = frame.dropna(subset=["lon", "lat"])
-        grid_set, match, _, _ = self.grids.locate_many(frame["lon"].to_numpy(float),
-                                                       frame["lat"].to_numpy(float),
-                                                       version=version_id, annotate=False)
+        grid_set, match, _, _ = self.grids.locate_many(
+            frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), version=version_id, annotate=False
+        )
         codes = np.append(grid_set.index.codes, None)[match.grid]
         pairs = list(zip(frame["id"].astype(int).tolist(), codes.tolist(), strict=True))
         count = self.store.put_regrid(version_id, pairs)
@@ -547,21 +720,49 @@ class ComplaintService:
 
 def event_row(event: workflow.Event) -> dict:
     """A workflow event as the store keeps it."""
-    return {"at": event.when, "actor": event.who, "action": event.action.value,
-            "from_state": event.from_state.value, "to_state": event.to_state.value, "note": event.note,
-            "department_code": event.department, "deadline": event.deadline,
-            "satisfied": event.satisfied, "duplicate_of": event.duplicate_of}
+    return {
+        "at": event.when,
+        "actor": event.who,
+        "action": event.action.value,
+        "from_state": event.from_state.value,
+        "to_state": event.to_state.value,
+        "note": event.note,
+        "department_code": event.department,
+        "deadline": event.deadline,
+        "satisfied": event.satisfied,
+        "duplicate_of": event.duplicate_of,
+    }
 
 
-def store_generated(service: ComplaintService, generated: Sequence, *, progress=None,
-                    batch: int = 10_000) -> tuple[int, int]:
+def store_generated(
+    service: ComplaintService, generated: Sequence, *, progress=None, batch: int = 10_000
+) -> tuple[int, int]:
     """Store generated complaints (``complaints.demo``) with their histories; safe to re-run."""
     added = skipped = 0
     for start in range(0, len(generated), batch):
-        part = generated[start:start + batch]
-        items = [ComplaintInput(**{k: g.row[k] for k in (
-            "source", "external_id", "reported_at", "channel", "category_code", "text", "address",
-            "lon", "lat", "coordsys", "reporter_name", "reporter_phone")}) for g in part]
+        part = generated[start : start + batch]
+        items = [
+            ComplaintInput(
+                **{
+                    k: g.row[k]
+                    for k in (
+                        "source",
+                        "external_id",
+                        "reported_at",
+                        "channel",
+                        "category_code",
+                        "text",
+                        "address",
+                        "lon",
+                        "lat",
+                        "coordsys",
+                        "reporter_name",
+                        "reporter_phone",
+                    )
+                }
+            )
+            for g in part
+        ]
         placements = service.place_many(items)
         rows, events = [], []
         for item, where, g in zip(items, placements, part, strict=True):

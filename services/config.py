@@ -65,7 +65,7 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, instance: Path | None = None) -> Config:
         environ = os.environ if environ is None else environ
-        values = {k[len(ENV_PREFIX):]: _env_value(v) for k, v in environ.items() if k.startswith(ENV_PREFIX)}
+        values = {k[len(ENV_PREFIX) :]: _env_value(v) for k, v in environ.items() if k.startswith(ENV_PREFIX)}
         return cls.from_mapping(values, instance=instance)
 
 

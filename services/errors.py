@@ -17,8 +17,14 @@ class DomainError(Exception):
 
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -63,8 +63,10 @@ class ImportRefused(Refused):
     code = "import_refused"
 
     def __init__(self, report: ValidationReport, source: str) -> None:
-        super().__init__(f"{source}: import refused, nothing stored\n{report.format_text()}",
-                         details={"report": report.to_dict()})
+        super().__init__(
+            f"{source}: import refused, nothing stored\n{report.format_text()}",
+            details={"report": report.to_dict()},
+        )
         self.report = report
 
 
@@ -111,10 +113,17 @@ class ImportOutcome:
 
 
 class GridService:
-    def __init__(self, store: Store, *, near_m: float = DEFAULT_NEAR_M,
-                 cache_dir: Path | None = None, use_lut: bool = True,
-                 active_ttl_s: float = 2.0, max_cached_versions: int = 4,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        near_m: float = DEFAULT_NEAR_M,
+        cache_dir: Path | None = None,
+        use_lut: bool = True,
+        active_ttl_s: float = 2.0,
+        max_cached_versions: int = 4,
+        settings: Settings | None = None,
+    ) -> None:
         self.store = store
         self.near_m = near_m
         self.cache_dir = cache_dir
@@ -134,8 +143,11 @@ class GridService:
             version = self.store.active_version_id()
             self._active = (now, version)
         if version is None:
-            raise Unavailable("no grid version is active yet; import grids and activate one "
-                              "(redgrid grids import FILE --activate)", code="no_active_version")
+            raise Unavailable(
+                "no grid version is active yet; import grids and activate one "
+                "(redgrid grids import FILE --activate)",
+                code="no_active_version",
+            )
         return version
 
     def active_or_none(self) -> int | None:
@@ -145,8 +157,7 @@ class GridService:
         except Unavailable:
             return None
 
-    def resolve_version(self, version: int | None = None,
-                        at: datetime.datetime | None = None) -> int:
+    def resolve_version(self, version: int | None = None, at: datetime.datetime | None = None) -> int:
         """The version asked for: by number, by the date it was in force, or the active one."""
         if version is not None and at is not None:
             raise Invalid("give either version or at, not both", field="version")
@@ -191,8 +202,13 @@ class GridService:
             for r in self.store.communities().itertuples(index=False)
         }
         town = self.store.town(info.town_code)
-        return GridSet(info, index, order.drop(columns="geometry"), communities,
-                       {"code": info.town_code, "name": town.name if town else None})
+        return GridSet(
+            info,
+            index,
+            order.drop(columns="geometry"),
+            communities,
+            {"code": info.town_code, "name": town.name if town else None},
+        )
 
     def _lut(self, info: VersionInfo, index: GridIndex) -> LookupTable:
         path = None
@@ -242,10 +258,17 @@ class GridService:
 
     # --- import ---------------------------------------------------------------------------
 
-    def check_file(self, path: str | Path, *, crs: str | None = None, layer: str | None = None,
-                   fields: Mapping[str, str] | None = None, town_code: str | None = None,
-                   repair: bool = False, progress: Progress | None = None,
-                   ) -> tuple[GridFile, gpd.GeoDataFrame, ValidationReport, list[str]]:
+    def check_file(
+        self,
+        path: str | Path,
+        *,
+        crs: str | None = None,
+        layer: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        town_code: str | None = None,
+        repair: bool = False,
+        progress: Progress | None = None,
+    ) -> tuple[GridFile, gpd.GeoDataFrame, ValidationReport, list[str]]:
         """Read and validate (and optionally repair) a grid file without storing anything."""
         step = progress or (lambda stage, done, total: None)
         step("read", 0, 1)
@@ -254,30 +277,45 @@ class GridService:
         town_code = town_code or _single_town(frame)
         town = self.store.town(town_code)
         if town is None:
-            raise Refused(f"town {town_code} is not registered; add it with "
-                          "`redgrid town set CODE NAME --outline FILE`", code="unknown_town")
+            raise Refused(
+                f"town {town_code} is not registered; add it with "
+                "`redgrid town set CODE NAME --outline FILE`",
+                code="unknown_town",
+            )
         registry = self.store.communities()
         known = dict(zip(registry["code"], registry["name"], strict=True))
         outline = town.outline
-        report = validate_grids(frame, communities=known, outline=outline, settings=self.settings,
-                                progress=progress)
+        report = validate_grids(
+            frame, communities=known, outline=outline, settings=self.settings, progress=progress
+        )
         changes: list[str] = []
         if repair and not report.ok:
             result = repair_grids(frame, outline=outline, settings=self.settings)
             frame, changes = result.grids, result.changes
-            report = validate_grids(frame, communities=known, outline=outline,
-                                    settings=self.settings, progress=progress)
+            report = validate_grids(
+                frame, communities=known, outline=outline, settings=self.settings, progress=progress
+            )
         return gridfile, frame, report, changes
 
-    def import_file(self, path: str | Path, *, crs: str | None = None, layer: str | None = None,
-                    fields: Mapping[str, str] | None = None, town_code: str | None = None,
-                    repair: bool = False, activate: bool = False, label: str | None = None,
-                    by: str | None = None, note: str | None = None,
-                    progress: Progress | None = None) -> ImportOutcome:
+    def import_file(
+        self,
+        path: str | Path,
+        *,
+        crs: str | None = None,
+        layer: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        town_code: str | None = None,
+        repair: bool = False,
+        activate: bool = False,
+        label: str | None = None,
+        by: str | None = None,
+        note: str | None = None,
+        progress: Progress | None = None,
+    ) -> ImportOutcome:
         """Validate and store a grid file as a new version; all or nothing."""
         gridfile, frame, report, changes = self.check_file(
-            path, crs=crs, layer=layer, fields=fields, town_code=town_code, repair=repair,
-            progress=progress)
+            path, crs=crs, layer=layer, fields=fields, town_code=town_code, repair=repair, progress=progress
+        )
         if not report.ok:
             raise ImportRefused(report, Path(path).name)
         fingerprint = _fingerprint(gridfile.sha256, crs, layer, fields, repair)
@@ -285,33 +323,55 @@ class GridService:
         if previous is not None:  # a re-run of the same import: safe, adds nothing
             if activate and not previous.active:
                 self.activate(previous.id, by)
-            return ImportOutcome(previous.id, False, activate or previous.active, report,
-                                 changes, gridfile.source_crs)
+            return ImportOutcome(
+                previous.id, False, activate or previous.active, report, changes, gridfile.source_crs
+            )
         grids = with_areas(frame)
         version_id = self.store.add_version(
-            grids[["code", "name", "community_code", "area_m2", "population", "households",
-                   "geometry"]],
+            grids[["code", "name", "community_code", "area_m2", "population", "households", "geometry"]],
             community_outlines(grids),
-            label=label or Path(path).stem, town_code=town_code or _single_town(frame),
-            created_by=by, source=Path(path).name, source_crs=gridfile.source_crs,
-            sha256=fingerprint, report=report.to_dict(), repairs=changes, note=note,
-            activate=activate)
+            label=label or Path(path).stem,
+            town_code=town_code or _single_town(frame),
+            created_by=by,
+            source=Path(path).name,
+            source_crs=gridfile.source_crs,
+            sha256=fingerprint,
+            report=report.to_dict(),
+            repairs=changes,
+            note=note,
+            activate=activate,
+        )
         if activate:
             self._active = (0.0, None)
         return ImportOutcome(version_id, True, activate, report, changes, gridfile.source_crs)
 
     # --- lookup ---------------------------------------------------------------------------
 
-    def locate(self, lon: float, lat: float, *, coordsys: str = "wgs84", version: int | None = None,
-               at: datetime.datetime | None = None) -> tuple[GridSet, PointMatch, tuple[float, float]]:
+    def locate(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        coordsys: str = "wgs84",
+        version: int | None = None,
+        at: datetime.datetime | None = None,
+    ) -> tuple[GridSet, PointMatch, tuple[float, float]]:
         """Locate one point given in any supported coordinate system."""
         grid_set = self.grid_set(self.resolve_version(version, at))
         wlon, wlat = crs_mod.to_wgs84(lon, lat, coordsys)
         wlon, wlat = float(wlon), float(wlat)
         return grid_set, grid_set.index.locate(wlon, wlat), (wlon, wlat)
 
-    def point(self, lon: float, lat: float, *, coordsys: str = "wgs84", version: int | None = None,
-              at: datetime.datetime | None = None, strict: bool = True) -> PointAnswer:
+    def point(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        coordsys: str = "wgs84",
+        version: int | None = None,
+        at: datetime.datetime | None = None,
+        strict: bool = True,
+    ) -> PointAnswer:
         """The full answer for one point: its grid, team, warnings and datum hints.
 
         With ``strict``, coordinates that cannot be located at all (NaN, out of range, swapped)
@@ -342,9 +402,16 @@ class GridService:
                 hints.append((other, str(grid_set.index.codes[match.grid])))
         return hints
 
-    def locate_many(self, lon: np.ndarray, lat: np.ndarray, *, coordsys: str = "wgs84",
-                    version: int | None = None, at: datetime.datetime | None = None,
-                    annotate: bool = True) -> tuple[GridSet, BatchMatch, np.ndarray, np.ndarray]:
+    def locate_many(
+        self,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        *,
+        coordsys: str = "wgs84",
+        version: int | None = None,
+        at: datetime.datetime | None = None,
+        annotate: bool = True,
+    ) -> tuple[GridSet, BatchMatch, np.ndarray, np.ndarray]:
         grid_set = self.grid_set(self.resolve_version(version, at))
         wlon, wlat = crs_mod.to_wgs84(lon, lat, coordsys)
         return grid_set, grid_set.index.locate_many(wlon, wlat, annotate=annotate), wlon, wlat
@@ -367,19 +434,29 @@ class GridService:
     def team(self, grid_code: str, day: datetime.date | None = None) -> list[Assignment]:
         day = day or beijing_today()
         roster = self.roster()
-        people = [*roster.get(grid_code, ()), *roster.get(community_of(grid_code), ()),
-                  *roster.get(town_of(grid_code), ())]
+        people = [
+            *roster.get(grid_code, ()),
+            *roster.get(community_of(grid_code), ()),
+            *roster.get(town_of(grid_code), ()),
+        ]
         return team_for(grid_code, community_of(grid_code), town_of(grid_code), people, day)
 
-    def import_roster(self, path: str | Path, *, version_id: int | None = None,
-                      encoding: str | None = None, sheet: str | int | None = None,
-                      by: str = "cli") -> ImportSummary:
+    def import_roster(
+        self,
+        path: str | Path,
+        *,
+        version_id: int | None = None,
+        encoding: str | None = None,
+        sheet: str | int | None = None,
+        by: str = "cli",
+    ) -> ImportSummary:
         """A roster file (CSV UTF-8/GBK or Excel), checked against a version's units; all or nothing."""
         version = self.resolve_version(version_id)
         known = {code: UnitLevel(level) for code, level in self.unit_codes(version).items()}
         rows = read_roster(path, known_units=known, encoding=encoding, sheet=sheet)
-        summary = self.store.import_assignments(rows, filename=Path(path).name,
-                                                sha256=file_sha256(Path(path)), by=by)
+        summary = self.store.import_assignments(
+            rows, filename=Path(path).name, sha256=file_sha256(Path(path)), by=by
+        )
         self.forget_roster()
         return summary
 
@@ -395,8 +472,11 @@ class GridService:
 def _single_town(frame: gpd.GeoDataFrame) -> str:
     towns = sorted({str(c)[:9] for c in frame["code"].dropna()})
     if len(towns) != 1:
-        raise Refused(f"grid codes span {len(towns)} towns ({', '.join(towns[:5])}); import one "
-                      "town at a time or name it with --town", code="ambiguous_town")
+        raise Refused(
+            f"grid codes span {len(towns)} towns ({', '.join(towns[:5])}); import one "
+            "town at a time or name it with --town",
+            code="ambiguous_town",
+        )
     return towns[0]
 
 

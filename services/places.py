@@ -36,8 +36,9 @@ class PlaceService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def set_town(self, code: str, name: str, outline: str | Path | None = None,
-                 crs: str | None = None) -> bool:
+    def set_town(
+        self, code: str, name: str, outline: str | Path | None = None, crs: str | None = None
+    ) -> bool:
         """Register a town and its outline; True when an outline was stored."""
         shape = read_outline(outline, crs) if outline else None
         self.store.put_town(code, name, shape, Path(outline).name if outline else None)
@@ -52,8 +53,9 @@ class PlaceService:
         bad = frame[~frame["code"].str.fullmatch(r"\d{12}")]
         if len(bad):
             rows = ", ".join(str(i + 2) for i in bad.index[:10])
-            raise Invalid(f"{path}: rows {rows}: field 'code' must be a 12-digit statistical code",
-                          field="code")
+            raise Invalid(
+                f"{path}: rows {rows}: field 'code' must be a 12-digit statistical code", field="code"
+            )
         frame["short_name"] = frame.get("short_name", frame["name"])
         frame["kind"] = frame.get("kind", pd.Series("urban", index=frame.index)).fillna("urban")
         bad_kind = frame[~frame["kind"].isin(COMMUNITY_KINDS)]

@@ -127,8 +127,13 @@ def parse_filters(args: Mapping, categories: Mapping[str, Any]) -> tuple[Filters
     if since and until and until < since:
         problems.append(f"until={until.isoformat()} < since={since.isoformat()}")
         since, until = until, since
-    filters = Filters(since, until, many("category", categories),
-                      many("state", {s.value for s in workflow.State}), many("channel", intake.CHANNELS))
+    filters = Filters(
+        since,
+        until,
+        many("category", categories),
+        many("state", {s.value for s in workflow.State}),
+        many("channel", intake.CHANNELS),
+    )
     return filters, problems
 
 
@@ -159,8 +164,15 @@ class Analysis:
     hex_classes: Classification
 
 
-def analyse(grid_set: GridSet, frame: pd.DataFrame, *, start=None, end=None, h3_res: int = H3_RES,
-            permutations: int = 999) -> Analysis:
+def analyse(
+    grid_set: GridSet,
+    frame: pd.DataFrame,
+    *,
+    start=None,
+    end=None,
+    h3_res: int = H3_RES,
+    permutations: int = 999,
+) -> Analysis:
     """Aggregate the complaints in ``frame`` (``FRAME_COLUMNS``) on the grids of ``grid_set``.
 
     Months run from ``start``'s to ``end``'s (default: the complaints' first and last); a
@@ -183,8 +195,7 @@ def analyse(grid_set: GridSet, frame: pd.DataFrame, *, start=None, end=None, h3_
     rates = rates_per_1000(counts, population)
     geoms = gpd.GeoDataFrame(geometry=list(grid_set.index.geoms), crs="EPSG:4326")
     has_population = bool(np.isfinite(population).any() and (population > 0).any())
-    gi = gi_star(geoms, counts, population=population if has_population else None,
-                 permutations=permutations)
+    gi = gi_star(geoms, counts, population=population if has_population else None, permutations=permutations)
 
     times = pd.to_datetime(frame["reported_at"], utc=True)
     if start is None and len(frame):
@@ -212,18 +223,31 @@ def analyse(grid_set: GridSet, frame: pd.DataFrame, *, start=None, end=None, h3_
         animation = MonthlyHeat([], [], np.zeros(0, dtype=np.int64), ANIM_CELL_M)
     hexes = h3_counts(lon[located], lat[located], h3_res)
     return Analysis(
-        n_total=len(frame), n_located=int(located.sum()), n_in_grids=int(counts.sum()),
-        counts=counts, population=population, rates=rates,
+        n_total=len(frame),
+        n_located=int(located.sum()),
+        n_in_grids=int(counts.sum()),
+        counts=counts,
+        population=population,
+        rates=rates,
         count_classes=classify(counts, "fisher_jenks", CLASSES),
         rate_classes=classify(rates, "fisher_jenks", CLASSES),
-        gi=gi, months=months, complete=complete, monthly=monthly, trend=trend, top=top,
-        heat=heat, animation=animation, hexes=hexes,
-        hex_classes=classify(hexes["count"].to_numpy(dtype=float), "fisher_jenks", CLASSES))
+        gi=gi,
+        months=months,
+        complete=complete,
+        monthly=monthly,
+        trend=trend,
+        top=top,
+        heat=heat,
+        animation=animation,
+        hexes=hexes,
+        hex_classes=classify(hexes["count"].to_numpy(dtype=float), "fisher_jenks", CLASSES),
+    )
 
 
 def _complete_months(months: list[str], start: pd.Timestamp, end: pd.Timestamp) -> NDArray[np.bool_]:
     """Months wholly inside [start, end] in China time (a day's slack at the end: records close
     at the last complaint, which is seldom at midnight)."""
+
     def local(ts: pd.Timestamp) -> pd.Timestamp:
         return ts.tz_convert(BEIJING_TZ_NAME).tz_localize(None) if ts.tzinfo else ts
 
@@ -252,25 +276,30 @@ def grid_table(analysis: Analysis, grid_set: GridSet, category_names: Mapping[st
     grids = grid_set.grids
     communities = grid_set.communities
     trend = analysis.trend
-    table = pd.DataFrame({
-        "code": grids["code"].astype(str).to_numpy(),
-        "name": grids["name"].to_numpy(dtype=object),
-        "community_code": grids["community_code"].astype(str).to_numpy(),
-        "community": [(communities.get(c) or {}).get("name") for c in grids["community_code"]],
-        "population": analysis.population,
-        "complaints": analysis.counts,
-        "rate_per_1000": np.round(analysis.rates, 3),
-        "count_class": analysis.count_classes.classes + 1,
-        "rate_class": analysis.rate_classes.classes + 1,
-        "gi_z": np.round(analysis.gi["z"].to_numpy(dtype=float), 4),
-        "gi_p": np.round(analysis.gi["p"].to_numpy(dtype=float), 6),
-        "gi_bin": analysis.gi["gi_bin"].to_numpy(dtype=np.int64),
-        "gi_label": analysis.gi["label"].to_numpy(dtype=object),
-        "trend": trend["direction"].to_numpy(dtype=np.int64) if trend is not None else 0,
-        "sen_slope": np.round(trend["sen_slope"].to_numpy(dtype=float), 3) if trend is not None else np.nan,
-        "top_categories": ["; ".join(f"{category_names.get(c, c)}:{k}" for c, k in top)
-                           for top in analysis.top],
-    })
+    table = pd.DataFrame(
+        {
+            "code": grids["code"].astype(str).to_numpy(),
+            "name": grids["name"].to_numpy(dtype=object),
+            "community_code": grids["community_code"].astype(str).to_numpy(),
+            "community": [(communities.get(c) or {}).get("name") for c in grids["community_code"]],
+            "population": analysis.population,
+            "complaints": analysis.counts,
+            "rate_per_1000": np.round(analysis.rates, 3),
+            "count_class": analysis.count_classes.classes + 1,
+            "rate_class": analysis.rate_classes.classes + 1,
+            "gi_z": np.round(analysis.gi["z"].to_numpy(dtype=float), 4),
+            "gi_p": np.round(analysis.gi["p"].to_numpy(dtype=float), 6),
+            "gi_bin": analysis.gi["gi_bin"].to_numpy(dtype=np.int64),
+            "gi_label": analysis.gi["label"].to_numpy(dtype=object),
+            "trend": trend["direction"].to_numpy(dtype=np.int64) if trend is not None else 0,
+            "sen_slope": np.round(trend["sen_slope"].to_numpy(dtype=float), 3)
+            if trend is not None
+            else np.nan,
+            "top_categories": [
+                "; ".join(f"{category_names.get(c, c)}:{k}" for c, k in top) for top in analysis.top
+            ],
+        }
+    )
     # class 0 in the table is "no data" (no population for a rate)
     table.loc[analysis.rate_classes.classes < 0, "rate_class"] = 0
     months = pd.DataFrame(analysis.monthly.T, columns=analysis.months) if analysis.months else None
@@ -292,14 +321,20 @@ def table_geojson(table: pd.DataFrame, grid_set: GridSet, analysis: Analysis, fi
     for i, (row, geom) in enumerate(zip(plain.to_dict("records"), grid_set.index.geoms, strict=True)):
         props = {k: _plain(v) for k, v in row.items()}
         props["monthly"] = analysis.monthly[:, i].tolist()
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": shapely.geometry.mapping(geom)})
-    body = {"type": "FeatureCollection", "grid_version": grid_set.version.id, "months": month_cols,
-            "filters": {"since": filters.since and filters.since.isoformat(),
-                        "until": filters.until and filters.until.isoformat(),
-                        "categories": list(filters.categories), "states": list(filters.states),
-                        "channels": list(filters.channels)},
-            "features": features}
+        features.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)})
+    body = {
+        "type": "FeatureCollection",
+        "grid_version": grid_set.version.id,
+        "months": month_cols,
+        "filters": {
+            "since": filters.since and filters.since.isoformat(),
+            "until": filters.until and filters.until.isoformat(),
+            "categories": list(filters.categories),
+            "states": list(filters.states),
+            "channels": list(filters.channels),
+        },
+        "features": features,
+    }
     return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 

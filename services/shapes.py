@@ -22,10 +22,16 @@ from store.base import VersionInfo
 
 def version_json(info: VersionInfo) -> dict:
     return {
-        "id": info.id, "label": info.label, "active": info.active, "town_code": info.town_code,
-        "grids": info.n_grids, "created_at": info.created_at.isoformat(),
-        "created_by": info.created_by, "activated_at": info.activated_at.isoformat()
-        if info.activated_at else None, "source": info.source, "source_crs": info.source_crs,
+        "id": info.id,
+        "label": info.label,
+        "active": info.active,
+        "town_code": info.town_code,
+        "grids": info.n_grids,
+        "created_at": info.created_at.isoformat(),
+        "created_by": info.created_by,
+        "activated_at": info.activated_at.isoformat() if info.activated_at else None,
+        "source": info.source,
+        "source_crs": info.source_crs,
     }
 
 
@@ -37,21 +43,32 @@ def grid_json(grid_set: GridSet, i: int) -> dict:
     row = grid_set.grid_row(i)
     community = grid_set.communities.get(row["community_code"], {"code": row["community_code"]})
     return {
-        "code": row["code"], "name": row["name"],
+        "code": row["code"],
+        "name": row["name"],
         "community": {k: community.get(k) for k in ("code", "name", "kind")},
         "town": grid_set.town,
         "area_m2": round(float(row["area_m2"]), 1),
-        "population": _int(row["population"]), "households": _int(row["households"]),
-        "version": {"id": grid_set.version.id, "label": grid_set.version.label,
-                    "active": grid_set.version.active},
+        "population": _int(row["population"]),
+        "households": _int(row["households"]),
+        "version": {
+            "id": grid_set.version.id,
+            "label": grid_set.version.label,
+            "active": grid_set.version.active,
+        },
     }
 
 
 def official_json(a: Assignment, *, show_phone: bool) -> dict:
     return {
-        "level": a.role.level, "role": str(a.role), "role_zh": a.role.label_zh, "name": a.name,
-        "phone": a.phone if show_phone else mask_phone(a.phone), "phone_masked": not show_phone,
-        "unit": str(a.unit_level), "unit_code": a.unit_code, "since": a.start.isoformat(),
+        "level": a.role.level,
+        "role": str(a.role),
+        "role_zh": a.role.label_zh,
+        "name": a.name,
+        "phone": a.phone if show_phone else mask_phone(a.phone),
+        "phone_masked": not show_phone,
+        "unit": str(a.unit_level),
+        "unit_code": a.unit_code,
+        "since": a.start.isoformat(),
         "until": a.end.isoformat() if a.end else None,
     }
 
@@ -62,24 +79,50 @@ def team_json(team: Iterable[Assignment], *, show_phone: bool) -> list[dict]:
 
 def point_answer_json(answer: PointAnswer, *, show_phone: bool, near_m: float) -> dict:
     """The lookup answer with the datum hints a point in no grid gets."""
-    body = point_json(answer.grid_set, answer.match, given=answer.given, wgs84=answer.wgs84,
-                      team=answer.team, show_phone=show_phone, near_m=near_m)
+    body = point_json(
+        answer.grid_set,
+        answer.match,
+        given=answer.given,
+        wgs84=answer.wgs84,
+        team=answer.team,
+        show_phone=show_phone,
+        near_m=near_m,
+    )
     for other, code in answer.datum_hints:
-        body["warnings"].append({"code": "datum_suspect",
-                                 "message": f"read as {other}, the point falls in grid {code}: check the "
-                                            f"coordinate system (coordsys={other}?)"})
+        body["warnings"].append(
+            {
+                "code": "datum_suspect",
+                "message": f"read as {other}, the point falls in grid {code}: check the "
+                f"coordinate system (coordsys={other}?)",
+            }
+        )
     return body
 
 
-def point_json(grid_set: GridSet, match: PointMatch, *, given: dict, wgs84: tuple[float, float],
-               team: list[Assignment] | None, show_phone: bool, near_m: float) -> dict:
+def point_json(
+    grid_set: GridSet,
+    match: PointMatch,
+    *,
+    given: dict,
+    wgs84: tuple[float, float],
+    team: list[Assignment] | None,
+    show_phone: bool,
+    near_m: float,
+) -> dict:
     body: dict = {
         "input": given,
         "wgs84": {"lon": round(wgs84[0], 8), "lat": round(wgs84[1], 8)},
         "status": match.status.label,
-        "version": {"id": grid_set.version.id, "label": grid_set.version.label,
-                    "active": grid_set.version.active},
-        "grid": None, "team": [], "near_boundary": None, "also_touches": [], "nearest": None,
+        "version": {
+            "id": grid_set.version.id,
+            "label": grid_set.version.label,
+            "active": grid_set.version.active,
+        },
+        "grid": None,
+        "team": [],
+        "near_boundary": None,
+        "also_touches": [],
+        "nearest": None,
         "warnings": [],
     }
     if match.status == Status.OK:
@@ -87,23 +130,37 @@ def point_json(grid_set: GridSet, match: PointMatch, *, given: dict, wgs84: tupl
         body["team"] = team_json(team or [], show_phone=show_phone)
         body["also_touches"] = [grid_brief(grid_set, g) for g in match.also_touches]
         if match.near_boundary:
-            body["near_boundary"] = {"grid": grid_brief(grid_set, match.runner_up),
-                                     "distance_m": round(match.runner_up_m, 2),
-                                     "threshold_m": near_m}
-            body["warnings"].append({
-                "code": "near_boundary",
-                "message": f"within {near_m:g} m of grid {grid_set.index.codes[match.runner_up]} "
-                           f"({match.runner_up_m:.1f} m): confirm the address"})
+            body["near_boundary"] = {
+                "grid": grid_brief(grid_set, match.runner_up),
+                "distance_m": round(match.runner_up_m, 2),
+                "threshold_m": near_m,
+            }
+            body["warnings"].append(
+                {
+                    "code": "near_boundary",
+                    "message": f"within {near_m:g} m of grid {grid_set.index.codes[match.runner_up]} "
+                    f"({match.runner_up_m:.1f} m): confirm the address",
+                }
+            )
         if match.also_touches:
-            body["warnings"].append({"code": "on_boundary",
-                                     "message": "the point lies on a shared grid edge; it belongs "
-                                                "to the grid with the lowest code"})
+            body["warnings"].append(
+                {
+                    "code": "on_boundary",
+                    "message": "the point lies on a shared grid edge; it belongs "
+                    "to the grid with the lowest code",
+                }
+            )
     elif match.status == Status.OUTSIDE:
-        body["nearest"] = {"grid": grid_brief(grid_set, match.nearest),
-                           "distance_m": round(match.nearest_m, 1)}
-        body["warnings"].append({"code": "outside_grids",
-                                 "message": f"the point is in no grid; the nearest is "
-                                            f"{match.nearest_m:.0f} m away"})
+        body["nearest"] = {
+            "grid": grid_brief(grid_set, match.nearest),
+            "distance_m": round(match.nearest_m, 1),
+        }
+        body["warnings"].append(
+            {
+                "code": "outside_grids",
+                "message": f"the point is in no grid; the nearest is {match.nearest_m:.0f} m away",
+            }
+        )
     else:
         body["warnings"].append({"code": match.status.label, "message": STATUS_MESSAGES[match.status]})
     return body
@@ -123,30 +180,50 @@ def case_json(view: CaseView, catalog: Catalog) -> dict:
     category = catalog.categories.get(c.category_code)
     department = catalog.departments.get(c.department_code or "")
     body = {
-        "id": c.id, "source": c.source, "external_id": c.external_id, "channel": c.channel, "text": c.text,
+        "id": c.id,
+        "source": c.source,
+        "external_id": c.external_id,
+        "channel": c.channel,
+        "text": c.text,
         "category": {"code": c.category_code, "name": category.name_zh if category else None},
         "address": c.address,
         "location": {"lon": c.lon, "lat": c.lat, "coordsys": "wgs84"} if c.lon is not None else None,
         "input": {"coordsys": c.input_coordsys, "lon": c.input_lon, "lat": c.input_lat}
-        if c.input_coordsys else None,
+        if c.input_coordsys
+        else None,
         "geocode": c.geocode,
         "reported_at": iso(c.reported_at),
         "grid": {"code": c.grid_code, "version": c.grid_version_id, "community_code": c.community_code},
         "whistle_group": c.whistle_group,
         "state": c.state,
         "department": {"code": department.code, "name": department.name_zh} if department else None,
-        "dispatched_at": iso(c.dispatched_at), "deadline": iso(c.deadline),
+        "dispatched_at": iso(c.dispatched_at),
+        "deadline": iso(c.deadline),
         "deadline_status": view.deadline_status.value,
-        "resolved_at": iso(c.resolved_at), "closed_at": iso(c.closed_at),
-        "satisfied": c.satisfied, "duplicate_of": c.duplicate_of,
+        "resolved_at": iso(c.resolved_at),
+        "closed_at": iso(c.closed_at),
+        "satisfied": c.satisfied,
+        "duplicate_of": c.duplicate_of,
         "version": c.row_version,
-        "reporter": {"name": c.reporter_name, "phone": c.reporter_phone} if view.personal else
-        {"name": None, "phone": mask_phone(c.reporter_phone) if c.reporter_phone else None},
+        "reporter": {"name": c.reporter_name, "phone": c.reporter_phone}
+        if view.personal
+        else {"name": None, "phone": mask_phone(c.reporter_phone) if c.reporter_phone else None},
     }
     if view.events is not None:
-        body["events"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "from_state": e.from_state,
-                           "to_state": e.to_state, "note": e.note, "department": e.department_code,
-                           "deadline": iso(e.deadline), "satisfied": e.satisfied} for e in view.events]
+        body["events"] = [
+            {
+                "at": iso(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "note": e.note,
+                "department": e.department_code,
+                "deadline": iso(e.deadline),
+                "satisfied": e.satisfied,
+            }
+            for e in view.events
+        ]
     if view.photos is not None and view.personal:
         body["photos"] = [{"id": p.id, "content_type": p.content_type, "size": p.size} for p in view.photos]
     return body
@@ -155,15 +232,25 @@ def case_json(view: CaseView, catalog: Catalog) -> dict:
 def table_rows(frame: pd.DataFrame) -> list[dict]:
     """A statistics table as JSON rows, times in ISO 8601 like every other time in the API."""
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return [{k: v.isoformat() if isinstance(v, datetime.datetime) else v for k, v in r.items()}
-            for r in records]
+    return [
+        {k: v.isoformat() if isinstance(v, datetime.datetime) else v for k, v in r.items()} for r in records
+    ]
 
 
 def catalog_json(catalog: Catalog) -> dict:
     return {
-        "categories": [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "class": c.gb_class,
-                        "department": c.department, "deadline_days": c.deadline_days}
-                       for c in catalog.categories.values()],
-        "departments": [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en}
-                        for d in catalog.departments.values()],
+        "categories": [
+            {
+                "code": c.code,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "class": c.gb_class,
+                "department": c.department,
+                "deadline_days": c.deadline_days,
+            }
+            for c in catalog.categories.values()
+        ],
+        "departments": [
+            {"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en} for d in catalog.departments.values()
+        ],
     }

@@ -23,6 +23,18 @@ from store.places import VersionInfo
 from store.sql import migrate
 from store.sql import open_store
 
-__all__ = ["AccountStore", "AddResult", "CalendarStore", "ComplaintStore", "ConcurrentUpdate",
-           "ImportSummary", "PlaceStore", "Store", "Town", "UserAccount", "VersionInfo", "migrate",
-           "open_store"]
+__all__ = [
+    "AccountStore",
+    "AddResult",
+    "CalendarStore",
+    "ComplaintStore",
+    "ConcurrentUpdate",
+    "ImportSummary",
+    "PlaceStore",
+    "Store",
+    "Town",
+    "UserAccount",
+    "VersionInfo",
+    "migrate",
+    "open_store",
+]

@@ -32,8 +32,14 @@ class UserAccount:
 class AccountStore(Protocol):
     """Users and API keys (kept as the SHA-256 of the token, never the token)."""
 
-    def add_user(self, username: str, display_name: str, password_hash: str, role: str,
-                 department_code: str | None = None) -> int: ...
+    def add_user(
+        self,
+        username: str,
+        display_name: str,
+        password_hash: str,
+        role: str,
+        department_code: str | None = None,
+    ) -> int: ...
     def user(self, *, user_id: int | None = None, username: str | None = None) -> UserAccount | None: ...
     def users(self) -> list[UserAccount]: ...
     def update_user(self, username: str, **values: Any) -> int:
@@ -45,6 +51,7 @@ class AccountStore(Protocol):
     def api_key_scopes(self, token_sha256: str) -> tuple[str, list[str]] | None:
         """(key name, scopes) of a key not revoked, or None."""
         ...
+
     def revoke_api_key(self, name: str) -> int: ...
 
 

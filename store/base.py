@@ -26,5 +26,16 @@ class Store(PlaceStore, ComplaintStore, AccountStore, CalendarStore, Protocol):
     the calendar. Every write is one transaction: it is stored whole or not at all."""
 
 
-__all__ = ["AccountStore", "AddResult", "CalendarStore", "ComplaintStore", "ConcurrentUpdate",
-           "ImportSummary", "PlaceStore", "Store", "Town", "UserAccount", "VersionInfo"]
+__all__ = [
+    "AccountStore",
+    "AddResult",
+    "CalendarStore",
+    "ComplaintStore",
+    "ConcurrentUpdate",
+    "ImportSummary",
+    "PlaceStore",
+    "Store",
+    "Town",
+    "UserAccount",
+    "VersionInfo",
+]

@@ -29,8 +29,10 @@ class ConcurrentUpdate(Exception):
     """The complaint changed since the caller read it."""
 
     def __init__(self, complaint_id: int, expected: int, actual: int) -> None:
-        super().__init__(f"complaint {complaint_id} was changed by someone else (you had version "
-                         f"{expected}, it is now {actual}); reload it and try again")
+        super().__init__(
+            f"complaint {complaint_id} was changed by someone else (you had version "
+            f"{expected}, it is now {actual}); reload it and try again"
+        )
         self.complaint_id, self.expected, self.actual = complaint_id, expected, actual
 
 
@@ -51,10 +53,12 @@ class ComplaintStore(Protocol):
     """
 
     # adding: new (source, external_id) pairs only, each row with its events
-    def add_complaints(self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *,
-                       import_meta: dict | None = None) -> AddResult: ...
-    def add_complaint_chunks(self, chunks: Iterable[Chunk], *,
-                             import_meta: dict | None = None) -> AddResult: ...
+    def add_complaints(
+        self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *, import_meta: dict | None = None
+    ) -> AddResult: ...
+    def add_complaint_chunks(
+        self, chunks: Iterable[Chunk], *, import_meta: dict | None = None
+    ) -> AddResult: ...
 
     # reading one
     def complaint(self, complaint_id: int) -> Case | None: ...
@@ -62,12 +66,14 @@ class ComplaintStore(Protocol):
     def complaint_events(self, complaint_id: int) -> list[CaseEvent]: ...
 
     # changing one (optimistic locking: raises ConcurrentUpdate, or KeyError if it does not exist)
-    def update_complaint(self, complaint_id: int, expected_version: int, values: dict,
-                         event: dict) -> int: ...
+    def update_complaint(
+        self, complaint_id: int, expected_version: int, values: dict, event: dict
+    ) -> int: ...
 
     # reading many
-    def list_complaints(self, *, filters: dict | None = None, limit: int = 100, offset: int = 0,
-                        newest_first: bool = True) -> list[Case]: ...
+    def list_complaints(
+        self, *, filters: dict | None = None, limit: int = 100, offset: int = 0, newest_first: bool = True
+    ) -> list[Case]: ...
     def count_complaints(self, filters: dict | None = None) -> int: ...
     def complaints_frame(self, columns: Iterable[str], filters: dict | None = None) -> pd.DataFrame: ...
     def follow_up_frame(self, filters: dict | None = None) -> pd.DataFrame: ...
@@ -80,8 +86,9 @@ class ComplaintStore(Protocol):
         ...
 
     # photos
-    def add_photo(self, complaint_id: int, *, filename: str, content_type: str, size: int,
-                  sha256: str, stored_as: str) -> int: ...
+    def add_photo(
+        self, complaint_id: int, *, filename: str, content_type: str, size: int, sha256: str, stored_as: str
+    ) -> int: ...
     def photos(self, complaint_id: int) -> list[Photo]: ...
 
     # re-aggregation onto another grid version

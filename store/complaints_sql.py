@@ -55,16 +55,22 @@ class ComplaintSql:
 
     # --- complaints ---------------------------------------------------------------------
 
-    def add_complaints(self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *,
-                       import_meta: dict | None = None) -> AddResult:
+    def add_complaints(
+        self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *, import_meta: dict | None = None
+    ) -> AddResult:
         """Insert complaints not yet stored (by source + external id), each with its events.
 
         All or nothing: one transaction for the whole call.
         """
         return self.add_complaint_chunks([(rows, events)], import_meta=import_meta)
 
-    def add_complaint_chunks(self, chunks: Iterable[tuple[Sequence[dict], Sequence[Sequence[dict]]]], *,
-                             import_meta: dict | None = None, batch: int = 5000) -> AddResult:
+    def add_complaint_chunks(
+        self,
+        chunks: Iterable[tuple[Sequence[dict], Sequence[Sequence[dict]]]],
+        *,
+        import_meta: dict | None = None,
+        batch: int = 5000,
+    ) -> AddResult:
         """Like ``add_complaints`` for an import too big to hold at once: all chunks, one transaction.
 
         If the iterator raises (a later chunk found faulty rows), nothing is stored.
@@ -78,9 +84,17 @@ class ComplaintSql:
         with self.engine.begin() as conn:
             import_id = None
             if import_meta is not None:
-                import_id = conn.execute(self.t["complaint_imports"].insert().values(
-                    **import_meta, imported_at=now, rows=0, added=0,
-                ).returning(self.t["complaint_imports"].c.id)).scalar_one()
+                import_id = conn.execute(
+                    self.t["complaint_imports"]
+                    .insert()
+                    .values(
+                        **import_meta,
+                        imported_at=now,
+                        rows=0,
+                        added=0,
+                    )
+                    .returning(self.t["complaint_imports"].c.id)
+                ).scalar_one()
             for rows, events in chunks:
                 rows_seen += len(rows)
                 present = self._present_keys(conn, [(r["source"], r["external_id"]) for r in rows])
@@ -91,25 +105,36 @@ class ComplaintSql:
                         skipped.append(key)
                         continue
                     seen.add(key)
-                    fresh.append({**row, "row_version": 1, "created_at": now, "updated_at": now,
-                                  "import_id": import_id})
+                    fresh.append(
+                        {
+                            **row,
+                            "row_version": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                            "import_id": import_id,
+                        }
+                    )
                     fresh_events.append(history)
                 for start in range(0, len(fresh), batch):
-                    part = fresh[start:start + batch]
+                    part = fresh[start : start + batch]
                     # executemany without RETURNING is one statement per batch; RETURNING makes
                     # SQLite's driver go row by row, ten times slower
                     conn.execute(complaints.insert(), part)
                     new_ids = self._ids_of(conn, part)
                     ids.extend(new_ids)
-                    histories = fresh_events[start:start + batch]
-                    ev_rows = [{**e, "complaint_id": cid}
-                               for cid, history in zip(new_ids, histories, strict=True) for e in history]
+                    histories = fresh_events[start : start + batch]
+                    ev_rows = [
+                        {**e, "complaint_id": cid}
+                        for cid, history in zip(new_ids, histories, strict=True)
+                        for e in history
+                    ]
                     if ev_rows:
                         conn.execute(events_t.insert(), ev_rows)
             if import_id is not None:
                 imports = self.t["complaint_imports"]
-                conn.execute(imports.update().where(imports.c.id == import_id)
-                             .values(rows=rows_seen, added=len(ids)))
+                conn.execute(
+                    imports.update().where(imports.c.id == import_id).values(rows=rows_seen, added=len(ids))
+                )
         return AddResult(ids, skipped, import_id)
 
     def _ids_of(self, conn: sa.Connection, rows: Sequence[dict]) -> list[int]:
@@ -121,9 +146,12 @@ class ComplaintSql:
             by_source.setdefault(r["source"], []).append(r["external_id"])
         for source, external_ids in by_source.items():
             for start in range(0, len(external_ids), 900):
-                for cid, ext in conn.execute(sa.select(complaints.c.id, complaints.c.external_id).where(
+                for cid, ext in conn.execute(
+                    sa.select(complaints.c.id, complaints.c.external_id).where(
                         complaints.c.source == source,
-                        complaints.c.external_id.in_(external_ids[start:start + 900]))):
+                        complaints.c.external_id.in_(external_ids[start : start + 900]),
+                    )
+                ):
                     found[(source, ext)] = cid
         return [found[(r["source"], r["external_id"])] for r in rows]
 
@@ -135,9 +163,11 @@ class ComplaintSql:
             by_source.setdefault(source, []).append(external_id)
         for source, ids in by_source.items():
             for start in range(0, len(ids), 900):
-                found = conn.execute(sa.select(complaints.c.external_id).where(
-                    complaints.c.source == source,
-                    complaints.c.external_id.in_(ids[start:start + 900]))).scalars()
+                found = conn.execute(
+                    sa.select(complaints.c.external_id).where(
+                        complaints.c.source == source, complaints.c.external_id.in_(ids[start : start + 900])
+                    )
+                ).scalars()
                 present.update((source, x) for x in found)
         return present
 
@@ -151,37 +181,51 @@ class ComplaintSql:
     def complaint_by_external(self, source: str, external_id: str) -> Case | None:
         complaints = self.t["complaints"]
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(complaints).where(
-                complaints.c.source == source, complaints.c.external_id == external_id)).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(complaints).where(
+                        complaints.c.source == source, complaints.c.external_id == external_id
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return Case.from_mapping(_named(row)) if row else None
 
     def complaint_events(self, complaint_id: int) -> list[CaseEvent]:
         events = self.t["complaint_events"]
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(events).where(events.c.complaint_id == complaint_id)
-                                .order_by(events.c.id)).mappings().all()
+            rows = (
+                conn.execute(
+                    sa.select(events).where(events.c.complaint_id == complaint_id).order_by(events.c.id)
+                )
+                .mappings()
+                .all()
+            )
         return [CaseEvent.from_mapping(_named(r)) for r in rows]
 
-    def update_complaint(self, complaint_id: int, expected_version: int, values: dict,
-                         event: dict) -> int:
+    def update_complaint(self, complaint_id: int, expected_version: int, values: dict, event: dict) -> int:
         """Apply a change and record its event, if the complaint is still at ``expected_version``."""
         complaints = self.t["complaints"]
         with self.engine.begin() as conn:
             done = conn.execute(
                 complaints.update()
                 .where(complaints.c.id == complaint_id, complaints.c.row_version == expected_version)
-                .values(**values, row_version=expected_version + 1, updated_at=_now()))
+                .values(**values, row_version=expected_version + 1, updated_at=_now())
+            )
             if done.rowcount != 1:
-                actual = conn.execute(sa.select(complaints.c.row_version)
-                                      .where(complaints.c.id == complaint_id)).scalar()
+                actual = conn.execute(
+                    sa.select(complaints.c.row_version).where(complaints.c.id == complaint_id)
+                ).scalar()
                 if actual is None:
                     raise KeyError(f"complaint {complaint_id} does not exist")
                 raise ConcurrentUpdate(complaint_id, expected_version, actual)
             conn.execute(self.t["complaint_events"].insert().values(**event, complaint_id=complaint_id))
         return expected_version + 1
 
-    def list_complaints(self, *, filters: dict | None = None, limit: int = 100, offset: int = 0,
-                        newest_first: bool = True) -> list[Case]:
+    def list_complaints(
+        self, *, filters: dict | None = None, limit: int = 100, offset: int = 0, newest_first: bool = True
+    ) -> list[Case]:
         complaints = self.t["complaints"]
         query = self._filtered(sa.select(complaints), filters or {})
         order = complaints.c.reported_at.desc() if newest_first else complaints.c.reported_at
@@ -202,16 +246,23 @@ class ComplaintSql:
         # times are read raw and converted by pandas in one vectorised pass: the per-value
         # type conversion would cost more than the query for a few hundred thousand rows
         times = [n for n in names if isinstance(complaints.c[n].type, UtcDateTime)]
-        cols = [sa.type_coerce(complaints.c[n], sa.String() if self.dialect == "sqlite" else sa.DateTime())
-                .label(n) if n in times else complaints.c[n] for n in names]
+        cols = [
+            sa.type_coerce(complaints.c[n], sa.String() if self.dialect == "sqlite" else sa.DateTime()).label(
+                n
+            )
+            if n in times
+            else complaints.c[n]
+            for n in names
+        ]
         query = self._filtered(sa.select(*cols), filters or {})
         with self.engine.connect() as conn:
             result = conn.execute(query)
             rows = result.fetchall()
         # column by column: handing pandas the Row objects makes it probe each for attributes
         data = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-        frame = pd.DataFrame({name: list(values) for name, values in zip(names, data, strict=True)},
-                             columns=names)
+        frame = pd.DataFrame(
+            {name: list(values) for name, values in zip(names, data, strict=True)}, columns=names
+        )
         for name in times:
             frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
         return frame
@@ -219,12 +270,16 @@ class ComplaintSql:
     def complaints_stamp(self) -> tuple:
         """(count, last id, last change, first report, last report), times as ISO strings in UTC."""
         c = self.t["complaints"].c
-        query = sa.select(sa.func.count(), sa.func.max(c.id), sa.func.max(c.updated_at),
-                          sa.func.min(c.reported_at), sa.func.max(c.reported_at))
+        query = sa.select(
+            sa.func.count(),
+            sa.func.max(c.id),
+            sa.func.max(c.updated_at),
+            sa.func.min(c.reported_at),
+            sa.func.max(c.reported_at),
+        )
         with self.engine.connect() as conn:
             count, last_id, changed, first, last = conn.execute(query).one()
-        return (int(count), None if last_id is None else int(last_id),
-                _iso(changed), _iso(first), _iso(last))
+        return (int(count), None if last_id is None else int(last_id), _iso(changed), _iso(first), _iso(last))
 
     def _filtered(self, query: sa.Select, filters: dict) -> sa.Select:
         c = self.t["complaints"].c
@@ -246,10 +301,19 @@ class ComplaintSql:
     def follow_up_frame(self, filters: dict | None = None) -> pd.DataFrame:
         """Every follow-up verdict (回访) with its complaint's grid, category and department."""
         events, complaints = self.t["complaint_events"], self.t["complaints"]
-        query = sa.select(events.c.complaint_id, events.c.at, events.c.satisfied, complaints.c.grid_code,
-                          complaints.c.community_code, complaints.c.category_code,
-                          complaints.c.department_code).join(
-            complaints, complaints.c.id == events.c.complaint_id).where(events.c.action == "follow_up")
+        query = (
+            sa.select(
+                events.c.complaint_id,
+                events.c.at,
+                events.c.satisfied,
+                complaints.c.grid_code,
+                complaints.c.community_code,
+                complaints.c.category_code,
+                complaints.c.department_code,
+            )
+            .join(complaints, complaints.c.id == events.c.complaint_id)
+            .where(events.c.action == "follow_up")
+        )
         query = self._filtered(query, filters or {})
         with self.engine.connect() as conn:
             result = conn.execute(query)
@@ -257,19 +321,38 @@ class ComplaintSql:
 
     # --- photos -------------------------------------------------------------------------
 
-    def add_photo(self, complaint_id: int, *, filename: str, content_type: str, size: int,
-                  sha256: str, stored_as: str) -> int:
+    def add_photo(
+        self, complaint_id: int, *, filename: str, content_type: str, size: int, sha256: str, stored_as: str
+    ) -> int:
         photos = self.t["complaint_photos"]
         with self.engine.begin() as conn:
-            return int(conn.execute(photos.insert().values(
-                complaint_id=complaint_id, filename=filename, content_type=content_type, size=size,
-                sha256=sha256, stored_as=stored_as, created_at=_now()).returning(photos.c.id)).scalar_one())
+            return int(
+                conn.execute(
+                    photos.insert()
+                    .values(
+                        complaint_id=complaint_id,
+                        filename=filename,
+                        content_type=content_type,
+                        size=size,
+                        sha256=sha256,
+                        stored_as=stored_as,
+                        created_at=_now(),
+                    )
+                    .returning(photos.c.id)
+                ).scalar_one()
+            )
 
     def photos(self, complaint_id: int) -> list[Photo]:
         photos = self.t["complaint_photos"]
         with self.engine.connect() as conn:
-            return [Photo.from_mapping(_named(r)) for r in conn.execute(sa.select(photos).where(
-                photos.c.complaint_id == complaint_id).order_by(photos.c.id)).mappings().all()]
+            return [
+                Photo.from_mapping(_named(r))
+                for r in conn.execute(
+                    sa.select(photos).where(photos.c.complaint_id == complaint_id).order_by(photos.c.id)
+                )
+                .mappings()
+                .all()
+            ]
 
     # --- re-aggregation onto another grid version -----------------------------------------
 
@@ -278,29 +361,46 @@ class ComplaintSql:
         regrid = self.t["complaint_regrid"]
         with self.engine.begin() as conn:
             conn.execute(regrid.delete().where(regrid.c.version_id == version_id))
-            rows = [{"version_id": version_id, "complaint_id": cid, "grid_code": code}
-                    for cid, code in pairs]
+            rows = [{"version_id": version_id, "complaint_id": cid, "grid_code": code} for cid, code in pairs]
             for start in range(0, len(rows), 10_000):
-                conn.execute(regrid.insert(), rows[start:start + 10_000])
+                conn.execute(regrid.insert(), rows[start : start + 10_000])
         return len(pairs)
 
     def regrid_frame(self, version_id: int) -> pd.DataFrame:
         regrid = self.t["complaint_regrid"]
         with self.engine.connect() as conn:
-            result = conn.execute(sa.select(regrid.c.complaint_id, regrid.c.grid_code)
-                                  .where(regrid.c.version_id == version_id))
+            result = conn.execute(
+                sa.select(regrid.c.complaint_id, regrid.c.grid_code).where(regrid.c.version_id == version_id)
+            )
             return pd.DataFrame(result.all(), columns=["complaint_id", "grid_code"])
 
     # --- users ----------------------------------------------------------------------------
 
-    def add_user(self, username: str, display_name: str, password_hash: str, role: str,
-                 department_code: str | None = None) -> int:
+    def add_user(
+        self,
+        username: str,
+        display_name: str,
+        password_hash: str,
+        role: str,
+        department_code: str | None = None,
+    ) -> int:
         users = self.t["users"]
         with self.engine.begin() as conn:
-            return int(conn.execute(users.insert().values(
-                username=username, display_name=display_name, password_hash=password_hash, role=role,
-                department_code=department_code, active=True, created_at=_now(),
-            ).returning(users.c.id)).scalar_one())
+            return int(
+                conn.execute(
+                    users.insert()
+                    .values(
+                        username=username,
+                        display_name=display_name,
+                        password_hash=password_hash,
+                        role=role,
+                        department_code=department_code,
+                        active=True,
+                        created_at=_now(),
+                    )
+                    .returning(users.c.id)
+                ).scalar_one()
+            )
 
     def user(self, *, user_id: int | None = None, username: str | None = None) -> UserAccount | None:
         users = self.t["users"]
@@ -317,8 +417,10 @@ class ComplaintSql:
     def users(self) -> list[UserAccount]:
         users = self.t["users"]
         with self.engine.connect() as conn:
-            return [UserAccount.from_mapping(_named(r))
-                    for r in conn.execute(sa.select(users).order_by(users.c.id)).mappings().all()]
+            return [
+                UserAccount.from_mapping(_named(r))
+                for r in conn.execute(sa.select(users).order_by(users.c.id)).mappings().all()
+            ]
 
     # --- working-day calendar ---------------------------------------------------------------
 
@@ -331,8 +433,11 @@ class ComplaintSql:
         days = self.t["calendar_days"]
         with self.engine.begin() as conn:
             if year is not None:
-                conn.execute(days.delete().where(
-                    days.c.day.between(datetime.date(year, 1, 1), datetime.date(year, 12, 31))))
+                conn.execute(
+                    days.delete().where(
+                        days.c.day.between(datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+                    )
+                )
             conn.execute(days.delete().where(days.c.day.in_([r["day"] for r in rows])))
             conn.execute(days.insert(), [{**r, "source": source} for r in rows])
         return len(rows)

@@ -70,8 +70,9 @@ class _Table:
         self.columns = [c.name for c in table.columns]
         self.pk = tuple(c.name for c in table.primary_key.columns)
         self.auto = self.pk == ("id",) and isinstance(table.c.id.type, sa.Integer)
-        self.required = {c.name for c in table.columns if not c.nullable and c.name not in
-                         (("id",) if self.auto else ())}
+        self.required = {
+            c.name for c in table.columns if not c.nullable and c.name not in (("id",) if self.auto else ())
+        }
         self.times = {c.name for c in table.columns if isinstance(c.type, UtcDateTime)}
         self.json = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
         self.casts: dict[str, Callable[[Any], Any]] = {}
@@ -83,8 +84,11 @@ class _Table:
             elif isinstance(c.type, sa.Integer):
                 self.casts[c.name] = int
         uniques = [self.pk]
-        uniques += [tuple(col.name for col in con.columns) for con in table.constraints
-                    if isinstance(con, sa.UniqueConstraint)]
+        uniques += [
+            tuple(col.name for col in con.columns)
+            for con in table.constraints
+            if isinstance(con, sa.UniqueConstraint)
+        ]
         uniques += [(c.name,) for c in table.columns if c.unique]
         self.uniques = list(dict.fromkeys(uniques))
         self.fks = [(fk.parent.name, fk.column.table.name) for fk in table.foreign_keys]
@@ -269,11 +273,16 @@ class MemoryStore:
 
     # --- places ---------------------------------------------------------------------------
 
-    def put_town(self, code: str, name: str, outline: BaseGeometry | None,
-                 outline_source: str | None) -> None:
+    def put_town(
+        self, code: str, name: str, outline: BaseGeometry | None, outline_source: str | None
+    ) -> None:
         towns = self.t["towns"]
-        values = {"name": name, "outline": outline, "outline_source": outline_source,
-                  "updated_at": self._now()}
+        values = {
+            "name": name,
+            "outline": outline,
+            "outline_source": outline_source,
+            "updated_at": self._now(),
+        }
         with self._transaction():
             if (code,) in towns.rows:
                 towns.update((code,), values)
@@ -308,27 +317,61 @@ class MemoryStore:
 
     # --- grid versions --------------------------------------------------------------------
 
-    def add_version(self, grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, label: str,
-                    town_code: str, created_by: str | None, source: str | None,
-                    source_crs: str | None, sha256: str | None, report: dict | None,
-                    repairs: Sequence[str] | None, note: str | None = None,
-                    activate: bool = False) -> int:
+    def add_version(
+        self,
+        grids: gpd.GeoDataFrame,
+        communities: gpd.GeoDataFrame,
+        *,
+        label: str,
+        town_code: str,
+        created_by: str | None,
+        source: str | None,
+        source_crs: str | None,
+        sha256: str | None,
+        report: dict | None,
+        repairs: Sequence[str] | None,
+        note: str | None = None,
+        activate: bool = False,
+    ) -> int:
         with self._transaction():
-            (version_id,) = self.t["grid_versions"].insert({
-                "label": label, "town_code": town_code, "created_at": self._now(),
-                "created_by": created_by, "source": source, "source_crs": source_crs, "sha256": sha256,
-                "n_grids": len(grids), "report": report, "repairs": list(repairs or []), "note": note,
-            }, strict=True)
+            (version_id,) = self.t["grid_versions"].insert(
+                {
+                    "label": label,
+                    "town_code": town_code,
+                    "created_at": self._now(),
+                    "created_by": created_by,
+                    "source": source,
+                    "source_crs": source_crs,
+                    "sha256": sha256,
+                    "n_grids": len(grids),
+                    "report": report,
+                    "repairs": list(repairs or []),
+                    "note": note,
+                },
+                strict=True,
+            )
             for r in grids.itertuples(index=False):
-                self.t["grids"].insert({
-                    "version_id": version_id, "code": r.code, "name": _text(r.name),
-                    "community_code": r.community_code, "area_m2": float(r.area_m2),
-                    "population": _int(r.population), "households": _int(r.households),
-                    "geometry": r.geometry})
+                self.t["grids"].insert(
+                    {
+                        "version_id": version_id,
+                        "code": r.code,
+                        "name": _text(r.name),
+                        "community_code": r.community_code,
+                        "area_m2": float(r.area_m2),
+                        "population": _int(r.population),
+                        "households": _int(r.households),
+                        "geometry": r.geometry,
+                    }
+                )
             for r in communities.itertuples(index=False):
-                self.t["community_shapes"].insert({
-                    "version_id": version_id, "code": r.code, "area_m2": float(r.area_m2),
-                    "geometry": r.geometry})
+                self.t["community_shapes"].insert(
+                    {
+                        "version_id": version_id,
+                        "code": r.code,
+                        "area_m2": float(r.area_m2),
+                        "geometry": r.geometry,
+                    }
+                )
             if activate:
                 self._activate(version_id, created_by)
         return int(version_id)
@@ -353,10 +396,25 @@ class MemoryStore:
                 if seen is None or act["activated_at"] > seen:
                     last[act["version_id"]] = act["activated_at"]
             active = self._active()
-        return [VersionInfo(r["id"], r["label"], r["town_code"], r["created_at"], r["created_by"],
-                            r["source"], r["source_crs"], r["sha256"], r["n_grids"], r["report"],
-                            r["repairs"], r["note"], r["id"] == active, last.get(r["id"]))
-                for r in rows]
+        return [
+            VersionInfo(
+                r["id"],
+                r["label"],
+                r["town_code"],
+                r["created_at"],
+                r["created_by"],
+                r["source"],
+                r["source_crs"],
+                r["sha256"],
+                r["n_grids"],
+                r["report"],
+                r["repairs"],
+                r["note"],
+                r["id"] == active,
+                last.get(r["id"]),
+            )
+            for r in rows
+        ]
 
     def activate(self, version_id: int, by: str | None = None) -> None:
         with self._transaction():
@@ -365,8 +423,9 @@ class MemoryStore:
     def _activate(self, version_id: int, by: str | None) -> None:
         if (version_id,) not in self.t["grid_versions"].rows:
             raise KeyError(f"grid version {version_id} does not exist")
-        self.t["activations"].insert({"version_id": version_id, "activated_at": self._now(),
-                                      "activated_by": by}, strict=True)
+        self.t["activations"].insert(
+            {"version_id": version_id, "activated_at": self._now(), "activated_by": by}, strict=True
+        )
 
     def active_version_id(self) -> int | None:
         with self._lock:
@@ -408,17 +467,24 @@ class MemoryStore:
 
     # --- officials ------------------------------------------------------------------------
 
-    def import_assignments(self, assignments: Sequence[Assignment], *, filename: str, sha256: str,
-                           by: str | None = None) -> ImportSummary:
+    def import_assignments(
+        self, assignments: Sequence[Assignment], *, filename: str, sha256: str, by: str | None = None
+    ) -> ImportSummary:
         officials = self.t["officials"]
         with self._transaction():
-            existing = {(r["phone"], r["role"], r["unit_code"], r["start_date"]): r
-                        for r in officials.all()}
+            existing = {(r["phone"], r["role"], r["unit_code"], r["start_date"]): r for r in officials.all()}
             new, changed = [], []
             for a in assignments:
-                values = {"name": a.name, "phone": a.phone, "role": str(a.role),
-                          "unit_code": a.unit_code, "unit_level": str(a.unit_level),
-                          "start_date": a.start, "end_date": a.end, "note": a.note or None}
+                values = {
+                    "name": a.name,
+                    "phone": a.phone,
+                    "role": str(a.role),
+                    "unit_code": a.unit_code,
+                    "unit_level": str(a.unit_level),
+                    "start_date": a.start,
+                    "end_date": a.end,
+                    "note": a.note or None,
+                }
                 old = existing.get((a.phone, str(a.role), a.unit_code, a.start))
                 if old is None:
                     new.append(values)
@@ -426,9 +492,18 @@ class MemoryStore:
                     changed.append((old["id"], values))
             import_id = None
             if new or changed:
-                (import_id,) = self.t["roster_imports"].insert({
-                    "filename": filename, "sha256": sha256, "imported_at": self._now(), "imported_by": by,
-                    "rows": len(assignments), "added": len(new), "updated": len(changed)}, strict=True)
+                (import_id,) = self.t["roster_imports"].insert(
+                    {
+                        "filename": filename,
+                        "sha256": sha256,
+                        "imported_at": self._now(),
+                        "imported_by": by,
+                        "rows": len(assignments),
+                        "added": len(new),
+                        "updated": len(changed),
+                    },
+                    strict=True,
+                )
                 for values in new:
                     officials.insert({**values, "import_id": import_id})
                 for official_id, values in changed:
@@ -440,17 +515,33 @@ class MemoryStore:
         wanted = None if unit_codes is None else set(unit_codes)
         with self._lock:
             rows = [r for r in self.t["officials"].all() if wanted is None or r["unit_code"] in wanted]
-        return [Assignment(r["name"], r["phone"], Role(r["role"]), r["unit_code"],
-                           UnitLevel(r["unit_level"]), r["start_date"], r["end_date"], r["note"] or "")
-                for r in rows]
+        return [
+            Assignment(
+                r["name"],
+                r["phone"],
+                Role(r["role"]),
+                r["unit_code"],
+                UnitLevel(r["unit_level"]),
+                r["start_date"],
+                r["end_date"],
+                r["note"] or "",
+            )
+            for r in rows
+        ]
 
     # --- API keys -------------------------------------------------------------------------
 
     def add_api_key(self, name: str, token_sha256: str, scopes: Sequence[str]) -> int:
         with self._transaction():
-            (key_id,) = self.t["api_keys"].insert({
-                "name": name, "token_sha256": token_sha256, "scopes": " ".join(sorted(scopes)),
-                "created_at": self._now()}, strict=True)
+            (key_id,) = self.t["api_keys"].insert(
+                {
+                    "name": name,
+                    "token_sha256": token_sha256,
+                    "scopes": " ".join(sorted(scopes)),
+                    "created_at": self._now(),
+                },
+                strict=True,
+            )
         return int(key_id)
 
     def api_key_scopes(self, token_sha256: str) -> tuple[str, list[str]] | None:
@@ -470,12 +561,14 @@ class MemoryStore:
 
     # --- complaints -----------------------------------------------------------------------
 
-    def add_complaints(self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *,
-                       import_meta: dict | None = None) -> AddResult:
+    def add_complaints(
+        self, rows: Sequence[dict], events: Sequence[Sequence[dict]], *, import_meta: dict | None = None
+    ) -> AddResult:
         return self.add_complaint_chunks([(rows, events)], import_meta=import_meta)
 
-    def add_complaint_chunks(self, chunks: Iterable[Chunk], *, import_meta: dict | None = None,
-                             batch: int = 5000) -> AddResult:
+    def add_complaint_chunks(
+        self, chunks: Iterable[Chunk], *, import_meta: dict | None = None, batch: int = 5000
+    ) -> AddResult:
         """All chunks in one transaction; ``batch`` is accepted for the SQL store's sake."""
         complaints, events_t = self.t["complaints"], self.t["complaint_events"]
         imports = self.t["complaint_imports"]
@@ -486,8 +579,9 @@ class MemoryStore:
             now = self._now()
             import_id = None
             if import_meta is not None:
-                (import_id,) = imports.insert({**import_meta, "imported_at": now, "rows": 0, "added": 0},
-                                              strict=True)
+                (import_id,) = imports.insert(
+                    {**import_meta, "imported_at": now, "rows": 0, "added": 0}, strict=True
+                )
             key = ("source", "external_id")
             for rows, events in chunks:
                 rows_seen += len(rows)
@@ -495,8 +589,15 @@ class MemoryStore:
                     if complaints.index[key].get((row["source"], row["external_id"])) is not None:
                         skipped.append((row["source"], row["external_id"]))
                         continue
-                    (cid,) = complaints.insert({**row, "row_version": 1, "created_at": now,
-                                                "updated_at": now, "import_id": import_id})
+                    (cid,) = complaints.insert(
+                        {
+                            **row,
+                            "row_version": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                            "import_id": import_id,
+                        }
+                    )
                     ids.append(cid)
                     for event in history:
                         events_t.insert({**event, "complaint_id": cid})
@@ -519,8 +620,7 @@ class MemoryStore:
             rows = [r for r in self.t["complaint_events"].all() if r["complaint_id"] == complaint_id]
         return [CaseEvent.from_mapping(r) for r in rows]
 
-    def update_complaint(self, complaint_id: int, expected_version: int, values: dict,
-                         event: dict) -> int:
+    def update_complaint(self, complaint_id: int, expected_version: int, values: dict, event: dict) -> int:
         complaints = self.t["complaints"]
         with self._transaction():
             row = complaints.rows.get((complaint_id,))
@@ -528,8 +628,9 @@ class MemoryStore:
                 raise KeyError(f"complaint {complaint_id} does not exist")
             if row["row_version"] != expected_version:
                 raise ConcurrentUpdate(complaint_id, expected_version, row["row_version"])
-            complaints.update((complaint_id,), {**values, "row_version": expected_version + 1,
-                                                "updated_at": self._now()})
+            complaints.update(
+                (complaint_id,), {**values, "row_version": expected_version + 1, "updated_at": self._now()}
+            )
             self.t["complaint_events"].insert({**event, "complaint_id": complaint_id}, strict=True)
         return expected_version + 1
 
@@ -539,13 +640,14 @@ class MemoryStore:
         tests = [_test(key, value, columns) for key, value in (filters or {}).items() if value is not None]
         return [r for r in self.t["complaints"].all() if all(test(r) for test in tests)]
 
-    def list_complaints(self, *, filters: dict | None = None, limit: int = 100, offset: int = 0,
-                        newest_first: bool = True) -> list[Case]:
+    def list_complaints(
+        self, *, filters: dict | None = None, limit: int = 100, offset: int = 0, newest_first: bool = True
+    ) -> list[Case]:
         with self._lock:
             rows = self._matching(filters)
         rows.sort(key=lambda r: r["id"], reverse=True)  # ties: highest id first, either way
         rows.sort(key=lambda r: r["reported_at"], reverse=newest_first)
-        return [Case.from_mapping(r) for r in rows[offset:offset + limit]]
+        return [Case.from_mapping(r) for r in rows[offset : offset + limit]]
 
     def count_complaints(self, filters: dict | None = None) -> int:
         with self._lock:
@@ -566,15 +668,34 @@ class MemoryStore:
         return frame
 
     def follow_up_frame(self, filters: dict | None = None) -> pd.DataFrame:
-        columns = ["complaint_id", "at", "satisfied", "grid_code", "community_code", "category_code",
-                   "department_code"]
+        columns = [
+            "complaint_id",
+            "at",
+            "satisfied",
+            "grid_code",
+            "community_code",
+            "category_code",
+            "department_code",
+        ]
         with self._lock:
             cases = {r["id"]: r for r in self._matching(filters)}
-            events = [e for e in self.t["complaint_events"].all()
-                      if e["action"] == "follow_up" and e["complaint_id"] in cases]
-        rows = [(e["complaint_id"], e["at"], e["satisfied"], *(cases[e["complaint_id"]][c] for c in
-                 ("grid_code", "community_code", "category_code", "department_code")))
-                for e in events]
+            events = [
+                e
+                for e in self.t["complaint_events"].all()
+                if e["action"] == "follow_up" and e["complaint_id"] in cases
+            ]
+        rows = [
+            (
+                e["complaint_id"],
+                e["at"],
+                e["satisfied"],
+                *(
+                    cases[e["complaint_id"]][c]
+                    for c in ("grid_code", "community_code", "category_code", "department_code")
+                ),
+            )
+            for e in events
+        ]
         return pd.DataFrame(rows, columns=columns)
 
     def complaints_stamp(self) -> tuple:
@@ -583,18 +704,32 @@ class MemoryStore:
         if not rows:
             return (0, None, None, None, None)
         reported = [r["reported_at"] for r in rows]
-        return (len(rows), max(r["id"] for r in rows), max(r["updated_at"] for r in rows).isoformat(),
-                min(reported).isoformat(), max(reported).isoformat())
+        return (
+            len(rows),
+            max(r["id"] for r in rows),
+            max(r["updated_at"] for r in rows).isoformat(),
+            min(reported).isoformat(),
+            max(reported).isoformat(),
+        )
 
     # --- photos -------------------------------------------------------------------------
 
-    def add_photo(self, complaint_id: int, *, filename: str, content_type: str, size: int,
-                  sha256: str, stored_as: str) -> int:
+    def add_photo(
+        self, complaint_id: int, *, filename: str, content_type: str, size: int, sha256: str, stored_as: str
+    ) -> int:
         with self._transaction():
-            (photo_id,) = self.t["complaint_photos"].insert({
-                "complaint_id": complaint_id, "filename": filename, "content_type": content_type,
-                "size": size, "sha256": sha256, "stored_as": stored_as, "created_at": self._now()},
-                strict=True)
+            (photo_id,) = self.t["complaint_photos"].insert(
+                {
+                    "complaint_id": complaint_id,
+                    "filename": filename,
+                    "content_type": content_type,
+                    "size": size,
+                    "sha256": sha256,
+                    "stored_as": stored_as,
+                    "created_at": self._now(),
+                },
+                strict=True,
+            )
         return int(photo_id)
 
     def photos(self, complaint_id: int) -> list[Photo]:
@@ -614,19 +749,36 @@ class MemoryStore:
 
     def regrid_frame(self, version_id: int) -> pd.DataFrame:
         with self._lock:
-            rows = [(r["complaint_id"], r["grid_code"]) for r in self.t["complaint_regrid"].all()
-                    if r["version_id"] == version_id]
+            rows = [
+                (r["complaint_id"], r["grid_code"])
+                for r in self.t["complaint_regrid"].all()
+                if r["version_id"] == version_id
+            ]
         return pd.DataFrame(rows, columns=["complaint_id", "grid_code"])
 
     # --- users ----------------------------------------------------------------------------
 
-    def add_user(self, username: str, display_name: str, password_hash: str, role: str,
-                 department_code: str | None = None) -> int:
+    def add_user(
+        self,
+        username: str,
+        display_name: str,
+        password_hash: str,
+        role: str,
+        department_code: str | None = None,
+    ) -> int:
         with self._transaction():
-            (user_id,) = self.t["users"].insert({
-                "username": username, "display_name": display_name, "password_hash": password_hash,
-                "role": role, "department_code": department_code, "active": True,
-                "created_at": self._now()}, strict=True)
+            (user_id,) = self.t["users"].insert(
+                {
+                    "username": username,
+                    "display_name": display_name,
+                    "password_hash": password_hash,
+                    "role": role,
+                    "department_code": department_code,
+                    "active": True,
+                    "created_at": self._now(),
+                },
+                strict=True,
+            )
         return int(user_id)
 
     def user(self, *, user_id: int | None = None, username: str | None = None) -> UserAccount | None:

@@ -63,19 +63,31 @@ class PlaceStore(Protocol):
     """
 
     # towns and communities
-    def put_town(self, code: str, name: str, outline: BaseGeometry | None,
-                 outline_source: str | None) -> None: ...
+    def put_town(
+        self, code: str, name: str, outline: BaseGeometry | None, outline_source: str | None
+    ) -> None: ...
     def town(self, code: str) -> Town | None: ...
     def towns(self) -> list[Town]: ...
     def put_communities(self, communities: pd.DataFrame) -> int: ...
     def communities(self) -> pd.DataFrame: ...
 
     # grid versions and their activation log
-    def add_version(self, grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, label: str,
-                    town_code: str, created_by: str | None, source: str | None,
-                    source_crs: str | None, sha256: str | None, report: dict | None,
-                    repairs: Sequence[str] | None, note: str | None = None,
-                    activate: bool = False) -> int: ...
+    def add_version(
+        self,
+        grids: gpd.GeoDataFrame,
+        communities: gpd.GeoDataFrame,
+        *,
+        label: str,
+        town_code: str,
+        created_by: str | None,
+        source: str | None,
+        source_crs: str | None,
+        sha256: str | None,
+        report: dict | None,
+        repairs: Sequence[str] | None,
+        note: str | None = None,
+        activate: bool = False,
+    ) -> int: ...
     def versions(self) -> list[VersionInfo]: ...
     def version(self, version_id: int) -> VersionInfo | None: ...
     def version_by_sha256(self, sha256: str) -> VersionInfo | None: ...
@@ -89,8 +101,9 @@ class PlaceStore(Protocol):
     def community_shapes(self, version_id: int) -> gpd.GeoDataFrame: ...
 
     # officials
-    def import_assignments(self, assignments: Sequence[Assignment], *, filename: str, sha256: str,
-                           by: str | None = None) -> ImportSummary: ...
+    def import_assignments(
+        self, assignments: Sequence[Assignment], *, filename: str, sha256: str, by: str | None = None
+    ) -> ImportSummary: ...
     def assignments(self, unit_codes: Iterable[str] | None = None) -> list[Assignment]: ...
 
 

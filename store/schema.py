@@ -77,7 +77,8 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     geom = geometry_type(dialect_name)
     t = {}
     t["towns"] = sa.Table(
-        "towns", md,
+        "towns",
+        md,
         sa.Column("code", sa.String(9), primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("outline", geom),
@@ -85,7 +86,8 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("updated_at", UtcDateTime, nullable=False),
     )
     t["communities"] = sa.Table(
-        "communities", md,
+        "communities",
+        md,
         sa.Column("code", sa.String(12), primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("short_name", sa.Text),
@@ -93,7 +95,8 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("town_code", sa.String(9), nullable=False),
     )
     t["grid_versions"] = sa.Table(
-        "grid_versions", md,
+        "grid_versions",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("label", sa.Text, nullable=False),
         sa.Column("town_code", sa.String(9), nullable=False),
@@ -108,14 +111,16 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("note", sa.Text),
     )
     t["activations"] = sa.Table(
-        "activations", md,
+        "activations",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), nullable=False),
         sa.Column("activated_at", UtcDateTime, nullable=False),
         sa.Column("activated_by", sa.Text),
     )
     t["grids"] = sa.Table(
-        "grids", md,
+        "grids",
+        md,
         sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), primary_key=True),
         sa.Column("code", sa.String(15), primary_key=True),
         sa.Column("name", sa.Text),
@@ -126,14 +131,16 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("geometry", geom, nullable=False),
     )
     t["community_shapes"] = sa.Table(
-        "community_shapes", md,
+        "community_shapes",
+        md,
         sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), primary_key=True),
         sa.Column("code", sa.String(12), primary_key=True),
         sa.Column("area_m2", sa.Float, nullable=False),
         sa.Column("geometry", geom, nullable=False),
     )
     t["roster_imports"] = sa.Table(
-        "roster_imports", md,
+        "roster_imports",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("filename", sa.Text, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
@@ -144,7 +151,8 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("updated", sa.Integer, nullable=False),
     )
     t["officials"] = sa.Table(
-        "officials", md,
+        "officials",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("phone", sa.String(32), nullable=False),
@@ -158,7 +166,8 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.UniqueConstraint("phone", "role", "unit_code", "start_date", name="uq_officials_key"),
     )
     t["api_keys"] = sa.Table(
-        "api_keys", md,
+        "api_keys",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
@@ -186,7 +195,8 @@ def _indexes(dialect_name: str, t: dict[str, sa.Table]) -> None:
 
 def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.TypeEngine) -> None:
     t["users"] = sa.Table(
-        "users", md,
+        "users",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("username", sa.String(64), nullable=False, unique=True),
         sa.Column("display_name", sa.Text, nullable=False),
@@ -197,7 +207,8 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("created_at", UtcDateTime, nullable=False),
     )
     t["complaints"] = sa.Table(
-        "complaints", md,
+        "complaints",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("source", sa.String(64), nullable=False),
         sa.Column("external_id", sa.String(128), nullable=False),
@@ -234,7 +245,8 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.UniqueConstraint("source", "external_id", name="uq_complaints_source_external_id"),
     )
     t["complaint_events"] = sa.Table(
-        "complaint_events", md,
+        "complaint_events",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), nullable=False),
         sa.Column("at", UtcDateTime, nullable=False),
@@ -249,7 +261,8 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("duplicate_of", sa.Text),
     )
     t["complaint_photos"] = sa.Table(
-        "complaint_photos", md,
+        "complaint_photos",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), nullable=False),
         sa.Column("filename", sa.Text, nullable=False),
@@ -260,7 +273,8 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("created_at", UtcDateTime, nullable=False),
     )
     t["complaint_imports"] = sa.Table(
-        "complaint_imports", md,
+        "complaint_imports",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("filename", sa.Text, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
@@ -270,13 +284,15 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("added", sa.Integer, nullable=False),
     )
     t["complaint_regrid"] = sa.Table(
-        "complaint_regrid", md,
+        "complaint_regrid",
+        md,
         sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), primary_key=True),
         sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), primary_key=True),
         sa.Column("grid_code", sa.String(15)),
     )
     t["calendar_days"] = sa.Table(
-        "calendar_days", md,
+        "calendar_days",
+        md,
         sa.Column("day", sa.Date, primary_key=True),
         sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("name", sa.Text),

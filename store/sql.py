@@ -100,11 +100,11 @@ class SqlStore(ComplaintSql):
 
     # --- places ---------------------------------------------------------------------------
 
-    def put_town(self, code: str, name: str, outline: BaseGeometry | None,
-                 outline_source: str | None) -> None:
+    def put_town(
+        self, code: str, name: str, outline: BaseGeometry | None, outline_source: str | None
+    ) -> None:
         towns = self.t["towns"]
-        values = {"name": name, "outline": outline, "outline_source": outline_source,
-                  "updated_at": _now()}
+        values = {"name": name, "outline": outline, "outline_source": outline_source, "updated_at": _now()}
         with self.engine.begin() as conn:
             done = conn.execute(towns.update().where(towns.c.code == code).values(**values))
             if done.rowcount == 0:
@@ -143,30 +143,69 @@ class SqlStore(ComplaintSql):
 
     # --- grid versions --------------------------------------------------------------------
 
-    def add_version(self, grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, label: str,
-                    town_code: str, created_by: str | None, source: str | None,
-                    source_crs: str | None, sha256: str | None, report: dict | None,
-                    repairs: Sequence[str] | None, note: str | None = None,
-                    activate: bool = False) -> int:
+    def add_version(
+        self,
+        grids: gpd.GeoDataFrame,
+        communities: gpd.GeoDataFrame,
+        *,
+        label: str,
+        town_code: str,
+        created_by: str | None,
+        source: str | None,
+        source_crs: str | None,
+        sha256: str | None,
+        report: dict | None,
+        repairs: Sequence[str] | None,
+        note: str | None = None,
+        activate: bool = False,
+    ) -> int:
         versions, grid_t, shapes = self.t["grid_versions"], self.t["grids"], self.t["community_shapes"]
         with self.engine.begin() as conn:
-            version_id = conn.execute(versions.insert().values(
-                label=label, town_code=town_code, created_at=_now(), created_by=created_by,
-                source=source, source_crs=source_crs, sha256=sha256, n_grids=len(grids),
-                report=report, repairs=list(repairs or []), note=note,
-            ).returning(versions.c.id)).scalar_one()
-            conn.execute(grid_t.insert(), [
-                {"version_id": version_id, "code": r.code, "name": _text(r.name),
-                 "community_code": r.community_code, "area_m2": float(r.area_m2),
-                 "population": _int(r.population), "households": _int(r.households),
-                 "geometry": r.geometry}
-                for r in grids.itertuples(index=False)
-            ])
-            conn.execute(shapes.insert(), [
-                {"version_id": version_id, "code": r.code, "area_m2": float(r.area_m2),
-                 "geometry": r.geometry}
-                for r in communities.itertuples(index=False)
-            ])
+            version_id = conn.execute(
+                versions.insert()
+                .values(
+                    label=label,
+                    town_code=town_code,
+                    created_at=_now(),
+                    created_by=created_by,
+                    source=source,
+                    source_crs=source_crs,
+                    sha256=sha256,
+                    n_grids=len(grids),
+                    report=report,
+                    repairs=list(repairs or []),
+                    note=note,
+                )
+                .returning(versions.c.id)
+            ).scalar_one()
+            conn.execute(
+                grid_t.insert(),
+                [
+                    {
+                        "version_id": version_id,
+                        "code": r.code,
+                        "name": _text(r.name),
+                        "community_code": r.community_code,
+                        "area_m2": float(r.area_m2),
+                        "population": _int(r.population),
+                        "households": _int(r.households),
+                        "geometry": r.geometry,
+                    }
+                    for r in grids.itertuples(index=False)
+                ],
+            )
+            conn.execute(
+                shapes.insert(),
+                [
+                    {
+                        "version_id": version_id,
+                        "code": r.code,
+                        "area_m2": float(r.area_m2),
+                        "geometry": r.geometry,
+                    }
+                    for r in communities.itertuples(index=False)
+                ],
+            )
             if activate:
                 self._activate(conn, version_id, created_by)
         return int(version_id)
@@ -189,18 +228,35 @@ class SqlStore(ComplaintSql):
             query = query.where(where)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            last = dict(conn.execute(
-                sa.select(acts.c.version_id, sa.func.max(acts.c.activated_at))
-                .group_by(acts.c.version_id)).all())
+            last = dict(
+                conn.execute(
+                    sa.select(acts.c.version_id, sa.func.max(acts.c.activated_at)).group_by(acts.c.version_id)
+                ).all()
+            )
             active = self._active(conn)
         out = []
         for r in rows:
             when = last.get(r.id)
             if when is not None and when.tzinfo is None:  # aggregate results skip the type
                 when = _as_utc(when)
-            out.append(VersionInfo(
-                r.id, r.label, r.town_code, r.created_at, r.created_by, r.source, r.source_crs,
-                r.sha256, r.n_grids, r.report, r.repairs, r.note, r.id == active, when))
+            out.append(
+                VersionInfo(
+                    r.id,
+                    r.label,
+                    r.town_code,
+                    r.created_at,
+                    r.created_by,
+                    r.source,
+                    r.source_crs,
+                    r.sha256,
+                    r.n_grids,
+                    r.report,
+                    r.repairs,
+                    r.note,
+                    r.id == active,
+                    when,
+                )
+            )
         return out
 
     def activate(self, version_id: int, by: str | None = None) -> None:
@@ -211,8 +267,9 @@ class SqlStore(ComplaintSql):
         versions = self.t["grid_versions"]
         if conn.execute(sa.select(versions.c.id).where(versions.c.id == version_id)).first() is None:
             raise KeyError(f"grid version {version_id} does not exist")
-        conn.execute(self.t["activations"].insert().values(
-            version_id=version_id, activated_at=_now(), activated_by=by))
+        conn.execute(
+            self.t["activations"].insert().values(version_id=version_id, activated_at=_now(), activated_by=by)
+        )
 
     def active_version_id(self) -> int | None:
         with self.engine.connect() as conn:
@@ -220,29 +277,33 @@ class SqlStore(ComplaintSql):
 
     def _active(self, conn: sa.Connection) -> int | None:
         acts = self.t["activations"]
-        return conn.execute(
-            sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1)).scalar()
+        return conn.execute(sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1)).scalar()
 
     def activations(self) -> list[tuple[datetime.datetime, int]]:
         """The activation log, oldest first: (when, version)."""
         acts = self.t["activations"]
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(acts.c.activated_at, acts.c.version_id)
-                                .order_by(acts.c.activated_at, acts.c.id)).all()
+            rows = conn.execute(
+                sa.select(acts.c.activated_at, acts.c.version_id).order_by(acts.c.activated_at, acts.c.id)
+            ).all()
         return [(r.activated_at, r.version_id) for r in rows]
 
     def version_at(self, when: datetime.datetime) -> int | None:
         acts = self.t["activations"]
         with self.engine.connect() as conn:
             return conn.execute(
-                sa.select(acts.c.version_id).where(acts.c.activated_at <= when)
-                .order_by(acts.c.activated_at.desc(), acts.c.id.desc()).limit(1)).scalar()
+                sa.select(acts.c.version_id)
+                .where(acts.c.activated_at <= when)
+                .order_by(acts.c.activated_at.desc(), acts.c.id.desc())
+                .limit(1)
+            ).scalar()
 
     def grids(self, version_id: int) -> gpd.GeoDataFrame:
         grid_t = self.t["grids"]
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(grid_t).where(grid_t.c.version_id == version_id)
-                                .order_by(grid_t.c.code)).all()
+            rows = conn.execute(
+                sa.select(grid_t).where(grid_t.c.version_id == version_id).order_by(grid_t.c.code)
+            ).all()
         columns = ["code", "name", "community_code", "area_m2", "population", "households"]
         frame = pd.DataFrame([tuple(getattr(r, c) for c in columns) for r in rows], columns=columns)
         for column in ("population", "households"):
@@ -253,16 +314,18 @@ class SqlStore(ComplaintSql):
     def community_shapes(self, version_id: int) -> gpd.GeoDataFrame:
         shapes = self.t["community_shapes"]
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(shapes).where(shapes.c.version_id == version_id)
-                                .order_by(shapes.c.code)).all()
+            rows = conn.execute(
+                sa.select(shapes).where(shapes.c.version_id == version_id).order_by(shapes.c.code)
+            ).all()
         frame = pd.DataFrame([(r.code, r.area_m2) for r in rows], columns=["code", "area_m2"])
         geoms = np.asarray([r.geometry for r in rows], dtype=object)
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
     # --- officials ------------------------------------------------------------------------
 
-    def import_assignments(self, assignments: Sequence[Assignment], *, filename: str, sha256: str,
-                           by: str | None = None) -> ImportSummary:
+    def import_assignments(
+        self, assignments: Sequence[Assignment], *, filename: str, sha256: str, by: str | None = None
+    ) -> ImportSummary:
         """Upsert by (phone, role, unit, start): re-importing the same file changes nothing."""
         officials, imports = self.t["officials"], self.t["roster_imports"]
         with self.engine.begin() as conn:
@@ -272,9 +335,16 @@ class SqlStore(ComplaintSql):
             }
             new, changed = [], []
             for a in assignments:
-                values = {"name": a.name, "phone": a.phone, "role": str(a.role),
-                          "unit_code": a.unit_code, "unit_level": str(a.unit_level),
-                          "start_date": a.start, "end_date": a.end, "note": a.note or None}
+                values = {
+                    "name": a.name,
+                    "phone": a.phone,
+                    "role": str(a.role),
+                    "unit_code": a.unit_code,
+                    "unit_level": str(a.unit_level),
+                    "start_date": a.start,
+                    "end_date": a.end,
+                    "note": a.note or None,
+                }
                 old = existing.get((a.phone, str(a.role), a.unit_code, a.start))
                 if old is None:
                     new.append(values)
@@ -282,15 +352,27 @@ class SqlStore(ComplaintSql):
                     changed.append((old.id, values))
             import_id = None
             if new or changed:
-                import_id = conn.execute(imports.insert().values(
-                    filename=filename, sha256=sha256, imported_at=_now(), imported_by=by,
-                    rows=len(assignments), added=len(new), updated=len(changed),
-                ).returning(imports.c.id)).scalar_one()
+                import_id = conn.execute(
+                    imports.insert()
+                    .values(
+                        filename=filename,
+                        sha256=sha256,
+                        imported_at=_now(),
+                        imported_by=by,
+                        rows=len(assignments),
+                        added=len(new),
+                        updated=len(changed),
+                    )
+                    .returning(imports.c.id)
+                ).scalar_one()
                 if new:
                     conn.execute(officials.insert(), [{**v, "import_id": import_id} for v in new])
                 for official_id, values in changed:
-                    conn.execute(officials.update().where(officials.c.id == official_id)
-                                 .values(**values, import_id=import_id))
+                    conn.execute(
+                        officials.update()
+                        .where(officials.c.id == official_id)
+                        .values(**values, import_id=import_id)
+                    )
         unchanged = len(assignments) - len(new) - len(changed)
         return ImportSummary(import_id, len(assignments), len(new), len(changed), unchanged)
 
@@ -301,30 +383,56 @@ class SqlStore(ComplaintSql):
             query = query.where(officials.c.unit_code.in_(list(unit_codes)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [Assignment(r.name, r.phone, Role(r.role), r.unit_code, UnitLevel(r.unit_level),
-                           r.start_date, r.end_date, r.note or "") for r in rows]
+        return [
+            Assignment(
+                r.name,
+                r.phone,
+                Role(r.role),
+                r.unit_code,
+                UnitLevel(r.unit_level),
+                r.start_date,
+                r.end_date,
+                r.note or "",
+            )
+            for r in rows
+        ]
 
     # --- API keys -------------------------------------------------------------------------
 
     def add_api_key(self, name: str, token_sha256: str, scopes: Sequence[str]) -> int:
         keys = self.t["api_keys"]
         with self.engine.begin() as conn:
-            return int(conn.execute(keys.insert().values(
-                name=name, token_sha256=token_sha256, scopes=" ".join(sorted(scopes)),
-                created_at=_now()).returning(keys.c.id)).scalar_one())
+            return int(
+                conn.execute(
+                    keys.insert()
+                    .values(
+                        name=name,
+                        token_sha256=token_sha256,
+                        scopes=" ".join(sorted(scopes)),
+                        created_at=_now(),
+                    )
+                    .returning(keys.c.id)
+                ).scalar_one()
+            )
 
     def api_key_scopes(self, token_sha256: str) -> tuple[str, list[str]] | None:
         keys = self.t["api_keys"]
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(keys.c.name, keys.c.scopes).where(
-                keys.c.token_sha256 == token_sha256, keys.c.revoked_at.is_(None))).first()
+            row = conn.execute(
+                sa.select(keys.c.name, keys.c.scopes).where(
+                    keys.c.token_sha256 == token_sha256, keys.c.revoked_at.is_(None)
+                )
+            ).first()
         return (row.name, row.scopes.split()) if row else None
 
     def revoke_api_key(self, name: str) -> int:
         keys = self.t["api_keys"]
         with self.engine.begin() as conn:
-            return conn.execute(keys.update().where(keys.c.name == name, keys.c.revoked_at.is_(None))
-                                .values(revoked_at=_now())).rowcount
+            return conn.execute(
+                keys.update()
+                .where(keys.c.name == name, keys.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            ).rowcount
 
 
 def _as_utc(value: datetime.datetime | str) -> datetime.datetime:
@@ -334,13 +442,19 @@ def _as_utc(value: datetime.datetime | str) -> datetime.datetime:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
         else str(value)
+    )
 
 
 def _int(value: Any) -> int | None:
-    return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
         else int(value)
+    )
 
 
 __all__ = ["MEMORY_URL", "SqlStore", "make_engine", "migrate", "open_store"]

@@ -91,8 +91,10 @@ def run_cli(config: dict[str, Any], args: Sequence[str], *, input: str | bytes |
 def cli_ok(result: Result) -> Result:
     """The result, after checking the command succeeded (with its output if it did not)."""
     if result.exit_code != 0:
-        raise AssertionError(f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}\n"
-                             f"exception: {result.exception!r}")
+        raise AssertionError(
+            f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}\n"
+            f"exception: {result.exception!r}"
+        )
     return result
 
 
@@ -121,8 +123,10 @@ def demo_db(demo_template: Db, tmp_path: Path) -> Db:
     db = Db(tmp_path / "redgrid.db", demo_template.cache_dir)
     # SQLite's backup API, not a file copy: the template runs in WAL mode, and pages still in its
     # -wal file (the app holding it open has not checkpointed) would be missing from a copy
-    with contextlib.closing(sqlite3.connect(demo_template.path)) as src, \
-            contextlib.closing(sqlite3.connect(db.path)) as dst:
+    with (
+        contextlib.closing(sqlite3.connect(demo_template.path)) as src,
+        contextlib.closing(sqlite3.connect(db.path)) as dst,
+    ):
         src.backup(dst)
     return db
 
@@ -162,8 +166,20 @@ def reseeded_grids_file(tmp_path_factory) -> Path:
     out = root / f"dali-grids-seed{RESEED}.geojson"
     # flask wraps every command in an app context, so even this one opens a (throwaway) database
     scratch = Db(root / "scratch.db", root / "cache")
-    cli_ok(scratch.cli("generate", "grids", "--communities", str(DEMO_COMMUNITIES),
-                       "--outline", str(DEMO_OUTLINE), "--seed", str(RESEED), "--out", str(out)))
+    cli_ok(
+        scratch.cli(
+            "generate",
+            "grids",
+            "--communities",
+            str(DEMO_COMMUNITIES),
+            "--outline",
+            str(DEMO_OUTLINE),
+            "--seed",
+            str(RESEED),
+            "--out",
+            str(out),
+        )
+    )
     return out
 
 
@@ -182,8 +198,9 @@ def inside_point(grids: gpd.GeoDataFrame, code: str) -> tuple[float, float]:
     return float(point.x), float(point.y)
 
 
-def point_where_versions_differ(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame,
-                                clearance_m: float = 50.0) -> tuple[float, float, str, str]:
+def point_where_versions_differ(
+    old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, clearance_m: float = 50.0
+) -> tuple[float, float, str, str]:
     """A point inside an old grid and a new grid with different codes, far from the new edges."""
     import shapely
 
@@ -201,8 +218,9 @@ def point_where_versions_differ(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame,
     raise AssertionError("no point found where the two grid versions differ")
 
 
-def create_user(store: Any, username: str, display_name: str, password: str, role: str,
-                department_code: str | None = None) -> int:
+def create_user(
+    store: Any, username: str, display_name: str, password: str, role: str, department_code: str | None = None
+) -> int:
     """A user made the way ``redgrid users create`` makes one (through the accounts service)."""
     from services.accounts import AccountService
 

@@ -19,8 +19,9 @@ COMM_B = "440605125002"
 ORIGIN = (113.14, 23.10)
 
 
-def metric_box_grid(nx: int = 3, ny: int = 2, size_m: float = 500.0,
-                    origin: tuple[float, float] = ORIGIN) -> gpd.GeoDataFrame:
+def metric_box_grid(
+    nx: int = 3, ny: int = 2, size_m: float = 500.0, origin: tuple[float, float] = ORIGIN
+) -> gpd.GeoDataFrame:
     """nx × ny square grids of size_m built in UTM and shared edges kept bit-identical.
 
     Columns split between two communities (A west, B east). Codes are numbered per
@@ -37,13 +38,23 @@ def metric_box_grid(nx: int = 3, ny: int = 2, size_m: float = 500.0,
         for i in range(nx):
             community = COMM_A if i < (nx + 1) // 2 else COMM_B
             counters[community] += 1
-            ring = [(lon_grid[j, i], lat_grid[j, i]), (lon_grid[j, i + 1], lat_grid[j, i + 1]),
-                    (lon_grid[j + 1, i + 1], lat_grid[j + 1, i + 1]),
-                    (lon_grid[j + 1, i], lat_grid[j + 1, i]), (lon_grid[j, i], lat_grid[j, i])]
-            rows.append({"code": f"{community}{counters[community]:03d}",
-                         "name": f"网格{community[-3:]}-{counters[community]}",
-                         "community_code": community, "population": 1000 + i, "households": 400,
-                         "geometry": shapely.Polygon(ring)})
+            ring = [
+                (lon_grid[j, i], lat_grid[j, i]),
+                (lon_grid[j, i + 1], lat_grid[j, i + 1]),
+                (lon_grid[j + 1, i + 1], lat_grid[j + 1, i + 1]),
+                (lon_grid[j + 1, i], lat_grid[j + 1, i]),
+                (lon_grid[j, i], lat_grid[j, i]),
+            ]
+            rows.append(
+                {
+                    "code": f"{community}{counters[community]:03d}",
+                    "name": f"网格{community[-3:]}-{counters[community]}",
+                    "community_code": community,
+                    "population": 1000 + i,
+                    "households": 400,
+                    "geometry": shapely.Polygon(ring),
+                }
+            )
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=4326)
 
 
@@ -51,10 +62,24 @@ def outline_of(grids: gpd.GeoDataFrame) -> shapely.Geometry:
     return shapely.union_all(np.asarray(grids.geometry.values, dtype=object))
 
 
-COMMUNITIES = pd.DataFrame([
-    {"code": COMM_A, "name": "沥苑社区居委会", "short_name": "沥苑社区", "kind": "urban", "town_code": TOWN},
-    {"code": COMM_B, "name": "沥南社区居委会", "short_name": "沥南社区", "kind": "rural", "town_code": TOWN},
-])
+COMMUNITIES = pd.DataFrame(
+    [
+        {
+            "code": COMM_A,
+            "name": "沥苑社区居委会",
+            "short_name": "沥苑社区",
+            "kind": "urban",
+            "town_code": TOWN,
+        },
+        {
+            "code": COMM_B,
+            "name": "沥南社区居委会",
+            "short_name": "沥南社区",
+            "kind": "rural",
+            "town_code": TOWN,
+        },
+    ]
+)
 
 
 @pytest.fixture

@@ -41,15 +41,22 @@ A1, A2, A3, A4 = (f"{COMM_A}{k:03d}" for k in range(1, 5))
 B1, B2 = f"{COMM_B}001", f"{COMM_B}002"
 #: code → (i, j) of its cell in the standard set
 CELLS: dict[str, tuple[int, int]] = {A1: (0, 1), A2: (1, 1), B1: (2, 1), A3: (0, 0), A4: (1, 0), B2: (2, 0)}
-NAMES = {A1: "沥苑社区第01网格", A2: "沥苑社区第02网格", A3: "沥苑社区第03网格", A4: "沥苑社区第04网格",
-         B1: "沥南社区第01网格", B2: "沥南社区第02网格"}
+NAMES = {
+    A1: "沥苑社区第01网格",
+    A2: "沥苑社区第02网格",
+    A3: "沥苑社区第03网格",
+    A4: "沥苑社区第04网格",
+    B1: "沥南社区第01网格",
+    B2: "沥南社区第02网格",
+}
 
 
 # --- geometry in local metres ----------------------------------------------------------------
 
 
-def cell(i: int, j: int, *, west: float = 0.0, east: float = 0.0, south: float = 0.0,
-         north: float = 0.0) -> shapely.Polygon:
+def cell(
+    i: int, j: int, *, west: float = 0.0, east: float = 0.0, south: float = 0.0, north: float = 0.0
+) -> shapely.Polygon:
     """The 500 m cell (i, j), its edges optionally pushed outwards (+) or inwards (−) in metres."""
     return shapely.box(i * SIZE - west, j * SIZE - south, (i + 1) * SIZE + east, (j + 1) * SIZE + north)
 
@@ -61,9 +68,11 @@ def to_lonlat(geom_m):
 
 def to_local(geom_ll):
     """WGS84 lon/lat → local metres (one geometry or an array)."""
+
     def fwd(xy):
         x, y = UTM49N.forward(xy[:, 0], xy[:, 1])
         return np.column_stack([x - X0, y - Y0])
+
     return shapely.transform(geom_ll, fwd)
 
 
@@ -80,21 +89,24 @@ def lonlat_of(x: float, y: float) -> tuple[float, float]:
 # --- grid sets --------------------------------------------------------------------------------
 
 
-def grid_frame(shapes_m: dict[str, shapely.Geometry | None], *,
-               communities: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+def grid_frame(
+    shapes_m: dict[str, shapely.Geometry | None], *, communities: dict[str, str] | None = None
+) -> gpd.GeoDataFrame:
     """A WGS84 grid set from code → shape in local metres (None: a feature without geometry).
 
     The community is the code's prefix unless ``communities`` says otherwise.
     """
     codes = list(shapes_m)
     geoms = [None if shapes_m[c] is None else to_lonlat(shapes_m[c]) for c in codes]
-    frame = pd.DataFrame({
-        "code": codes,
-        "name": [NAMES.get(c, f"测试网格{c[-3:]}") for c in codes],
-        "community_code": [(communities or {}).get(c, c[:12]) for c in codes],
-        "population": [3000 + 17 * k for k in range(len(codes))],
-        "households": [1100 + 5 * k for k in range(len(codes))],
-    })
+    frame = pd.DataFrame(
+        {
+            "code": codes,
+            "name": [NAMES.get(c, f"测试网格{c[-3:]}") for c in codes],
+            "community_code": [(communities or {}).get(c, c[:12]) for c in codes],
+            "population": [3000 + 17 * k for k in range(len(codes))],
+            "households": [1100 + 5 * k for k in range(len(codes))],
+        }
+    )
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
 
@@ -119,9 +131,13 @@ def shifted(frame: gpd.GeoDataFrame, datum: str) -> gpd.GeoDataFrame:
     fn = {"gcj02": datums.wgs84_to_gcj02, "bd09": datums.wgs84_to_bd09}[datum]
     out = frame.copy()
     out["geometry"] = gpd.GeoSeries(
-        shapely.transform(np.asarray(frame.geometry.values, dtype=object),
-                          lambda xy: np.column_stack(fn(xy[:, 0], xy[:, 1]))),
-        crs=4326, index=frame.index)
+        shapely.transform(
+            np.asarray(frame.geometry.values, dtype=object),
+            lambda xy: np.column_stack(fn(xy[:, 0], xy[:, 1])),
+        ),
+        crs=4326,
+        index=frame.index,
+    )
     return out
 
 
@@ -135,12 +151,18 @@ def hausdorff_m(a: Sequence, b: Sequence) -> np.ndarray:
 # --- files ------------------------------------------------------------------------------------
 
 #: The columns a Chinese GIS officer's shapefile has: Chinese field names (GBK, ≤ 10 bytes).
-CHINESE_COLUMNS = {"code": "网格编码", "name": "网格名称", "community_code": "社区编码",
-                   "population": "人口", "households": "户数"}
+CHINESE_COLUMNS = {
+    "code": "网格编码",
+    "name": "网格名称",
+    "community_code": "社区编码",
+    "population": "人口",
+    "households": "户数",
+}
 
 
-def write_shapefile(frame: gpd.GeoDataFrame, path: Path, *, crs: int = 32649, prj: bool = True,
-                    codes_as: str | None = "int64") -> Path:
+def write_shapefile(
+    frame: gpd.GeoDataFrame, path: Path, *, crs: int = 32649, prj: bool = True, codes_as: str | None = "int64"
+) -> Path:
     """A shapefile as ArcGIS exports it from an Excel sheet: GBK, Chinese field names, and grid and
     community codes stored as DBF numbers (``codes_as`` int64 or float64; None keeps text).
 
@@ -196,8 +218,15 @@ def drop_cpg(shp: Path, *, ldid: int | None = None) -> Path:
     return shp
 
 
-def write_office_shapefile(frame: gpd.GeoDataFrame, path: Path, *, crs: int, encoding: str = "GBK",
-                           columns: dict[str, str] | None = None, prj: bool = True) -> Path:
+def write_office_shapefile(
+    frame: gpd.GeoDataFrame,
+    path: Path,
+    *,
+    crs: int,
+    encoding: str = "GBK",
+    columns: dict[str, str] | None = None,
+    prj: bool = True,
+) -> Path:
     """A surveying bureau's shapefile: projected, Chinese field names in ``encoding``, no .cpg."""
     out = frame.to_crs(crs).rename(columns=columns or CHINESE_COLUMNS)
     out.to_file(path, engine="pyogrio", encoding=encoding)
@@ -211,10 +240,15 @@ def _kml_ring(ring) -> str:
 
 
 def _kml_polygon(poly: shapely.Polygon) -> str:
-    inner = "".join(f"<innerBoundaryIs><LinearRing><coordinates>{_kml_ring(r)}</coordinates></LinearRing>"
-                    "</innerBoundaryIs>" for r in poly.interiors)
-    return (f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{_kml_ring(poly.exterior)}</coordinates>"
-            f"</LinearRing></outerBoundaryIs>{inner}</Polygon>")
+    inner = "".join(
+        f"<innerBoundaryIs><LinearRing><coordinates>{_kml_ring(r)}</coordinates></LinearRing>"
+        "</innerBoundaryIs>"
+        for r in poly.interiors
+    )
+    return (
+        f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{_kml_ring(poly.exterior)}</coordinates>"
+        f"</LinearRing></outerBoundaryIs>{inner}</Polygon>"
+    )
 
 
 def _kml_geometry(geom) -> str:
@@ -229,6 +263,7 @@ def kml_text(frame: gpd.GeoDataFrame, *, style: str = "ovital") -> str:
     does (``google``: the code in ExtendedData SchemaData, population in Data, an HTML table in
     the description, the Placemark named by its code and name)."""
     from xml.sax.saxutils import escape
+
     frame = frame.to_crs(4326)
     body = []
     for community, group in frame.groupby("community_code", sort=True):
@@ -239,21 +274,27 @@ def kml_text(frame: gpd.GeoDataFrame, *, style: str = "ovital") -> str:
                     f"<Placemark><name>{escape(row.name)}</name>"
                     f"<description>网格编码：{row.code}\n所属社区编码：{row.community_code}\n"
                     f"人口：{row.population}\n户数：{row.households}</description>"
-                    f"<styleUrl>#polygon</styleUrl>{_kml_geometry(row.geometry)}</Placemark>")
+                    f"<styleUrl>#polygon</styleUrl>{_kml_geometry(row.geometry)}</Placemark>"
+                )
             else:
-                table = (f"<table><tr><td>网格名称</td><td>{escape(row.name)}</td></tr>"
-                         f"<tr><td>户数</td><td>{row.households}</td></tr></table>")
+                table = (
+                    f"<table><tr><td>网格名称</td><td>{escape(row.name)}</td></tr>"
+                    f"<tr><td>户数</td><td>{row.households}</td></tr></table>"
+                )
                 body.append(
                     f"<Placemark><name>{row.code} {escape(row.name)}</name>"
                     f"<description><![CDATA[{table}]]></description>"
-                    f"<ExtendedData><SchemaData schemaUrl=\"#grids\">"
-                    f"<SimpleData name=\"网格编码\">{row.code}</SimpleData>"
-                    f"<SimpleData name=\"社区编码\">{row.community_code}</SimpleData></SchemaData>"
-                    f"<Data name=\"人口\"><value>{row.population}</value></Data></ExtendedData>"
-                    f"{_kml_geometry(row.geometry)}</Placemark>")
+                    f'<ExtendedData><SchemaData schemaUrl="#grids">'
+                    f'<SimpleData name="网格编码">{row.code}</SimpleData>'
+                    f'<SimpleData name="社区编码">{row.community_code}</SimpleData></SchemaData>'
+                    f'<Data name="人口"><value>{row.population}</value></Data></ExtendedData>'
+                    f"{_kml_geometry(row.geometry)}</Placemark>"
+                )
         body.append("</Folder>")
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
-            f"<Document><name>大沥镇网格</name>{''.join(body)}</Document></kml>\n")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
+        f"<Document><name>大沥镇网格</name>{''.join(body)}</Document></kml>\n"
+    )
 
 
 def write_kml(frame: gpd.GeoDataFrame, path: Path, *, style: str = "ovital") -> Path:
@@ -268,8 +309,9 @@ def write_kmz(frame: gpd.GeoDataFrame, path: Path, *, style: str = "google") -> 
     return path
 
 
-def write_dxf(frame: gpd.GeoDataFrame, path: Path, *, crs: int, layer: str = "网格",
-              encoding: str = "gbk") -> Path:
+def write_dxf(
+    frame: gpd.GeoDataFrame, path: Path, *, crs: int, layer: str = "网格", encoding: str = "gbk"
+) -> Path:
     """A CAD drawing (no header, as a minimal R12 exporter writes it): each grid a closed
     LWPOLYLINE on ``layer`` with its code and name as TEXT inside it, plus a road on another
     layer and a stray open line, all in projected metres; texts and layer names in ``encoding``."""
@@ -277,18 +319,59 @@ def write_dxf(frame: gpd.GeoDataFrame, path: Path, *, crs: int, layer: str = "�
     lines = ["0", "SECTION", "2", "ENTITIES"]
     for row in out.itertuples():
         xy = shapely.get_coordinates(row.geometry.exterior)[:-1]
-        lines += ["0", "LWPOLYLINE", "8", layer, "100", "AcDbEntity", "100", "AcDbPolyline",
-                  "90", str(len(xy)), "70", "1"]
+        lines += [
+            "0",
+            "LWPOLYLINE",
+            "8",
+            layer,
+            "100",
+            "AcDbEntity",
+            "100",
+            "AcDbPolyline",
+            "90",
+            str(len(xy)),
+            "70",
+            "1",
+        ]
         for x, y in xy:
             lines += ["10", repr(float(x)), "20", repr(float(y))]
         inside = shapely.point_on_surface(row.geometry)
         for dy, text in ((20.0, str(row.code)), (-20.0, row.name)):
-            lines += ["0", "TEXT", "8", layer, "10", repr(float(inside.x)), "20", repr(float(inside.y + dy)),
-                      "30", "0.0",
-                      "40", "8.0", "1", text]
+            lines += [
+                "0",
+                "TEXT",
+                "8",
+                layer,
+                "10",
+                repr(float(inside.x)),
+                "20",
+                repr(float(inside.y + dy)),
+                "30",
+                "0.0",
+                "40",
+                "8.0",
+                "1",
+                text,
+            ]
     x0, y0, x1, y1 = (float(v) for v in out.total_bounds)
-    lines += ["0", "LWPOLYLINE", "8", "道路", "90", "2", "70", "0", "10", repr(x0), "20", repr(y0),
-              "10", repr(x1), "20", repr(y1)]
+    lines += [
+        "0",
+        "LWPOLYLINE",
+        "8",
+        "道路",
+        "90",
+        "2",
+        "70",
+        "0",
+        "10",
+        repr(x0),
+        "20",
+        repr(y0),
+        "10",
+        repr(x1),
+        "20",
+        repr(y1),
+    ]
     lines += ["0", "ENDSEC", "0", "EOF"]
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
     return path

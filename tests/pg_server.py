@@ -47,11 +47,22 @@ class PostgisCluster:
 
     def start(self) -> str:
         data = self.dir / "data"
-        self._run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "redgrid",
-                  "-E", "UTF8", "--locale=C.UTF-8")
+        self._run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "redgrid",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
-                  str(self.dir / "log"), "-w", "start")
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"
+        )
         return f"postgresql+psycopg://redgrid@127.0.0.1:{self.port}/postgres"
 
     def create_database(self, name: str) -> str:
@@ -60,8 +71,9 @@ class PostgisCluster:
         deadline = time.time() + 30
         while True:
             try:
-                with psycopg.connect(f"host=127.0.0.1 port={self.port} user=redgrid dbname=postgres",
-                                     autocommit=True) as conn:
+                with psycopg.connect(
+                    f"host=127.0.0.1 port={self.port} user=redgrid dbname=postgres", autocommit=True
+                ) as conn:
                     conn.execute(f'CREATE DATABASE "{name}"')
                 break
             except psycopg.OperationalError:

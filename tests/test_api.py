@@ -42,8 +42,13 @@ API = "/api/v1"
 TO_UTM = Transformer.from_crs(4326, 32649, always_xy=True)
 FROM_UTM = Transformer.from_crs(32649, 4326, always_xy=True)
 BEIJING = (116.397, 39.909)
-LEVEL_ROLES = {1: {"组长"}, 2: {"副组长"}, 3: {"指导员/小红格格长"}, 4: {"小红格组长"},
-               5: {"网格员", "兼职网格员"}}
+LEVEL_ROLES = {
+    1: {"组长"},
+    2: {"副组长"},
+    3: {"指导员/小红格格长"},
+    4: {"小红格组长"},
+    5: {"网格员", "兼职网格员"},
+}
 MASKED = re.compile(r"^138\*{4}\d{4}$")
 FULL = re.compile(r"^1380013\d{4}$")
 
@@ -170,11 +175,20 @@ def places(demo_grids) -> Places:
 
     inside_code = codes[0]
     return Places(
-        inside=inside_point(demo_grids, inside_code), inside_code=inside_code,
-        edge_a=codes[i], edge_b=codes[j], edge_mid=mid, near=near,
-        vertex=vertex[0], vertex_codes=vertex[1],
-        outside=outside, outside_nearest=dist[0][1], outside_m=float(dist[0][0]),
-        datum=datum[0], datum_code=datum[1])
+        inside=inside_point(demo_grids, inside_code),
+        inside_code=inside_code,
+        edge_a=codes[i],
+        edge_b=codes[j],
+        edge_mid=mid,
+        near=near,
+        vertex=vertex[0],
+        vertex_codes=vertex[1],
+        outside=outside,
+        outside_nearest=dist[0][1],
+        outside_m=float(dist[0][0]),
+        datum=datum[0],
+        datum_code=datum[1],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +217,9 @@ def _bearer(token: str) -> dict:
 # --- one point ----------------------------------------------------------------------------
 
 
-def test_point_inside_a_grid_names_grid_community_town_version_and_team(demo_client, places, demo_grids,
-                                                                       communities, roster):
+def test_point_inside_a_grid_names_grid_community_town_version_and_team(
+    demo_client, places, demo_grids, communities, roster
+):
     response, body = _point(demo_client, *places.inside)
     assert response.status_code == 200
     assert body["status"] == "ok"
@@ -212,8 +227,11 @@ def test_point_inside_a_grid_names_grid_community_town_version_and_team(demo_cli
     community = communities.loc[row["community_code"]]
     grid = body["grid"]
     assert (grid["code"], grid["name"]) == (places.inside_code, row["name"])
-    assert grid["community"] == {"code": row["community_code"], "name": community["name"],
-                                 "kind": community["kind"]}
+    assert grid["community"] == {
+        "code": row["community_code"],
+        "name": community["name"],
+        "kind": community["kind"],
+    }
     assert grid["town"] == {"code": DEMO_TOWN, "name": "大沥镇"}
     assert (grid["population"], grid["households"]) == (row["population"], row["households"])
     assert body["version"]["id"] == 1 and body["version"]["active"] is True
@@ -230,7 +248,8 @@ def test_point_inside_a_grid_names_grid_community_town_version_and_team(demo_cli
     units = {DEMO_TOWN, row["community_code"], places.inside_code}
     expected = roster[roster["单位编码"].isin(units)]
     assert sorted((m["name"], m["role_zh"], m["unit_code"]) for m in team) == sorted(
-        zip(expected["姓名"], expected["角色"], expected["单位编码"], strict=True))
+        zip(expected["姓名"], expected["角色"], expected["单位编码"], strict=True)
+    )
     assert all(MASKED.fullmatch(m["phone"]) and m["phone_masked"] for m in team)
 
 
@@ -249,8 +268,9 @@ def test_phones_are_full_with_a_personal_data_key_and_masked_without(fresh_clien
         assert member["phone"] == phone and FULL.fullmatch(phone) and member["phone_masked"] is False
     assert [m["phone"] for m in by_header["team"]] == [m["phone"] for m in unmasked["team"]]
     for body in (anonymous, still_masked):
-        assert [m["phone"] for m in body["team"]] == [p[:3] + "****" + p[-4:]
-                                                      for p in (m["phone"] for m in unmasked["team"])]
+        assert [m["phone"] for m in body["team"]] == [
+            p[:3] + "****" + p[-4:] for p in (m["phone"] for m in unmasked["team"])
+        ]
         assert all(m["phone_masked"] for m in body["team"])
 
 
@@ -273,12 +293,19 @@ def test_an_unknown_key_is_refused_on_batches(demo_client):
     assert error_of(json.loads(data)) == _error("invalid_api_key", "API key not recognised or revoked")
 
 
-@pytest.mark.parametrize(("coordsys", "name"), [
-    ("gcj02", "gcj02"), ("amap", "gcj02"), ("bd09", "bd09"), ("baidu", "bd09"),
-    ("cgcs2000", "cgcs2000"), ("EPSG:4490", "cgcs2000"), ("4326", "wgs84"),
-])
-def test_the_same_place_in_another_coordinate_system_finds_the_same_grid(demo_client, places, coordsys,
-                                                                        name):
+@pytest.mark.parametrize(
+    ("coordsys", "name"),
+    [
+        ("gcj02", "gcj02"),
+        ("amap", "gcj02"),
+        ("bd09", "bd09"),
+        ("baidu", "bd09"),
+        ("cgcs2000", "cgcs2000"),
+        ("EPSG:4490", "cgcs2000"),
+        ("4326", "wgs84"),
+    ],
+)
+def test_the_same_place_in_another_coordinate_system_finds_the_same_grid(demo_client, places, coordsys, name):
     lon, lat = (float(v) for v in from_wgs84(*places.inside, name))
     response, body = _point(demo_client, lon, lat, coordsys=coordsys)
     assert response.status_code == 200
@@ -318,8 +345,9 @@ def test_point_on_a_vertex_two_grids_share_goes_to_the_lower_code_and_touches_th
     assert "on_boundary" in [w["code"] for w in body["warnings"]]
 
 
-def test_point_in_the_middle_of_a_shared_edge_goes_to_the_lower_code_and_touches_the_other(demo_client,
-                                                                                         places):
+def test_point_in_the_middle_of_a_shared_edge_goes_to_the_lower_code_and_touches_the_other(
+    demo_client, places
+):
     response, body = _point(demo_client, *places.edge_mid)
     assert response.status_code == 200
     assert body["grid"]["code"] == places.edge_a
@@ -349,9 +377,11 @@ def test_a_gcj02_point_sent_as_wgs84_gets_a_datum_warning(demo_client, places):
     assert response.status_code == 200
     assert body["status"] == "outside"
     suspect = [w for w in body["warnings"] if w["code"] == "datum_suspect"]
-    assert {"code": "datum_suspect",
-            "message": f"read as gcj02, the point falls in grid {places.datum_code}: check the "
-                       f"coordinate system (coordsys=gcj02?)"} in suspect
+    assert {
+        "code": "datum_suspect",
+        "message": f"read as gcj02, the point falls in grid {places.datum_code}: check the "
+        f"coordinate system (coordsys=gcj02?)",
+    } in suspect
 
 
 def test_a_point_inside_a_grid_gets_no_datum_warning(demo_client, places):
@@ -359,30 +389,64 @@ def test_a_point_inside_a_grid_gets_no_datum_warning(demo_client, places):
     assert "datum_suspect" not in [w["code"] for w in body["warnings"]]
 
 
-@pytest.mark.parametrize(("path", "code", "message"), [
-    ("/point/wgs84/23.111,113.1457", "swapped",
-     "lon and lat look swapped: exchanged, the point falls inside the served area (lon=23.111, "
-     "lat=113.1457); did you mean /point/wgs84/113.1457,23.111?"),
-    ("/point/gcj02/23.111,113.1457", "swapped",
-     "lon and lat look swapped: exchanged, the point falls inside the served area (lon=23.111, "
-     "lat=113.1457); did you mean /point/gcj02/113.1457,23.111?"),
-    ("/point/wgs84/nan,23.111", "not_a_number", "coordinates 'nan,23.111': coordinate is not a number"),
-    ("/point/wgs84/113.1457,NaN", "not_a_number", "coordinates '113.1457,NaN': coordinate is not a number"),
-    ("/point/wgs84/abc,23.111", "bad_coordinates",
-     "coordinates 'abc,23.111' are not numbers; expected 'lon,lat'"),
-    ("/point/wgs84/113.1457", "bad_coordinates",
-     "coordinates '113.1457' must be 'lon,lat', e.g. 113.1457,23.1110"),
-    ("/point/wgs84/200,23.111", "out_of_range",
-     "coordinate out of range (lon must be within ±180, lat within ±90) (lon=200.0, lat=23.111)"),
-    ("/point/wgs84/113.1457,95", "out_of_range",
-     "coordinate out of range (lon must be within ±180, lat within ±90) (lon=113.1457, lat=95.0)"),
-    ("/point/utm49/113.1457,23.111", "unknown_coordsys",
-     "unknown coordinate system 'utm49'; expected one of wgs84, cgcs2000, gcj02, bd09"),
-    ("/point/wgs84/113.1457,23.111?version=first", "bad_parameter",
-     "version='first' must be a version number"),
-    ("/point/wgs84/113.1457,23.111?at=soon", "bad_parameter",
-     "at='soon' is not an ISO date or date-time (e.g. 2025-06-30 or 2025-06-30T09:00+08:00)"),
-])
+@pytest.mark.parametrize(
+    ("path", "code", "message"),
+    [
+        (
+            "/point/wgs84/23.111,113.1457",
+            "swapped",
+            "lon and lat look swapped: exchanged, the point falls inside the served area (lon=23.111, "
+            "lat=113.1457); did you mean /point/wgs84/113.1457,23.111?",
+        ),
+        (
+            "/point/gcj02/23.111,113.1457",
+            "swapped",
+            "lon and lat look swapped: exchanged, the point falls inside the served area (lon=23.111, "
+            "lat=113.1457); did you mean /point/gcj02/113.1457,23.111?",
+        ),
+        ("/point/wgs84/nan,23.111", "not_a_number", "coordinates 'nan,23.111': coordinate is not a number"),
+        (
+            "/point/wgs84/113.1457,NaN",
+            "not_a_number",
+            "coordinates '113.1457,NaN': coordinate is not a number",
+        ),
+        (
+            "/point/wgs84/abc,23.111",
+            "bad_coordinates",
+            "coordinates 'abc,23.111' are not numbers; expected 'lon,lat'",
+        ),
+        (
+            "/point/wgs84/113.1457",
+            "bad_coordinates",
+            "coordinates '113.1457' must be 'lon,lat', e.g. 113.1457,23.1110",
+        ),
+        (
+            "/point/wgs84/200,23.111",
+            "out_of_range",
+            "coordinate out of range (lon must be within ±180, lat within ±90) (lon=200.0, lat=23.111)",
+        ),
+        (
+            "/point/wgs84/113.1457,95",
+            "out_of_range",
+            "coordinate out of range (lon must be within ±180, lat within ±90) (lon=113.1457, lat=95.0)",
+        ),
+        (
+            "/point/utm49/113.1457,23.111",
+            "unknown_coordsys",
+            "unknown coordinate system 'utm49'; expected one of wgs84, cgcs2000, gcj02, bd09",
+        ),
+        (
+            "/point/wgs84/113.1457,23.111?version=first",
+            "bad_parameter",
+            "version='first' must be a version number",
+        ),
+        (
+            "/point/wgs84/113.1457,23.111?at=soon",
+            "bad_parameter",
+            "at='soon' is not an ISO date or date-time (e.g. 2025-06-30 or 2025-06-30T09:00+08:00)",
+        ),
+    ],
+)
 def test_bad_points_are_400_with_a_code_naming_the_fault(demo_client, path, code, message):
     response, body = _get(demo_client, path)
     assert response.status_code == 400
@@ -392,17 +456,22 @@ def test_bad_points_are_400_with_a_code_naming_the_fault(demo_client, path, code
 def test_unknown_version_and_a_date_before_any_version_are_404(demo_client):
     response, body = _get(demo_client, "/point/wgs84/113.1457,23.111?version=99")
     assert (response.status_code, error_of(body)) == (
-        404, _error("unknown_version", "grid version 99 does not exist"))
+        404,
+        _error("unknown_version", "grid version 99 does not exist"),
+    )
     response, body = _get(demo_client, "/point/wgs84/113.1457,23.111?at=2020-01-01")
     assert (response.status_code, error_of(body)) == (
-        404, _error("no_version_at", "no grid version was active at 2020-01-01T23:59:59.999999+08:00"))
+        404,
+        _error("no_version_at", "no grid version was active at 2020-01-01T23:59:59.999999+08:00"),
+    )
 
 
 # --- versions -----------------------------------------------------------------------------
 
 
 def test_a_new_version_answers_by_default_and_the_old_one_by_version_or_date(
-        fresh_client, demo_db, demo_grids, reseeded_grids, reseeded_grids_file):
+    fresh_client, demo_db, demo_grids, reseeded_grids, reseeded_grids_file
+):
     lon, lat, old_code, new_code = point_where_versions_differ(demo_grids, reseeded_grids)
     _, before = _point(fresh_client, lon, lat)
     assert (before["version"]["id"], before["grid"]["code"]) == (1, old_code)
@@ -417,7 +486,9 @@ def test_a_new_version_answers_by_default_and_the_old_one_by_version_or_date(
     assert now["grid"]["version"]["id"] == 2
     _, old = _point(fresh_client, lon, lat, query_string={"version": "1"})
     assert (old["version"], old["grid"]["code"]) == (
-        {"id": 1, "label": "大沥镇演示网格 (generated demo)", "active": False}, old_code)
+        {"id": 1, "label": "大沥镇演示网格 (generated demo)", "active": False},
+        old_code,
+    )
 
     _, listing = _get(fresh_client, "/versions")
     versions = {v["id"]: v for v in listing["versions"]}
@@ -434,7 +505,9 @@ def test_a_new_version_answers_by_default_and_the_old_one_by_version_or_date(
     assert (today["version"]["id"], today["grid"]["code"]) == (2, new_code)
     response, body = _point(fresh_client, lon, lat, query_string={"version": "1", "at": between})
     assert (response.status_code, error_of(body)) == (
-        400, _error("bad_parameter", "give either version or at, not both"))
+        400,
+        _error("bad_parameter", "give either version or at, not both"),
+    )
 
 
 def test_versions_list_and_one_version(demo_client):
@@ -442,14 +515,20 @@ def test_versions_list_and_one_version(demo_client):
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     [version] = body["versions"]
     assert (version["id"], version["active"], version["grids"], version["town_code"]) == (
-        1, True, DEMO_GRID_COUNT, DEMO_TOWN)
+        1,
+        True,
+        DEMO_GRID_COUNT,
+        DEMO_TOWN,
+    )
     response, body = _get(demo_client, "/versions/1")
     assert response.status_code == 200 and body["id"] == 1
     assert (body["report"]["ok"], body["report"]["errors"]) == (True, 0)
     assert body["repairs"] == []
     response, body = _get(demo_client, "/versions/7")
     assert (response.status_code, error_of(body)) == (
-        404, _error("not_found", "grid version 7 does not exist"))
+        404,
+        _error("not_found", "grid version 7 does not exist"),
+    )
 
 
 def test_health_names_the_active_version(demo_client):
@@ -466,7 +545,10 @@ def test_one_grid_with_its_team(demo_client, places, demo_grids):
     assert response.headers["Cache-Control"] == "no-store"
     row = demo_grids.set_index("code").loc[places.inside_code]
     assert (body["code"], body["name"], body["community"]["code"]) == (
-        places.inside_code, row["name"], row["community_code"])
+        places.inside_code,
+        row["name"],
+        row["community_code"],
+    )
     levels = [m["level"] for m in body["team"]]
     assert levels == sorted(levels) and set(levels) == {1, 2, 3, 4, 5}
     assert all(MASKED.fullmatch(m["phone"]) for m in body["team"])
@@ -500,12 +582,16 @@ def test_all_grids_as_a_feature_collection(demo_client, demo_grids):
 def test_simplified_grids_have_fewer_vertices(demo_client):
     _, full = _get(demo_client, "/grids.geojson")
     _, simple = _get(demo_client, "/grids.geojson?simplify=50")
-    count = lambda body: sum(len(shapely.geometry.shape(f["geometry"]).exterior.coords)  # noqa: E731
-                             for f in body["features"])
+
+    def count(body):
+        return sum(len(shapely.geometry.shape(f["geometry"]).exterior.coords) for f in body["features"])
+
     assert count(simple) < count(full)
     response, body = _get(demo_client, "/grids.geojson?simplify=lots")
     assert (response.status_code, error_of(body)) == (
-        400, _error("bad_parameter", "simplify='lots' must be a tolerance in metres"))
+        400,
+        _error("bad_parameter", "simplify='lots' must be a tolerance in metres"),
+    )
 
 
 def test_all_grids_as_json(demo_client, demo_grids):
@@ -530,11 +616,14 @@ def test_communities_as_a_feature_collection(demo_client, communities):
     assert one == first
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("/grids/440605125001999", "grid 440605125001999 is not in version 1"),
-    ("/grids/440605125001999.geojson", "grid 440605125001999 is not in version 1"),
-    ("/communities/440605125999.geojson", "community 440605125999 has no grids in version 1"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/grids/440605125001999", "grid 440605125001999 is not in version 1"),
+        ("/grids/440605125001999.geojson", "grid 440605125001999 is not in version 1"),
+        ("/communities/440605125999.geojson", "community 440605125999 has no grids in version 1"),
+    ],
+)
 def test_unknown_codes_are_404_json(demo_client, path, message):
     response, body = _get(demo_client, path)
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
@@ -571,10 +660,16 @@ def test_answers_with_people_are_never_cached(demo_client, places):
 def mixed(places) -> list[tuple[str, float, float]]:
     """(id, lon, lat): inside, near an edge, on an edge, on a vertex, outside, far, NaN, swapped."""
     return [
-        ("inside", *places.inside), ("near", *places.near), ("edge", *places.edge_mid),
-        ("vertex", *places.vertex), ("outside", *places.outside), ("beijing", *BEIJING),
-        ("nan", math.nan, 23.111), ("swapped", places.inside[1], places.inside[0]),
-        ("range", 200.0, 23.1), ("datum", *places.datum),
+        ("inside", *places.inside),
+        ("near", *places.near),
+        ("edge", *places.edge_mid),
+        ("vertex", *places.vertex),
+        ("outside", *places.outside),
+        ("beijing", *BEIJING),
+        ("nan", math.nan, 23.111),
+        ("swapped", places.inside[1], places.inside[0]),
+        ("range", 200.0, 23.1),
+        ("datum", *places.datum),
     ]
 
 
@@ -582,9 +677,16 @@ def _single(client, lon: float, lat: float) -> dict:
     """The GET answer for one point, in the batch row's terms."""
     response, body = _point(client, lon, lat)
     if response.status_code == 400:
-        return {"status": body["error"]["code"], "grid_code": None, "runner_up_code": None,
-                "runner_up_m": None, "nearest_code": None, "nearest_m": None, "also_touches": None,
-                "near_boundary": False}
+        return {
+            "status": body["error"]["code"],
+            "grid_code": None,
+            "runner_up_code": None,
+            "runner_up_m": None,
+            "nearest_code": None,
+            "nearest_m": None,
+            "also_touches": None,
+            "near_boundary": False,
+        }
     near, nearest = body["near_boundary"], body["nearest"]
     return {
         "status": body["status"],
@@ -599,8 +701,19 @@ def _single(client, lon: float, lat: float) -> dict:
 
 
 def _comparable(record: dict) -> dict:
-    return {k: record[k] for k in ("status", "grid_code", "runner_up_code", "runner_up_m", "nearest_code",
-                                   "nearest_m", "also_touches", "near_boundary")}
+    return {
+        k: record[k]
+        for k in (
+            "status",
+            "grid_code",
+            "runner_up_code",
+            "runner_up_m",
+            "nearest_code",
+            "nearest_m",
+            "also_touches",
+            "near_boundary",
+        )
+    }
 
 
 def _bodies(points: list[tuple[str, float, float]]) -> dict[str, tuple[str, bytes]]:
@@ -616,16 +729,32 @@ def _bodies(points: list[tuple[str, float, float]]) -> dict[str, tuple[str, byte
         writer.write_table(table)
     parquet = io.BytesIO()
     pq.write_table(table, parquet)
-    csv_text = "id,经度,纬度\n" + "".join(f"{i},{'' if math.isnan(x) else repr(x)},{y!r}\n"
-                                          for i, x, y in points)
+    csv_text = "id,经度,纬度\n" + "".join(
+        f"{i},{'' if math.isnan(x) else repr(x)},{y!r}\n" for i, x, y in points
+    )
     return {
         "pairs": ("application/json", json.dumps([[num(x), num(y)] for _, x, y in points]).encode()),
-        "objects": ("application/json",
-                    json.dumps([{"id": i, "lng": num(x), "lat": num(y)} for i, x, y in points]).encode()),
-        "geojson": ("application/geo+json", json.dumps({"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": i, "properties": {},
-             "geometry": {"type": "Point", "coordinates": [num(x), num(y)]}}
-            for i, x, y in points]}).encode()),
+        "objects": (
+            "application/json",
+            json.dumps([{"id": i, "lng": num(x), "lat": num(y)} for i, x, y in points]).encode(),
+        ),
+        "geojson": (
+            "application/geo+json",
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "id": i,
+                            "properties": {},
+                            "geometry": {"type": "Point", "coordinates": [num(x), num(y)]},
+                        }
+                        for i, x, y in points
+                    ],
+                }
+            ).encode(),
+        ),
         "csv": ("text/csv", csv_text.encode()),
         "arrow": (batch_io.ARROW, arrow.getvalue()),
         "parquet": (batch_io.PARQUET[0], parquet.getvalue()),
@@ -650,8 +779,18 @@ def test_batch_in_every_input_format_answers_like_the_single_lookup(demo_client,
     for record, (name, lon, lat) in zip(rows, mixed, strict=True):
         assert _comparable(record) == _single(demo_client, lon, lat), name
     statuses = [r["status"] for r in rows]
-    assert statuses == ["ok", "ok", "ok", "ok", "outside", "far_outside", "not_a_number", "swapped",
-                        "out_of_range", "outside"]
+    assert statuses == [
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "outside",
+        "far_outside",
+        "not_a_number",
+        "swapped",
+        "out_of_range",
+        "outside",
+    ]
 
 
 def _parse(mimetype: str, data: bytes) -> list[dict]:
@@ -675,16 +814,19 @@ def _parse(mimetype: str, data: bytes) -> list[dict]:
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in frame]
 
 
-@pytest.mark.parametrize(("how", "mimetype"), [
-    ({"query_string": {"format": "ndjson"}}, "application/x-ndjson"),
-    ({"query_string": {"format": "csv"}}, "text/csv"),
-    ({"query_string": {"format": "arrow"}}, batch_io.ARROW),
-    ({"headers": {"Accept": "application/x-ndjson"}}, "application/x-ndjson"),
-    ({"headers": {"Accept": "text/csv"}}, "text/csv"),
-    ({"headers": {"Accept": batch_io.ARROW}}, batch_io.ARROW),
-    ({"headers": {"Accept": "application/json"}}, "application/json"),
-    ({"query_string": {"format": "json"}, "headers": {"Accept": "text/csv"}}, "application/json"),
-])
+@pytest.mark.parametrize(
+    ("how", "mimetype"),
+    [
+        ({"query_string": {"format": "ndjson"}}, "application/x-ndjson"),
+        ({"query_string": {"format": "csv"}}, "text/csv"),
+        ({"query_string": {"format": "arrow"}}, batch_io.ARROW),
+        ({"headers": {"Accept": "application/x-ndjson"}}, "application/x-ndjson"),
+        ({"headers": {"Accept": "text/csv"}}, "text/csv"),
+        ({"headers": {"Accept": batch_io.ARROW}}, batch_io.ARROW),
+        ({"headers": {"Accept": "application/json"}}, "application/json"),
+        ({"query_string": {"format": "json"}, "headers": {"Accept": "text/csv"}}, "application/json"),
+    ],
+)
 def test_batch_output_formats_carry_the_same_answers(demo_client, mixed, how, mimetype):
     content_type, body = _bodies(mixed)["csv"]
     _, reference = _post(demo_client, body, content_type, query_string={"format": "json"})
@@ -698,8 +840,13 @@ def test_batch_output_formats_carry_the_same_answers(demo_client, mixed, how, mi
 
 
 def test_batch_output_defaults_to_the_input_family(demo_client, mixed):
-    for form, mimetype in (("csv", "text/csv"), ("arrow", batch_io.ARROW), ("parquet", batch_io.ARROW),
-                           ("geojson", "application/json"), ("pairs", "application/json")):
+    for form, mimetype in (
+        ("csv", "text/csv"),
+        ("arrow", batch_io.ARROW),
+        ("parquet", batch_io.ARROW),
+        ("geojson", "application/json"),
+        ("pairs", "application/json"),
+    ):
         content_type, body = _bodies(mixed)[form]
         response, _ = _post(demo_client, body, content_type)
         assert response.mimetype == mimetype, form
@@ -717,8 +864,9 @@ def test_batch_answer_is_streamed(demo_client, mixed):
 
 def test_batch_in_another_coordinate_system(demo_client, places):
     lon, lat = (float(v) for v in from_wgs84(*places.inside, "gcj02"))
-    _, data = _post(demo_client, json.dumps([[lon, lat]]).encode(), "application/json",
-                    query_string={"coordsys": "gcj02"})
+    _, data = _post(
+        demo_client, json.dumps([[lon, lat]]).encode(), "application/json", query_string={"coordsys": "gcj02"}
+    )
     [row] = json.loads(data)
     assert row["grid_code"] == places.inside_code
     assert abs(row["wgs84_lon"] - places.inside[0]) < 1e-7 and abs(row["wgs84_lat"] - places.inside[1]) < 1e-7
@@ -731,27 +879,50 @@ def test_batch_with_grid_only_fields_still_finds_the_grids(demo_client, mixed):
     assert [r["grid_code"] for r in json.loads(lean)] == [r["grid_code"] for r in json.loads(full)]
 
 
-@pytest.mark.parametrize(("content_type", "body", "status", "code", "message"), [
-    ("text/plain", b"113.1,23.1", 415, "unsupported_media_type",
-     "unsupported Content-Type 'text/plain'; send application/json, application/geo+json, text/csv, "
-     "application/vnd.apache.arrow.stream or application/vnd.apache.parquet"),
-    ("application/json", b"[[113.1, 23.1", 400, "bad_json", None),
-    ("application/json", b'{"points": 3}', 400, "bad_json",
-     "expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, or a GeoJSON "
-     "FeatureCollection of points"),
-    ("application/geo+json",
-     b'{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
-     b'{"type": "Polygon", "coordinates": []}}]}', 400, "bad_geojson",
-     "feature 0: expected a Point geometry, got 'Polygon'"),
-    ("text/csv", b"name,city\na,b\n", 400, "missing_columns",
-     "CSV rows need lon and lat columns (accepted names: lon, lng, long, longitude, x, 经度 / lat, "
-     "latitude, y, 纬度); found name, city"),
-    ("text/csv", b'lon,lat\n113.1,23.1\n"113.2,23.2\n', 400, "bad_csv", None),
-    (batch_io.ARROW, b"not an arrow stream", 400, "bad_arrow", None),
-    (batch_io.PARQUET[0], b"not parquet", 400, "bad_parquet", None),
-])
-def test_bad_batch_bodies_are_refused_before_any_answer(demo_client, content_type, body, status, code,
-                                                        message):
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code", "message"),
+    [
+        (
+            "text/plain",
+            b"113.1,23.1",
+            415,
+            "unsupported_media_type",
+            "unsupported Content-Type 'text/plain'; send application/json, application/geo+json, text/csv, "
+            "application/vnd.apache.arrow.stream or application/vnd.apache.parquet",
+        ),
+        ("application/json", b"[[113.1, 23.1", 400, "bad_json", None),
+        (
+            "application/json",
+            b'{"points": 3}',
+            400,
+            "bad_json",
+            "expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, or a GeoJSON "
+            "FeatureCollection of points",
+        ),
+        (
+            "application/geo+json",
+            b'{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+            b'{"type": "Polygon", "coordinates": []}}]}',
+            400,
+            "bad_geojson",
+            "feature 0: expected a Point geometry, got 'Polygon'",
+        ),
+        (
+            "text/csv",
+            b"name,city\na,b\n",
+            400,
+            "missing_columns",
+            "CSV rows need lon and lat columns (accepted names: lon, lng, long, longitude, x, 经度 / lat, "
+            "latitude, y, 纬度); found name, city",
+        ),
+        ("text/csv", b'lon,lat\n113.1,23.1\n"113.2,23.2\n', 400, "bad_csv", None),
+        (batch_io.ARROW, b"not an arrow stream", 400, "bad_arrow", None),
+        (batch_io.PARQUET[0], b"not parquet", 400, "bad_parquet", None),
+    ],
+)
+def test_bad_batch_bodies_are_refused_before_any_answer(
+    demo_client, content_type, body, status, code, message
+):
     response, data = _post(demo_client, body, content_type)
     assert response.status_code == status
     error = json.loads(data)["error"]
@@ -763,15 +934,23 @@ def test_bad_batch_bodies_are_refused_before_any_answer(demo_client, content_typ
 
 
 def test_batch_with_an_unknown_output_format_or_coordsys_is_refused(demo_client):
-    response, data = _post(demo_client, b"[[113.1, 23.1]]", "application/json",
-                           query_string={"format": "xlsx"})
+    response, data = _post(
+        demo_client, b"[[113.1, 23.1]]", "application/json", query_string={"format": "xlsx"}
+    )
     assert (response.status_code, error_of(json.loads(data))) == (
-        400, _error("bad_parameter", "format='xlsx'; expected one of json, ndjson, csv, arrow"))
-    response, data = _post(demo_client, b"[[113.1, 23.1]]", "application/json",
-                           query_string={"coordsys": "mars"})
+        400,
+        _error("bad_parameter", "format='xlsx'; expected one of json, ndjson, csv, arrow"),
+    )
+    response, data = _post(
+        demo_client, b"[[113.1, 23.1]]", "application/json", query_string={"coordsys": "mars"}
+    )
     assert (response.status_code, error_of(json.loads(data))) == (
-        400, _error("unknown_coordsys", "unknown coordinate system 'mars'; expected one of wgs84, "
-                                        "cgcs2000, gcj02, bd09"))
+        400,
+        _error(
+            "unknown_coordsys",
+            "unknown coordinate system 'mars'; expected one of wgs84, cgcs2000, gcj02, bd09",
+        ),
+    )
 
 
 def test_empty_batch_is_an_empty_answer(demo_client):
@@ -783,10 +962,12 @@ def test_arrow_batch_opening_with_an_empty_record_batch(demo_client, places):
     schema = pa.schema([("lon", pa.float64()), ("lat", pa.float64())])
     sink = io.BytesIO()
     with pyarrow.ipc.new_stream(sink, schema) as writer:
-        writer.write_batch(pa.record_batch([pa.array([], pa.float64()), pa.array([], pa.float64())],
-                                           schema=schema))
-        writer.write_batch(pa.record_batch([pa.array([places.inside[0]]), pa.array([places.inside[1]])],
-                                           schema=schema))
+        writer.write_batch(
+            pa.record_batch([pa.array([], pa.float64()), pa.array([], pa.float64())], schema=schema)
+        )
+        writer.write_batch(
+            pa.record_batch([pa.array([places.inside[0]]), pa.array([places.inside[1]])], schema=schema)
+        )
     for fmt in ("json", "arrow", "csv", "ndjson"):
         response, data = _post(demo_client, sink.getvalue(), batch_io.ARROW, query_string={"format": fmt})
         rows = _parse(response.mimetype, data)

@@ -59,18 +59,30 @@ def test_json_pairs_give_lon_lat_columns_without_ids():
 
 
 def test_json_objects_keep_ids_as_text_and_read_aliases_and_non_numbers_as_nan():
-    body = json.dumps([{"ID": 7, "LNG": 113.1, "Latitude": "23.2"},
-                       {"ID": "007", "LNG": "abc", "Latitude": 23.3},
-                       {"ID": None, "LNG": None, "Latitude": 23.4}]).encode()
+    body = json.dumps(
+        [
+            {"ID": 7, "LNG": 113.1, "Latitude": "23.2"},
+            {"ID": "007", "LNG": "abc", "Latitude": 23.3},
+            {"ID": None, "LNG": None, "Latitude": 23.4},
+        ]
+    ).encode()
     chunk = _one("application/json", body)
     assert list(chunk.ids) == ["7", "007", None]
     assert _nan_equal(chunk.lon, [113.1, np.nan, np.nan])
     assert _nan_equal(chunk.lat, [23.2, 23.3, 23.4])
 
 
-@pytest.mark.parametrize(("lon_name", "lat_name"), [
-    ("lon", "lat"), ("lng", "lat"), ("x", "y"), ("经度", "纬度"), ("longitude", "latitude"), ("long", "lat"),
-])
+@pytest.mark.parametrize(
+    ("lon_name", "lat_name"),
+    [
+        ("lon", "lat"),
+        ("lng", "lat"),
+        ("x", "y"),
+        ("经度", "纬度"),
+        ("longitude", "latitude"),
+        ("long", "lat"),
+    ],
+)
 def test_json_objects_accept_each_column_alias(lon_name, lat_name):
     body = json.dumps([{"编号": "a1", lon_name: 113.1, lat_name: 23.2}], ensure_ascii=False).encode()
     chunk = _one("application/json", body)
@@ -95,16 +107,30 @@ def test_json_is_split_into_chunks_with_row_offsets(monkeypatch):
     assert np.concatenate([c.lon for c in chunks]).tolist() == [113.0, 113.01, 113.02, 113.03, 113.04]
 
 
-@pytest.mark.parametrize(("body", "code", "message"), [
-    (b"{", "bad_json", "request body is not valid JSON: unexpected end of data: line 1 column 2 (char 1)"),
-    (b'"text"', "bad_json", "expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, "
-                            "or a GeoJSON FeatureCollection of points"),
-    (b"[[1, 2, 3]]", "bad_json", "every element must be a [lon, lat] pair"),
-    (b'[[1, "a"]]', "bad_json", "every element must be a [lon, lat] pair of numbers"),
-    (b'[{"a": 1, "b": 2}]', "missing_columns",
-     "JSON objects need lon and lat columns (accepted names: lon, lng, long, longitude, x, 经度 / "
-     "lat, latitude, y, 纬度); found a, b"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (
+            b"{",
+            "bad_json",
+            "request body is not valid JSON: unexpected end of data: line 1 column 2 (char 1)",
+        ),
+        (
+            b'"text"',
+            "bad_json",
+            "expected a JSON array of [lon, lat] pairs or of {id, lon, lat} objects, "
+            "or a GeoJSON FeatureCollection of points",
+        ),
+        (b"[[1, 2, 3]]", "bad_json", "every element must be a [lon, lat] pair"),
+        (b'[[1, "a"]]', "bad_json", "every element must be a [lon, lat] pair of numbers"),
+        (
+            b'[{"a": 1, "b": 2}]',
+            "missing_columns",
+            "JSON objects need lon and lat columns (accepted names: lon, lng, long, longitude, x, 经度 / "
+            "lat, latitude, y, 纬度); found a, b",
+        ),
+    ],
+)
 def test_bad_json_bodies_name_the_fault(body, code, message):
     error = _api_error(lambda: _read("application/json", body))
     assert (_status(error), error.code, error.message) == (400, code, message)
@@ -114,14 +140,27 @@ def test_bad_json_bodies_name_the_fault(body, code, message):
 
 
 def test_geojson_points_keep_feature_ids_or_property_ids():
-    doc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": "f1", "properties": {}, "geometry": {"type": "Point",
-                                                                       "coordinates": [113.1, 23.2]}},
-        {"type": "Feature", "properties": {"id": "p2"}, "geometry": {"type": "Point",
-                                                                     "coordinates": [113.3, 23.4, 12.0]}},
-        {"type": "Feature", "properties": None, "geometry": {"type": "Point",
-                                                             "coordinates": [None, 23.5]}},
-    ]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": "f1",
+                "properties": {},
+                "geometry": {"type": "Point", "coordinates": [113.1, 23.2]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"id": "p2"},
+                "geometry": {"type": "Point", "coordinates": [113.3, 23.4, 12.0]},
+            },
+            {
+                "type": "Feature",
+                "properties": None,
+                "geometry": {"type": "Point", "coordinates": [None, 23.5]},
+            },
+        ],
+    }
     chunk = _one("application/geo+json", json.dumps(doc).encode())
     assert list(chunk.ids) == ["f1", "p2", None]
     assert _nan_equal(chunk.lon, [113.1, 113.3, np.nan])
@@ -129,12 +168,18 @@ def test_geojson_points_keep_feature_ids_or_property_ids():
 
 
 def test_geojson_with_a_non_point_feature_is_refused():
-    doc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.1, 23.2]}},
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.1, 23.2]}},
+            {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}},
+        ],
+    }
     error = _api_error(lambda: _read("application/geo+json", json.dumps(doc).encode()))
-    assert (error.code, error.message) == ("bad_geojson",
-                                           "feature 1: expected a Point geometry, got 'LineString'")
+    assert (error.code, error.message) == (
+        "bad_geojson",
+        "feature 1: expected a Point geometry, got 'LineString'",
+    )
 
 
 # --- readers: CSV -------------------------------------------------------------------------
@@ -192,10 +237,12 @@ def _arrow_stream(*batches: pa.RecordBatch) -> bytes:
 
 def test_arrow_stream_batches_become_chunks_with_offsets_ids_and_aliases():
     schema = pa.schema([("REF", pa.int64()), ("Lng", pa.float32()), ("Lat", pa.float64())])
-    first = pa.record_batch([pa.array([1, 2]), pa.array([113.5, np.nan], pa.float32()),
-                             pa.array([23.1, 23.2])], schema=schema)
-    second = pa.record_batch([pa.array([3]), pa.array([113.25], pa.float32()),
-                              pa.array([None], pa.float64())], schema=schema)
+    first = pa.record_batch(
+        [pa.array([1, 2]), pa.array([113.5, np.nan], pa.float32()), pa.array([23.1, 23.2])], schema=schema
+    )
+    second = pa.record_batch(
+        [pa.array([3]), pa.array([113.25], pa.float32()), pa.array([None], pa.float64())], schema=schema
+    )
     chunks = _read(batch_io.ARROW, _arrow_stream(first, second))
     assert [c.offset for c in chunks] == [0, 2]
     assert [list(c.ids) for c in chunks] == [["1", "2"], ["3"]]
@@ -207,8 +254,10 @@ def test_arrow_stream_batches_become_chunks_with_offsets_ids_and_aliases():
 def test_arrow_stream_without_lon_lat_is_refused():
     batch = pa.record_batch([pa.array([1.0])], names=["a"])
     error = _api_error(lambda: _read(batch_io.ARROW, _arrow_stream(batch)))
-    assert (error.code, error.message) == ("missing_columns",
-                                           "Arrow/Parquet input needs lon and lat columns; found a")
+    assert (error.code, error.message) == (
+        "missing_columns",
+        "Arrow/Parquet input needs lon and lat columns; found a",
+    )
 
 
 def test_arrow_garbage_is_refused():
@@ -237,7 +286,8 @@ def test_unknown_content_type_is_415_naming_the_accepted_types():
     assert (_status(error), error.code) == (415, "unsupported_media_type")
     assert error.message == (
         "unsupported Content-Type 'text/plain'; send application/json, application/geo+json, "
-        "text/csv, application/vnd.apache.arrow.stream or application/vnd.apache.parquet")
+        "text/csv, application/vnd.apache.arrow.stream or application/vnd.apache.parquet"
+    )
 
 
 # --- writers ------------------------------------------------------------------------------
@@ -248,9 +298,15 @@ def answers(demo_app):
     """Two chunks of answers from the demo: the first has no ids, no runner-ups, no touches."""
     svc = demo_app.extensions["redgrid"].grids
     grid_set = svc.grid_set(svc.active_version_id())
-    chunks = [batch_io.Chunk(0, np.array([IN[0], np.nan]), np.array([IN[1], 23.1]), None),
-              batch_io.Chunk(2, np.array([FAR[0], 113.05, IN[0]]), np.array([FAR[1], 23.11, IN[1]]),
-                             np.array(["b1", None, "b3"], dtype=object))]
+    chunks = [
+        batch_io.Chunk(0, np.array([IN[0], np.nan]), np.array([IN[1], 23.1]), None),
+        batch_io.Chunk(
+            2,
+            np.array([FAR[0], 113.05, IN[0]]),
+            np.array([FAR[1], 23.11, IN[1]]),
+            np.array(["b1", None, "b3"], dtype=object),
+        ),
+    ]
     out = []
     for chunk in chunks:
         _, match, wlon, wlat = svc.locate_many(chunk.lon, chunk.lat)
@@ -275,9 +331,23 @@ def test_json_writer_output_parses_back(answers):
     assert records[1]["lon"] is None and records[1]["wgs84_lon"] is None  # NaN becomes null
     assert isinstance(records[3]["nearest_m"], float) and records[3]["nearest_code"]
     assert list(records[0]) == [
-        "row", "id", "lon", "lat", "wgs84_lon", "wgs84_lat", "status", "grid_code", "grid_name",
-        "community_code", "near_boundary", "runner_up_code", "runner_up_m", "nearest_code", "nearest_m",
-        "also_touches"]
+        "row",
+        "id",
+        "lon",
+        "lat",
+        "wgs84_lon",
+        "wgs84_lat",
+        "status",
+        "grid_code",
+        "grid_name",
+        "community_code",
+        "near_boundary",
+        "runner_up_code",
+        "runner_up_m",
+        "nearest_code",
+        "nearest_m",
+        "also_touches",
+    ]
 
 
 def test_json_writer_survives_an_empty_first_chunk(answers):
@@ -285,9 +355,12 @@ def test_json_writer_survives_an_empty_first_chunk(answers):
     chunk, wlon, wlat, match = parts[1]
     empty = batch_io.Chunk(0, np.empty(0), np.empty(0), None)
     writer = batch_io.JsonWriter()
-    body = (writer.head() + writer.rows(empty, np.empty(0), np.empty(0), BatchMatch.empty(0), grid_set,
-                                        first=True)
-            + writer.rows(chunk, wlon, wlat, match, grid_set, first=False) + writer.tail())
+    body = (
+        writer.head()
+        + writer.rows(empty, np.empty(0), np.empty(0), BatchMatch.empty(0), grid_set, first=True)
+        + writer.rows(chunk, wlon, wlat, match, grid_set, first=False)
+        + writer.tail()
+    )
     assert len(json.loads(body)) == 3
 
 
@@ -328,20 +401,23 @@ def test_arrow_writer_turns_numeric_ids_into_text(answers):
     assert pyarrow.ipc.open_stream(body).read_all().column("id").to_pylist() == ["1", None, "3"]
 
 
-@pytest.mark.parametrize(("format_arg", "accept", "input_type", "expected"), [
-    ("ndjson", "text/csv", "application/json", batch_io.NdjsonWriter),
-    (None, "application/x-ndjson", "application/json", batch_io.NdjsonWriter),
-    (None, "text/csv", "application/json", batch_io.CsvWriter),
-    (None, batch_io.ARROW, "text/csv", batch_io.ArrowWriter),
-    (None, "*/*", "text/csv", batch_io.CsvWriter),
-    (None, None, "text/csv", batch_io.CsvWriter),
-    (None, None, batch_io.ARROW, batch_io.ArrowWriter),
-    (None, None, batch_io.PARQUET[0], batch_io.ArrowWriter),
-    (None, None, "application/geo+json", batch_io.JsonWriter),
-    ("csv", None, "application/json", batch_io.CsvWriter),
-    ("arrow", None, "application/json", batch_io.ArrowWriter),
-    ("json", None, "text/csv", batch_io.JsonWriter),
-])
+@pytest.mark.parametrize(
+    ("format_arg", "accept", "input_type", "expected"),
+    [
+        ("ndjson", "text/csv", "application/json", batch_io.NdjsonWriter),
+        (None, "application/x-ndjson", "application/json", batch_io.NdjsonWriter),
+        (None, "text/csv", "application/json", batch_io.CsvWriter),
+        (None, batch_io.ARROW, "text/csv", batch_io.ArrowWriter),
+        (None, "*/*", "text/csv", batch_io.CsvWriter),
+        (None, None, "text/csv", batch_io.CsvWriter),
+        (None, None, batch_io.ARROW, batch_io.ArrowWriter),
+        (None, None, batch_io.PARQUET[0], batch_io.ArrowWriter),
+        (None, None, "application/geo+json", batch_io.JsonWriter),
+        ("csv", None, "application/json", batch_io.CsvWriter),
+        ("arrow", None, "application/json", batch_io.ArrowWriter),
+        ("json", None, "text/csv", batch_io.JsonWriter),
+    ],
+)
 def test_writer_choice(format_arg, accept, input_type, expected):
     accept_header = MIMEAccept([(accept, 1)] if accept else [])
     assert type(batch_io.writer_for(format_arg, accept_header, input_type)) is expected
@@ -350,4 +426,7 @@ def test_writer_choice(format_arg, accept, input_type, expected):
 def test_unknown_output_format_is_refused():
     error = _api_error(lambda: batch_io.writer_for("xml", MIMEAccept([]), "application/json"))
     assert (_status(error), error.code, error.message) == (
-        400, "bad_parameter", "format='xml'; expected one of json, ndjson, csv, arrow")
+        400,
+        "bad_parameter",
+        "format='xml'; expected one of json, ndjson, csv, arrow",
+    )

@@ -44,9 +44,23 @@ OUR_COMMANDS = _leaf_commands(main)
 
 def test_the_command_list_is_complete():
     assert {" ".join(c) for c in OUR_COMMANDS} >= {
-        "db upgrade", "town set", "communities import", "grids validate", "grids import",
-        "versions list", "versions show", "versions activate", "officials import", "locate",
-        "locate-file", "generate grids", "generate roster", "demo load", "apikey create", "apikey revoke"}
+        "db upgrade",
+        "town set",
+        "communities import",
+        "grids validate",
+        "grids import",
+        "versions list",
+        "versions show",
+        "versions activate",
+        "officials import",
+        "locate",
+        "locate-file",
+        "generate grids",
+        "generate roster",
+        "demo load",
+        "apikey create",
+        "apikey revoke",
+    }
 
 
 @pytest.mark.parametrize("command", OUR_COMMANDS, ids=" ".join)
@@ -128,8 +142,9 @@ def test_grids_import_of_an_overlapping_file_is_refused_and_stores_nothing(demo_
     assert len(_store(demo_db).versions()) == 1
 
 
-def test_versions_activate_switches_what_locate_answers(demo_db, demo_grids, reseeded_grids,
-                                                        reseeded_grids_file):
+def test_versions_activate_switches_what_locate_answers(
+    demo_db, demo_grids, reseeded_grids, reseeded_grids_file
+):
     lon, lat, old_code, new_code = point_where_versions_differ(demo_grids, reseeded_grids)
     imported = cli_ok(demo_db.cli("grids", "import", str(reseeded_grids_file), "--label", "seed 7")).stdout
     assert "version 2 created" in imported and "not active" in imported
@@ -149,7 +164,11 @@ def test_versions_activate_switches_what_locate_answers(demo_db, demo_grids, res
 
     shown = json.loads(cli_ok(demo_db.cli("versions", "show", "2")).stdout)
     assert (shown["id"], shown["label"], shown["active"], shown["grids"]) == (
-        2, "seed 7", False, DEMO_GRID_COUNT)
+        2,
+        "seed 7",
+        False,
+        DEMO_GRID_COUNT,
+    )
     assert shown["report"]["ok"] is True
 
 
@@ -170,28 +189,36 @@ def _gbk_roster(path: Path, rows: list[tuple[str, ...]]) -> Path:
 
 
 def test_officials_import_of_a_gbk_file_with_an_unknown_grid_fails_whole(demo_db, tmp_path):
-    path = _gbk_roster(tmp_path / "名册.csv", [
-        ("欧阳娜", "13800139001", "网格员", "440605125001001", "2024-05-01"),
-        ("司马光", "13800139002", "小红格组长", "440605125001002", "2024年5月1日"),
-        ("诸葛亮", "13800139003", "网格员", "440605125001099", "2024-05-01"),
-    ])
+    path = _gbk_roster(
+        tmp_path / "名册.csv",
+        [
+            ("欧阳娜", "13800139001", "网格员", "440605125001001", "2024-05-01"),
+            ("司马光", "13800139002", "小红格组长", "440605125001002", "2024年5月1日"),
+            ("诸葛亮", "13800139003", "网格员", "440605125001099", "2024-05-01"),
+        ],
+    )
     before = len(_store(demo_db).assignments())
     result = demo_db.cli("officials", "import", str(path))
     assert result.exit_code == 2
     assert result.stderr == (
         "error: roster 名册.csv: 1 problem(s), nothing imported\n"
-        "  - row 4, field 'unit_code': grid 440605125001099 is not in the grid set\n")
+        "  - row 4, field 'unit_code': grid 440605125001099 is not in the grid set\n"
+    )
     assert len(_store(demo_db).assignments()) == before
     assert "欧阳娜" not in {a.name for a in _store(demo_db).assignments()}
 
 
 def test_officials_import_of_a_good_gbk_file_adds_people_to_the_team(demo_db, demo_grids, tmp_path):
-    path = _gbk_roster(tmp_path / "名册.csv", [
-        ("欧阳娜", "13800139001", "网格员", "440605125001001", "2024-05-01"),
-        ("司马光", "13800139002", "小红格组长", "440605125001001", "2024年5月1日"),
-    ])
+    path = _gbk_roster(
+        tmp_path / "名册.csv",
+        [
+            ("欧阳娜", "13800139001", "网格员", "440605125001001", "2024-05-01"),
+            ("司马光", "13800139002", "小红格组长", "440605125001001", "2024年5月1日"),
+        ],
+    )
     assert cli_ok(demo_db.cli("officials", "import", str(path))).stdout == (
-        "2 rows: 2 added, 0 updated, 0 unchanged\n")
+        "2 rows: 2 added, 0 updated, 0 unchanged\n"
+    )
     team = _locate(demo_db, *inside_point(demo_grids, "440605125001001"))["team"]
     assert {"欧阳娜", "司马光"} <= {m["name"] for m in team}
     again = cli_ok(demo_db.cli("officials", "import", str(path))).stdout
@@ -219,8 +246,9 @@ def test_locate_in_gcj02_and_bad_coordinate_systems(demo_template, demo_grids):
     assert _locate(demo_template, lon, lat, "--coordsys", "gcj02")["grid"]["code"] == "440605125001001"
     result = demo_template.cli("locate", "113.1", "23.1", "--coordsys", "mars")
     assert result.exit_code == 2
-    assert result.stderr == ("error: unknown coordinate system 'mars'; expected one of wgs84, cgcs2000, "
-                             "gcj02, bd09\n")
+    assert result.stderr == (
+        "error: unknown coordinate system 'mars'; expected one of wgs84, cgcs2000, gcj02, bd09\n"
+    )
 
 
 @pytest.fixture
@@ -258,12 +286,13 @@ def _full_run(db, src: Path, tmp_path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("keep_rows", [0, 3, 4, 14])
-def test_locate_file_resume_finishes_an_interrupted_run_without_duplicates(demo_template, points_csv,
-                                                                           tmp_path, keep_rows):
+def test_locate_file_resume_finishes_an_interrupted_run_without_duplicates(
+    demo_template, points_csv, tmp_path, keep_rows
+):
     expected = _full_run(demo_template, points_csv, tmp_path)
     lines = expected.splitlines(keepends=True)
     dst = tmp_path / "answers.csv"
-    Path(str(dst) + ".partial").write_bytes(b"".join(lines[:1 + keep_rows]))  # header + N rows
+    Path(str(dst) + ".partial").write_bytes(b"".join(lines[: 1 + keep_rows]))  # header + N rows
     result = cli_ok(demo_template.cli("locate-file", str(points_csv), str(dst), "--resume", "--chunk", "4"))
     assert f"resuming after {keep_rows} rows" in result.stderr
     assert dst.read_bytes() == expected
@@ -303,8 +332,22 @@ def test_locate_file_names_a_missing_column(demo_template, tmp_path):
 
 
 def _generate(db, out: Path, seed: int, n: int = 60) -> str:
-    return cli_ok(db.cli("generate", "grids", "--communities", str(DEMO_COMMUNITIES), "--outline",
-                         str(DEMO_OUTLINE), "-n", str(n), "--seed", str(seed), "--out", str(out))).stdout
+    return cli_ok(
+        db.cli(
+            "generate",
+            "grids",
+            "--communities",
+            str(DEMO_COMMUNITIES),
+            "--outline",
+            str(DEMO_OUTLINE),
+            "-n",
+            str(n),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        )
+    ).stdout
 
 
 def test_generate_grids_is_deterministic_for_a_seed(empty_db, tmp_path):
@@ -346,8 +389,9 @@ def test_apikey_create_then_revoke_makes_the_key_401(demo_db, fresh_client, demo
     assert cli_ok(demo_db.cli("apikey", "revoke", "hotline-12345")).stdout == "1 key(s) revoked\n"
     response = fresh_client.get(url, headers=headers)
     assert response.status_code == 401
-    assert error_of(response.get_json()) == {"error": {"code": "invalid_api_key",
-                                             "message": "API key not recognised or revoked"}}
+    assert error_of(response.get_json()) == {
+        "error": {"code": "invalid_api_key", "message": "API key not recognised or revoked"}
+    }
     assert cli_ok(demo_db.cli("apikey", "revoke", "hotline-12345")).stdout == "0 key(s) revoked\n"
 
 

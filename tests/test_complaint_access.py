@@ -18,8 +18,12 @@ API = "/api/v1"
 def _login(client, username: str, password: str) -> str:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        ).status_code
+        == 302
+    )
     return token
 
 
@@ -37,14 +41,21 @@ def test_a_department_acts_only_on_complaints_dispatched_to_it(fresh_app, demo_g
     client = fresh_app.test_client()
     token = _login(client, "police-desk", "police-pass-123")
     headers = {"X-CSRFToken": token}
-    other = client.post(f"{API}/complaints/{litter.id}/actions", headers=headers,
-                        json={"action": "resolve", "version": litter.row_version, "note": "not ours"})
+    other = client.post(
+        f"{API}/complaints/{litter.id}/actions",
+        headers=headers,
+        json={"action": "resolve", "version": litter.row_version, "note": "not ours"},
+    )
     assert other.status_code == 403
-    assert error_of(other.get_json()) == {"error": {
-        "code": "forbidden", "message": f"complaint {litter.id} is not with department 'police'"}}
+    assert error_of(other.get_json()) == {
+        "error": {"code": "forbidden", "message": f"complaint {litter.id} is not with department 'police'"}
+    }
     assert svc.store.complaint(litter.id).state == "dispatched"
-    own = client.post(f"{API}/complaints/{noise.id}/actions", headers=headers,
-                      json={"action": "resolve", "version": noise.row_version, "note": "已处理"})
+    own = client.post(
+        f"{API}/complaints/{noise.id}/actions",
+        headers=headers,
+        json={"action": "resolve", "version": noise.row_version, "note": "已处理"},
+    )
     assert own.status_code == 200 and own.get_json()["state"] == "resolved"
 
 
@@ -55,10 +66,20 @@ def test_complaints_can_be_listed_by_deadline_status(fresh_app, demo_grids):
     ids = {}
     # 3 working days from 30 Sep 16:00 → due 11 Oct 23:59:59 (the make-up Saturday)
     for name in ("late", "soon", "fresh"):
-        row = file_at(svc, demo_grids, code, f"deadline-{name}", "2025-09-30 14:00", category="noise",
-                      source="deadline-test")
-        when = {"late": "2025-09-30T16:00:00+08:00", "soon": "2025-10-09T09:00:00+08:00",
-                "fresh": "2025-10-13T09:00:00+08:00"}[name]
+        row = file_at(
+            svc,
+            demo_grids,
+            code,
+            f"deadline-{name}",
+            "2025-09-30 14:00",
+            category="noise",
+            source="deadline-test",
+        )
+        when = {
+            "late": "2025-09-30T16:00:00+08:00",
+            "soon": "2025-10-09T09:00:00+08:00",
+            "fresh": "2025-10-13T09:00:00+08:00",
+        }[name]
         ids[name] = step(svc, clock, row, when, "dispatch").id
     clock.set("2025-10-13T10:00:00+08:00")
     client = fresh_app.test_client()

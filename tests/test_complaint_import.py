@@ -26,8 +26,20 @@ from tests.test_complaints_service import t
 
 API = "/api/v1"
 SOURCE = "12345热线"
-HEADER = ["序号", "工单编号", "受理时间", "来源渠道", "诉求类别", "诉求内容", "事发地址",
-          "经度", "纬度", "坐标系", "联系人", "联系电话"]
+HEADER = [
+    "序号",
+    "工单编号",
+    "受理时间",
+    "来源渠道",
+    "诉求类别",
+    "诉求内容",
+    "事发地址",
+    "经度",
+    "纬度",
+    "坐标系",
+    "联系人",
+    "联系电话",
+]
 TITLE = "大沥镇12345热线工单导出（2025年10月）"
 
 
@@ -41,34 +53,140 @@ def _good_table(grids) -> tuple[list[list], list[dict]]:
     addresses = gazetteer_rows()
     # 序号, 工单编号, 受理时间, 来源渠道, 诉求类别, 诉求内容, 事发地址, 经度, 纬度, 坐标系, 联系人, 联系电话
     rows = [
-        [1, "HL-0001", "2025-10-01 09:30", "12345热线", "生活噪音扰民", "楼上夜间装修噪音", "",
-         lon_a, lat_a, "", "陈女士", "13800138000"],
-        [2, "HL-0002", "2025/10/2 10:05:00", "微信", "rubbish", "垃圾堆放三天无人清运", "振兴路80号",
-         "", "", "", "李先生", "0757-86337323"],
-        [3, "HL-0003", "2025年10月3日 8时15分", "网格员巡查", "路灯不亮、损坏", "路灯不亮", "",
-         lon_b, lat_b, "gcj02", "", ""],
-        [4, "HL-0004", "2025-10-04T11:00:00+08:00", "来访", "餐饮油烟扰民", "油烟直排", "奇槎大道1号",
-         "", "", "", "", ""],
-        [5, "HL-0005", "2025-10-05 14:00", "热线", "Illegal parking", "车辆占用消防通道旁车位", "",
-         lon_c, lat_c, "wgs84", "王", "+86 139-2345-6789"],
-        [6, "HL-0006", "2025-10-06 16:20", "系统", "other", "其他诉求", "南海区大沥镇振兴路八十号",
-         "", "", "", "", ""],
+        [
+            1,
+            "HL-0001",
+            "2025-10-01 09:30",
+            "12345热线",
+            "生活噪音扰民",
+            "楼上夜间装修噪音",
+            "",
+            lon_a,
+            lat_a,
+            "",
+            "陈女士",
+            "13800138000",
+        ],
+        [
+            2,
+            "HL-0002",
+            "2025/10/2 10:05:00",
+            "微信",
+            "rubbish",
+            "垃圾堆放三天无人清运",
+            "振兴路80号",
+            "",
+            "",
+            "",
+            "李先生",
+            "0757-86337323",
+        ],
+        [
+            3,
+            "HL-0003",
+            "2025年10月3日 8时15分",
+            "网格员巡查",
+            "路灯不亮、损坏",
+            "路灯不亮",
+            "",
+            lon_b,
+            lat_b,
+            "gcj02",
+            "",
+            "",
+        ],
+        [
+            4,
+            "HL-0004",
+            "2025-10-04T11:00:00+08:00",
+            "来访",
+            "餐饮油烟扰民",
+            "油烟直排",
+            "奇槎大道1号",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+        [
+            5,
+            "HL-0005",
+            "2025-10-05 14:00",
+            "热线",
+            "Illegal parking",
+            "车辆占用消防通道旁车位",
+            "",
+            lon_c,
+            lat_c,
+            "wgs84",
+            "王",
+            "+86 139-2345-6789",
+        ],
+        [
+            6,
+            "HL-0006",
+            "2025-10-06 16:20",
+            "系统",
+            "other",
+            "其他诉求",
+            "南海区大沥镇振兴路八十号",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
     ]
     expected = [
-        {"external_id": "HL-0001", "reported_at": t("2025-10-01T09:30"), "channel": "hotline",
-         "category_code": "noise", "grid_code": a, "reporter_phone": "13800138000"},
-        {"external_id": "HL-0002", "reported_at": t("2025-10-02T10:05"), "channel": "wechat",
-         "category_code": "rubbish", "grid_code": addresses["振兴路80号"]["grid_code"],
-         "reporter_phone": "0757-86337323"},
-        {"external_id": "HL-0003", "reported_at": t("2025-10-03T08:15"), "channel": "patrol",
-         "category_code": "street_light", "grid_code": b, "reporter_phone": None},
-        {"external_id": "HL-0004", "reported_at": t("2025-10-04T11:00"), "channel": "walk_in",
-         "category_code": "cooking_fumes", "grid_code": addresses["奇槎大道1号"]["grid_code"],
-         "reporter_phone": None},
-        {"external_id": "HL-0005", "reported_at": t("2025-10-05T14:00"), "channel": "hotline",
-         "category_code": "illegal_parking", "grid_code": c, "reporter_phone": "13923456789"},
-        {"external_id": "HL-0006", "reported_at": t("2025-10-06T16:20"), "channel": "system",
-         "category_code": "other", "grid_code": addresses["振兴路80号"]["grid_code"], "reporter_phone": None},
+        {
+            "external_id": "HL-0001",
+            "reported_at": t("2025-10-01T09:30"),
+            "channel": "hotline",
+            "category_code": "noise",
+            "grid_code": a,
+            "reporter_phone": "13800138000",
+        },
+        {
+            "external_id": "HL-0002",
+            "reported_at": t("2025-10-02T10:05"),
+            "channel": "wechat",
+            "category_code": "rubbish",
+            "grid_code": addresses["振兴路80号"]["grid_code"],
+            "reporter_phone": "0757-86337323",
+        },
+        {
+            "external_id": "HL-0003",
+            "reported_at": t("2025-10-03T08:15"),
+            "channel": "patrol",
+            "category_code": "street_light",
+            "grid_code": b,
+            "reporter_phone": None,
+        },
+        {
+            "external_id": "HL-0004",
+            "reported_at": t("2025-10-04T11:00"),
+            "channel": "walk_in",
+            "category_code": "cooking_fumes",
+            "grid_code": addresses["奇槎大道1号"]["grid_code"],
+            "reporter_phone": None,
+        },
+        {
+            "external_id": "HL-0005",
+            "reported_at": t("2025-10-05T14:00"),
+            "channel": "hotline",
+            "category_code": "illegal_parking",
+            "grid_code": c,
+            "reporter_phone": "13923456789",
+        },
+        {
+            "external_id": "HL-0006",
+            "reported_at": t("2025-10-06T16:20"),
+            "channel": "system",
+            "category_code": "other",
+            "grid_code": addresses["振兴路80号"]["grid_code"],
+            "reporter_phone": None,
+        },
     ]
     return rows, expected
 
@@ -141,8 +259,9 @@ def _check_stored(store, kind: str, expected: list[dict]) -> None:
 
 
 @pytest.mark.parametrize("kind", ["utf8", "gbk", "xlsx"])
-def test_a_hotline_export_is_imported_through_the_cli_and_again_adds_nothing(demo_db, demo_grids, tmp_path,
-                                                                            kind):
+def test_a_hotline_export_is_imported_through_the_cli_and_again_adds_nothing(
+    demo_db, demo_grids, tmp_path, kind
+):
     rows, expected = _good_table(demo_grids)
     path = _write(kind, tmp_path / f"hotline-{kind}", rows)
     store = demo_db.app().extensions["redgrid"].store
@@ -176,8 +295,11 @@ def test_a_hotline_export_through_the_multipart_api(fresh_app, fresh_client, dem
 
     def post():
         with path.open("rb") as fh:
-            response = fresh_client.post(f"{API}/complaints/import", headers={"Authorization": header},
-                                         data={"file": (fh, path.name), "source": SOURCE})
+            response = fresh_client.post(
+                f"{API}/complaints/import",
+                headers={"Authorization": header},
+                data={"file": (fh, path.name), "source": SOURCE},
+            )
         return response.status_code, response.get_json()
 
     status, body = post()
@@ -197,14 +319,20 @@ def test_the_import_endpoint_needs_a_file_a_source_and_the_write_scope(fresh_app
     _, header = api_key(fresh_app, "write")
     auth = {"Authorization": header}
     response = fresh_client.post(f"{API}/complaints/import", headers=auth, data={"source": SOURCE})
-    assert (response.status_code, response.get_json()["error"]) == (400, {
-        "code": "missing_file", "message": "send the export as multipart field 'file'"})
-    response = fresh_client.post(f"{API}/complaints/import", headers=auth,
-                                 data={"file": (io.BytesIO(b"a,b\n"), "x.csv")})
-    assert (response.status_code, response.get_json()["error"]) == (400, {
-        "code": "missing_source", "message": "name the source system (form field 'source', e.g. 12345热线)"})
-    response = fresh_client.post(f"{API}/complaints/import", data={"source": SOURCE,
-                                                                   "file": (io.BytesIO(b"a,b\n"), "x.csv")})
+    assert (response.status_code, response.get_json()["error"]) == (
+        400,
+        {"code": "missing_file", "message": "send the export as multipart field 'file'"},
+    )
+    response = fresh_client.post(
+        f"{API}/complaints/import", headers=auth, data={"file": (io.BytesIO(b"a,b\n"), "x.csv")}
+    )
+    assert (response.status_code, response.get_json()["error"]) == (
+        400,
+        {"code": "missing_source", "message": "name the source system (form field 'source', e.g. 12345热线)"},
+    )
+    response = fresh_client.post(
+        f"{API}/complaints/import", data={"source": SOURCE, "file": (io.BytesIO(b"a,b\n"), "x.csv")}
+    )
     assert response.status_code == 401
 
 
@@ -220,24 +348,32 @@ def _bad_table(grids) -> tuple[list[list], list[tuple[int, str, str]]]:
         return [n, ext, when, "热线", category, "噪音", address, lon_, lat_, "", "", phone]
 
     rows = [
-        good[0],                                                      # row 3: good
-        row(2, ""),                                                   # row 4
-        row(3, "HL-0103", when="2025-13-45 25:00"),                   # row 5
-        row(4, "HL-0104", category="飞碟降落"),                        # row 6
-        row(5, "HL-0105", phone="12345"),                             # row 7
-        row(6, "HL-0106", lon_="", lat_=""),                          # row 8
-        row(7, "HL-0107", lon_=113.30, lat_=23.30),                   # row 9: in no grid
-        row(8, "HL-0108", address="沥苑路", lon_="", lat_=""),        # row 10: ambiguous
-        row(9, "HL-0001"),                                            # row 11: repeats row 3
-        good[1],                                                      # row 12: good
+        good[0],  # row 3: good
+        row(2, ""),  # row 4
+        row(3, "HL-0103", when="2025-13-45 25:00"),  # row 5
+        row(4, "HL-0104", category="飞碟降落"),  # row 6
+        row(5, "HL-0105", phone="12345"),  # row 7
+        row(6, "HL-0106", lon_="", lat_=""),  # row 8
+        row(7, "HL-0107", lon_=113.30, lat_=23.30),  # row 9: in no grid
+        row(8, "HL-0108", address="沥苑路", lon_="", lat_=""),  # row 10: ambiguous
+        row(9, "HL-0001"),  # row 11: repeats row 3
+        good[1],  # row 12: good
     ]
     faults = [
         (4, "external_id", "missing: every complaint needs the id it has in its source system"),
         (5, "reported_at", "'2025-13-45 25:00': month must be in 1..12"),
-        (6, "category", "'飞碟降落' is not in the category list (codes like power_supply, sidewalk_damage, "
-                        "water_body, or their Chinese names)"),
-        (7, "reporter_phone", "'12345' is not a phone number: expected a mobile like 13800138000 (+86, "
-                              "spaces and dashes allowed) or a landline with area code like 0757-86337323"),
+        (
+            6,
+            "category",
+            "'飞碟降落' is not in the category list (codes like power_supply, sidewalk_damage, "
+            "water_body, or their Chinese names)",
+        ),
+        (
+            7,
+            "reporter_phone",
+            "'12345' is not a phone number: expected a mobile like 13800138000 (+86, "
+            "spaces and dashes allowed) or a landline with area code like 0757-86337323",
+        ),
         (8, "address", "missing: give an address or lon/lat"),
         (9, "lon", "the point (113.3, 23.3) is in no grid (far_outside)"),
         (10, "address", "'沥苑路' is ambiguous; candidates: "),
@@ -264,7 +400,9 @@ def test_a_file_with_faulty_rows_is_refused_whole_through_the_cli(demo_db, demo_
     result = demo_db.cli("complaints", "import", str(path), "--source", SOURCE)
     assert result.exit_code == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
-    lines = lines[next(i for i, line in enumerate(lines) if line.startswith("error:")):]  # after the progress
+    lines = lines[
+        next(i for i, line in enumerate(lines) if line.startswith("error:")) :
+    ]  # after the progress
     assert lines[0] == "error: complaints hotline-bad.csv: 8 problem(s), nothing imported"
     reported = []
     for line in lines[1:]:
@@ -275,20 +413,26 @@ def test_a_file_with_faulty_rows_is_refused_whole_through_the_cli(demo_db, demo_
     assert store.count_complaints() == before and _stored(store) == []
 
 
-def test_an_excel_file_with_faulty_rows_is_refused_whole_through_the_api(fresh_app, fresh_client, demo_grids,
-                                                                        tmp_path):
+def test_an_excel_file_with_faulty_rows_is_refused_whole_through_the_api(
+    fresh_app, fresh_client, demo_grids, tmp_path
+):
     rows, faults = _bad_table(demo_grids)
     path = _write_xlsx(tmp_path / "hotline-bad.xlsx", rows)
     _, header = api_key(fresh_app, "write")
     store = fresh_app.extensions["redgrid"].store
     before = store.count_complaints()
     with path.open("rb") as fh:
-        response = fresh_client.post(f"{API}/complaints/import", headers={"Authorization": header},
-                                     data={"file": (fh, path.name), "source": SOURCE})
+        response = fresh_client.post(
+            f"{API}/complaints/import",
+            headers={"Authorization": header},
+            data={"file": (fh, path.name), "source": SOURCE},
+        )
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert (error["code"], error["message"]) == (
-        "invalid_rows", "complaints hotline-bad.xlsx: 8 problem(s), nothing imported")
+        "invalid_rows",
+        "complaints hotline-bad.xlsx: 8 problem(s), nothing imported",
+    )
     # in Excel the ticket numbers are numbers: the repeated one is 20251000001
     faults = [(r, f, m.replace("'HL-0001'", "'20251000001'")) for r, f, m in faults]
     _assert_faults([(e["row"], e["field"], e["message"]) for e in error["rows"]], faults)
@@ -302,4 +446,5 @@ def test_a_file_without_the_required_columns_names_them(demo_db, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith(
         "error: complaints wrong.csv: missing column(s) reported_at, category "
-        "(header row 1 has: 编号, 内容); accepted headers: reported_at = 受理时间/")
+        "(header row 1 has: 编号, 内容); accepted headers: reported_at = 受理时间/"
+    )

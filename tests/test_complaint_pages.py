@@ -25,15 +25,18 @@ from tests.test_complaints_service import step
 
 PASSWORD = "correct horse battery"
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
-XSS_TEXT = '路灯坏了 <script>alert(1)</script> 和 <img src=x onerror=alert(1)>'
+XSS_TEXT = "路灯坏了 <script>alert(1)</script> 和 <img src=x onerror=alert(1)>"
 CONFLICT = "该诉求已被他人修改，请刷新后重试"
 
 
 @pytest.fixture
 def people(demo_db, fresh_app):
     """A dispatcher (through the command line) and a planner."""
-    result = cli_ok(demo_db.cli("users", "create", "wang", "--name", "王调度", "--role", "dispatcher",
-                                "--password", PASSWORD))
+    result = cli_ok(
+        demo_db.cli(
+            "users", "create", "wang", "--name", "王调度", "--role", "dispatcher", "--password", PASSWORD
+        )
+    )
     assert result.stdout.strip() == "user wang (dispatcher) created"
     create_user(fresh_app.extensions["redgrid"].store, "li", "李研判", PASSWORD, "planner")
     return fresh_app
@@ -60,12 +63,14 @@ def test_users_create_stores_a_scrypt_hash_and_refuses_a_short_password(demo_db,
     row = people.extensions["redgrid"].store.user(username="wang")
     assert (row.role, row.display_name, row.active) == ("dispatcher", "王调度", True)
     assert row.password_hash.startswith("scrypt:") and PASSWORD not in row.password_hash
-    result = demo_db.cli("users", "create", "zhao", "--name", "赵", "--role", "dispatcher",
-                         "--password", "short")
+    result = demo_db.cli(
+        "users", "create", "zhao", "--name", "赵", "--role", "dispatcher", "--password", "short"
+    )
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: password too short: at least 10 characters"
-    result = demo_db.cli("users", "create", "wang", "--name", "王", "--role", "planner",
-                         "--password", PASSWORD)
+    result = demo_db.cli(
+        "users", "create", "wang", "--name", "王", "--role", "planner", "--password", PASSWORD
+    )
     assert (result.exit_code, result.stderr.strip()) == (2, "error: user 'wang' already exists")
 
 
@@ -76,8 +81,9 @@ def test_a_wrong_password_or_unknown_user_is_401_with_the_message(people):
         assert response.status_code == 401
         assert '<div class="error" role="alert">用户名或密码错误</div>' in response.get_data(as_text=True)
     token = _token(client.get("/login?lang=en").get_data(as_text=True))
-    response = client.post("/login?lang=en", data={"username": "wang", "password": "nope nope nope",
-                                                    "csrf_token": token})
+    response = client.post(
+        "/login?lang=en", data={"username": "wang", "password": "nope nope nope", "csrf_token": token}
+    )
     assert response.status_code == 401 and "Wrong username or password" in response.get_data(as_text=True)
     response = _login(client, "wang")
     assert (response.status_code, response.headers["Location"]) == (302, "/")
@@ -93,11 +99,13 @@ def test_a_form_post_without_the_csrf_token_is_refused(people):
     assert _login(client, "wang").status_code == 302
     store = people.extensions["redgrid"].store
     before = store.count_complaints()
-    response = client.post("/complaints/new", data={"category": "noise", "text": "噪音", "lon": "113.14",
-                                                    "lat": "23.1"})
+    response = client.post(
+        "/complaints/new", data={"category": "noise", "text": "噪音", "lon": "113.14", "lat": "23.1"}
+    )
     assert response.status_code == 400 and store.count_complaints() == before
-    response = client.post("/complaints/new", data={"category": "noise", "text": "噪音",
-                                                    "csrf_token": "forged"})
+    response = client.post(
+        "/complaints/new", data={"category": "noise", "text": "噪音", "csrf_token": "forged"}
+    )
     assert response.status_code == 400 and store.count_complaints() == before
 
 
@@ -126,10 +134,19 @@ def test_roles_a_planner_gets_403_and_anonymous_visitors_go_to_the_login(people)
     assert dispatcher.get("/complaints/new").status_code == 200
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/x", "//evil.example/x", "/\\evil.example/x", "\\\\evil.example",
-    "javascript:alert(1)", "evil.example", "http:evil.example", "/\t/evil.example",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/x",
+        "//evil.example/x",
+        "/\\evil.example/x",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "http:evil.example",
+        "/\t/evil.example",
+    ],
+)
 def test_next_cannot_send_anyone_off_site(people, target):
     response = _login(people.test_client(), "wang", next_url=target)
     location = response.headers["Location"]
@@ -158,10 +175,21 @@ def test_a_dispatcher_files_a_complaint_and_moves_it_through_the_form(people, de
     code = grid_of_kind(demo_grids, "urban")
     lon, lat = inside_point(demo_grids, code)
     token = _token(client.get("/complaints/new").get_data(as_text=True))
-    response = client.post("/complaints/new", data={
-        "csrf_token": token, "category": "noise", "channel": "hotline", "reported_at": _now_text(),
-        "text": "夜间施工", "lon": repr(lon), "lat": repr(lat), "coordsys": "wgs84",
-        "reporter_name": "陈女士", "reporter_phone": "13800138000"})
+    response = client.post(
+        "/complaints/new",
+        data={
+            "csrf_token": token,
+            "category": "noise",
+            "channel": "hotline",
+            "reported_at": _now_text(),
+            "text": "夜间施工",
+            "lon": repr(lon),
+            "lat": repr(lat),
+            "coordsys": "wgs84",
+            "reporter_name": "陈女士",
+            "reporter_phone": "13800138000",
+        },
+    )
     assert response.status_code == 302
     complaint_id = int(response.headers["Location"].rsplit("/", 1)[1])
     store = people.extensions["redgrid"].store
@@ -172,18 +200,24 @@ def test_a_dispatcher_files_a_complaint_and_moves_it_through_the_form(people, de
     page = client.get(f"/complaints/{complaint_id}").get_data(as_text=True)
     token = _token(page)
     assert 'name="version" value="1"' in page
-    response = client.post(f"/complaints/{complaint_id}", data={"csrf_token": token, "version": "1",
-                                                                "action": "deliberate", "note": "议事"})
+    response = client.post(
+        f"/complaints/{complaint_id}",
+        data={"csrf_token": token, "version": "1", "action": "deliberate", "note": "议事"},
+    )
     assert response.status_code == 302 and store.complaint(complaint_id).state == "deliberation"
     # a second dispatcher's form still says version 1
-    response = client.post(f"/complaints/{complaint_id}", data={"csrf_token": token, "version": "1",
-                                                                "action": "reject", "note": "重复"})
+    response = client.post(
+        f"/complaints/{complaint_id}",
+        data={"csrf_token": token, "version": "1", "action": "reject", "note": "重复"},
+    )
     assert response.status_code == 409 and CONFLICT in response.get_data(as_text=True)
-    response = client.post(f"/complaints/{complaint_id}", data={"csrf_token": token, "version": "2",
-                                                                "action": "resolve"})
+    response = client.post(
+        f"/complaints/{complaint_id}", data={"csrf_token": token, "version": "2", "action": "resolve"}
+    )
     assert response.status_code == 422
-    assert html.escape("cannot resolve a complaint in state deliberation", quote=False) in \
-        response.get_data(as_text=True)
+    assert html.escape("cannot resolve a complaint in state deliberation", quote=False) in response.get_data(
+        as_text=True
+    )
     assert store.complaint(complaint_id).row_version == 2
 
 
@@ -193,8 +227,16 @@ def test_a_form_with_bad_fields_shows_them_and_stores_nothing(people):
     store = people.extensions["redgrid"].store
     before = store.count_complaints()
     token = _token(client.get("/complaints/new").get_data(as_text=True))
-    response = client.post("/complaints/new", data={"csrf_token": token, "category": "noise", "text": "噪音",
-                                                    "reported_at": _now_text(), "reporter_phone": "12345"})
+    response = client.post(
+        "/complaints/new",
+        data={
+            "csrf_token": token,
+            "category": "noise",
+            "text": "噪音",
+            "reported_at": _now_text(),
+            "reporter_phone": "12345",
+        },
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "missing: give an address or lon/lat" in page and "&#39;12345&#39; is not a phone number" in page
@@ -209,8 +251,9 @@ def test_a_planner_cannot_act_on_a_complaint(people, demo_grids):
     page = planner.get(f"/complaints/{row.id}").get_data(as_text=True)
     assert 'id="action-form"' not in page
     token = _token(planner.get("/login").get_data(as_text=True))
-    response = planner.post(f"/complaints/{row.id}", data={"csrf_token": token, "version": "1",
-                                                              "action": "deliberate"})
+    response = planner.post(
+        f"/complaints/{row.id}", data={"csrf_token": token, "version": "1", "action": "deliberate"}
+    )
     assert response.status_code == 403 and svc.store.complaint(row.id).row_version == 1
 
 
@@ -222,11 +265,13 @@ def test_a_dispatch_in_a_year_without_a_calendar_is_shown_not_a_server_error(peo
     client = people.test_client()
     _login(client, "wang")
     token = _token(client.get(f"/complaints/{row.id}").get_data(as_text=True))
-    response = client.post(f"/complaints/{row.id}", data={"csrf_token": token, "version": "1",
-                                                              "action": "dispatch"})
+    response = client.post(
+        f"/complaints/{row.id}", data={"csrf_token": token, "version": "1", "action": "dispatch"}
+    )
     assert (response.status_code, response.mimetype) == (422, "text/html")  # the page, with the reason
-    assert f'<div class="error" role="alert">no working-day calendar for {year}: load' in \
-        response.get_data(as_text=True)
+    assert f'<div class="error" role="alert">no working-day calendar for {year}: load' in response.get_data(
+        as_text=True
+    )
     assert svc.store.complaint(row.id).state == "collected"
 
 
@@ -238,8 +283,16 @@ def hostile(people, demo_grids):
     """A complaint whose text and reporter name carry markup, filed just now."""
     svc = people.extensions["redgrid"].cases
     code = grid_of_kind(demo_grids, "urban")
-    row = file_at(svc, demo_grids, code, "page-xss", _now_text(), text=XSS_TEXT,
-                  reporter_name="<b>陈</b>女士", reporter_phone="13800138000")
+    row = file_at(
+        svc,
+        demo_grids,
+        code,
+        "page-xss",
+        _now_text(),
+        text=XSS_TEXT,
+        reporter_name="<b>陈</b>女士",
+        reporter_phone="13800138000",
+    )
     return row
 
 

@@ -71,10 +71,18 @@ def install(app: Flask, clock: Clock, photo_dir: Path | None = None) -> Complain
     """A ComplaintService on the app's store with ``clock``, put in place of the app's own."""
     services = app.extensions["redgrid"]
     base: ComplaintService = services.cases
-    svc = ComplaintService(base.store, base.grids, base.catalog, base.calendar, geocoder=base.geocoder,
-                           photo_dir=photo_dir, clock=clock)
-    app.extensions["redgrid"] = dataclasses.replace(services, cases=svc,
-                                                    planner=PlannerService(services.grids, svc))
+    svc = ComplaintService(
+        base.store,
+        base.grids,
+        base.catalog,
+        base.calendar,
+        geocoder=base.geocoder,
+        photo_dir=photo_dir,
+        clock=clock,
+    )
+    app.extensions["redgrid"] = dataclasses.replace(
+        services, cases=svc, planner=PlannerService(services.grids, svc)
+    )
     return svc
 
 
@@ -113,26 +121,45 @@ def complaint_input(svc: ComplaintService, source: str = "test", **values) -> Co
     return intake.check(values, catalog=svc.catalog, source=source)
 
 
-def file_at(svc: ComplaintService, grids, code: str, external_id: str, reported_at: str,
-            category: str = "noise", source: str = "test", **extra) -> Case:
+def file_at(
+    svc: ComplaintService,
+    grids,
+    code: str,
+    external_id: str,
+    reported_at: str,
+    category: str = "noise",
+    source: str = "test",
+    **extra,
+) -> Case:
     """File a complaint at a point inside grid ``code`` (the clock gives the filing time)."""
     lon, lat = inside_point(grids, code)
-    item = complaint_input(svc, source=source, external_id=external_id, reported_at=reported_at,
-                           category=category, text=extra.pop("text", "噪音扰民"), lon=lon, lat=lat,
-                           **extra)
+    item = complaint_input(
+        svc,
+        source=source,
+        external_id=external_id,
+        reported_at=reported_at,
+        category=category,
+        text=extra.pop("text", "噪音扰民"),
+        lon=lon,
+        lat=lat,
+        **extra,
+    )
     return svc.file(item, actor=extra.pop("actor", "user:wang"))
 
 
 def step(svc: ComplaintService, clock: Clock, row: Case, when: str, action: str, **fields) -> Case:
     """One workflow action at ``when``, on the version last seen in ``row``."""
     clock.set(when)
-    return svc.transition(row.id, action, expected_version=row.row_version,
-                          actor=fields.pop("actor", "user:wang"), **fields)
+    return svc.transition(
+        row.id, action, expected_version=row.row_version, actor=fields.pop("actor", "user:wang"), **fields
+    )
 
 
 def events_of(svc: ComplaintService, complaint_id: int) -> list[tuple]:
-    return [(e.action, e.from_state, e.to_state, e.actor, e.at, e.note)
-            for e in svc.store.complaint_events(complaint_id)]
+    return [
+        (e.action, e.from_state, e.to_state, e.actor, e.at, e.note)
+        for e in svc.store.complaint_events(complaint_id)
+    ]
 
 
 # --- the life of a complaint ------------------------------------------------------------------
@@ -145,8 +172,16 @@ def test_the_full_life_filed_deliberated_dispatched_resolved_and_closed(fresh_ap
     noise = catalog_rows("categories.csv")["noise"]
     assert noise["deadline_days"] == "3"  # the rest of the test counts on this limit
 
-    filed = file_at(svc, demo_grids, code, "svc-life-1", "2025-09-29 08:40", reporter_name="陈女士",
-                    reporter_phone="138 0013 8000", channel="热线")
+    filed = file_at(
+        svc,
+        demo_grids,
+        code,
+        "svc-life-1",
+        "2025-09-29 08:40",
+        reporter_name="陈女士",
+        reporter_phone="138 0013 8000",
+        channel="热线",
+    )
     assert (filed.state, filed.grid_code, filed.row_version) == ("collected", code, 1)
     assert filed.whistle_group == "whistle_urban" and filed.channel == "hotline"
     assert filed.reporter_phone == "13800138000"
@@ -158,8 +193,9 @@ def test_the_full_life_filed_deliberated_dispatched_resolved_and_closed(fresh_ap
     assert row.department_code == noise["department"] == "police"
     assert row.deadline == t("2025-10-11T23:59:59+08:00")
     assert row.dispatched_at == t("2025-09-30T16:00:00+08:00")
-    row = step(svc, clock, row, "2025-10-10T11:00:00+08:00", "resolve", note="已上门处理",
-               actor="dept:police")
+    row = step(
+        svc, clock, row, "2025-10-10T11:00:00+08:00", "resolve", note="已上门处理", actor="dept:police"
+    )
     assert row.resolved_at == t("2025-10-10T11:00:00+08:00")
     row = step(svc, clock, row, "2025-10-13T09:30:00+08:00", "follow_up", satisfied=True, note="回访满意")
     assert (row.state, row.satisfied, row.row_version) == ("closed", True, 5)
@@ -193,8 +229,15 @@ def test_unsatisfied_reopens_and_is_dispatched_again_with_a_new_deadline(fresh_a
     assert svc.deadline_status(row, t("2025-10-12T00:00:00+08:00")) is DeadlineStatus.OVERDUE
 
     # re-dispatched to another department on Friday 10 October: Sat 11 (make-up), Mon 13, Tue 14
-    row = step(svc, clock, row, "2025-10-10T09:00:00+08:00", "dispatch", department="ecology_environment",
-               note="改派生态环境")
+    row = step(
+        svc,
+        clock,
+        row,
+        "2025-10-10T09:00:00+08:00",
+        "dispatch",
+        department="ecology_environment",
+        note="改派生态环境",
+    )
     assert (row.state, row.department_code) == ("dispatched", "ecology_environment")
     assert row.deadline == t("2025-10-14T23:59:59+08:00")
     row = step(svc, clock, row, "2025-10-13T16:00:00+08:00", "resolve", note="已整改")
@@ -211,8 +254,15 @@ def test_unsatisfied_reopens_and_is_dispatched_again_with_a_new_deadline(fresh_a
         ("resolve", "dispatched", "resolved"),
         ("follow_up", "resolved", "closed"),
     ]
-    assert [e.satisfied for e in svc.store.complaint_events(row.id)] == \
-        [None, None, None, False, None, None, True]
+    assert [e.satisfied for e in svc.store.complaint_events(row.id)] == [
+        None,
+        None,
+        None,
+        False,
+        None,
+        None,
+        True,
+    ]
     assert [e[4] for e in history] == sorted(e[4] for e in history)
 
 
@@ -222,9 +272,11 @@ def test_an_illegal_action_or_unknown_department_changes_nothing(fresh_app, demo
     filed = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "svc-illegal", "2025-09-30 14:00")
     with pytest.raises(IllegalTransition) as info:
         step(svc, clock, filed, "2025-09-30T16:00:00+08:00", "resolve")
-    assert str(info.value) == ("cannot resolve a complaint in state collected: it must be resolved on site "
-                               "or dispatched first; allowed: deliberate, resolve_on_site, dispatch, reject, "
-                               "mark_duplicate")
+    assert str(info.value) == (
+        "cannot resolve a complaint in state collected: it must be resolved on site "
+        "or dispatched first; allowed: deliberate, resolve_on_site, dispatch, reject, "
+        "mark_duplicate"
+    )
     with pytest.raises(Exception, match=r"^unknown department 'moon_office'$"):
         step(svc, clock, filed, "2025-09-30T16:00:00+08:00", "dispatch", department="moon_office")
     assert svc.store.complaint(filed.id) == filed
@@ -245,15 +297,18 @@ def test_filing_the_same_source_id_again_returns_the_first(fresh_app, demo_grids
 # --- deadlines across the 2025 National Day holiday --------------------------------------------
 
 
-@pytest.mark.parametrize(("now", "expected"), [
-    ("2025-09-30T16:00:00+08:00", DeadlineStatus.ON_TIME),
-    ("2025-10-05T12:00:00+08:00", DeadlineStatus.ON_TIME),   # the holiday does not count
-    ("2025-10-10T23:59:59+08:00", DeadlineStatus.ON_TIME),   # 56 h of 80 h used
-    ("2025-10-11T07:59:59+08:00", DeadlineStatus.ON_TIME),   # just under 80 %
-    ("2025-10-11T08:00:00+08:00", DeadlineStatus.DUE_SOON),  # 64 h of 79:59:59
-    ("2025-10-11T23:59:59+08:00", DeadlineStatus.DUE_SOON),  # the deadline itself
-    ("2025-10-12T00:00:00+08:00", DeadlineStatus.OVERDUE),
-])
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2025-09-30T16:00:00+08:00", DeadlineStatus.ON_TIME),
+        ("2025-10-05T12:00:00+08:00", DeadlineStatus.ON_TIME),  # the holiday does not count
+        ("2025-10-10T23:59:59+08:00", DeadlineStatus.ON_TIME),  # 56 h of 80 h used
+        ("2025-10-11T07:59:59+08:00", DeadlineStatus.ON_TIME),  # just under 80 %
+        ("2025-10-11T08:00:00+08:00", DeadlineStatus.DUE_SOON),  # 64 h of 79:59:59
+        ("2025-10-11T23:59:59+08:00", DeadlineStatus.DUE_SOON),  # the deadline itself
+        ("2025-10-12T00:00:00+08:00", DeadlineStatus.OVERDUE),
+    ],
+)
 def test_deadline_status_across_the_national_day_holiday(fresh_app, demo_grids, now, expected):
     clock = Clock("2025-09-30T15:00:00+08:00")
     svc = install(fresh_app, clock)
@@ -301,8 +356,9 @@ def _fictional_schedule(path: Path, year: int) -> tuple[datetime.date, datetime.
     return monday, saturday
 
 
-def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(demo_db, demo_grids,
-                                                                                tmp_path):
+def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
+    demo_db, demo_grids, tmp_path
+):
     year = _first_unknown_year()
     schedule = tmp_path / f"{year}.csv"
     monday, saturday = _fictional_schedule(schedule, year)
@@ -312,17 +368,21 @@ def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
     clock = Clock(f"{monday.isoformat()}T09:00:00+08:00")
     svc = install(app, clock)
     filed = file_at(svc, demo_grids, code, "svc-2027", "2026-11-01 09:00")
-    message = (f"no working-day calendar for {year}: load the State Council holiday schedule with "
-               f"`redgrid calendar load FILE` (a CSV with columns date, kind, name: one row per holiday "
-               f"and per make-up working day of {year}, typed from "
-               f"国务院办公厅关于{year}年部分节假日安排的通知)")
+    message = (
+        f"no working-day calendar for {year}: load the State Council holiday schedule with "
+        f"`redgrid calendar load FILE` (a CSV with columns date, kind, name: one row per holiday "
+        f"and per make-up working day of {year}, typed from "
+        f"国务院办公厅关于{year}年部分节假日安排的通知)"
+    )
     with pytest.raises(UnknownCalendarYear) as info:
         step(svc, clock, filed, f"{monday.isoformat()}T10:00:00+08:00", "dispatch")
     assert str(info.value) == message
     _, header = api_key(app, "write")
-    response = app.test_client().post(f"/api/v1/complaints/{filed.id}/actions",
-                                      json={"action": "dispatch", "version": 1},
-                                      headers={"Authorization": header})
+    response = app.test_client().post(
+        f"/api/v1/complaints/{filed.id}/actions",
+        json={"action": "dispatch", "version": 1},
+        headers={"Authorization": header},
+    )
     assert response.status_code == 422
     assert error_of(response.get_json()) == {"error": {"code": "unknown_calendar_year", "message": message}}
     assert svc.store.complaint(filed.id).state == "collected"
@@ -331,8 +391,7 @@ def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
     assert result.stdout.strip() == f"{year}: 3 scheduled days loaded"
     rebuilt = demo_db.app()  # the calendar is read when the app is built
     svc = install(rebuilt, clock)
-    row = step(svc, clock, svc.store.complaint(filed.id), f"{monday.isoformat()}T10:00:00+08:00",
-               "dispatch")
+    row = step(svc, clock, svc.store.complaint(filed.id), f"{monday.isoformat()}T10:00:00+08:00", "dispatch")
     # Tue and Wed are (fictional) holidays: Thu, Fri and the make-up Saturday count
     assert row.deadline == datetime.datetime.combine(saturday, datetime.time(23, 59, 59), CHINA)
 
@@ -345,15 +404,23 @@ def test_a_corrected_schedule_replaces_the_first_one(demo_db, demo_grids, tmp_pa
     monday, saturday = _fictional_schedule(first, year)
     # the erratum: Wednesday is worked after all
     wednesday = (monday + datetime.timedelta(days=2)).isoformat()
-    corrected.write_text("".join(line for line in first.read_text(encoding="utf-8").splitlines(keepends=True)
-                                 if not line.startswith(wednesday)), encoding="utf-8")
+    corrected.write_text(
+        "".join(
+            line
+            for line in first.read_text(encoding="utf-8").splitlines(keepends=True)
+            if not line.startswith(wednesday)
+        ),
+        encoding="utf-8",
+    )
     cli_ok(demo_db.cli("calendar", "load", str(first)))
     result = cli_ok(demo_db.cli("calendar", "load", str(corrected)))
     assert result.stdout.strip() == f"{year}: 2 scheduled days loaded"
 
     app = demo_db.app()
     assert [d["day"] for d in app.extensions["redgrid"].store.calendar_days()] == [
-        monday + datetime.timedelta(days=1), saturday]
+        monday + datetime.timedelta(days=1),
+        saturday,
+    ]
     clock = Clock(f"{monday.isoformat()}T09:00:00+08:00")
     svc = install(app, clock)
     filed = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "svc-erratum", "2026-11-01 09:00")
@@ -386,12 +453,15 @@ def test_a_make_up_day_in_the_previous_december_leaves_that_years_holidays_alone
 
 def test_calendar_load_refuses_a_faulty_file_naming_the_row(demo_db, tmp_path):
     path = tmp_path / "2027.csv"
-    path.write_text("date,kind,name\n2027-03-02,holiday,测试\n2027-03-03,workday,测试补班\n",
-                    encoding="utf-8")
+    path.write_text(
+        "date,kind,name\n2027-03-02,holiday,测试\n2027-03-03,workday,测试补班\n", encoding="utf-8"
+    )
     result = demo_db.cli("calendar", "load", str(path))
     assert result.exit_code == 2
-    assert ("2027.csv row 3, field 'kind': 2027-03-03 is a Wednesday and so already a working day"
-            in result.stderr)
+    assert (
+        "2027.csv row 3, field 'kind': 2027-03-03 is a Wednesday and so already a working day"
+        in result.stderr
+    )
     assert demo_db.app().extensions["redgrid"].store.calendar_days() == []
 
 
@@ -401,8 +471,14 @@ def test_calendar_load_refuses_a_faulty_file_naming_the_row(demo_db, tmp_path):
 def test_an_address_from_the_gazetteer_places_the_complaint_in_that_addresses_grid(fresh_app):
     svc = install(fresh_app, Clock("2025-09-30T15:00:00+08:00"))
     entry = gazetteer_rows()["振兴路80号"]
-    item = complaint_input(svc, external_id="svc-addr", reported_at="2025-09-30 14:00", category="rubbish",
-                           text="垃圾没人收", address="南海区大沥镇振兴路80号")
+    item = complaint_input(
+        svc,
+        external_id="svc-addr",
+        reported_at="2025-09-30 14:00",
+        category="rubbish",
+        text="垃圾没人收",
+        address="南海区大沥镇振兴路80号",
+    )
     row = svc.file(item, actor="user:wang")
     assert row.grid_code == entry["grid_code"]
     assert (row.lon, row.lat) == pytest.approx((float(entry["lon"]), float(entry["lat"])), abs=1e-7)
@@ -413,8 +489,14 @@ def test_an_address_from_the_gazetteer_places_the_complaint_in_that_addresses_gr
 def test_an_ambiguous_address_is_refused_with_its_candidates(fresh_app):
     svc = install(fresh_app, Clock("2025-09-30T15:00:00+08:00"))
     before = svc.store.count_complaints()
-    item = complaint_input(svc, external_id="svc-ambiguous", reported_at="2025-09-30 14:00",
-                           category="rubbish", text="垃圾", address="沥苑路")
+    item = complaint_input(
+        svc,
+        external_id="svc-ambiguous",
+        reported_at="2025-09-30 14:00",
+        category="rubbish",
+        text="垃圾",
+        address="沥苑路",
+    )
     with pytest.raises(RowErrors) as info:
         svc.file(item, actor="user:wang")
     [error] = info.value.errors
@@ -431,7 +513,8 @@ def test_an_ambiguous_address_is_refused_with_its_candidates(fresh_app):
 
 
 def test_reaggregate_maps_every_complaint_onto_a_new_version_and_leaves_the_records(
-        demo_db, fresh_app, reseeded_grids_file, reseeded_grids):
+    demo_db, fresh_app, reseeded_grids_file, reseeded_grids
+):
     svc = fresh_app.extensions["redgrid"].cases
     columns = ["id", "lon", "lat", "grid_code", "grid_version_id"]
     before = svc.store.complaints_frame(columns).sort_values("id").reset_index(drop=True)

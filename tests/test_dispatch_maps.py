@@ -31,9 +31,17 @@ from webmap import maps
 from webmap.maps import gridmaps
 
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">`${alert(3)}`\\'
-NAMES = {"layer_grids": "网格", "layer_communities": "社区边界", "layer_town": "镇界", "tip_name": "网格",
-         "tip_code": "编码", "tip_community": "社区", "tip_kind": "类别", "kind_urban": "城市社区",
-         "kind_rural": "农村社区"}
+NAMES = {
+    "layer_grids": "网格",
+    "layer_communities": "社区边界",
+    "layer_town": "镇界",
+    "tip_name": "网格",
+    "tip_code": "编码",
+    "tip_community": "社区",
+    "tip_kind": "类别",
+    "kind_urban": "城市社区",
+    "kind_rural": "农村社区",
+}
 PAIR = re.compile(r"\[(1\d\d\.\d+), (2\d\.\d+)\]")
 
 
@@ -42,8 +50,10 @@ def local_assets():
     maps.configure_assets("/static")
 
 
-def shapes_from_files(rename: dict[int, str] | None = None, community_name: str | None = None,
-                      ) -> gridmaps.VersionShapes:
+def shapes_from_files(
+    rename: dict[int, str] | None = None,
+    community_name: str | None = None,
+) -> gridmaps.VersionShapes:
     grids = gpd.read_file(DEMO_GRIDS)
     grids["code"] = grids["code"].astype(str)
     grids["community_code"] = grids["community_code"].astype(str)
@@ -52,20 +62,43 @@ def shapes_from_files(rename: dict[int, str] | None = None, community_name: str 
         grids.loc[i, "name"] = name
     outlines = community_outlines(grids)
     registry = pd.read_csv(DEMO_COMMUNITIES, dtype=str)
-    communities = {r.code: {"code": r.code, "name": r.name, "short_name": r.short_name, "kind": r.kind}
-                   for r in registry.itertuples(index=False)}
+    communities = {
+        r.code: {"code": r.code, "name": r.name, "short_name": r.short_name, "kind": r.kind}
+        for r in registry.itertuples(index=False)
+    }
     if community_name is not None:
         first = grids["community_code"].iloc[0]
         communities[first] = {**communities[first], "short_name": community_name}
     town = shapely.union_all(np.asarray(gpd.read_file(DEMO_OUTLINE).geometry.values, dtype=object))
     now = datetime.datetime.now(datetime.UTC)
-    version = VersionInfo(1, "demo", "440605125", now, "test", "demo", "EPSG:4326", None, len(grids), None,
-                          None, None, True, now)
+    version = VersionInfo(
+        1,
+        "demo",
+        "440605125",
+        now,
+        "test",
+        "demo",
+        "EPSG:4326",
+        None,
+        len(grids),
+        None,
+        None,
+        None,
+        True,
+        now,
+    )
     return gridmaps.VersionShapes(
-        version=version, town={"code": "440605125", "name": "大沥镇"}, town_outline=town,
-        codes=list(grids["code"]), names=list(grids["name"]), grid_communities=list(grids["community_code"]),
-        grid_geoms=np.asarray(grids.geometry.values, dtype=object), community_codes=list(outlines["code"]),
-        community_geoms=np.asarray(outlines.geometry.values, dtype=object), communities=communities)
+        version=version,
+        town={"code": "440605125", "name": "大沥镇"},
+        town_outline=town,
+        codes=list(grids["code"]),
+        names=list(grids["name"]),
+        grid_communities=list(grids["community_code"]),
+        grid_geoms=np.asarray(grids.geometry.values, dtype=object),
+        community_codes=list(outlines["code"]),
+        community_geoms=np.asarray(outlines.geometry.values, dtype=object),
+        communities=communities,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +142,7 @@ def test_maps_load_only_local_assets(kind, shapes):
 def test_grid_and_community_names_reach_the_map_escaped():
     shapes = shapes_from_files({0: EVIL}, community_name=EVIL)
     html = rendered(build("grids", shapes))
-    for raw in ("<script>alert", "<img src=x", "onerror=\"alert"):
+    for raw in ("<script>alert", "<img src=x", 'onerror="alert'):
         assert raw not in html, raw
     # tooltips: the GeoJSON properties carry the HTML-escaped text (as JSON inside the script)
     escaped = maps.text(EVIL)

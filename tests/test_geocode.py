@@ -134,8 +134,20 @@ def test_case_set_has_the_intended_mix(cases, gazetteer):
     found = cases[cases["expected_id"] != "none"]
     assert all(i in {e.id for e in gazetteer.entries} for i in found["expected_id"])
     tags = ";".join(cases["perturbations"])
-    for tag in ("prefix", "traditional", "full-width", "chinese-numeral", "look-alike", "building-word:座",
-                "stray-punctuation", "hard-typo", "severe-typo", "other-town", "gap", "invented-road"):
+    for tag in (
+        "prefix",
+        "traditional",
+        "full-width",
+        "chinese-numeral",
+        "look-alike",
+        "building-word:座",
+        "stray-punctuation",
+        "hard-typo",
+        "severe-typo",
+        "other-town",
+        "gap",
+        "invented-road",
+    ):
         assert tag in tags, tag
 
 
@@ -147,8 +159,20 @@ def test_whole_set_rates_and_latency(gazetteer, grid_index, cases, capsys):
         started = time.perf_counter()
         results.append(gazetteer.geocode(text))
         times.append(time.perf_counter() - started)
-    counts = dict.fromkeys(("hit", "ambiguous_hit", "ambiguous_miss", "not_found", "wrong_same_grid",
-                            "wrong_grid", "none_matched", "none_ambiguous", "none_not_found"), 0)
+    counts = dict.fromkeys(
+        (
+            "hit",
+            "ambiguous_hit",
+            "ambiguous_miss",
+            "not_found",
+            "wrong_same_grid",
+            "wrong_grid",
+            "none_matched",
+            "none_ambiguous",
+            "none_not_found",
+        ),
+        0,
+    )
     wrong = []
     for (_, case), result in zip(cases.iterrows(), results, strict=True):
         if case["expected_id"] == "none":
@@ -170,23 +194,35 @@ def test_whole_set_rates_and_latency(gazetteer, grid_index, cases, capsys):
             counts["not_found"] += 1
     n_found = int((cases["expected_id"] != "none").sum())
     n_none = len(cases) - n_found
-    rate = {k: counts[k] / n_found for k in ("hit", "ambiguous_hit", "ambiguous_miss", "not_found",
-                                            "wrong_same_grid", "wrong_grid")}
+    rate = {
+        k: counts[k] / n_found
+        for k in ("hit", "ambiguous_hit", "ambiguous_miss", "not_found", "wrong_same_grid", "wrong_grid")
+    }
     ambiguous_rate = (counts["ambiguous_hit"] + counts["ambiguous_miss"]) / n_found
     found_rate = rate["hit"] + rate["ambiguous_hit"]
     ms = np.array(times) * 1000
     with capsys.disabled():
-        print(f"\n[geocode] {len(cases)} cases ({n_found} should be found, {n_none} should not), "
-              f"gazetteer of {len(gazetteer)}")
-        print(f"[geocode] hit (matched, right id) {rate['hit']:.3f} | ambiguous {ambiguous_rate:.3f} "
-              f"(right id among candidates {rate['ambiguous_hit']:.3f}) | found incl. candidates "
-              f"{found_rate:.3f}")
-        print(f"[geocode] not found {rate['not_found']:.3f} | wrong id same grid "
-              f"{rate['wrong_same_grid']:.3f} | wrong grid {rate['wrong_grid']:.3f}")
-        print(f"[geocode] must-not-find: matched {counts['none_matched']}, ambiguous "
-              f"{counts['none_ambiguous']}, not found {counts['none_not_found']}")
-        print(f"[geocode] latency per query: mean {ms.mean():.3f} ms, p95 {np.percentile(ms, 95):.3f} ms, "
-              f"max {ms.max():.3f} ms")
+        print(
+            f"\n[geocode] {len(cases)} cases ({n_found} should be found, {n_none} should not), "
+            f"gazetteer of {len(gazetteer)}"
+        )
+        print(
+            f"[geocode] hit (matched, right id) {rate['hit']:.3f} | ambiguous {ambiguous_rate:.3f} "
+            f"(right id among candidates {rate['ambiguous_hit']:.3f}) | found incl. candidates "
+            f"{found_rate:.3f}"
+        )
+        print(
+            f"[geocode] not found {rate['not_found']:.3f} | wrong id same grid "
+            f"{rate['wrong_same_grid']:.3f} | wrong grid {rate['wrong_grid']:.3f}"
+        )
+        print(
+            f"[geocode] must-not-find: matched {counts['none_matched']}, ambiguous "
+            f"{counts['none_ambiguous']}, not found {counts['none_not_found']}"
+        )
+        print(
+            f"[geocode] latency per query: mean {ms.mean():.3f} ms, p95 {np.percentile(ms, 95):.3f} ms, "
+            f"max {ms.max():.3f} ms"
+        )
     assert rate["hit"] >= 0.85
     assert found_rate >= 0.95
     assert rate["wrong_grid"] < rate["not_found"], wrong
@@ -212,9 +248,17 @@ def test_exact_match_is_certain_and_dispatchable(gazetteer):
 
 
 def test_colloquial_forms_of_one_address_agree(gazetteer):
-    ids = {gazetteer.geocode(t).best.id for t in (
-        "嘉州花园3座", "嘉州花園三座", "嘉州花园3号楼2单元302室", "嘉州花园３#楼", "大沥 嘉州花园（3栋）",
-        "嘉州花园三座二梯三零二房")}
+    ids = {
+        gazetteer.geocode(t).best.id
+        for t in (
+            "嘉州花园3座",
+            "嘉州花園三座",
+            "嘉州花园3号楼2单元302室",
+            "嘉州花园３#楼",
+            "大沥 嘉州花园（3栋）",
+            "嘉州花园三座二梯三零二房",
+        )
+    }
     assert len(ids) == 1
 
 
@@ -246,8 +290,10 @@ def test_look_alike_characters_match_below_certainty(gazetteer):
 
 
 def test_a_real_name_beats_a_look_alike():
-    entries = [Entry("A", "历苑路1号", "door", 113.10, 23.10, road="历苑路", number=1),
-               Entry("B", "沥苑路1号", "door", 113.12, 23.12, road="沥苑路", number=1)]
+    entries = [
+        Entry("A", "历苑路1号", "door", 113.10, 23.10, road="历苑路", number=1),
+        Entry("B", "沥苑路1号", "door", 113.12, 23.12, road="沥苑路", number=1),
+    ]
     gaz = Gazetteer(entries)
     assert gaz.geocode("历苑路1号").best.id == "A"
     assert gaz.geocode("沥苑路1号").best.id == "B"
@@ -279,8 +325,12 @@ def test_parts_that_locate_nothing_are_named_in_the_explanation(gazetteer):
     assert sub.best.text == "沥苑路10号" and "之2" in sub.explanation
 
 
-_ADDRESS_CHARS = [*"零一二三四五六七八九十百两号號栋座幢楼单元室房梯第#-－ 　，。（）",
-                  *"路街道大沥南海佛山广东省市区镇苑花园小区嘉州沥岐AB１２0123456789", "\ufeff", "😀"]
+_ADDRESS_CHARS = [
+    *"零一二三四五六七八九十百两号號栋座幢楼单元室房梯第#-－ 　，。（）",
+    *"路街道大沥南海佛山广东省市区镇苑花园小区嘉州沥岐AB１２0123456789",
+    "\ufeff",
+    "😀",
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -304,8 +354,16 @@ def test_gazetteer_input_is_validated():
         Gazetteer.from_frame(pd.DataFrame({"id": ["a"], "text": ["x"]}))
     with pytest.raises(ValueError, match="duplicate"):
         Gazetteer([Entry("a", "x", "landmark", 113.1, 23.1, landmark="x")] * 2)
-    rows = pd.DataFrame({"id": ["a"], "text": ["沥苑路１号"], "road": ["瀝苑路"], "number": [1.0],
-                         "lon": [113.1], "lat": [23.1]})
+    rows = pd.DataFrame(
+        {
+            "id": ["a"],
+            "text": ["沥苑路１号"],
+            "road": ["瀝苑路"],
+            "number": [1.0],
+            "lon": [113.1],
+            "lat": [23.1],
+        }
+    )
     gaz = Gazetteer.from_frame(rows)  # names are normalised on the way in
     assert gaz.geocode("沥苑路1号").status == "matched"
 

@@ -77,8 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         self.server.requests.append((url.path, query))
-        table, key = ({"/v3/geocode/geo": (AMAP, "key"), "/geocoder": (TIANDITU, "tk")}
-                      .get(url.path, ({}, "")))
+        table, key = {"/v3/geocode/geo": (AMAP, "key"), "/geocoder": (TIANDITU, "tk")}.get(url.path, ({}, ""))
         status, body, delay = table.get(query.get(key, ""), (404, b"no such route", 0))
         if delay:
             time.sleep(delay)
@@ -156,14 +155,17 @@ def test_amap_several_answers_or_a_coarse_level_are_not_a_match(base_url):
     assert empty.status == "not_found" and empty.candidates == ()
 
 
-@pytest.mark.parametrize(("key", "error", "words"), [
-    ("AMAP-BADKEY", ProviderAuthError, ["INVALID_USER_KEY", "10001"]),
-    ("AMAP-QUOTA", ProviderQuotaError, ["DAILY_QUERY_OVER_LIMIT", "10003"]),
-    ("AMAP-QPS", ProviderRateLimited, ["CUQPS_HAS_EXCEEDED_THE_LIMIT", "10019"]),
-    ("AMAP-429", ProviderRateLimited, ["429"]),
-    ("AMAP-500", ProviderUnavailable, ["500"]),
-    ("AMAP-JUNK", ProviderUnavailable, ["not Amap's JSON"]),
-])
+@pytest.mark.parametrize(
+    ("key", "error", "words"),
+    [
+        ("AMAP-BADKEY", ProviderAuthError, ["INVALID_USER_KEY", "10001"]),
+        ("AMAP-QUOTA", ProviderQuotaError, ["DAILY_QUERY_OVER_LIMIT", "10003"]),
+        ("AMAP-QPS", ProviderRateLimited, ["CUQPS_HAS_EXCEEDED_THE_LIMIT", "10019"]),
+        ("AMAP-429", ProviderRateLimited, ["429"]),
+        ("AMAP-500", ProviderUnavailable, ["500"]),
+        ("AMAP-JUNK", ProviderUnavailable, ["not Amap's JSON"]),
+    ],
+)
 def test_amap_errors_name_the_provider_and_its_message_and_never_the_key(base_url, caplog, key, error, words):
     caplog.set_level(logging.DEBUG, logger="geo.geocoders")
     with pytest.raises(error) as info:
@@ -227,12 +229,15 @@ def test_tianditu_low_score_is_ambiguous_and_status_101_is_not_found(base_url):
     assert empty.status == "not_found" and "结果为空" in empty.explanation
 
 
-@pytest.mark.parametrize(("tk", "error", "words"), [
-    ("TDT-BADKEY", ProviderAuthError, ["非法key", "http=403"]),
-    ("TDT-QUOTA", ProviderQuotaError, ["超出日限额", "http=403"]),
-    ("TDT-ERROR", ProviderUnavailable, ["出错", "infocode=404"]),
-    ("TDT-503", ProviderUnavailable, ["http=503"]),
-])
+@pytest.mark.parametrize(
+    ("tk", "error", "words"),
+    [
+        ("TDT-BADKEY", ProviderAuthError, ["非法key", "http=403"]),
+        ("TDT-QUOTA", ProviderQuotaError, ["超出日限额", "http=403"]),
+        ("TDT-ERROR", ProviderUnavailable, ["出错", "infocode=404"]),
+        ("TDT-503", ProviderUnavailable, ["http=503"]),
+    ],
+)
 def test_tianditu_errors_are_classified_and_keep_the_key_out(base_url, caplog, tk, error, words):
     caplog.set_level(logging.DEBUG, logger="geo.geocoders")
     with pytest.raises(error) as info:
@@ -257,8 +262,12 @@ def grid_index() -> GridIndex:
 
 
 def test_every_geocoder_satisfies_the_protocol(gazetteer, base_url):
-    for g in (gazetteer, AmapGeocoder("k", base_url=base_url), TiandituGeocoder("k", base_url=base_url),
-              ChainGeocoder(gazetteer)):
+    for g in (
+        gazetteer,
+        AmapGeocoder("k", base_url=base_url),
+        TiandituGeocoder("k", base_url=base_url),
+        ChainGeocoder(gazetteer),
+    ):
         assert isinstance(g, Geocoder)
 
 
@@ -292,8 +301,11 @@ def test_chain_drops_provider_answers_outside_the_grids(base_url, gazetteer, gri
 
 
 def test_chain_records_a_failing_provider_and_falls_through_to_the_next(base_url, gazetteer, grid_index):
-    chain = ChainGeocoder(gazetteer, [AmapGeocoder("AMAP-QUOTA", base_url=base_url),
-                                      TiandituGeocoder("TDT-OK", base_url=base_url)], grid_index=grid_index)
+    chain = ChainGeocoder(
+        gazetteer,
+        [AmapGeocoder("AMAP-QUOTA", base_url=base_url), TiandituGeocoder("TDT-OK", base_url=base_url)],
+        grid_index=grid_index,
+    )
     result = chain.geocode("幸福路88号")
     assert result.status == "matched" and result.source == "tianditu"
     assert len(result.errors) == 1 and result.errors[0].startswith("amap: quota used up")

@@ -86,8 +86,13 @@ CHINA = datetime.timezone(datetime.timedelta(hours=8))
 FROZEN_NOW = datetime.datetime(2026, 6, 15, 10, 0, 0, tzinfo=CHINA)
 DEMO_COMPLAINTS = "3000"
 INLINE_LIMIT = 24_000
-KEPT_HEADERS = ("Cache-Control", "ETag", "X-RedGrid-Version", "Content-Disposition",
-                "Access-Control-Allow-Origin")
+KEPT_HEADERS = (
+    "Cache-Control",
+    "ETag",
+    "X-RedGrid-Version",
+    "Content-Disposition",
+    "Access-Control-Allow-Origin",
+)
 API = "/api/v1"
 O311 = "/open311/v2"
 
@@ -126,33 +131,74 @@ def get(name: str, path: str, auth: str | None = None, **query: str) -> Spec:
     return Spec(name, "GET", path, dict(query), auth)
 
 
-def post(name: str, path: str, *, auth: str | None = None, query: dict | None = None, json: Any = None,
-         data: bytes | dict | None = None, content_type: str | None = None) -> Spec:
+def post(
+    name: str,
+    path: str,
+    *,
+    auth: str | None = None,
+    query: dict | None = None,
+    json: Any = None,
+    data: bytes | dict | None = None,
+    content_type: str | None = None,
+) -> Spec:
     return Spec(name, "POST", path, dict(query or {}), auth, json, data, content_type)
 
 
-POINTS_JSON = [[113.1661766, 23.1185822], [113.1542497, 23.1000631], [113.22, 23.11],
-               [116.397, 39.909], [23.11, 113.14], [113.15295256299203, 23.10387378808906]]
-POINTS_OBJECTS = [{"id": "a", "lon": 113.1661766, "lat": 23.1185822},
-                  {"id": "b", "lng": 113.1249424, "lat": 23.0996694},
-                  {"id": "c", "lon": 113.1529816, "lat": 23.1037885}]
-POINTS_CSV = (b"id,lon,lat\np1,113.1661766,23.1185822\np2,113.1542497,23.1000631\np3,113.22,23.11\n"
-              b"p4,,\np5,200,100\np6,113.1529816,23.1037885\n")
-POINTS_GEOJSON = {"type": "FeatureCollection", "features": [
-    {"type": "Feature", "id": "g1", "properties": {"id": "g1"},
-     "geometry": {"type": "Point", "coordinates": [113.1661766, 23.1185822]}},
-    {"type": "Feature", "id": "g2", "properties": {"id": "g2"},
-     "geometry": {"type": "Point", "coordinates": [113.2009727, 23.1077157]}}]}
+POINTS_JSON = [
+    [113.1661766, 23.1185822],
+    [113.1542497, 23.1000631],
+    [113.22, 23.11],
+    [116.397, 39.909],
+    [23.11, 113.14],
+    [113.15295256299203, 23.10387378808906],
+]
+POINTS_OBJECTS = [
+    {"id": "a", "lon": 113.1661766, "lat": 23.1185822},
+    {"id": "b", "lng": 113.1249424, "lat": 23.0996694},
+    {"id": "c", "lon": 113.1529816, "lat": 23.1037885},
+]
+POINTS_CSV = (
+    b"id,lon,lat\np1,113.1661766,23.1185822\np2,113.1542497,23.1000631\np3,113.22,23.11\n"
+    b"p4,,\np5,200,100\np6,113.1529816,23.1037885\n"
+)
+POINTS_GEOJSON = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": "g1",
+            "properties": {"id": "g1"},
+            "geometry": {"type": "Point", "coordinates": [113.1661766, 23.1185822]},
+        },
+        {
+            "type": "Feature",
+            "id": "g2",
+            "properties": {"id": "g2"},
+            "geometry": {"type": "Point", "coordinates": [113.2009727, 23.1077157]},
+        },
+    ],
+}
 
 
 def _point_specs() -> list[Spec]:
     specs = []
-    for label, coords in (("inside_a", INSIDE_A), ("inside_b", INSIDE_B), ("inside_c", INSIDE_C),
-                          ("on_edge", ON_EDGE), ("near_edge", NEAR_EDGE), ("datum_suspect", DATUM_SUSPECT),
-                          ("outside_2km", OUTSIDE_2KM), ("far_away", FAR_AWAY),
-                          ("swapped", "23.1185822,113.1661766"), ("out_of_range", "200,100"),
-                          ("nan", "nan,23.1"), ("inf", "inf,23.1"), ("words", "abc,def"),
-                          ("three_numbers", "113.1,23.1,5"), ("one_number", "113.1")):
+    for label, coords in (
+        ("inside_a", INSIDE_A),
+        ("inside_b", INSIDE_B),
+        ("inside_c", INSIDE_C),
+        ("on_edge", ON_EDGE),
+        ("near_edge", NEAR_EDGE),
+        ("datum_suspect", DATUM_SUSPECT),
+        ("outside_2km", OUTSIDE_2KM),
+        ("far_away", FAR_AWAY),
+        ("swapped", "23.1185822,113.1661766"),
+        ("out_of_range", "200,100"),
+        ("nan", "nan,23.1"),
+        ("inf", "inf,23.1"),
+        ("words", "abc,def"),
+        ("three_numbers", "113.1,23.1,5"),
+        ("one_number", "113.1"),
+    ):
         specs.append(get(f"point/wgs84/{label}", f"{API}/point/wgs84/{coords}"))
     specs += [
         get("point/gcj02/inside_a", f"{API}/point/gcj02/{INSIDE_A_GCJ02}"),
@@ -178,38 +224,101 @@ def _batch_specs() -> list[Spec]:
     pairs = json.dumps(POINTS_JSON).encode()
     return [
         post("points/json_pairs", f"{API}/points", data=pairs, content_type="application/json"),
-        post("points/json_pairs/grid", f"{API}/points", query={"fields": "grid"}, data=pairs,
-             content_type="application/json"),
-        post("points/json_objects", f"{API}/points", data=json.dumps(POINTS_OBJECTS).encode(),
-             content_type="application/json"),
-        post("points/json_pairs/ndjson", f"{API}/points", query={"format": "ndjson"}, data=pairs,
-             content_type="application/json"),
-        post("points/json_pairs/csv", f"{API}/points", query={"format": "csv"}, data=pairs,
-             content_type="application/json"),
-        post("points/json_pairs/gcj02", f"{API}/points", query={"coordsys": "gcj02"}, data=pairs,
-             content_type="application/json"),
-        post("points/json_pairs/version_1", f"{API}/points", query={"version": "1"}, data=pairs,
-             content_type="application/json"),
+        post(
+            "points/json_pairs/grid",
+            f"{API}/points",
+            query={"fields": "grid"},
+            data=pairs,
+            content_type="application/json",
+        ),
+        post(
+            "points/json_objects",
+            f"{API}/points",
+            data=json.dumps(POINTS_OBJECTS).encode(),
+            content_type="application/json",
+        ),
+        post(
+            "points/json_pairs/ndjson",
+            f"{API}/points",
+            query={"format": "ndjson"},
+            data=pairs,
+            content_type="application/json",
+        ),
+        post(
+            "points/json_pairs/csv",
+            f"{API}/points",
+            query={"format": "csv"},
+            data=pairs,
+            content_type="application/json",
+        ),
+        post(
+            "points/json_pairs/gcj02",
+            f"{API}/points",
+            query={"coordsys": "gcj02"},
+            data=pairs,
+            content_type="application/json",
+        ),
+        post(
+            "points/json_pairs/version_1",
+            f"{API}/points",
+            query={"version": "1"},
+            data=pairs,
+            content_type="application/json",
+        ),
         post("points/csv", f"{API}/points", data=POINTS_CSV, content_type="text/csv"),
-        post("points/csv/grid", f"{API}/points", query={"fields": "grid"}, data=POINTS_CSV,
-             content_type="text/csv"),
-        post("points/csv/to_json", f"{API}/points", query={"format": "json"}, data=POINTS_CSV,
-             content_type="text/csv"),
-        post("points/csv/to_ndjson/full", f"{API}/points", query={"format": "ndjson", "fields": "full"},
-             data=POINTS_CSV, content_type="text/csv"),
-        post("points/geojson", f"{API}/points", data=json.dumps(POINTS_GEOJSON).encode(),
-             content_type="application/geo+json"),
-        post("points/geojson/csv", f"{API}/points", query={"format": "csv"},
-             data=json.dumps(POINTS_GEOJSON).encode(), content_type="application/geo+json"),
+        post(
+            "points/csv/grid",
+            f"{API}/points",
+            query={"fields": "grid"},
+            data=POINTS_CSV,
+            content_type="text/csv",
+        ),
+        post(
+            "points/csv/to_json",
+            f"{API}/points",
+            query={"format": "json"},
+            data=POINTS_CSV,
+            content_type="text/csv",
+        ),
+        post(
+            "points/csv/to_ndjson/full",
+            f"{API}/points",
+            query={"format": "ndjson", "fields": "full"},
+            data=POINTS_CSV,
+            content_type="text/csv",
+        ),
+        post(
+            "points/geojson",
+            f"{API}/points",
+            data=json.dumps(POINTS_GEOJSON).encode(),
+            content_type="application/geo+json",
+        ),
+        post(
+            "points/geojson/csv",
+            f"{API}/points",
+            query={"format": "csv"},
+            data=json.dumps(POINTS_GEOJSON).encode(),
+            content_type="application/geo+json",
+        ),
         post("points/empty_list", f"{API}/points", data=b"[]", content_type="application/json"),
         post("points/not_a_list", f"{API}/points", data=b'{"points": 3}', content_type="application/json"),
         post("points/bad_pair", f"{API}/points", data=b'[[1, "x"]]', content_type="application/json"),
         post("points/csv_without_columns", f"{API}/points", data=b"a,b\n1,2\n", content_type="text/csv"),
         post("points/unsupported_type", f"{API}/points", data=b"x", content_type="text/plain"),
-        post("points/unknown_format", f"{API}/points", query={"format": "yaml"}, data=pairs,
-             content_type="application/json"),
-        post("points/unknown_coordsys", f"{API}/points", query={"coordsys": "mars"}, data=pairs,
-             content_type="application/json"),
+        post(
+            "points/unknown_format",
+            f"{API}/points",
+            query={"format": "yaml"},
+            data=pairs,
+            content_type="application/json",
+        ),
+        post(
+            "points/unknown_coordsys",
+            f"{API}/points",
+            query={"coordsys": "mars"},
+            data=pairs,
+            content_type="application/json",
+        ),
     ]
 
 
@@ -340,17 +449,30 @@ def _open311_specs() -> list[Spec]:
         get("open311/requests.json", f"{O311}/requests.json"),
         get("open311/requests.json/page_size", f"{O311}/requests.json", page_size="3"),
         get("open311/requests.json/page_2", f"{O311}/requests.json", page_size="3", page="2"),
-        get("open311/requests.json/window", f"{O311}/requests.json", start_date="2026-03-01T00:00:00+08:00",
-            end_date="2026-03-03T00:00:00+08:00"),
+        get(
+            "open311/requests.json/window",
+            f"{O311}/requests.json",
+            start_date="2026-03-01T00:00:00+08:00",
+            end_date="2026-03-03T00:00:00+08:00",
+        ),
         get("open311/requests.json/status_open", f"{O311}/requests.json", status="open", page_size="4"),
-        get("open311/requests.json/status_closed_noise", f"{O311}/requests.json", status="closed",
-            service_code="noise", page_size="4"),
+        get(
+            "open311/requests.json/status_closed_noise",
+            f"{O311}/requests.json",
+            status="closed",
+            service_code="noise",
+            page_size="4",
+        ),
         get("open311/requests.json/extensions", f"{O311}/requests.json", page_size="2", extensions="true"),
         get("open311/requests.json/ids", f"{O311}/requests.json", service_request_id="1,2,999999"),
         get("open311/requests.xml/page_size", f"{O311}/requests.xml", page_size="2"),
         get("open311/requests.json/bad_status", f"{O311}/requests.json", status="pending"),
-        get("open311/requests.json/long_window", f"{O311}/requests.json", start_date="2025-01-01",
-            end_date="2026-01-01"),
+        get(
+            "open311/requests.json/long_window",
+            f"{O311}/requests.json",
+            start_date="2025-01-01",
+            end_date="2026-01-01",
+        ),
         get("open311/requests.json/bad_date", f"{O311}/requests.json", start_date="soon"),
         get("open311/requests.json/bad_page_size", f"{O311}/requests.json", page_size="many"),
         get("open311/request/1.json", f"{O311}/requests/1.json"),
@@ -363,18 +485,41 @@ def _open311_specs() -> list[Spec]:
     ]
 
 
-READS: list[Spec] = [*_grid_specs(), *_point_specs(), *_batch_specs(), *_complaint_specs(),
-                     *_stats_specs(), *_geocode_specs(), *_open311_specs()]
+READS: list[Spec] = [
+    *_grid_specs(),
+    *_point_specs(),
+    *_batch_specs(),
+    *_complaint_specs(),
+    *_stats_specs(),
+    *_geocode_specs(),
+    *_open311_specs(),
+]
 
-NEW_COMPLAINT = {"external_id": "GOLDEN-1", "reported_at": "2026-06-14T08:30:00+08:00", "category": "noise",
-                 "text": "夜间装修噪音", "lon": 113.1542497, "lat": 23.1000631, "reporter_name": "陈女士",
-                 "reporter_phone": "13800138000", "channel": "热线"}
+NEW_COMPLAINT = {
+    "external_id": "GOLDEN-1",
+    "reported_at": "2026-06-14T08:30:00+08:00",
+    "category": "noise",
+    "text": "夜间装修噪音",
+    "lon": 113.1542497,
+    "lat": 23.1000631,
+    "reporter_name": "陈女士",
+    "reporter_phone": "13800138000",
+    "channel": "热线",
+}
 NEW_ID = 3001  # the demo holds 3000 complaints; the first one filed here gets the next id
 OPEN311_ID = 3002
 ACT = f"{API}/complaints/{NEW_ID}/actions"
-OPEN311_FORM = {"service_code": "street_light", "lat": "23.0996694", "long": "113.1249424",
-                "description": "路灯不亮", "address_string": "奇槎大道1号", "first_name": "小红",
-                "last_name": "陈", "phone": "13900139000", "token": "golden-open311-1"}
+OPEN311_FORM = {
+    "service_code": "street_light",
+    "lat": "23.0996694",
+    "long": "113.1249424",
+    "description": "路灯不亮",
+    "address_string": "奇槎大道1号",
+    "first_name": "小红",
+    "last_name": "陈",
+    "phone": "13900139000",
+    "token": "golden-open311-1",
+}
 
 #: Played in this order on one private copy of the database: each step sees the ones before.
 WRITES: list[Spec] = [
@@ -382,38 +527,77 @@ WRITES: list[Spec] = [
     post("write/file/read_key", f"{API}/complaints", auth="personal", json=NEW_COMPLAINT),
     post("write/file", f"{API}/complaints", auth="write", json=NEW_COMPLAINT),
     post("write/file/again", f"{API}/complaints", auth="write", json=NEW_COMPLAINT),
-    post("write/file/unknown_category", f"{API}/complaints", auth="write",
-         json={**NEW_COMPLAINT, "external_id": "GOLDEN-2", "category": "ufo"}),
-    post("write/file/future", f"{API}/complaints", auth="write",
-         json={**NEW_COMPLAINT, "external_id": "GOLDEN-3", "reported_at": "2026-07-01T08:00:00+08:00"}),
+    post(
+        "write/file/unknown_category",
+        f"{API}/complaints",
+        auth="write",
+        json={**NEW_COMPLAINT, "external_id": "GOLDEN-2", "category": "ufo"},
+    ),
+    post(
+        "write/file/future",
+        f"{API}/complaints",
+        auth="write",
+        json={**NEW_COMPLAINT, "external_id": "GOLDEN-3", "reported_at": "2026-07-01T08:00:00+08:00"},
+    ),
     post("write/file/not_json", f"{API}/complaints", auth="write", data=b"hello", content_type="text/plain"),
     get("write/read/new", f"{API}/complaints/{NEW_ID}"),
     post("write/act/no_version", ACT, auth="write", json={"action": "deliberate"}),
-    post("write/act/deliberate", ACT, auth="write", json={"action": "deliberate", "version": 1,
-                                                          "note": "网格议事"}),
-    post("write/act/dispatch", ACT, auth="write",
-         json={"action": "dispatch", "version": 2, "department": "urban_management",
-               "deadline": "2026-06-30T18:00:00+08:00", "note": "派单"}),
+    post(
+        "write/act/deliberate",
+        ACT,
+        auth="write",
+        json={"action": "deliberate", "version": 1, "note": "网格议事"},
+    ),
+    post(
+        "write/act/dispatch",
+        ACT,
+        auth="write",
+        json={
+            "action": "dispatch",
+            "version": 2,
+            "department": "urban_management",
+            "deadline": "2026-06-30T18:00:00+08:00",
+            "note": "派单",
+        },
+    ),
     post("write/act/stale_version", ACT, auth="write", json={"action": "resolve", "version": 2}),
-    post("write/act/illegal_step", ACT, auth="write", json={"action": "follow_up", "version": 3,
-                                                            "satisfied": True}),
+    post(
+        "write/act/illegal_step",
+        ACT,
+        auth="write",
+        json={"action": "follow_up", "version": 3, "satisfied": True},
+    ),
     post("write/act/unknown_action", ACT, auth="write", json={"action": "fly", "version": 3}),
-    post("write/act/unknown_department", ACT, auth="write",
-         json={"action": "dispatch", "version": 3, "department": "moon_office"}),
+    post(
+        "write/act/unknown_department",
+        ACT,
+        auth="write",
+        json={"action": "dispatch", "version": 3, "department": "moon_office"},
+    ),
     post("write/act/read_key", ACT, auth="personal", json={"action": "resolve", "version": 3}),
     post("write/act/resolve_if_match", ACT, auth="write", json={"action": "resolve", "note": "已处理"}),
-    post("write/act/unknown_complaint", f"{API}/complaints/999999/actions", auth="write",
-         json={"action": "deliberate", "version": 1}),
+    post(
+        "write/act/unknown_complaint",
+        f"{API}/complaints/999999/actions",
+        auth="write",
+        json={"action": "deliberate", "version": 1},
+    ),
     get("write/read/after/personal_key", f"{API}/complaints/{NEW_ID}", auth="personal"),
     get("write/read/after/list", f"{API}/complaints", grid=GRID, limit="2"),
     get("write/read/after/overdue", f"{API}/complaints", deadline="due_soon", limit="3"),
     post("write/open311/no_key", f"{O311}/requests.json", data=OPEN311_FORM),
     post("write/open311/read_key", f"{O311}/requests.json", data={**OPEN311_FORM, "api_key": "<personal>"}),
     post("write/open311/file", f"{O311}/requests.json", data={**OPEN311_FORM, "api_key": "<write>"}),
-    post("write/open311/bad_service", f"{O311}/requests.json",
-         data={**OPEN311_FORM, "api_key": "<write>", "service_code": "ufo", "token": "golden-open311-2"}),
-    post("write/open311/file.xml", f"{O311}/requests.xml",
-         data={**OPEN311_FORM, "api_key": "<write>", "token": "golden-open311-3", "service_code": "rubbish"}),
+    post(
+        "write/open311/bad_service",
+        f"{O311}/requests.json",
+        data={**OPEN311_FORM, "api_key": "<write>", "service_code": "ufo", "token": "golden-open311-2"},
+    ),
+    post(
+        "write/open311/file.xml",
+        f"{O311}/requests.xml",
+        data={**OPEN311_FORM, "api_key": "<write>", "token": "golden-open311-3", "service_code": "rubbish"},
+    ),
     get("write/open311/read", f"{O311}/requests/{OPEN311_ID}.json", extensions="true"),
     get("write/open311/read.xml", f"{O311}/requests/{OPEN311_ID}.xml"),
     get("write/stats/counts_after", f"{API}/stats/counts", by="state", since="2026-06-14"),
@@ -497,10 +681,13 @@ def _repository_modules() -> list[types.ModuleType]:
             with contextlib.suppress(Exception):  # an optional extra that is not installed
                 importlib.import_module(info.name)
     root = str(REPO_ROOT)
-    return [m for m in list(sys.modules.values())
-            if (getattr(m, "__file__", None) or "").startswith(root)
-            and not (getattr(m, "__file__", None) or "").startswith(str(REPO_ROOT / ".venv"))
-            and not m.__name__.startswith("tests")]
+    return [
+        m
+        for m in list(sys.modules.values())
+        if (getattr(m, "__file__", None) or "").startswith(root)
+        and not (getattr(m, "__file__", None) or "").startswith(str(REPO_ROOT / ".venv"))
+        and not m.__name__.startswith("tests")
+    ]
 
 
 @contextlib.contextmanager
@@ -510,8 +697,11 @@ def frozen_clock():
     ``from datetime import datetime``, aliases)."""
     frozen_module = _FrozenDatetimeModule("datetime")
     originals = (datetime, _REAL_DATETIME, _REAL_DATE)
-    stand_ins = {id(datetime): frozen_module, id(_REAL_DATETIME): _FrozenDatetime,
-                 id(_REAL_DATE): _FrozenDate}
+    stand_ins = {
+        id(datetime): frozen_module,
+        id(_REAL_DATETIME): _FrozenDatetime,
+        id(_REAL_DATE): _FrozenDate,
+    }
     swapped: list[tuple[types.ModuleType, str, Any]] = []
     for module in _repository_modules():
         for name, value in list(vars(module).items()):
@@ -559,11 +749,14 @@ def golden(clock, tmp_path_factory) -> Golden:
     loaded = cli_ok(db.cli("demo", "load", "--complaints", DEMO_COMPLAINTS))
     assert f"today is {FROZEN_NOW.date().isoformat()}" in loaded.stdout, (
         "the frozen clock did not reach `redgrid demo load`; the demo complaints now depend on the "
-        f"day the test runs (does the code read the clock other than by datetime.now?)\n{loaded.stdout}")
-    tokens = {"personal": _key(db, "golden-reader", "personal_data"),
-              "write": _key(db, "golden-writer", "write", "personal_data"),
-              "plain": _key(db, "golden-plain"),
-              "bogus": "rg_not-a-key"}
+        f"day the test runs (does the code read the clock other than by datetime.now?)\n{loaded.stdout}"
+    )
+    tokens = {
+        "personal": _key(db, "golden-reader", "personal_data"),
+        "write": _key(db, "golden-writer", "write", "personal_data"),
+        "plain": _key(db, "golden-plain"),
+        "bogus": "rg_not-a-key",
+    }
     return Golden(db, tokens)
 
 
@@ -576,8 +769,10 @@ def read_client(golden):
 def write_client(golden, tmp_path):
     """A client on a private copy of the golden database (SQLite's backup API: WAL-safe)."""
     db = Db(tmp_path / "redgrid.db", golden.db.cache_dir)
-    with contextlib.closing(sqlite3.connect(golden.db.path)) as src, \
-            contextlib.closing(sqlite3.connect(db.path)) as dst:
+    with (
+        contextlib.closing(sqlite3.connect(golden.db.path)) as src,
+        contextlib.closing(sqlite3.connect(db.path)) as dst,
+    ):
         src.backup(dst)
     return db.app().test_client()
 
@@ -595,8 +790,12 @@ def send(client, spec: Spec, tokens: dict[str, str]):
     if spec.json is not None:
         kwargs["json"] = spec.json
     elif isinstance(spec.data, dict):  # a form; "<write>" stands for that key's token
-        kwargs["data"] = {k: tokens[v[1:-1]] if isinstance(v, str) and v.startswith("<") and v.endswith(">")
-                          and v[1:-1] in tokens else v for k, v in spec.data.items()}
+        kwargs["data"] = {
+            k: tokens[v[1:-1]]
+            if isinstance(v, str) and v.startswith("<") and v.endswith(">") and v[1:-1] in tokens
+            else v
+            for k, v in spec.data.items()
+        }
     elif spec.data is not None:
         kwargs["data"] = spec.data
         kwargs["content_type"] = spec.content_type
@@ -605,8 +804,10 @@ def send(client, spec: Spec, tokens: dict[str, str]):
 
 def normalise(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: ("<timestamp>" if k in ("created_at", "activated_at") and v is not None else normalise(v))
-                for k, v in value.items()}
+        return {
+            k: ("<timestamp>" if k in ("created_at", "activated_at") and v is not None else normalise(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [normalise(v) for v in value]
     if isinstance(value, float) and math.isfinite(value):
@@ -679,8 +880,10 @@ def golden_answers():
         names = [s.name for s in (*READS, *WRITES)]
         merged = {**stored, **_recorded}
         FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-        FIXTURE.write_text(json.dumps({n: merged[n] for n in names if n in merged}, ensure_ascii=False,
-                                      indent=1) + "\n", encoding="utf-8")
+        FIXTURE.write_text(
+            json.dumps({n: merged[n] for n in names if n in merged}, ensure_ascii=False, indent=1) + "\n",
+            encoding="utf-8",
+        )
 
 
 def check(name: str, got: dict, golden_answers: dict) -> str | None:
@@ -692,8 +895,10 @@ def check(name: str, got: dict, golden_answers: dict) -> str | None:
         return f"{name}: no recorded answer (record with REDGRID_RECORD_GOLDEN=1)"
     want = golden_answers[name]
     if got != want:
-        return (f"{name}: answer changed\n  recorded: {json.dumps(want, ensure_ascii=False)[:1500]}\n"
-                f"  now:      {json.dumps(got, ensure_ascii=False)[:1500]}")
+        return (
+            f"{name}: answer changed\n  recorded: {json.dumps(want, ensure_ascii=False)[:1500]}\n"
+            f"  now:      {json.dumps(got, ensure_ascii=False)[:1500]}"
+        )
     return None
 
 
@@ -708,7 +913,8 @@ def test_the_clock_is_frozen_for_the_requests(read_client, golden):
     newest = response.get_json()[0]["requested_datetime"]
     assert newest.startswith("2026-06-14"), (
         f"the newest complaint in the default window was requested at {newest}: the frozen clock "
-        "no longer reaches the request handlers")
+        "no longer reaches the request handlers"
+    )
 
 
 @pytest.mark.parametrize("spec", READS, ids=[s.name for s in READS])
@@ -719,8 +925,9 @@ def test_read_answer_is_unchanged(spec: Spec, read_client, golden, golden_answer
 
 
 def test_write_answers_are_unchanged(write_client, golden, golden_answers):
-    problems = [check(spec.name, answer(send(write_client, spec, golden.tokens)), golden_answers)
-                for spec in WRITES]
+    problems = [
+        check(spec.name, answer(send(write_client, spec, golden.tokens)), golden_answers) for spec in WRITES
+    ]
     problems = [p for p in problems if p]
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)

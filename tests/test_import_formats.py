@@ -80,15 +80,18 @@ def files(tmp_path) -> Path:
 
 def state(store) -> tuple:
     """Everything a refused import must leave as it was."""
-    return ([(v.id, v.label, v.sha256, v.n_grids, v.active) for v in store.versions()],
-            store.active_version_id())
+    return (
+        [(v.id, v.label, v.sha256, v.n_grids, v.active) for v in store.versions()],
+        store.active_version_id(),
+    )
 
 
 def assert_stored_as_source(store, version_id: int, source: gpd.GeoDataFrame) -> None:
     stored = store.grids(version_id)
     expected = source.sort_values("code").reset_index(drop=True)
     pd.testing.assert_frame_equal(
-        stored[ATTRIBUTES].astype(object), expected[ATTRIBUTES].astype(object), check_dtype=False)
+        stored[ATTRIBUTES].astype(object), expected[ATTRIBUTES].astype(object), check_dtype=False
+    )
     assert stored["code"].str.fullmatch(r"\d{15}").all()  # not 4.40605125001001e+14, not "…001.0"
     assert stored["area_m2"].to_numpy() == pytest.approx(250_000, abs=1.0)
     distance = hausdorff_m(stored.geometry.values, expected.geometry.values)
@@ -175,8 +178,13 @@ def test_the_shapefile_really_holds_numeric_codes_and_chinese_gbk_fields(files):
     # guards the fixture: what makes the shapefile cases worth testing
     info = pyogrio.read_info(_shp(files))
     fields = dict(zip(info["fields"], info["dtypes"], strict=True))
-    assert fields == {"网格编码": "int64", "网格名称": "object", "社区编码": "int64", "人口": "int64",
-                      "户数": "int64"}
+    assert fields == {
+        "网格编码": "int64",
+        "网格名称": "object",
+        "社区编码": "int64",
+        "人口": "int64",
+        "户数": "int64",
+    }
     assert info["crs"] == "EPSG:32649"
     assert (files / "大沥网格_2024.cpg").read_text().upper() in ("GBK", "CP936", "936")
     assert pyogrio.read_info(_shp_float_codes(files))["dtypes"][0] == "float64"
@@ -216,13 +224,19 @@ def live(service, store, files) -> int:
     return outcome.version_id
 
 
-def _bad_geojson(shapes: dict, name: str, *, communities: dict | None = None,
-                 edit: Callable[[gpd.GeoDataFrame], None] | None = None) -> Callable[[Path], Path]:
+def _bad_geojson(
+    shapes: dict,
+    name: str,
+    *,
+    communities: dict | None = None,
+    edit: Callable[[gpd.GeoDataFrame], None] | None = None,
+) -> Callable[[Path], Path]:
     def write(folder: Path) -> Path:
         frame = grid_frame(shapes, communities=communities)
         if edit:
             edit(frame)
         return write_geojson(frame, folder / name)
+
     return write
 
 
@@ -314,60 +328,134 @@ def _two_towns(folder: Path) -> Path:
     return write_geojson(frame, folder / "two_towns.geojson")
 
 
-MISSING_CRS = ("grids.shp: the file declares no CRS (a shapefile without .prj?); coordinates look like a "
-               "6-degree Gauss-Krüger or UTM zone (too far from the central meridian for a 3-degree zone) "
-               "without a zone number in the easting (719184…720684 m east, 2556196…2557196 m north), so "
-               "the central meridian cannot be read off them; name the CRS with --crs, e.g. EPSG:4508 for "
-               "CGCS2000 6-degree Gauss-Krüger CM 111E or EPSG:32649 for UTM 49N")
+MISSING_CRS = (
+    "grids.shp: the file declares no CRS (a shapefile without .prj?); coordinates look like a "
+    "6-degree Gauss-Krüger or UTM zone (too far from the central meridian for a 3-degree zone) "
+    "without a zone number in the easting (719184…720684 m east, 2556196…2557196 m north), so "
+    "the central meridian cannot be read off them; name the CRS with --crs, e.g. EPSG:4508 for "
+    "CGCS2000 6-degree Gauss-Krüger CM 111E or EPSG:32649 for UTM 49N"
+)
 REFUSED_FILES = {
     "no-prj-no-crs": (_no_prj, {}, MissingCRS, "missing_crs", MISSING_CRS),
-    "crs-conflict": (_utm, {"crs": "EPSG:4490"}, MissingCRS, "crs_conflict",
-                     "grids.shp: the file declares EPSG:32649 but EPSG:4490 was named; drop --crs to "
-                     "use the file's own CRS, or fix the file"),
-    "gcj02-over-projected": (_utm, {"crs": "gcj02"}, MissingCRS, "crs_conflict",
-                             "grids.shp: the file declares EPSG:32649 but GCJ-02 was named; drop --crs "
-                             "to use the file's own CRS, or fix the file"),
-    "gcj02-over-cgcs2000": (_gpkg, {"crs": "gcj02"}, MissingCRS, "crs_conflict",
-                            "grids_cgcs2000.gpkg: the file declares EPSG:4490 but GCJ-02 was named; "
-                            "drop --crs to use the file's own CRS, or fix the file"),
-    "one-point": (_points, {}, FileFormatError, "file_format",
-                  "mixed.geojson: grids must be polygons; feature 3 is a Point"),
-    "all-points": (_all_points, {}, FileFormatError, "file_format",
-                   "points.geojson: grids must be polygons; feature 1 is a Point, feature 2 is a Point, "
-                   "feature 3 is a Point, feature 4 is a Point, feature 5 is a Point (and 1 more)"),
-    "lines": (_lines, {}, FileFormatError, "file_format",
-              "lines.geojson: grids must be polygons; feature 1 is a LineString, feature 2 is a "
-              "LineString, feature 3 is a LineString, feature 4 is a LineString, feature 5 is a "
-              "LineString (and 1 more)"),
+    "crs-conflict": (
+        _utm,
+        {"crs": "EPSG:4490"},
+        MissingCRS,
+        "crs_conflict",
+        "grids.shp: the file declares EPSG:32649 but EPSG:4490 was named; drop --crs to "
+        "use the file's own CRS, or fix the file",
+    ),
+    "gcj02-over-projected": (
+        _utm,
+        {"crs": "gcj02"},
+        MissingCRS,
+        "crs_conflict",
+        "grids.shp: the file declares EPSG:32649 but GCJ-02 was named; drop --crs "
+        "to use the file's own CRS, or fix the file",
+    ),
+    "gcj02-over-cgcs2000": (
+        _gpkg,
+        {"crs": "gcj02"},
+        MissingCRS,
+        "crs_conflict",
+        "grids_cgcs2000.gpkg: the file declares EPSG:4490 but GCJ-02 was named; "
+        "drop --crs to use the file's own CRS, or fix the file",
+    ),
+    "one-point": (
+        _points,
+        {},
+        FileFormatError,
+        "file_format",
+        "mixed.geojson: grids must be polygons; feature 3 is a Point",
+    ),
+    "all-points": (
+        _all_points,
+        {},
+        FileFormatError,
+        "file_format",
+        "points.geojson: grids must be polygons; feature 1 is a Point, feature 2 is a Point, "
+        "feature 3 is a Point, feature 4 is a Point, feature 5 is a Point (and 1 more)",
+    ),
+    "lines": (
+        _lines,
+        {},
+        FileFormatError,
+        "file_format",
+        "lines.geojson: grids must be polygons; feature 1 is a LineString, feature 2 is a "
+        "LineString, feature 3 is a LineString, feature 4 is a LineString, feature 5 is a "
+        "LineString (and 1 more)",
+    ),
     "empty": (_empty, {}, FileFormatError, "file_format", "empty.geojson: the file holds no features"),
-    "zip-two-shapefiles": (_two_shapefiles_zip, {"crs": None}, FileFormatError, "file_format",
-                           "two.zip: the archive holds several datasets (grids_a.shp, grids_b.shp); "
-                           "unpack it and import one"),
-    "zip-no-dataset": (_zip_without_data, {}, FileFormatError, "file_format",
-                       "nodata.zip: the archive holds no .shp, .gpkg or .geojson file"),
-    "gpkg-two-layers": (_two_layers, {}, FileFormatError, "file_format",
-                        "two.gpkg: holds 2 layers (grids_2023, grids_2024); choose one with --layer"),
+    "zip-two-shapefiles": (
+        _two_shapefiles_zip,
+        {"crs": None},
+        FileFormatError,
+        "file_format",
+        "two.zip: the archive holds several datasets (grids_a.shp, grids_b.shp); unpack it and import one",
+    ),
+    "zip-no-dataset": (
+        _zip_without_data,
+        {},
+        FileFormatError,
+        "file_format",
+        "nodata.zip: the archive holds no .shp, .gpkg or .geojson file",
+    ),
+    "gpkg-two-layers": (
+        _two_layers,
+        {},
+        FileFormatError,
+        "file_format",
+        "two.gpkg: holds 2 layers (grids_2023, grids_2024); choose one with --layer",
+    ),
     "gpkg-unknown-layer": (_two_layers, {"layer": "grids_2025"}, FileFormatError, "file_format", None),
-    "no-code-column": (_no_code, {}, FileFormatError, "file_format",
-                       "nocode.geojson: no grid code column; expected one of code, grid_code, 网格编码, "
-                       "网格代码, wgbm, gridcode, 编码, 网格号, 網格編碼, 網格代碼 (columns present: name, "
-                       "community_code, population, households)"),
-    "utf8-field-names-cut": (_utf8_chinese_fields, {}, FileFormatError, "file_format",
-                             "utf8.shp: cannot read: text that is not valid in the file's encoding "
-                             "('utf-8' codec can't decode byte 0xe7 in position 9: unexpected end of "
-                             "data); save it again as GBK with a .cpg file, or with field names of at "
-                             "most 10 bytes"),
-    "kml-without-placemarks": (_kml, {}, FileFormatError, "file_format",
-                               "grids.kml: the file holds no features"),
-    "unsupported-type": (_dwg, {}, FileFormatError, "file_format",
-                         "grids.dwg: unsupported file type '.dwg'; expected one of .geojson, .json, "
-                         ".gpkg, .shp, .zip, .kml, .kmz, .dxf"),
-    "unregistered-town": (_other_town, {}, ServiceError, "unknown_town",
-                          "town 440605126 is not registered; add it with `redgrid town set CODE NAME "
-                          "--outline FILE`"),
-    "two-towns": (_two_towns, {}, ServiceError, "ambiguous_town",
-                  "grid codes span 2 towns (440605125, 440605126); import one town at a time or name it "
-                  "with --town"),
+    "no-code-column": (
+        _no_code,
+        {},
+        FileFormatError,
+        "file_format",
+        "nocode.geojson: no grid code column; expected one of code, grid_code, 网格编码, "
+        "网格代码, wgbm, gridcode, 编码, 网格号, 網格編碼, 網格代碼 (columns present: name, "
+        "community_code, population, households)",
+    ),
+    "utf8-field-names-cut": (
+        _utf8_chinese_fields,
+        {},
+        FileFormatError,
+        "file_format",
+        "utf8.shp: cannot read: text that is not valid in the file's encoding "
+        "('utf-8' codec can't decode byte 0xe7 in position 9: unexpected end of "
+        "data); save it again as GBK with a .cpg file, or with field names of at "
+        "most 10 bytes",
+    ),
+    "kml-without-placemarks": (
+        _kml,
+        {},
+        FileFormatError,
+        "file_format",
+        "grids.kml: the file holds no features",
+    ),
+    "unsupported-type": (
+        _dwg,
+        {},
+        FileFormatError,
+        "file_format",
+        "grids.dwg: unsupported file type '.dwg'; expected one of .geojson, .json, "
+        ".gpkg, .shp, .zip, .kml, .kmz, .dxf",
+    ),
+    "unregistered-town": (
+        _other_town,
+        {},
+        ServiceError,
+        "unknown_town",
+        "town 440605126 is not registered; add it with `redgrid town set CODE NAME --outline FILE`",
+    ),
+    "two-towns": (
+        _two_towns,
+        {},
+        ServiceError,
+        "ambiguous_town",
+        "grid codes span 2 towns (440605125, 440605126); import one town at a time or name it with --town",
+    ),
 }
 
 
@@ -390,6 +478,7 @@ def test_a_bad_file_is_refused_with_its_exact_error_and_changes_nothing(name, li
 def _set(column, value, row):
     def edit(frame):
         frame.loc[row, column] = value
+
     return edit
 
 
@@ -403,28 +492,49 @@ def _stranger(frame):
 
 island = shapely.box(700, 700, 703, 703)
 VALIDATION_FAULTS = {
-    "bow-tie": (_bad_geojson(standard_shapes(**{A1: BOW_TIE}), "bowtie.geojson"),
-                {IssueKind.INVALID_GEOMETRY, IssueKind.GAP}),
-    "null-geometry": (_bad_geojson(standard_shapes(**{A2: None}), "null.geojson"),
-                      {IssueKind.EMPTY_GEOMETRY, IssueKind.GAP}),
+    "bow-tie": (
+        _bad_geojson(standard_shapes(**{A1: BOW_TIE}), "bowtie.geojson"),
+        {IssueKind.INVALID_GEOMETRY, IssueKind.GAP},
+    ),
+    "null-geometry": (
+        _bad_geojson(standard_shapes(**{A2: None}), "null.geojson"),
+        {IssueKind.EMPTY_GEOMETRY, IssueKind.GAP},
+    ),
     "duplicate-code": (_bad_geojson(standard_shapes(), "dup.geojson", edit=_dup), {IssueKind.DUPLICATE_CODE}),
-    "code-14-digits": (_bad_geojson(standard_shapes(), "short.geojson",
-                                    edit=_set("code", "44060512500100", 1)), {IssueKind.BAD_CODE}),
-    "code-with-letters": (_bad_geojson(standard_shapes(), "alpha.geojson",
-                                       edit=_set("code", "44060512500A002", 1)), {IssueKind.BAD_CODE}),
-    "code-community-mismatch": (_bad_geojson(standard_shapes(), "mismatch.geojson",
-                                             communities={A2: "440605125002"}),
-                                {IssueKind.CODE_COMMUNITY_MISMATCH}),
-    "unknown-community": (_bad_geojson(standard_shapes(), "unknown.geojson", edit=_stranger),
-                          {IssueKind.UNKNOWN_COMMUNITY}),
-    "overlap": (_bad_geojson(standard_shapes(**{A1: cell(0, 1, east=2)}), "overlap.geojson"),
-                {IssueKind.OVERLAP}),
+    "code-14-digits": (
+        _bad_geojson(standard_shapes(), "short.geojson", edit=_set("code", "44060512500100", 1)),
+        {IssueKind.BAD_CODE},
+    ),
+    "code-with-letters": (
+        _bad_geojson(standard_shapes(), "alpha.geojson", edit=_set("code", "44060512500A002", 1)),
+        {IssueKind.BAD_CODE},
+    ),
+    "code-community-mismatch": (
+        _bad_geojson(standard_shapes(), "mismatch.geojson", communities={A2: "440605125002"}),
+        {IssueKind.CODE_COMMUNITY_MISMATCH},
+    ),
+    "unknown-community": (
+        _bad_geojson(standard_shapes(), "unknown.geojson", edit=_stranger),
+        {IssueKind.UNKNOWN_COMMUNITY},
+    ),
+    "overlap": (
+        _bad_geojson(standard_shapes(**{A1: cell(0, 1, east=2)}), "overlap.geojson"),
+        {IssueKind.OVERLAP},
+    ),
     "gap": (_bad_geojson(standard_shapes(**{A1: cell(0, 1, east=-2)}), "gap.geojson"), {IssueKind.GAP}),
-    "outside-town": (_bad_geojson(standard_shapes(**{B2: cell(2, 0, east=3)}), "outside.geojson"),
-                     {IssueKind.OUTSIDE_TOWN}),
-    "tiny-stray-part": (_bad_geojson(standard_shapes(**{A1: shapely.MultiPolygon([cell(0, 1), island]),
-                                                        A2: cell(1, 1).difference(island)}), "stray.geojson"),
-                        {IssueKind.TINY_PART}),
+    "outside-town": (
+        _bad_geojson(standard_shapes(**{B2: cell(2, 0, east=3)}), "outside.geojson"),
+        {IssueKind.OUTSIDE_TOWN},
+    ),
+    "tiny-stray-part": (
+        _bad_geojson(
+            standard_shapes(
+                **{A1: shapely.MultiPolygon([cell(0, 1), island]), A2: cell(1, 1).difference(island)}
+            ),
+            "stray.geojson",
+        ),
+        {IssueKind.TINY_PART},
+    ),
     "gcj02-without-crs": (_gcj02, {IssueKind.DATUM_SUSPECT, IssueKind.OUTSIDE_TOWN, IssueKind.GAP}),
 }
 
@@ -495,11 +605,13 @@ def test_the_same_file_under_another_crs_is_another_import(service, store, files
 
 
 def _slivers(folder: Path) -> Path:
-    shapes = standard_shapes(**{
-        A1: cell(0, 1, east=0.04),    # overlaps A2 by 20 m²
-        A4: cell(1, 0, south=-0.04),  # leaves 20 m² of the town uncovered
-        B2: cell(2, 0, east=0.05),    # reaches 25 m² outside the town
-    })
+    shapes = standard_shapes(
+        **{
+            A1: cell(0, 1, east=0.04),  # overlaps A2 by 20 m²
+            A4: cell(1, 0, south=-0.04),  # leaves 20 m² of the town uncovered
+            B2: cell(2, 0, east=0.05),  # reaches 25 m² outside the town
+        }
+    )
     return write_geojson(grid_frame(shapes), folder / "slivers.geojson")
 
 
@@ -530,11 +642,12 @@ def test_repair_imports_slivers_and_records_each_repair_on_the_version(live, ser
     stored = store.grids(outcome.version_id).set_index("code")
     areas = shapely.area(to_local(stored.geometry.values))
     assert dict(zip(stored.index, areas, strict=True)) == pytest.approx(
-        {A1: 250_020, A2: 249_980, A4: 250_000, B2: 250_000, B1: 250_000, f"{COMM_A}003": 250_000},
-        abs=1e-3)
+        {A1: 250_020, A2: 249_980, A4: 250_000, B2: 250_000, B1: 250_000, f"{COMM_A}003": 250_000}, abs=1e-3
+    )
     # the repaired set is a clean coverage of the town: re-validating what was stored finds nothing
-    _, _, report, _ = service.check_file(write_geojson(
-        store.grids(outcome.version_id).drop(columns="area_m2"), files / "stored.geojson"))
+    _, _, report, _ = service.check_file(
+        write_geojson(store.grids(outcome.version_id).drop(columns="area_m2"), files / "stored.geojson")
+    )
     assert report.issues == []
 
 
@@ -549,13 +662,23 @@ def test_repair_does_not_let_a_big_fault_through(live, service, store, files):
 
 def test_a_file_with_only_warnings_is_imported_with_them_on_record(service, store, files):
     exclave = shapely.box(700, 700, 800, 800)
-    frame = grid_frame(standard_shapes(**{B1: cell(2, 1),
-                                          A1: shapely.MultiPolygon([cell(0, 1), exclave]),
-                                          A2: cell(1, 1).difference(exclave)}))
+    frame = grid_frame(
+        standard_shapes(
+            **{
+                B1: cell(2, 1),
+                A1: shapely.MultiPolygon([cell(0, 1), exclave]),
+                A2: cell(1, 1).difference(exclave),
+            }
+        )
+    )
     outcome = service.import_file(write_geojson(frame, files / "exclave.geojson"), activate=True)
     assert outcome.created and outcome.report.ok
     [warning] = store.version(outcome.version_id).report["issues"]
     assert (warning["kind"], warning["severity"], warning["codes"], warning["rows"]) == (
-        "multi_part", "warning", [A1], [1])
+        "multi_part",
+        "warning",
+        [A1],
+        [1],
+    )
     stored = store.grids(outcome.version_id).set_index("code")
     assert shapely.get_num_geometries(stored.loc[A1, "geometry"]) == 2

@@ -80,8 +80,7 @@ def test_point_on_a_shared_edge_belongs_to_the_lowest_code_and_lists_the_other(i
 def test_shared_corner_of_four_grids_goes_to_lowest_code_with_three_touching():
     grids = metric_box_grid(nx=2, ny=2)
     index = _index(grids)
-    corner = shapely.get_coordinates(shapely.intersection(
-        index.geoms[0], index.geoms[len(index) - 1]))[0]
+    corner = shapely.get_coordinates(shapely.intersection(index.geoms[0], index.geoms[len(index) - 1]))[0]
     match = index.locate(*corner)
     assert match.grid == 0
     assert len(match.also_touches) == 3
@@ -96,13 +95,16 @@ def test_point_in_no_grid_reports_the_nearest_and_its_distance(index):
     assert match.nearest_m == pytest.approx(100.0, abs=0.1)
 
 
-@pytest.mark.parametrize(("lon", "lat", "status"), [
-    (math.nan, 23.1, Status.NOT_A_NUMBER),
-    (113.1, math.nan, Status.NOT_A_NUMBER),
-    (200.0, 23.1, Status.OUT_OF_RANGE),
-    (113.1, -95.0, Status.OUT_OF_RANGE),
-    (116.4, 39.9, Status.FAR_OUTSIDE),  # Beijing
-])
+@pytest.mark.parametrize(
+    ("lon", "lat", "status"),
+    [
+        (math.nan, 23.1, Status.NOT_A_NUMBER),
+        (113.1, math.nan, Status.NOT_A_NUMBER),
+        (200.0, 23.1, Status.OUT_OF_RANGE),
+        (113.1, -95.0, Status.OUT_OF_RANGE),
+        (116.4, 39.9, Status.FAR_OUTSIDE),  # Beijing
+    ],
+)
 def test_bad_coordinates_are_named(index, lon, lat, status):
     assert index.locate(lon, lat).status == status
     assert index.locate_many([lon], [lat]).status[0] == status
@@ -129,10 +131,16 @@ def test_batch_matches_single_on_edges_corners_and_random_points(grids):
         for i in range(len(lon)):
             single = index.locate(lon[i], lat[i])
             got = batch.point(i)
-            assert (got.status, got.grid, got.also_touches, got.runner_up, got.nearest) == \
-                (single.status, single.grid, single.also_touches, single.runner_up, single.nearest), i
-            assert np.allclose([got.runner_up_m, got.nearest_m], [single.runner_up_m, single.nearest_m],
-                               equal_nan=True)
+            assert (got.status, got.grid, got.also_touches, got.runner_up, got.nearest) == (
+                single.status,
+                single.grid,
+                single.also_touches,
+                single.runner_up,
+                single.nearest,
+            ), i
+            assert np.allclose(
+                [got.runner_up_m, got.nearest_m], [single.runner_up_m, single.nearest_m], equal_nan=True
+            )
     a, b = exact.locate_many(lon, lat), fast.locate_many(lon, lat)
     assert (a.grid == b.grid).all() and (a.runner_up == b.runner_up).all()
     assert (exact.locate_many(lon, lat, annotate=False).grid == a.grid).all()
@@ -173,8 +181,9 @@ def test_property_every_point_inside_a_tiled_outline_gets_exactly_one_grid(point
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_points_in(_TILED_INDEX.bounds), min_size=1, max_size=30),
-       st.floats(0, 1), st.integers(0, 11))
+@given(
+    st.lists(_points_in(_TILED_INDEX.bounds), min_size=1, max_size=30), st.floats(0, 1), st.integers(0, 11)
+)
 def test_property_batch_and_single_agree(points, t, g):
     # mix free points with one on a grid boundary
     on_edge = shapely.line_interpolate_point(shapely.boundary(_TILED_INDEX.geoms[g]), t, normalized=True)

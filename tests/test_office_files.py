@@ -113,8 +113,9 @@ SHAPEFILES = {
 
 
 @pytest.mark.parametrize("name", list(SHAPEFILES))
-def test_a_gbk_shapefile_without_cpg_in_a_chinese_projected_crs_reads_as_its_source(name, demo, outline,
-                                                                                     files):
+def test_a_gbk_shapefile_without_cpg_in_a_chinese_projected_crs_reads_as_its_source(
+    name, demo, outline, files
+):
     epsg, ldid, encoding, why = SHAPEFILES[name]
     path = write_office_shapefile(demo, files / f"{name}.shp", crs=epsg)
     if ldid is not None:
@@ -125,8 +126,13 @@ def test_a_gbk_shapefile_without_cpg_in_a_chinese_projected_crs_reads_as_its_sou
     assert gridfile.source_crs == f"EPSG:{epsg}"
     assert (gridfile.encoding, gridfile.format) == (encoding, "ESRI Shapefile")
     assert why in gridfile.encoding_reason
-    assert gridfile.columns == {"code": "网格编码", "name": "网格名称", "community_code": "社区编码",
-                                "population": "人口", "households": "户数"}
+    assert gridfile.columns == {
+        "code": "网格编码",
+        "name": "网格名称",
+        "community_code": "社区编码",
+        "population": "人口",
+        "households": "户数",
+    }
     assert gridfile.crs_reason.startswith(f"declared by its .prj: {CRS.from_epsg(epsg).name}")
     if epsg in (2383, 2414):  # PROJ has no datum shift for these around Foshan: say so
         assert "ignores the datum shift (ballpark)" in gridfile.crs_reason
@@ -150,6 +156,7 @@ def _set_ldid(path: Path, ldid: int) -> None:
 def test_without_the_cpg_gdal_alone_garbles_the_names(demo, files):
     # guards the fixture: what makes these cases worth testing
     import pyogrio
+
     path = write_office_shapefile(demo, files / "garbled.shp", crs=4547)
     assert pyogrio.read_info(path)["fields"][0] == "Íø¸ñ±àÂë"  # 网格编码 read as ISO-8859-1
 
@@ -166,8 +173,13 @@ def test_a_zipped_gbk_shapefile_without_cpg(demo, outline, files):
 def test_a_big5_shapefile_with_traditional_column_names(files):
     source = standard_grids()
     source["name"] = source["name"].str.translate(str.maketrans("沥区网", "瀝區網"))
-    columns = {"code": "網格編碼", "name": "網格名稱", "community_code": "社區編碼", "population": "人口",
-               "households": "戶數"}
+    columns = {
+        "code": "網格編碼",
+        "name": "網格名稱",
+        "community_code": "社區編碼",
+        "population": "人口",
+        "households": "戶數",
+    }
     path = write_office_shapefile(source, files / "big5.shp", crs=4547, encoding="BIG5", columns=columns)
     gridfile = read_grid_file(path)
     assert gridfile.encoding == "BIG5" and "Big5" in gridfile.encoding_reason
@@ -176,15 +188,24 @@ def test_a_big5_shapefile_with_traditional_column_names(files):
 
 def test_the_user_names_the_encoding_and_chinese_columns_the_aliases_do_not_know(files):
     source = standard_grids()
-    columns = {"code": "格网号", "name": "格网名", "community_code": "村居", "population": "人口",
-               "households": "户数"}
+    columns = {
+        "code": "格网号",
+        "name": "格网名",
+        "community_code": "村居",
+        "population": "人口",
+        "households": "户数",
+    }
     path = write_office_shapefile(source, files / "odd.shp", crs=4547, columns=columns)
     guessed = read_grid_file(path)  # the codes are found (the only column of 15-digit codes), the names not
-    assert guessed.columns == {"code": "15-digit codes inside 格网号", "population": "人口",
-                               "households": "户数"}
+    assert guessed.columns == {
+        "code": "15-digit codes inside 格网号",
+        "population": "人口",
+        "households": "户数",
+    }
     assert guessed.frame["name"].isna().all()
-    gridfile = read_grid_file(path, encoding="gbk",
-                              fields={"code": "格网号", "name": "格网名", "community_code": "村居"})
+    gridfile = read_grid_file(
+        path, encoding="gbk", fields={"code": "格网号", "name": "格网名", "community_code": "村居"}
+    )
     assert (gridfile.encoding, gridfile.encoding_reason) == ("GBK", "named by the user (gbk)")
     assert gridfile.columns["code"] == "格网号"
     same_grids(gridfile.frame, source)
@@ -192,8 +213,13 @@ def test_the_user_names_the_encoding_and_chinese_columns_the_aliases_do_not_know
 
 def test_a_utf8_shapefile_without_cpg_is_detected_as_utf8(files):
     source = standard_grids()
-    columns = {"code": "code", "name": "网格名", "community_code": "社区", "population": "人口",
-               "households": "户数"}  # names of at most 9 bytes in UTF-8
+    columns = {
+        "code": "code",
+        "name": "网格名",
+        "community_code": "社区",
+        "population": "人口",
+        "households": "户数",
+    }  # names of at most 9 bytes in UTF-8
     path = write_office_shapefile(source, files / "u8.shp", crs=4547, encoding="UTF-8", columns=columns)
     gridfile = read_grid_file(path)
     assert gridfile.encoding == "UTF-8" and "valid UTF-8" in gridfile.encoding_reason
@@ -203,13 +229,17 @@ def test_a_utf8_shapefile_without_cpg_is_detected_as_utf8(files):
 # --- no .prj: the refusal names the CRS to pass ------------------------------------------------------
 
 
-@pytest.mark.parametrize("epsg, near, suggested", [
-    (4547, NEAR, "EPSG:4547"),     # no zone number: the town tells the central meridian
-    (4526, None, "EPSG:4526"),     # zone 38 in front of the easting says it all
-    (4497, None, "EPSG:4497"),     # 6-degree zone 19
-])
-def test_a_shapefile_without_prj_gets_the_epsg_code_its_coordinates_point_to(epsg, near, suggested, demo,
-                                                                             outline, files):
+@pytest.mark.parametrize(
+    "epsg, near, suggested",
+    [
+        (4547, NEAR, "EPSG:4547"),  # no zone number: the town tells the central meridian
+        (4526, None, "EPSG:4526"),  # zone 38 in front of the easting says it all
+        (4497, None, "EPSG:4497"),  # 6-degree zone 19
+    ],
+)
+def test_a_shapefile_without_prj_gets_the_epsg_code_its_coordinates_point_to(
+    epsg, near, suggested, demo, outline, files
+):
     path = write_office_shapefile(demo, files / "noprj.shp", crs=epsg, prj=False)
     with pytest.raises(MissingCRS) as caught:
         read_grid_file(path, near=near)
@@ -263,15 +293,26 @@ def test_kml_from_ovital_and_google_earth(style, demo, outline, files):
     path = write_kml(demo, files / f"{style}.kml", style=style)
     gridfile = read_grid_file(path)
     assert (gridfile.format, gridfile.source_crs) == ("KML", "EPSG:4326")
-    columns = ATTRIBUTES if style == "ovital" else ["code", "name", "community_code", "population",
-                                                    "households"]
+    columns = (
+        ATTRIBUTES if style == "ovital" else ["code", "name", "community_code", "population", "households"]
+    )
     same_grids(gridfile.frame, demo, columns)
     if style == "ovital":  # name from the Placemark, code and numbers from the description
-        assert gridfile.columns == {"code": "网格编码", "name": "名称", "community_code": "所属社区编码",
-                                    "population": "人口", "households": "户数"}
+        assert gridfile.columns == {
+            "code": "网格编码",
+            "name": "名称",
+            "community_code": "所属社区编码",
+            "population": "人口",
+            "households": "户数",
+        }
     else:  # code from SchemaData, population from Data, name from the description's table
-        assert gridfile.columns == {"code": "网格编码", "name": "网格名称", "community_code": "社区编码",
-                                    "population": "人口", "households": "户数"}
+        assert gridfile.columns == {
+            "code": "网格编码",
+            "name": "网格名称",
+            "community_code": "社区编码",
+            "population": "人口",
+            "households": "户数",
+        }
     assert "KML (always WGS 84 lon/lat)" in gridfile.crs_reason
     clean_report(gridfile, outline)
 
@@ -279,7 +320,7 @@ def test_kml_from_ovital_and_google_earth(style, demo, outline, files):
 def test_kml_with_the_code_only_in_the_placemark_name(files):
     source = standard_grids()
     text = write_kml(source, files / "x.kml", style="google").read_text(encoding="utf-8")
-    text = text.replace("<SimpleData name=\"网格编码\">", "<SimpleData name=\"备注\">x")
+    text = text.replace('<SimpleData name="网格编码">', '<SimpleData name="备注">x')
     text = text.replace("<td>网格名称</td>", "<td>说明</td>")
     path = files / "names.kml"
     path.write_text(text, encoding="utf-8")
@@ -312,10 +353,12 @@ def test_dxf_from_cad_in_gauss_kruger(demo, outline, files):
 # --- Amap / Baidu ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("datum, label, low, high", [("gcj02", "GCJ-02", 400, 800),
-                                                     ("bd09", "BD-09", 900, 1600)])
-def test_amap_and_baidu_exports_say_how_far_the_datum_moved_them(datum, label, low, high, demo, outline,
-                                                                 files):
+@pytest.mark.parametrize(
+    "datum, label, low, high", [("gcj02", "GCJ-02", 400, 800), ("bd09", "BD-09", 900, 1600)]
+)
+def test_amap_and_baidu_exports_say_how_far_the_datum_moved_them(
+    datum, label, low, high, demo, outline, files
+):
     path = write_geojson(shifted(demo, datum), files / f"{datum}.geojson")
     gridfile = read_grid_file(path, crs=datum)
     assert gridfile.source_crs == label
@@ -330,8 +373,12 @@ def test_amap_and_baidu_exports_say_how_far_the_datum_moved_them(datum, label, l
 
 def test_an_amap_export_without_crs_is_still_caught_as_datum_suspect(demo, outline, files):
     gridfile = read_grid_file(write_geojson(shifted(demo, "gcj02"), files / "amap.geojson"))
-    report = validate_grids(gridfile.frame, communities={c: c for c in demo["community_code"]},
-                            outline=outline, source=gridfile.describe())
+    report = validate_grids(
+        gridfile.frame,
+        communities={c: c for c in demo["community_code"]},
+        outline=outline,
+        source=gridfile.describe(),
+    )
     [suspect] = [i for i in report.errors if i.kind == IssueKind.DATUM_SUSPECT]
     assert "re-import it with --crs gcj02" in suspect.message
 
@@ -344,14 +391,22 @@ def test_the_report_names_the_encoding_and_crs_it_used_and_why(demo, outline, fi
     report = clean_report(gridfile, outline)
     lines = report.format_text().splitlines()
     assert lines[1] == "  read as ESRI Shapefile"
-    assert lines[2].startswith("  encoding GB18030: no .cpg and language driver byte 0x00; "
-                               "charset-normalizer finds GBK/GB18030 Chinese")
-    assert lines[3] == ("  CRS EPSG:4547: declared by its .prj: CGCS2000 / 3-degree Gauss-Kruger CM 114E; "
-                        "CGCS2000 is taken as WGS 84 (they differ by centimetres)")
+    assert lines[2].startswith(
+        "  encoding GB18030: no .cpg and language driver byte 0x00; "
+        "charset-normalizer finds GBK/GB18030 Chinese"
+    )
+    assert lines[3] == (
+        "  CRS EPSG:4547: declared by its .prj: CGCS2000 / 3-degree Gauss-Kruger CM 114E; "
+        "CGCS2000 is taken as WGS 84 (they differ by centimetres)"
+    )
     assert lines[4].startswith("  columns: code ← 网格编码, name ← 网格名称")
     source = report.to_dict()["source"]
     assert {k: source[k] for k in ("file", "format", "encoding", "crs")} == {
-        "file": "grids.shp", "format": "ESRI Shapefile", "encoding": "GB18030", "crs": "EPSG:4547"}
+        "file": "grids.shp",
+        "format": "ESRI Shapefile",
+        "encoding": "GB18030",
+        "crs": "EPSG:4547",
+    }
 
 
 # --- rosters as offices keep them ---------------------------------------------------------------------
@@ -400,8 +455,19 @@ def write_office_workbook(assignments, path: Path, *, merge_units: bool = True) 
         ws.merge_cells("G2:H2")
         for k, a in enumerate(people, start=1):
             landline = a.phone.startswith("0")
-            ws.append([k, a.name, None if landline else int(a.phone), a.phone if landline else None,
-                       a.role.label_zh, a.unit_code, a.start, a.end, a.note or None])
+            ws.append(
+                [
+                    k,
+                    a.name,
+                    None if landline else int(a.phone),
+                    a.phone if landline else None,
+                    a.role.label_zh,
+                    a.unit_code,
+                    a.start,
+                    a.end,
+                    a.note or None,
+                ]
+            )
         if merge_units:  # merge each unit's code cell down its consecutive rows, as offices do
             start_row, current = 4, ws.cell(4, 6).value
             for row in range(5, ws.max_row + 2):
@@ -438,8 +504,10 @@ def test_errors_in_a_workbook_name_the_sheet_and_the_row(roster, known, files):
     with pytest.raises(RowErrors) as caught:
         read_roster(path, known_units=known)
     errors = caught.value.errors
-    assert [(e.sheet, e.row, e.field) for e in errors] == [("社区002", 5, "role"),
-                                                           ("社区003", 4, "unit_code")]
+    assert [(e.sheet, e.row, e.field) for e in errors] == [
+        ("社区002", 5, "role"),
+        ("社区003", 4, "unit_code"),
+    ]
     assert all(isinstance(e, SheetRowError) for e in errors)
     assert "sheet '社区002', row 5, field 'role': unknown role '主任'" in str(caught.value)
 
@@ -455,16 +523,25 @@ def test_a_gbk_csv_roster(roster, known, files):
 
 def test_roster_changes_preview_what_an_import_would_do(roster, known, files):
     current = list(roster)
-    grid_people = [k for k, a in enumerate(current) if a.unit_code.startswith("440605125001")
-                   and a.unit_level is UnitLevel.GRID]
+    grid_people = [
+        k
+        for k, a in enumerate(current)
+        if a.unit_code.startswith("440605125001") and a.unit_level is UnitLevel.GRID
+    ]
     new = list(current)
     i_phone, i_role, i_end, i_gone = grid_people[:4]
     new[i_phone] = replace(new[i_phone], phone="13800139999")
     new[i_role] = replace(new[i_role], role=Role.PART_TIME_WORKER, note="楼长")
     new[i_end] = replace(new[i_end], end=datetime.date(2027, 3, 31))
     gone = new.pop(i_gone)
-    newcomer = replace(current[i_phone], name="测试新人", phone="13800138888", role=Role.GRID_WORKER,
-                       start=datetime.date(2027, 1, 1), note="")
+    newcomer = replace(
+        current[i_phone],
+        name="测试新人",
+        phone="13800138888",
+        role=Role.GRID_WORKER,
+        start=datetime.date(2027, 1, 1),
+        note="",
+    )
     new.append(newcomer)
     # the office sends only community 001's sheet: the others' people must not show as removed
     sheet = [a for a in new if a.unit_code.startswith("440605125001")]

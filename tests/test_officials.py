@@ -194,11 +194,11 @@ def test_reads_xlsx_with_numbers_for_codes_and_phones(tmp_path: Path) -> None:
     sheet.append(["大沥镇党建小红格人员名册"])  # a title row, as offices make them
     sheet.append([])
     sheet.append(["姓名", "电话", "角色", "单位编码", "开始日期", "结束日期", "备注"])
-    sheet.append(["陈志强", 13800130001, "组长", 440605125, datetime.date(2024, 1, 1), None,
-                  "镇党委书记"])
+    sheet.append(["陈志强", 13800130001, "组长", 440605125, datetime.date(2024, 1, 1), None, "镇党委书记"])
     sheet.append(["李秀英", 13800130002, "副组长", 440605125001, datetime.datetime(2024, 3, 1)])
-    sheet.append(["王建华", "0757-86337323", "指导员", 440605125001001, "2024年3月1日",
-                  datetime.date(2024, 12, 31)])
+    sheet.append(
+        ["王建华", "0757-86337323", "指导员", 440605125001001, "2024年3月1日", datetime.date(2024, 12, 31)]
+    )
     sheet.append(["张丽", 13800130004.0, "小红格组长", 4.40605125001001e14, "2024-03-01"])
     sheet.append(["刘洋", 13800130005, "网格员", 440605125001001, "2024/03/01"])
     sheet.append(["黄敏", 13800130006, "楼长", 440605125001001, datetime.date(2024, 3, 1), None,
@@ -323,9 +323,7 @@ def test_a_roster_naming_an_unknown_grid(tmp_path: Path) -> None:
 
 def test_a_known_code_of_another_level_is_still_checked_against_the_set(tmp_path: Path) -> None:
     path = write_csv(tmp_path, HEADER + "陈志强,13800130001,组长,440605126,2024-01-01,,\n")
-    assert row_errors(path) == [
-        RowError(2, "unit_code", "town 440605126 is not in the grid set")
-    ]
+    assert row_errors(path) == [RowError(2, "unit_code", "town 440605126 is not in the grid set")]
 
 
 def test_leaders_may_sit_at_a_grid(tmp_path: Path) -> None:
@@ -569,8 +567,10 @@ def test_generated_roster_round_trips_through_csv(dali, tmp_path: Path) -> None:
     roster = generate_roster(grids, communities, TOWN, start=D(2024, 3, 1), seed=3)
     known = {code: UnitLevel.of_code(code) for code in [TOWN, *communities["code"], *grids["code"]]}
     write_roster_csv(roster, tmp_path / "demo.csv")
-    assert (tmp_path / "demo.csv").read_bytes().startswith(
-        "\ufeff姓名,电话,角色,单位编码,开始日期,结束日期,备注\r\n".encode()
+    assert (
+        (tmp_path / "demo.csv")
+        .read_bytes()
+        .startswith("\ufeff姓名,电话,角色,单位编码,开始日期,结束日期,备注\r\n".encode())
     )
     assert read_roster(tmp_path / "demo.csv", known_units=known) == roster
     write_roster_csv(roster, tmp_path / "demo_gb.csv", encoding="gb18030")

@@ -52,28 +52,41 @@ def test_services_list_every_category_in_json_and_xml(demo_client):
     for service in services:
         row = categories[service["service_code"]]
         assert (service["service_name"], service["description"], service["group"]) == (
-            row["name_zh"], row["name_en"], row["class"])
+            row["name_zh"],
+            row["name_en"],
+            row["class"],
+        )
         assert service["metadata"] is False and service["type"] == "realtime"
     root = _xml(demo_client.get(f"{O311}/services.xml"))
     assert root.tag == "services"
     assert [s.findtext("service_code") for s in root.findall("service")] == list(categories)
-    assert [s.findtext("service_name") for s in root.findall("service")] == [r["name_zh"] for r in
-                                                                              categories.values()]
+    assert [s.findtext("service_name") for s in root.findall("service")] == [
+        r["name_zh"] for r in categories.values()
+    ]
     assert {s.findtext("metadata") for s in root.findall("service")} == {"false"}
 
 
 def test_a_service_definition_and_unknown_codes_or_formats(demo_client):
-    assert demo_client.get(f"{O311}/services/noise.json").get_json() == {"service_code": "noise",
-                                                                         "attributes": []}
+    assert demo_client.get(f"{O311}/services/noise.json").get_json() == {
+        "service_code": "noise",
+        "attributes": [],
+    }
     root = _xml(demo_client.get(f"{O311}/services/noise.xml"))
     assert (root.tag, root.findtext("service_code"), list(root.find("attributes"))) == (
-        "service_definition", "noise", [])
+        "service_definition",
+        "noise",
+        [],
+    )
     response = demo_client.get(f"{O311}/services/ufo.json")
-    assert (response.status_code, response.get_json()) == (404, [{
-        "code": 404, "description": "service_code ufo not found"}])
+    assert (response.status_code, response.get_json()) == (
+        404,
+        [{"code": 404, "description": "service_code ufo not found"}],
+    )
     response = demo_client.get(f"{O311}/services.yaml")
-    assert (response.status_code, response.get_json()) == (404, [{
-        "code": 404, "description": "format .yaml is not served; use .json or .xml"}])
+    assert (response.status_code, response.get_json()) == (
+        404,
+        [{"code": 404, "description": "format .yaml is not served; use .json or .xml"}],
+    )
 
 
 # --- creating requests ------------------------------------------------------------------------
@@ -90,10 +103,20 @@ def test_a_request_posted_with_a_write_key_is_filed_in_its_grid(fresh_app, fresh
     lon, lat, code = point
     name, header = api_key(fresh_app, "write", name="city-app")
     key = header.removeprefix("Bearer ")
-    response = fresh_client.post(f"{O311}/requests.json", data={
-        "api_key": key, "service_code": "street_light", "lat": repr(lat), "long": repr(lon),
-        "description": "路灯不亮已经一周", "first_name": "小红", "last_name": "陈", "phone": "13800138000",
-        "email": "ignored@example.com"})
+    response = fresh_client.post(
+        f"{O311}/requests.json",
+        data={
+            "api_key": key,
+            "service_code": "street_light",
+            "lat": repr(lat),
+            "long": repr(lon),
+            "description": "路灯不亮已经一周",
+            "first_name": "小红",
+            "last_name": "陈",
+            "phone": "13800138000",
+            "email": "ignored@example.com",
+        },
+    )
     assert response.status_code == 201
     [body] = response.get_json()
     assert set(body) == {"service_request_id", "service_notice", "account_id"}
@@ -101,14 +124,21 @@ def test_a_request_posted_with_a_write_key_is_filed_in_its_grid(fresh_app, fresh
     store = fresh_app.extensions["redgrid"].store
     row = store.complaint(int(body["service_request_id"]))
     assert (row.source, row.category_code, row.grid_code, row.state) == (
-        f"open311:{name}", "street_light", code, "collected")
-    assert (row.reporter_name, row.reporter_phone, row.channel) == (
-        "陈小红", "13800138000", "system")
+        f"open311:{name}",
+        "street_light",
+        code,
+        "collected",
+    )
+    assert (row.reporter_name, row.reporter_phone, row.channel) == ("陈小红", "13800138000", "system")
     assert store.complaint_events(row.id)[0].actor == f"api_key:{name}"
 
     [got] = fresh_client.get(f"{O311}/requests/{row.id}.json").get_json()
     assert (got["service_request_id"], got["status"], got["service_code"], got["description"]) == (
-        str(row.id), "open", "street_light", "路灯不亮已经一周")
+        str(row.id),
+        "open",
+        "street_light",
+        "路灯不亮已经一周",
+    )
     assert (got["lat"], got["long"]) == pytest.approx((lat, lon))
     assert got["requested_datetime"].endswith("+08:00")
     assert t(got["requested_datetime"]) == row.reported_at.replace(microsecond=0)
@@ -118,9 +148,16 @@ def test_a_request_posted_with_a_write_key_is_filed_in_its_grid(fresh_app, fresh
 def test_a_request_posted_as_xml_answers_in_xml(fresh_app, fresh_client, point):
     lon, lat, _ = point
     _, header = api_key(fresh_app, "write")
-    response = fresh_client.post(f"{O311}/requests.xml", data={
-        "api_key": header.removeprefix("Bearer "), "service_code": "rubbish", "lat": str(lat),
-        "long": str(lon), "description": "垃圾"})
+    response = fresh_client.post(
+        f"{O311}/requests.xml",
+        data={
+            "api_key": header.removeprefix("Bearer "),
+            "service_code": "rubbish",
+            "lat": str(lat),
+            "long": str(lon),
+            "description": "垃圾",
+        },
+    )
     assert response.status_code == 201
     root = _xml(response)
     assert root.tag == "service_requests"
@@ -142,20 +179,26 @@ def test_posting_without_a_write_key_is_403_with_an_array_body(fresh_app, fresh_
     assert response.status_code == 403
     root = _xml(response)
     assert (root.tag, root.findtext("error/code"), root.findtext("error/description")) == (
-        "errors", "403", REFUSED)
+        "errors",
+        "403",
+        REFUSED,
+    )
     assert fresh_app.extensions["redgrid"].store.count_complaints() == before
 
 
 def test_a_bad_request_is_400_naming_the_fields(fresh_app, fresh_client):
     _, header = api_key(fresh_app, "write")
-    response = fresh_client.post(f"{O311}/requests.json", data={
-        "api_key": header.removeprefix("Bearer "), "service_code": "ufo", "lat": "23.1", "long": "abc"})
+    response = fresh_client.post(
+        f"{O311}/requests.json",
+        data={"api_key": header.removeprefix("Bearer "), "service_code": "ufo", "lat": "23.1", "long": "abc"},
+    )
     assert response.status_code == 400
     [error] = response.get_json()
     assert error["code"] == 400
     assert error["description"] == (
         "category: 'ufo' is not in the category list (codes like power_supply, sidewalk_damage, water_body, "
-        "or their Chinese names); text: missing: what does the resident report?; lon: 'abc' is not a number")
+        "or their Chinese names); text: missing: what does the resident report?; lon: 'abc' is not a number"
+    )
 
 
 # --- listing requests -------------------------------------------------------------------------
@@ -164,8 +207,9 @@ def test_a_bad_request_is_400_naming_the_fields(fresh_app, fresh_client):
 @pytest.fixture(scope="module")
 def stored(demo_app) -> pd.DataFrame:
     """Every demo complaint, read straight from the store."""
-    frame = demo_app.extensions["redgrid"].store.complaints_frame(["id", "reported_at", "category_code",
-                                                                   "state"])
+    frame = demo_app.extensions["redgrid"].store.complaints_frame(
+        ["id", "reported_at", "category_code", "state"]
+    )
     frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
     return frame
 
@@ -192,19 +236,29 @@ def test_requests_filtered_by_window_status_and_service_code(demo_client, stored
     assert 20 < len(expected) < 1000
     assert [r["service_request_id"] for r in everything] == expected
 
-    chosen = demo_client.get(f"{O311}/requests.json", query_string={
-        **query, "status": "closed", "service_code": "noise,rubbish"}).get_json()
-    assert [r["service_request_id"] for r in chosen] == _expected(stored, start, end, ["noise", "rubbish"],
-                                                                  CLOSED)
+    chosen = demo_client.get(
+        f"{O311}/requests.json", query_string={**query, "status": "closed", "service_code": "noise,rubbish"}
+    ).get_json()
+    assert [r["service_request_id"] for r in chosen] == _expected(
+        stored, start, end, ["noise", "rubbish"], CLOSED
+    )
     assert chosen and {r["status"] for r in chosen} == {"closed"}
     assert {r["service_code"] for r in chosen} <= {"noise", "rubbish"}
 
     open_ = demo_client.get(f"{O311}/requests.json", query_string={**query, "status": "open"}).get_json()
-    states = ["collected", "deliberation", "resolved_on_site", "dispatched", "resolved", "follow_up",
-              "reopened"]
+    states = [
+        "collected",
+        "deliberation",
+        "resolved_on_site",
+        "dispatched",
+        "resolved",
+        "follow_up",
+        "reopened",
+    ]
     assert [r["service_request_id"] for r in open_] == _expected(stored, start, end, states=states)
-    assert len(open_) + len(demo_client.get(f"{O311}/requests.json", query_string={
-        **query, "status": "closed"}).get_json()) == len(everything)
+    assert len(open_) + len(
+        demo_client.get(f"{O311}/requests.json", query_string={**query, "status": "closed"}).get_json()
+    ) == len(everything)
 
     for r in everything:
         assert r["requested_datetime"].endswith("+08:00") and r["updated_datetime"].endswith("+08:00")
@@ -214,22 +268,28 @@ def test_requests_filtered_by_window_status_and_service_code(demo_client, stored
 
 
 def test_a_date_without_time_is_midnight_in_china(demo_client, stored):
-    response = demo_client.get(f"{O311}/requests.json", query_string={"start_date": "2025-07-01",
-                                                                      "end_date": "2025-07-08"})
+    response = demo_client.get(
+        f"{O311}/requests.json", query_string={"start_date": "2025-07-01", "end_date": "2025-07-08"}
+    )
     assert [r["service_request_id"] for r in response.get_json()] == _expected(
-        stored, "2025-07-01T00:00:00+08:00", "2025-07-08T00:00:00+08:00")
+        stored, "2025-07-01T00:00:00+08:00", "2025-07-08T00:00:00+08:00"
+    )
 
 
 def test_the_window_is_at_most_90_days_and_other_bad_parameters_are_400(demo_client):
     for query, description in [
-        ({"start_date": "2025-01-01T00:00:00+08:00", "end_date": "2025-04-02T00:00:00+08:00"},
-         "start_date to end_date spans more than 90 days"),
+        (
+            {"start_date": "2025-01-01T00:00:00+08:00", "end_date": "2025-04-02T00:00:00+08:00"},
+            "start_date to end_date spans more than 90 days",
+        ),
         ({"status": "pending"}, "status is open, closed or both"),
         ({"start_date": "yesterday"}, "'yesterday' is not a W3C date-time (e.g. 2026-11-01T00:00:00+08:00)"),
     ]:
         response = demo_client.get(f"{O311}/requests.json", query_string=query)
-        assert (response.status_code, response.get_json()) == (400, [{"code": 400,
-                                                                       "description": description}])
+        assert (response.status_code, response.get_json()) == (
+            400,
+            [{"code": 400, "description": description}],
+        )
     ninety = {"start_date": "2025-01-01T00:00:00+08:00", "end_date": "2025-04-01T00:00:00+08:00"}
     assert demo_client.get(f"{O311}/requests.json", query_string=ninety).status_code == 200
 
@@ -245,10 +305,15 @@ def test_the_default_window_is_the_last_90_days(demo_client, stored):
 def test_paging_with_page_size(demo_client, stored):
     query = {"start_date": "2025-06-01T00:00:00+08:00", "end_date": "2025-08-01T00:00:00+08:00"}
     expected = _expected(stored, query["start_date"], query["end_date"])
-    pages = [demo_client.get(f"{O311}/requests.json",
-                             query_string={**query, "page_size": 7, "page": p}).get_json() for p in (1, 2, 3)]
-    assert [[r["service_request_id"] for r in page] for page in pages] == [expected[0:7], expected[7:14],
-                                                                            expected[14:21]]
+    pages = [
+        demo_client.get(f"{O311}/requests.json", query_string={**query, "page_size": 7, "page": p}).get_json()
+        for p in (1, 2, 3)
+    ]
+    assert [[r["service_request_id"] for r in page] for page in pages] == [
+        expected[0:7],
+        expected[7:14],
+        expected[14:21],
+    ]
 
 
 def test_extensions_add_the_history_as_notes_and_the_grid(demo_app, demo_client, stored):
@@ -258,12 +323,16 @@ def test_extensions_add_the_history_as_notes_and_the_grid(demo_app, demo_client,
     [plain] = demo_client.get(f"{O311}/requests/{closed}.json").get_json()
     assert "notes" not in plain and "extended_attributes" not in plain
     [full] = demo_client.get(f"{O311}/requests/{closed}.json?extensions=true").get_json()
-    assert full["extended_attributes"] == {"grid_code": row.grid_code, "state": "closed",
-                                           "whistle_group": row.whistle_group,
-                                           "grid_version": row.grid_version_id}
+    assert full["extended_attributes"] == {
+        "grid_code": row.grid_code,
+        "state": "closed",
+        "whistle_group": row.whistle_group,
+        "grid_version": row.grid_version_id,
+    }
     events = store.complaint_events(int(closed))
     assert [(n["type"], n["status"], t(n["datetime"])) for n in full["notes"]] == [
-        (e.action, e.to_state, e.at.replace(microsecond=0)) for e in events]
+        (e.action, e.to_state, e.at.replace(microsecond=0)) for e in events
+    ]
     assert all(n["datetime"].endswith("+08:00") for n in full["notes"])
     assert full["notes"][-1]["type"] == "follow_up" and full["status"] == "closed"
 
@@ -273,5 +342,7 @@ def test_extensions_add_the_history_as_notes_and_the_grid(demo_app, demo_client,
     root = _xml(demo_client.get(f"{O311}/requests/{closed}.xml?extensions=true"))
     assert [n.findtext("type") for n in root.findall("request/notes/note")] == [e.action for e in events]
     response = demo_client.get(f"{O311}/requests/999999.json")
-    assert (response.status_code, response.get_json()) == (404, [{
-        "code": 404, "description": "service_request_id 999999 not found"}])
+    assert (response.status_code, response.get_json()) == (
+        404,
+        [{"code": 404, "description": "service_request_id 999999 not found"}],
+    )

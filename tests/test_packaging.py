@@ -30,8 +30,22 @@ import setuptools
 
 ROOT = Path(__file__).resolve().parents[1]
 # Top-level entries of the checkout that neither go into the wheel nor help build it.
-NOT_BUILT = {".git", ".venv", "venv", "instance", "build", "dist", "tests", "docs", "bench",
-             "node_modules", ".pytest_cache", ".ruff_cache", ".mypy_cache", "redgrid.egg-info"}
+NOT_BUILT = {
+    ".git",
+    ".venv",
+    "venv",
+    "instance",
+    "build",
+    "dist",
+    "tests",
+    "docs",
+    "bench",
+    "node_modules",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    "redgrid.egg-info",
+}
 # What the editable install puts into site-packages: it must stay invisible.
 EDITABLE = ("__editable__", "redgrid-", "redgrid_data")
 OURS = {"geo", "complaints", "store", "services", "webmap", "cli", "redgrid_data"}
@@ -45,8 +59,11 @@ def test_every_code_package_is_listed_in_pyproject():
     """The package list is explicit (the data folder is mapped to ``redgrid_data``), so a new
     code package must be added there or the wheel silently lacks it."""
     listed = set(_pyproject()["tool"]["setuptools"]["packages"])
-    found = set(setuptools.find_packages(str(ROOT), include=["geo*", "complaints*", "store*", "services*",
-                                                            "webmap*", "cli*"]))
+    found = set(
+        setuptools.find_packages(
+            str(ROOT), include=["geo*", "complaints*", "store*", "services*", "webmap*", "cli*"]
+        )
+    )
     assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
     assert listed - found == {"redgrid_data"}
 
@@ -106,9 +123,16 @@ def test_installed_wheel_runs_outside_the_checkout(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         metadata = zf.read("redgrid-0.1.0.dist-info/METADATA").decode()
-    for bundled in ("catalog/categories.csv", "catalog/departments.csv", "catalog/whistle_groups.csv",
-                    "communities.csv", "shapes/dali-demo-grids.geojson", "shapes/dali-demo-outline.geojson",
-                    "officials/dali-demo-roster.csv", "gazetteer/dali-demo-addresses.csv"):
+    for bundled in (
+        "catalog/categories.csv",
+        "catalog/departments.csv",
+        "catalog/whistle_groups.csv",
+        "communities.csv",
+        "shapes/dali-demo-grids.geojson",
+        "shapes/dali-demo-outline.geojson",
+        "officials/dali-demo-roster.csv",
+        "gazetteer/dali-demo-addresses.csv",
+    ):
         assert f"redgrid_data/{bundled}" in names
     assert "License-Expression: AGPL-3.0-or-later" in metadata
     assert "redgrid-0.1.0.dist-info/licenses/LICENSE" in names
@@ -119,14 +143,29 @@ def test_installed_wheel_runs_outside_the_checkout(tmp_path):
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site = Path(_run([python, "-c", purelib]).stdout.strip())
     (site / "zz_borrowed.pth").write_text(f"{_borrowed_site_packages(tmp_path / 'borrowed')}\n")
-    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--quiet",
-          wheel])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            wheel,
+        ]
+    )
 
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "REDGRID_", "FLASK_"))}
-    env.update(REDGRID_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", PATH=f"{venv / 'bin'}:/usr/bin:/bin",
-               HOME=str(tmp_path))
+    env.update(
+        REDGRID_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        PATH=f"{venv / 'bin'}:/usr/bin:/bin",
+        HOME=str(tmp_path),
+    )
     redgrid = venv / "bin" / "redgrid"
 
     loaded = _run([redgrid, "demo", "load", "--complaints", "200"], cwd=work, env=env)

@@ -59,16 +59,32 @@ def lattice_set(n: int = 9, *, names: dict[int, str] | None = None, population: 
     geoms = [shapely.box(xs[c], ys[r], xs[c + 1], ys[r + 1]) for r in range(n) for c in range(n)]
     codes = [f"440605125001{k:03d}" for k in range(n * n)]
     index = GridIndex(codes, geoms)
-    grids = pd.DataFrame({
-        "code": codes,
-        "name": [(names or {}).get(k, f"第{k:03d}网格") for k in range(n * n)],
-        "community_code": "440605125001",
-        "area_m2": 250_000.0,
-        "population": population,
-        "households": 800,
-    })
-    version = VersionInfo(1, "test", "440605125", datetime.datetime.now(datetime.UTC), None, None, None,
-                          None, n * n, None, None, None, True, None)
+    grids = pd.DataFrame(
+        {
+            "code": codes,
+            "name": [(names or {}).get(k, f"第{k:03d}网格") for k in range(n * n)],
+            "community_code": "440605125001",
+            "area_m2": 250_000.0,
+            "population": population,
+            "households": 800,
+        }
+    )
+    version = VersionInfo(
+        1,
+        "test",
+        "440605125",
+        datetime.datetime.now(datetime.UTC),
+        None,
+        None,
+        None,
+        None,
+        n * n,
+        None,
+        None,
+        None,
+        True,
+        None,
+    )
     communities = {"440605125001": {"name": "测试社区居委会", "short_name": "测试社区"}}
     return GridSet(version, index, grids, communities, {"code": "440605125", "name": "大沥镇"})
 
@@ -77,8 +93,9 @@ def cell_of(n: int, r: int, c: int) -> int:
     return r * n + c
 
 
-def complaints_in(grid_set: GridSet, per_grid: np.ndarray, *, seed: int = 0,
-                  start: str = "2025-01-01", months: int = 12) -> pd.DataFrame:
+def complaints_in(
+    grid_set: GridSet, per_grid: np.ndarray, *, seed: int = 0, start: str = "2025-01-01", months: int = 12
+) -> pd.DataFrame:
     """``per_grid[i]`` complaints spread inside grid i, at random times over ``months``."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -88,10 +105,15 @@ def complaints_in(grid_set: GridSet, per_grid: np.ndarray, *, seed: int = 0,
     for i, k in enumerate(per_grid):
         xmin, ymin, xmax, ymax = grid_set.index.geoms[i].bounds
         for _ in range(int(k)):
-            rows.append({
-                "lon": rng.uniform(xmin + 1e-5, xmax - 1e-5), "lat": rng.uniform(ymin + 1e-5, ymax - 1e-5),
-                "reported_at": (t0 + span * rng.uniform()).tz_convert("UTC"),
-                "category_code": cats[int(rng.integers(len(cats)))], "grid_code": grid_set.index.codes[i]})
+            rows.append(
+                {
+                    "lon": rng.uniform(xmin + 1e-5, xmax - 1e-5),
+                    "lat": rng.uniform(ymin + 1e-5, ymax - 1e-5),
+                    "reported_at": (t0 + span * rng.uniform()).tz_convert("UTC"),
+                    "category_code": cats[int(rng.integers(len(cats)))],
+                    "grid_code": grid_set.index.codes[i],
+                }
+            )
     return pd.DataFrame(rows, columns=planner.FRAME_COLUMNS)
 
 
@@ -110,10 +132,12 @@ def hot_block_counts(n: int = 9, seed: int = 0) -> np.ndarray:
 def clustered_points(n: int = 30_000, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     k = n // 3
-    lon = np.concatenate([rng.uniform(113.09, 113.20, n - 2 * k), rng.normal(113.15, 0.001, k),
-                          rng.normal(113.12, 0.0005, k)])
-    lat = np.concatenate([rng.uniform(23.06, 23.16, n - 2 * k), rng.normal(23.12, 0.001, k),
-                          rng.normal(23.09, 0.0005, k)])
+    lon = np.concatenate(
+        [rng.uniform(113.09, 113.20, n - 2 * k), rng.normal(113.15, 0.001, k), rng.normal(113.12, 0.0005, k)]
+    )
+    lat = np.concatenate(
+        [rng.uniform(23.06, 23.16, n - 2 * k), rng.normal(23.12, 0.001, k), rng.normal(23.09, 0.0005, k)]
+    )
     return lon, lat
 
 
@@ -130,7 +154,7 @@ def test_heat_points_are_capped_and_their_weights_sum_to_the_complaints():
     assert capped.coarse_m is not None and capped.coarse_m >= 200
     # the busiest 50 m cells are kept as they are: the top fine cell's weight is the true maximum
     assert capped.n_fine > 0
-    assert capped.weight[:capped.n_fine].max() == uncapped.weight.max()
+    assert capped.weight[: capped.n_fine].max() == uncapped.weight.max()
 
 
 def test_heat_cells_match_an_independent_binning():
@@ -140,9 +164,14 @@ def test_heat_cells_match_an_independent_binning():
     ref = 23.11
     points = weighted_points(lon, lat, cell_m=50, cap=10**9, ref_lat=ref)
     ok = np.isfinite(lon) & np.isfinite(lat)
-    frame = pd.DataFrame({
-        "ix": np.floor(lon[ok] * M_PER_DEG * np.cos(np.radians(ref)) / 50).astype(int),
-        "iy": np.floor(lat[ok] * M_PER_DEG / 50).astype(int), "lon": lon[ok], "lat": lat[ok]})
+    frame = pd.DataFrame(
+        {
+            "ix": np.floor(lon[ok] * M_PER_DEG * np.cos(np.radians(ref)) / 50).astype(int),
+            "iy": np.floor(lat[ok] * M_PER_DEG / 50).astype(int),
+            "lon": lon[ok],
+            "lat": lat[ok],
+        }
+    )
     cells = frame.groupby(["ix", "iy"]).agg(n=("lon", "size"), lon=("lon", "mean"), lat=("lat", "mean"))
     assert points.total == ok.sum() == 8_000
     assert sorted(points.weight.tolist()) == sorted(cells["n"].tolist())
@@ -212,10 +241,12 @@ def test_choropleth_classes_match_mapclassify_fisher_jenks():
     grid_set = lattice_set(12)
     counts = np.random.default_rng(7).negative_binomial(2, 0.05, 144).astype(float)
     classification = classify(counts, "fisher_jenks", 5)
-    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]),
-                               [""] * 144)
-    _, polygons = choropleth.class_layer(data, classification, choropleth.COUNT_COLORS, name="诉求数",
-                                         tips=[str(int(c)) for c in counts])
+    data = choropleth.GridData(
+        grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]), [""] * 144
+    )
+    _, polygons = choropleth.class_layer(
+        data, classification, choropleth.COUNT_COLORS, name="诉求数", tips=[str(int(c)) for c in counts]
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
         reference = mapclassify.FisherJenks(counts, k=5)
@@ -233,9 +264,11 @@ def test_rates_without_population_are_no_data_not_the_lowest_class():
     classification = classify(rates, "fisher_jenks", 5)
     entries = choropleth.class_legend_entries(classification, choropleth.RATE_COLORS, "无人口数据")
     assert entries[-1] == (None, "无人口数据 (2)")
-    layer = choropleth.ClassedPolygons(classification.classes,
-                                       choropleth.palette_for(classification.k, choropleth.RATE_COLORS),
-                                       rings=[[[0, 0], [1, 0], [1, 1]]] * 7)
+    layer = choropleth.ClassedPolygons(
+        classification.classes,
+        choropleth.palette_for(classification.k, choropleth.RATE_COLORS),
+        rings=[[[0, 0], [1, 0], [1, 1]]] * 7,
+    )
     assert layer.fills[2] is None and layer.fills[6] is None
     assert all(f is not None for i, f in enumerate(layer.fills) if i not in (2, 6))
 
@@ -247,8 +280,9 @@ def test_hotspot_layer_colours_follow_gi_bin_on_a_known_hot_block(seed):
     counts = hot_block_counts(n, seed)
     geoms = gpd.GeoDataFrame(geometry=list(grid_set.index.geoms), crs=4326)
     gi = gi_star(geoms, counts, population=np.full(n * n, 2000.0))
-    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]),
-                               [""] * n * n)
+    data = choropleth.GridData(
+        grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]), [""] * n * n
+    )
     _, polygons = hotspots.hotspot_layer(data, gi, name="Gi*", tips=[""] * n * n)
     assert polygons.fills == [hotspots.GI_COLORS[int(b)] for b in gi["gi_bin"]]
     centre = cell_of(n, 4, 4)
@@ -268,8 +302,9 @@ def test_untested_grids_are_grey_in_the_hotspot_layer():
     population[0] = np.nan
     geoms = gpd.GeoDataFrame(geometry=list(grid_set.index.geoms), crs=4326)
     gi = gi_star(geoms, counts, population=population)
-    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]),
-                               [""] * n * n)
+    data = choropleth.GridData(
+        grid_set.index.geoms, grid_set.index.codes, list(grid_set.grids["name"]), [""] * n * n
+    )
     _, polygons = hotspots.hotspot_layer(data, gi, name="Gi*", tips=[""] * n * n)
     assert gi["status"].iat[0] == "no_population"
     assert polygons.fills[0] == hotspots.UNTESTED_COLOR
@@ -281,7 +316,7 @@ def test_untested_grids_are_grey_in_the_hotspot_layer():
 @pytest.fixture(scope="module")
 def hot_analysis():
     n = 9
-    grid_set = lattice_set(n, names={0: "<script>alert(1)</script>", 1: "A & B \"网格\""})
+    grid_set = lattice_set(n, names={0: "<script>alert(1)</script>", 1: 'A & B "网格"'})
     counts = hot_block_counts(n)
     frame = complaints_in(grid_set, counts)
     return grid_set, counts, frame, planner.analyse(grid_set, frame, permutations=99)
@@ -369,8 +404,9 @@ def test_map_has_all_six_layers_one_shown_and_legends(hot_analysis):
         assert all(json.dumps(name) in control for name in names)  # radio buttons: one at a time
         for key in planner_map.LAYERS:
             assert f"div.setAttribute('data-legend', \"{key}\")" in html
-        shown = [c for c in m._children.values()
-                 if getattr(c, "show", False) and not getattr(c, "overlay", True)]
+        shown = [
+            c for c in m._children.values() if getattr(c, "show", False) and not getattr(c, "overlay", True)
+        ]
         assert len(shown) == 1 and shown[0].layer_name == tr(f"pl_layer_{layer}")
 
 
@@ -389,11 +425,15 @@ def test_amap_tiles_shift_the_overlays_to_gcj02(hot_analysis):
 
 def test_complete_months_only_are_trend_tested():
     months = ["2024-11", "2024-12", "2025-01"]
-    complete = planner._complete_months(months, pd.Timestamp("2024-11-24T20:00Z"),
-                                        pd.Timestamp("2025-01-31T15:00Z"))  # 23:00 on 31 Jan, China
+    complete = planner._complete_months(
+        months, pd.Timestamp("2024-11-24T20:00Z"), pd.Timestamp("2025-01-31T15:00Z")
+    )  # 23:00 on 31 Jan, China
     assert complete.tolist() == [False, True, True]
-    complete = planner._complete_months(months, pd.Timestamp("2024-10-31T16:00Z"),  # 1 Nov 00:00 China
-                                        pd.Timestamp("2025-01-20T00:00Z"))
+    complete = planner._complete_months(
+        months,
+        pd.Timestamp("2024-10-31T16:00Z"),  # 1 Nov 00:00 China
+        pd.Timestamp("2025-01-20T00:00Z"),
+    )
     assert complete.tolist() == [True, True, False]
 
 
@@ -405,8 +445,10 @@ def planner_db(demo_template, tmp_path_factory) -> Db:
     """A private copy of the demo (3,000 complaints) with one user of each role."""
     root = tmp_path_factory.mktemp("planner")
     db = Db(root / "redgrid.db", demo_template.cache_dir)
-    with contextlib.closing(sqlite3.connect(demo_template.path)) as src, \
-            contextlib.closing(sqlite3.connect(db.path)) as dst:
+    with (
+        contextlib.closing(sqlite3.connect(demo_template.path)) as src,
+        contextlib.closing(sqlite3.connect(db.path)) as dst,
+    ):
         src.backup(dst)
     app = db.app()
     store = app.extensions["redgrid"].store
@@ -453,8 +495,11 @@ def test_anonymous_visitors_are_sent_to_login(planner_app):
 
 
 def test_planner_dispatcher_and_admin_may_open_it_departments_may_not(planner_app):
-    for username, password in (("planner", "planner-pass-123"), ("dispatcher", "dispatcher-pass-123"),
-                               ("boss", "admin-pass-1234")):
+    for username, password in (
+        ("planner", "planner-pass-123"),
+        ("dispatcher", "dispatcher-pass-123"),
+        ("boss", "admin-pass-1234"),
+    ):
         response = client_as(planner_app, username, password).get("/planner")
         assert response.status_code == 200, username
         assert 'href="/planner"' in response.get_data(as_text=True)  # the nav link
@@ -484,8 +529,10 @@ def test_page_numbers_match_the_store(client, planner_app):
 
 def test_filters_change_the_numbers_as_expected(client, planner_app):
     store = planner_app.extensions["redgrid"].store
-    summer = {"since": datetime.datetime(2025, 6, 1, tzinfo=CHINA),
-              "until": datetime.datetime(2025, 9, 1, tzinfo=CHINA)}
+    summer = {
+        "since": datetime.datetime(2025, 6, 1, tzinfo=CHINA),
+        "until": datetime.datetime(2025, 9, 1, tzinfo=CHINA),
+    }
     cases = [
         ("category=noise", {"category_code": ["noise"]}),
         ("category=noise&category=rubbish", {"category_code": ["noise", "rubbish"]}),
@@ -493,8 +540,10 @@ def test_filters_change_the_numbers_as_expected(client, planner_app):
         ("state=closed&state=reopened", {"state": ["closed", "reopened"]}),
         ("channel=patrol", {"channel": ["patrol"]}),
         ("since=2025-06-01&until=2025-08-31", summer),
-        ("since=2025-06-01&until=2025-08-31&category=waterlogging",
-         {**summer, "category_code": ["waterlogging"]}),
+        (
+            "since=2025-06-01&until=2025-08-31&category=waterlogging",
+            {**summer, "category_code": ["waterlogging"]},
+        ),
     ]
     everything = page_total(client.get("/planner"))
     for query, filters in cases:
@@ -540,8 +589,9 @@ def test_exports_parse_back_with_the_same_numbers(client):
     assert [sum(m) for m in props["monthly"]] == table["complaints"].tolist()
     assert table[months].to_numpy().tolist() == props["monthly"].tolist()
     assert table["name"].str.contains("网格").all()
-    np.testing.assert_allclose(table["rate_per_1000"],
-                               table["complaints"] * 1000 / table["population"], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        table["rate_per_1000"], table["complaints"] * 1000 / table["population"], rtol=1e-3, atol=1e-3
+    )
     # the classes of both choropleths are Fisher-Jenks, k = 5, as mapclassify computes them
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
@@ -586,9 +636,19 @@ def test_second_look_is_cached_and_a_change_recomputes(demo_db):
     from complaints import intake
 
     point = shapely.point_on_surface(svc.grids.grid_set(svc.grids.active_version_id()).index.geoms[0])
-    item = intake.check({"external_id": "planner-test-1", "reported_at": "2025-05-05 10:00",
-                         "channel": "hotline", "category": "noise", "text": "夜间施工噪音",
-                         "lon": str(point.x), "lat": str(point.y)}, catalog=svc.catalog, source="test")
+    item = intake.check(
+        {
+            "external_id": "planner-test-1",
+            "reported_at": "2025-05-05 10:00",
+            "channel": "hotline",
+            "category": "noise",
+            "text": "夜间施工噪音",
+            "lon": str(point.x),
+            "lat": str(point.y),
+        },
+        catalog=svc.catalog,
+        source="test",
+    )
     svc.file(item, actor="test")
     after = client.get("/planner?category=noise")
     assert page_total(after) == page_total(first) + 1
@@ -601,8 +661,10 @@ def test_unknown_export_format_is_404(client):
 
 def test_filters_that_match_nothing_still_give_a_page_and_exports(client, planner_app):
     store = planner_app.extensions["redgrid"].store
-    for query in ("since=2030-01-01&until=2030-12-31",  # after the record: no months at all
-                  "since=2025-01-01&until=2025-03-31&state=collected&category=gas_leak"):  # months, no data
+    for query in (
+        "since=2030-01-01&until=2030-12-31",  # after the record: no months at all
+        "since=2025-01-01&until=2025-03-31&state=collected&category=gas_leak",
+    ):  # months, no data
         response = client.get(f"/planner?{query}")
         assert response.status_code == 200, query
         assert page_total(response) == 0
@@ -611,19 +673,38 @@ def test_filters_that_match_nothing_still_give_a_page_and_exports(client, planne
         collection = json.loads(client.get(f"/planner/export.geojson?{query}").data)
         assert len(collection["features"]) == 309
         assert client.get(f"/planner/export.html?{query}").status_code == 200
-    assert store.count_complaints({"state": ["collected"], "category_code": ["gas_leak"],
-                                   "until": datetime.datetime(2025, 4, 1, tzinfo=CHINA)}) == 0
-    months = json.loads(client.get("/planner/export.geojson?since=2025-01-01&until=2025-03-31&state=collected"
-                                   "&category=gas_leak").data)["months"]
+    assert (
+        store.count_complaints(
+            {
+                "state": ["collected"],
+                "category_code": ["gas_leak"],
+                "until": datetime.datetime(2025, 4, 1, tzinfo=CHINA),
+            }
+        )
+        == 0
+    )
+    months = json.loads(
+        client.get(
+            "/planner/export.geojson?since=2025-01-01&until=2025-03-31&state=collected&category=gas_leak"
+        ).data
+    )["months"]
     assert months == ["2025-01", "2025-02", "2025-03"]
 
 
 def test_dates_given_the_wrong_way_round_are_swapped_and_named():
     from werkzeug.datastructures import MultiDict
 
-    filters, problems = planner.parse_filters(MultiDict([("since", "2025-08-31"), ("until", "2025-06-01"),
-                                                         ("category", "noise,bogus"), ("state", "closed")]),
-                                              {"noise": None})
+    filters, problems = planner.parse_filters(
+        MultiDict(
+            [
+                ("since", "2025-08-31"),
+                ("until", "2025-06-01"),
+                ("category", "noise,bogus"),
+                ("state", "closed"),
+            ]
+        ),
+        {"noise": None},
+    )
     assert filters.since == datetime.date(2025, 6, 1) and filters.until == datetime.date(2025, 8, 31)
     assert filters.categories == ("noise",) and filters.states == ("closed",)
     assert any("until=2025-06-01" in p for p in problems) and "category=bogus" in problems

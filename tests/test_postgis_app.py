@@ -12,8 +12,13 @@ from webmap import create_app
 
 def test_demo_on_postgis_answers_points_files_complaints_and_keeps_real_geometry(postgis, tmp_path):
     url = postgis("app")
-    config = {"TESTING": True, "DATABASE_URL": url, "CACHE_DIR": str(tmp_path / "cache"),
-              "SECRET_KEY": "test", "ACTIVE_TTL_S": 0.0}
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "SECRET_KEY": "test",
+        "ACTIVE_TTL_S": 0.0,
+    }
     out = cli_ok(run_cli(config, ["demo", "load", "--complaints", "200"])).stdout
     assert "grid version 1 created" in out and "200 demo complaints added" in out
     app = create_app(config)
@@ -24,8 +29,17 @@ def test_demo_on_postgis_answers_points_files_complaints_and_keeps_real_geometry
     assert sorted({m["level"] for m in body["team"]}) == [1, 2, 3, 4, 5]
 
     token = cli_ok(run_cli(config, ["apikey", "create", "pg-test", "--scope", "write"])).stdout.strip()
-    filed = client.post("/api/v1/complaints", headers={"Authorization": f"Bearer {token}"}, json={
-        "external_id": "pg-1", "category": "rubbish", "text": "垃圾未清运", "lon": 113.1457, "lat": 23.1110})
+    filed = client.post(
+        "/api/v1/complaints",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "external_id": "pg-1",
+            "category": "rubbish",
+            "text": "垃圾未清运",
+            "lon": 113.1457,
+            "lat": 23.1110,
+        },
+    )
     assert filed.status_code == 201
     assert filed.get_json()["grid"]["code"] == body["grid"]["code"]
     counts = client.get("/api/v1/stats/counts?by=state").get_json()["rows"]
@@ -35,11 +49,20 @@ def test_demo_on_postgis_answers_points_files_complaints_and_keeps_real_geometry
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         kind = conn.execute(sa.text("SELECT GeometryType(geometry) FROM grids LIMIT 1")).scalar()
-        inside = conn.execute(sa.text(
-            "SELECT code FROM grids WHERE version_id = 1 AND "
-            "ST_Covers(geometry, ST_SetSRID(ST_MakePoint(113.1457, 23.1110), 4326))")).scalars().all()
-        area = conn.execute(sa.text("SELECT ST_Area(geometry::geography) FROM grids WHERE code = :c"),
-                            {"c": body["grid"]["code"]}).scalar()
+        inside = (
+            conn.execute(
+                sa.text(
+                    "SELECT code FROM grids WHERE version_id = 1 AND "
+                    "ST_Covers(geometry, ST_SetSRID(ST_MakePoint(113.1457, 23.1110), 4326))"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        area = conn.execute(
+            sa.text("SELECT ST_Area(geometry::geography) FROM grids WHERE code = :c"),
+            {"c": body["grid"]["code"]},
+        ).scalar()
     engine.dispose()
     assert kind == "POLYGON"
     assert inside == [body["grid"]["code"]]

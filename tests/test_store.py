@@ -17,8 +17,12 @@ from store.schema import build_tables
 from store.sql import make_engine
 from store.sql import migrate
 
-GEOMETRIES = {("community_shapes", "geometry"), ("complaints", "point"), ("grids", "geometry"),
-              ("towns", "outline")}
+GEOMETRIES = {
+    ("community_shapes", "geometry"),
+    ("complaints", "point"),
+    ("grids", "geometry"),
+    ("towns", "outline"),
+}
 
 
 def test_migrations_are_idempotent(store_url):
@@ -58,11 +62,15 @@ def test_on_postgis_geometries_are_4326_columns_with_gist_indexes(postgis):
     migrate(engine)
     try:
         with engine.connect() as conn:
-            columns = conn.execute(sa.text(
-                "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns "
-                "WHERE f_table_schema = 'public'")).all()
-            indexes = conn.execute(sa.text(
-                "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")).all()
+            columns = conn.execute(
+                sa.text(
+                    "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns "
+                    "WHERE f_table_schema = 'public'"
+                )
+            ).all()
+            indexes = conn.execute(
+                sa.text("SELECT tablename, indexdef FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")
+            ).all()
     finally:
         engine.dispose()
     found = {(t, c): (kind, srid) for t, c, kind, srid in columns}

@@ -91,8 +91,13 @@ def test_the_standard_set_is_clean_and_its_stats_are_exact():
     assert report.issues == []
     assert report.ok
     assert report.stats == {
-        "grids": 6, "communities": 2, "area_km2": 1.5, "grid_area_m2_min": 250000.0,
-        "grid_area_m2_median": 250000.0, "grid_area_m2_max": 250000.0, "metric_crs": "EPSG:32649",
+        "grids": 6,
+        "communities": 2,
+        "area_km2": 1.5,
+        "grid_area_m2_min": 250000.0,
+        "grid_area_m2_median": 250000.0,
+        "grid_area_m2_max": 250000.0,
+        "metric_crs": "EPSG:32649",
     }
 
 
@@ -105,13 +110,19 @@ def test_a_bow_tie_is_invalid_and_located_where_its_edges_cross():
     assert issue.severity == "error" and issue.repairable
     assert issue.codes == (A1,) and issue.rows == (1,)
     assert_at(issue.location, 250, 750, tol_m=0.01)
-    assert issue.message == (f"grid {A1} (feature 1) is invalid: Self-intersection at "
-                             f"{issue.location[0]:.6f},{issue.location[1]:.6f}")
+    assert issue.message == (
+        f"grid {A1} (feature 1) is invalid: Self-intersection at "
+        f"{issue.location[0]:.6f},{issue.location[1]:.6f}"
+    )
     assert lonlat_text(250, 750) in issue.message
     # the made-valid bow-tie is two triangles: a real two-part grid, and the two triangles of
     # the cell it no longer covers are gaps of 62 500 m² each
-    assert kinds(report) == [("gap", "error"), ("gap", "error"), ("invalid_geometry", "error"),
-                             ("multi_part", "warning")]
+    assert kinds(report) == [
+        ("gap", "error"),
+        ("gap", "error"),
+        ("invalid_geometry", "error"),
+        ("multi_part", "warning"),
+    ]
     gaps = sorted(i.area_m2 for i in report.issues if i.kind == IssueKind.GAP)
     assert gaps == pytest.approx([62500, 62500], rel=1e-4)
 
@@ -131,8 +142,9 @@ def test_a_grid_without_geometry_is_an_error_and_leaves_its_cell_uncovered(empty
 def test_a_tiny_stray_part_is_an_error_located_on_the_part():
     # A1 owns a 3 m × 3 m island inside A2 (A2 has the matching hole): no gap, no overlap
     island = shapely.box(700, 700, 703, 703)
-    shapes = standard_shapes(**{A1: shapely.MultiPolygon([cell(0, 1), island]),
-                                A2: cell(1, 1).difference(island)})
+    shapes = standard_shapes(
+        **{A1: shapely.MultiPolygon([cell(0, 1), island]), A2: cell(1, 1).difference(island)}
+    )
     report = validate(grid_frame(shapes))
     issue = only(report, IssueKind.TINY_PART)
     assert (issue.severity, issue.codes, issue.rows, issue.repairable) == ("error", (A1,), (1,), True)
@@ -144,8 +156,9 @@ def test_a_tiny_stray_part_is_an_error_located_on_the_part():
 
 def test_a_genuine_two_part_grid_is_only_a_warning():
     island = shapely.box(700, 700, 800, 800)  # 10 000 m²: a real exclave, not a slip of the mouse
-    shapes = standard_shapes(**{A1: shapely.MultiPolygon([cell(0, 1), island]),
-                                A2: cell(1, 1).difference(island)})
+    shapes = standard_shapes(
+        **{A1: shapely.MultiPolygon([cell(0, 1), island]), A2: cell(1, 1).difference(island)}
+    )
     report = validate(grid_frame(shapes))
     issue = only(report, IssueKind.MULTI_PART)
     assert (issue.severity, issue.codes, issue.rows) == ("warning", (A1,), (1,))
@@ -167,12 +180,15 @@ def test_duplicate_codes_list_every_row():
     assert kinds(report) == [("duplicate_code", "error")]
 
 
-@pytest.mark.parametrize(("code", "problem"), [
-    ("44060512500100", "grid code '44060512500100' has 14 digits; expected 15 (GB/T 30428.1)"),
-    ("4406051250010021", "grid code '4406051250010021' has 16 digits; expected 15 (GB/T 30428.1)"),
-    ("44060512500A002", "grid code '44060512500A002' must contain digits only"),
-    ("440605125001000", "grid code '440605125001000' has sequence 000; sequences start at 001"),
-])
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("44060512500100", "grid code '44060512500100' has 14 digits; expected 15 (GB/T 30428.1)"),
+        ("4406051250010021", "grid code '4406051250010021' has 16 digits; expected 15 (GB/T 30428.1)"),
+        ("44060512500A002", "grid code '44060512500A002' must contain digits only"),
+        ("440605125001000", "grid code '440605125001000' has sequence 000; sequences start at 001"),
+    ],
+)
 def test_a_malformed_code_is_named_with_its_row(code, problem):
     frame = standard_grids()
     frame.loc[1, "code"] = code  # row 2, community stays 440605125001
@@ -189,8 +205,9 @@ def test_a_code_outside_its_community_is_a_mismatch():
     report = validate(frame)
     issue = only(report, IssueKind.CODE_COMMUNITY_MISMATCH)
     assert (issue.severity, issue.codes, issue.rows) == ("error", (A2,), (2,))
-    assert issue.message == (f"grid {A2} (feature 2) is given community {COMM_B} but its code "
-                             f"starts with {COMM_A}")
+    assert issue.message == (
+        f"grid {A2} (feature 2) is given community {COMM_B} but its code starts with {COMM_A}"
+    )
     assert kinds(report) == [("code_community_mismatch", "error")]
 
 
@@ -203,8 +220,9 @@ def test_an_unregistered_community_names_its_grids():
     issue = only(report, IssueKind.UNKNOWN_COMMUNITY)
     assert issue.severity == "error"
     assert issue.codes == (f"{stranger}001", f"{stranger}002") and issue.rows == (3, 6)
-    assert issue.message == (f"community {stranger} of 2 grid(s) ({stranger}001, {stranger}002) "
-                             "is not in the community list")
+    assert issue.message == (
+        f"community {stranger} of 2 grid(s) ({stranger}001, {stranger}002) is not in the community list"
+    )
     assert kinds(report) == [("unknown_community", "error")]
 
 
@@ -229,8 +247,9 @@ def test_a_gap_inside_the_town_gives_its_area_and_centroid():
     assert (issue.severity, issue.codes, issue.rows) == ("error", (), ())
     assert issue.area_m2 == pytest.approx(1000.0, rel=1e-6)
     assert_at(issue.location, 499, 750, tol_m=0.001)  # the strip's centroid
-    assert issue.message == (f"gap of 1000.00 m² covered by no grid, centred at "
-                             f"{issue.location[0]:.6f},{issue.location[1]:.6f}")
+    assert issue.message == (
+        f"gap of 1000.00 m² covered by no grid, centred at {issue.location[0]:.6f},{issue.location[1]:.6f}"
+    )
     assert lonlat_text(499, 750) in issue.message
     assert kinds(report) == [("gap", "error")]
 
@@ -263,18 +282,20 @@ def test_grids_in_a_chinese_datum_against_a_wgs84_outline_are_named_datum_suspec
     assert re.fullmatch(
         rf"\d+% of the grids' area lies outside the town outline, but only 0% would if the "
         rf"coordinates were {datum.upper()}: the file is probably in {datum.upper()}; "
-        rf"re-import it with --crs {datum}", issue.message), issue.message
+        rf"re-import it with --crs {datum}",
+        issue.message,
+    ), issue.message
     # the shift itself shows as grids outside the town and a gap where they should be
-    assert {i.kind for i in report.errors} == {IssueKind.DATUM_SUSPECT, IssueKind.OUTSIDE_TOWN,
-                                              IssueKind.GAP}
+    assert {i.kind for i in report.errors} == {IssueKind.DATUM_SUSPECT, IssueKind.OUTSIDE_TOWN, IssueKind.GAP}
 
 
 def test_float_noise_from_seven_decimal_rounding_is_not_reported():
     # Each grid runs its own extra vertices along its edges (a different spacing per grid),
     # and every lon/lat is rounded to 7 decimals (~1 cm): shared edges now zig-zag past each
     # other by millimetres, as in files from desktop GIS and web editors.
-    shapes = {code: shapely.segmentize(cell(*ij), 500 / (5 + 2 * k))
-              for k, (code, ij) in enumerate(CELLS.items())}
+    shapes = {
+        code: shapely.segmentize(cell(*ij), 500 / (5 + 2 * k)) for k, (code, ij) in enumerate(CELLS.items())
+    }
     frame = grid_frame(shapes)
     frame["geometry"] = shapely.transform(frame.geometry.values, lambda xy: np.round(xy, 7))
     outline = shapely.transform(standard_outline(), lambda xy: np.round(xy, 7))
@@ -301,9 +322,13 @@ def test_float_noise_from_seven_decimal_rounding_is_not_reported():
 
 def test_the_report_in_json_and_text_holds_every_issue():
     island = shapely.box(700, 700, 800, 800)
-    shapes = standard_shapes(**{A1: shapely.MultiPolygon([cell(0, 1), island]),
-                                A2: cell(1, 1).difference(island),
-                                B2: cell(2, 0, east=3)})
+    shapes = standard_shapes(
+        **{
+            A1: shapely.MultiPolygon([cell(0, 1), island]),
+            A2: cell(1, 1).difference(island),
+            B2: cell(2, 0, east=3),
+        }
+    )
     report = validate(grid_frame(shapes))
     data = json.loads(json.dumps(report.to_dict()))  # plain JSON: stored as is, sent as is
     assert (data["ok"], data["errors"], data["warnings"]) == (False, 1, 1)
@@ -321,8 +346,9 @@ def test_the_report_in_json_and_text_holds_every_issue():
     lines = report.format_text().splitlines()
     assert lines[0].startswith("1 error(s), 1 warning(s); grids=6, communities=2, ")
     assert f"  WARNING multi_part: grid {A1} has 2 separate parts (250000, 10000 m²)" in lines
-    assert (f"  ERROR   outside_town: grid {B2} reaches 1500.00 m² outside the town outline "
-            "[repairable]") not in lines  # 1500 m² is above sliver_m2
+    assert (
+        f"  ERROR   outside_town: grid {B2} reaches 1500.00 m² outside the town outline [repairable]"
+    ) not in lines  # 1500 m² is above sliver_m2
     assert f"  ERROR   outside_town: grid {B2} reaches 1500.00 m² outside the town outline" in lines
     assert len(lines) == 3
 
@@ -343,21 +369,29 @@ def wkb(frame: gpd.GeoDataFrame) -> dict[str, bytes]:
 
 
 def test_repair_fixes_slivers_lists_each_change_and_leaves_other_grids_bit_identical():
-    shapes = standard_shapes(**{
-        A1: cell(0, 1, east=0.04),    # overlap of 20 m² with A2
-        A4: cell(1, 0, south=-0.04),  # gap of 20 m² along the town's south edge
-        B2: cell(2, 0, east=0.05),    # 25 m² outside the town
-    })
+    shapes = standard_shapes(
+        **{
+            A1: cell(0, 1, east=0.04),  # overlap of 20 m² with A2
+            A4: cell(1, 0, south=-0.04),  # gap of 20 m² along the town's south edge
+            B2: cell(2, 0, east=0.05),  # 25 m² outside the town
+        }
+    )
     frame = grid_frame(shapes)
     before = validate(frame)
     assert {(str(i.kind), i.repairable) for i in before.issues} == {
-        ("overlap", True), ("gap", True), ("outside_town", True)}
+        ("overlap", True),
+        ("gap", True),
+        ("outside_town", True),
+    }
 
     result = repair_grids(frame, outline=standard_outline())
     at = r"at (\d+\.\d{6}),(\d+\.\d{6})"
     patterns = [
-        (rf"grid {A2}: gave an overlap of 20\.00 m² {at} to grid {A1} \(lower code keeps it\)",
-         (500, 502), (500, 1000)),
+        (
+            rf"grid {A2}: gave an overlap of 20\.00 m² {at} to grid {A1} \(lower code keeps it\)",
+            (500, 502),
+            (500, 1000),
+        ),
         (rf"grid {B2}: clipped 25\.00 m² outside the town {at}", (1500, 1500.05), (0, 500)),
         (rf"grid {A4}: took in a gap of 20\.00 m² {at} \(longest shared border\)", (500, 1000), (0, 0.04)),
     ]
@@ -371,8 +405,7 @@ def test_repair_fixes_slivers_lists_each_change_and_leaves_other_grids_bit_ident
     after = validate(result.grids)
     assert after.issues == [], after.format_text()
     assert shapely.is_valid(result.grids.geometry.values).all()
-    areas = dict(zip(result.grids["code"], shapely.area(to_local(result.grids.geometry.values)),
-                     strict=True))
+    areas = dict(zip(result.grids["code"], shapely.area(to_local(result.grids.geometry.values)), strict=True))
     assert areas[A2] == pytest.approx(250_000 - 20, abs=1e-3)
     assert areas[A4] == pytest.approx(250_000, abs=1e-3)
     assert areas[B2] == pytest.approx(250_000, abs=1e-3)
@@ -399,12 +432,14 @@ def test_repair_makes_a_bow_tie_valid_but_leaves_the_big_gaps_it_opens():
 
 def test_repair_drops_a_stray_part_and_gives_its_place_to_the_neighbour():
     island = shapely.box(700, 700, 703, 703)
-    frame = grid_frame(standard_shapes(**{A1: shapely.MultiPolygon([cell(0, 1), island]),
-                                          A2: cell(1, 1).difference(island)}))
+    frame = grid_frame(
+        standard_shapes(**{A1: shapely.MultiPolygon([cell(0, 1), island]), A2: cell(1, 1).difference(island)})
+    )
     result = repair_grids(frame, outline=standard_outline())
     assert result.changes[0] == f"grid {A1}: dropped 1 stray part(s) of 9.00 m²"
-    assert re.fullmatch(rf"grid {A2}: took in a gap of 9\.00 m² at \S+ \(longest shared border\)",
-                        result.changes[1])
+    assert re.fullmatch(
+        rf"grid {A2}: took in a gap of 9\.00 m² at \S+ \(longest shared border\)", result.changes[1]
+    )
     assert len(result.changes) == 2
     assert validate(result.grids).issues == []
     assert shapely.get_num_geometries(result.grids.geometry.iloc[0]) == 1
@@ -418,8 +453,9 @@ def test_repair_leaves_faults_above_sliver_m2_alone():
     assert result.changes == []
     assert wkb(result.grids) == wkb(frame)
     after = validate(result.grids)
-    assert kinds(after) == kinds(before) == [("gap", "error"), ("outside_town", "error"),
-                                             ("overlap", "error")]
+    assert (
+        kinds(after) == kinds(before) == [("gap", "error"), ("outside_town", "error"), ("overlap", "error")]
+    )
     assert not any(i.repairable for i in after.issues)
 
 
@@ -452,16 +488,20 @@ def test_any_single_sliver_repairs_to_a_clean_valid_set(code, side, shift):
     assert validate(result.grids).issues == []
 
 
-@pytest.mark.parametrize("shapes", [
-    # A2 pushes 4 cm into B1, whose south edge stops 2 cm short of B2: trimming B1 must not leave
-    # a zero-width slit along A2 that makes the 10 m² gap below look like noise
-    {A2: cell(1, 1, east=0.04), B1: cell(2, 1, south=-0.02)},
-    # three faults around A4: an overlap from A3, and two gaps that meet at its south-east corner,
-    # one along the town border (one gap of 35 m², below sliver_m2)
-    {A3: cell(0, 0, east=0.03), A4: cell(1, 0, south=-0.04), B2: cell(2, 0, west=-0.03)},
-    # every grid of the top row shifted 3 cm north: overhangs along the whole northern border
-    {A1: cell(0, 1, north=0.03), A2: cell(1, 1, north=0.03), B1: cell(2, 1, north=0.03)},
-], ids=["slit", "around-a4", "north-border"])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        # A2 pushes 4 cm into B1, whose south edge stops 2 cm short of B2: trimming B1 must not leave
+        # a zero-width slit along A2 that makes the 10 m² gap below look like noise
+        {A2: cell(1, 1, east=0.04), B1: cell(2, 1, south=-0.02)},
+        # three faults around A4: an overlap from A3, and two gaps that meet at its south-east corner,
+        # one along the town border (one gap of 35 m², below sliver_m2)
+        {A3: cell(0, 0, east=0.03), A4: cell(1, 0, south=-0.04), B2: cell(2, 0, west=-0.03)},
+        # every grid of the top row shifted 3 cm north: overhangs along the whole northern border
+        {A1: cell(0, 1, north=0.03), A2: cell(1, 1, north=0.03), B1: cell(2, 1, north=0.03)},
+    ],
+    ids=["slit", "around-a4", "north-border"],
+)
 def test_several_slivers_together_repair_to_a_clean_valid_set(shapes):
     frame = grid_frame(standard_shapes(**shapes))
     assert all(i.repairable for i in validate(frame).issues)
@@ -483,8 +523,9 @@ def test_309_grids_generated_on_the_real_osm_outline_validate_clean():
     communities = pd.read_csv(shared_file("data/dali_communities.csv"), dtype=str)
     assert len(communities) == 43
     grids = generate_grids(outline, communities, 309, seed=0).grids
-    report = validate_grids(grids, communities=dict(zip(communities["code"], communities["name"],
-                                                        strict=True)), outline=outline)
+    report = validate_grids(
+        grids, communities=dict(zip(communities["code"], communities["name"], strict=True)), outline=outline
+    )
     assert report.ok and report.issues == [], report.format_text()
     assert report.stats["grids"] == 309
     assert report.stats["communities"] == 43
@@ -496,8 +537,11 @@ def test_the_bundled_demo_validates_clean_against_its_own_outline_which_is_not_o
     grids = read_grid_file(REPO_ROOT / "data/shapes/dali-demo-grids.geojson").frame
     demo_outline = gpd.read_file(REPO_ROOT / "data/shapes/dali-demo-outline.geojson").geometry.iloc[0]
     communities = pd.read_csv(REPO_ROOT / "data/communities.csv", dtype=str)
-    report = validate_grids(grids, communities=dict(zip(communities["code"], communities["name"],
-                                                        strict=True)), outline=demo_outline)
+    report = validate_grids(
+        grids,
+        communities=dict(zip(communities["code"], communities["name"], strict=True)),
+        outline=demo_outline,
+    )
     assert report.ok and report.issues == [], report.format_text()
     assert report.stats["grids"] == 309 and report.stats["communities"] == 43
     assert report.stats["area_km2"] == pytest.approx(90.9, rel=0.005)
@@ -507,8 +551,11 @@ def test_the_bundled_demo_validates_clean_against_its_own_outline_which_is_not_o
     iou = osm.intersection(demo).area / osm.union(demo).area
     assert iou < 0.9
     # and the demo's grids do not pass against the real outline: it is a different shape
-    assert not validate_grids(grids, communities=dict(zip(communities["code"], communities["name"],
-                                                          strict=True)), outline=_osm_outline()).ok
+    assert not validate_grids(
+        grids,
+        communities=dict(zip(communities["code"], communities["name"], strict=True)),
+        outline=_osm_outline(),
+    ).ok
 
 
 def test_local_helpers_round_trip():

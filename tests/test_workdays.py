@@ -206,8 +206,9 @@ def test_the_shipped_calendar_refuses_the_first_unknown_year_naming_the_loader()
     # 2027 today; whichever year the installed library stops at, the advice is the same
     year = FIRST_UNKNOWN_YEAR
     calendar = WorkCalendar.from_directory(DEFAULT_CATALOG_DIR / "holidays")
-    with pytest.raises(UnknownCalendarYear,
-                       match=f"no working-day calendar for {year}: load the State Council"):
+    with pytest.raises(
+        UnknownCalendarYear, match=f"no working-day calendar for {year}: load the State Council"
+    ):
         calendar.add_workdays(local(year - 1, 12, 30, 16), 3)
 
 
@@ -316,12 +317,20 @@ def test_a_refused_schedule_leaves_the_calendar_unchanged(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("name", "text", "encoding", "message"),
     [
-        ("2027.csv", "date,name\n2027-01-01,元旦\n", "utf-8",
-         "2027.csv: missing column(s) kind (found: date, name)"),
+        (
+            "2027.csv",
+            "date,name\n2027-01-01,元旦\n",
+            "utf-8",
+            "2027.csv: missing column(s) kind (found: date, name)",
+        ),
         ("2027.csv", "date,kind,name\n", "utf-8", "no rows below the header"),
         ("2027.csv", "", "utf-8", "2027.csv: missing column(s) date, kind, name (found: nothing)"),
-        ("2027.csv", "date,kind,name\n2027-01-01,放假,元旦\n", "gbk",
-         "2027.csv: not UTF-8 text; save it from Excel as 'CSV UTF-8'"),
+        (
+            "2027.csv",
+            "date,kind,name\n2027-01-01,放假,元旦\n",
+            "gbk",
+            "2027.csv: not UTF-8 text; save it from Excel as 'CSV UTF-8'",
+        ),
         ("2028.csv", FICTIONAL_2027, "utf-8", "the file is named for 2028 but its dates are in 2027"),
     ],
 )

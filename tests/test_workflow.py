@@ -193,8 +193,13 @@ def test_the_full_life_of_a_complaint(cal: WorkCalendar) -> None:
 
 def test_an_unsatisfied_resident_reopens_and_it_is_dispatched_again(cal: WorkCalendar) -> None:
     case = Case()
-    case = case.do("dispatch", who="格长", when=at(11, 16, 9), department="water_affairs",
-                   deadline=cal.add_workdays(at(11, 16, 9), 1))
+    case = case.do(
+        "dispatch",
+        who="格长",
+        when=at(11, 16, 9),
+        department="water_affairs",
+        deadline=cal.add_workdays(at(11, 16, 9), 1),
+    )
     case = case.do("resolve", who="水务", when=at(11, 17, 9))
     case = case.do("start_follow_up", who="网格员", when=at(11, 17, 10), note="电话未接通, 明日上门")
     assert case.state is State.FOLLOW_UP
@@ -207,8 +212,14 @@ def test_an_unsatisfied_resident_reopens_and_it_is_dispatched_again(cal: WorkCal
     with pytest.raises(IllegalTransition, match="must be dispatched again or go back to deliberation"):
         case.do("resolve_on_site", who="网格员", when=at(11, 18, 11))
     second_deadline = cal.add_workdays(at(11, 18, 11), 3)
-    case = case.do("dispatch", who="格长", when=at(11, 18, 11), department="housing_construction",
-                   deadline=second_deadline, note="改由住建处理排水管")
+    case = case.do(
+        "dispatch",
+        who="格长",
+        when=at(11, 18, 11),
+        department="housing_construction",
+        deadline=second_deadline,
+        note="改由住建处理排水管",
+    )
     assert case.last_dispatch is not None
     assert case.last_dispatch.department == "housing_construction"
     assert case.last_dispatch.deadline == second_deadline
@@ -264,30 +275,66 @@ def test_case_refuses_events_out_of_order() -> None:
 @pytest.mark.parametrize(
     ("state", "action", "fields", "message"),
     [
-        ("collected", "dispatch", {"deadline": DEADLINE},
-         "dispatch needs department: the department code that must handle it"),
-        ("collected", "dispatch", {"department": "   ", "deadline": DEADLINE},
-         "dispatch needs department: the department code that must handle it"),
-        ("collected", "dispatch", {"department": "police"},
-         "dispatch needs deadline: the due time (限期), e.g. from WorkCalendar.add_workdays"),
-        ("collected", "dispatch", {"department": "police", "deadline": datetime(2026, 11, 19, 18)},
-         "dispatch needs deadline as a datetime with a time zone, "
-         "got datetime.datetime(2026, 11, 19, 18, 0)"),
-        ("collected", "dispatch", {"department": "police", "deadline": at(11, 16, 8)},
-         "dispatch deadline 2026-11-16T08:00:00+08:00 is not after the dispatch time "
-         "2026-11-16T09:00:00+08:00"),
-        ("resolved", "follow_up", {},
-         "follow_up needs satisfied: whether the resident is satisfied (True/False)"),
-        ("resolved", "follow_up", {"satisfied": "yes"},
-         "follow_up needs satisfied as True or False, got 'yes'"),
+        (
+            "collected",
+            "dispatch",
+            {"deadline": DEADLINE},
+            "dispatch needs department: the department code that must handle it",
+        ),
+        (
+            "collected",
+            "dispatch",
+            {"department": "   ", "deadline": DEADLINE},
+            "dispatch needs department: the department code that must handle it",
+        ),
+        (
+            "collected",
+            "dispatch",
+            {"department": "police"},
+            "dispatch needs deadline: the due time (限期), e.g. from WorkCalendar.add_workdays",
+        ),
+        (
+            "collected",
+            "dispatch",
+            {"department": "police", "deadline": datetime(2026, 11, 19, 18)},
+            "dispatch needs deadline as a datetime with a time zone, "
+            "got datetime.datetime(2026, 11, 19, 18, 0)",
+        ),
+        (
+            "collected",
+            "dispatch",
+            {"department": "police", "deadline": at(11, 16, 8)},
+            "dispatch deadline 2026-11-16T08:00:00+08:00 is not after the dispatch time "
+            "2026-11-16T09:00:00+08:00",
+        ),
+        (
+            "resolved",
+            "follow_up",
+            {},
+            "follow_up needs satisfied: whether the resident is satisfied (True/False)",
+        ),
+        (
+            "resolved",
+            "follow_up",
+            {"satisfied": "yes"},
+            "follow_up needs satisfied as True or False, got 'yes'",
+        ),
         ("closed", "reopen", {}, "reopen needs note: why it is reopened"),
         ("closed", "reopen", {"note": "  "}, "reopen needs note: why it is reopened"),
         ("collected", "reject", {}, "reject needs note: why it is rejected, for the resident and the record"),
-        ("collected", "mark_duplicate", {},
-         "mark_duplicate needs duplicate_of: the id of the complaint it duplicates"),
+        (
+            "collected",
+            "mark_duplicate",
+            {},
+            "mark_duplicate needs duplicate_of: the id of the complaint it duplicates",
+        ),
         ("dispatched", "resolve", {"department": "police"}, "resolve does not take department"),
-        ("collected", "deliberate", {"deadline": DEADLINE, "satisfied": True},
-         "deliberate does not take deadline, satisfied"),
+        (
+            "collected",
+            "deliberate",
+            {"deadline": DEADLINE, "satisfied": True},
+            "deliberate does not take deadline, satisfied",
+        ),
     ],
 )
 def test_required_fields(state: str, action: str, fields: dict[str, Any], message: str) -> None:

@@ -104,7 +104,8 @@ def _configure_http(app: Flask) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; connect-src 'self'")
+            "script-src 'self' 'unsafe-inline'; connect-src 'self'",
+        )
         return response
 
 

@@ -29,9 +29,12 @@ def caller() -> Caller:
     if token:
         found = services().accounts.key_caller(token)
     elif current_user.is_authenticated:
-        found = user_caller(current_user.username, current_user.role,
-                            department_code=current_user.department_code,
-                            display_name=current_user.display_name)
+        found = user_caller(
+            current_user.username,
+            current_user.role,
+            department_code=current_user.department_code,
+            display_name=current_user.display_name,
+        )
     else:
         found = ANONYMOUS
     g.caller = found

@@ -39,8 +39,9 @@ STATUS: dict[type[domain.DomainError], int] = {
 class Problem(Exception):
     """A problem found by the web layer itself (a malformed request it parses)."""
 
-    def __init__(self, message: str, *, code: str = "bad_request", status: int = 400,
-                 details: dict | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str = "bad_request", status: int = 400, details: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.message, self.code, self.status, self.details = message, code, status, details or {}
 
@@ -67,8 +68,14 @@ def describe(exc: Exception) -> tuple[int, str, str, dict]:
 
 
 def problem(status: int, code: str, message: str, details: dict | None = None) -> Response:
-    body = {"type": f"about:blank#{code}", "title": code.replace("_", " "), "status": status,
-            "detail": message, "code": code, "error": {"code": code, "message": message, **(details or {})}}
+    body = {
+        "type": f"about:blank#{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "detail": message,
+        "code": code,
+        "error": {"code": code, "message": message, **(details or {})},
+    }
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"

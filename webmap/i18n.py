@@ -56,8 +56,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "due_soon": ("即将到期", "Due soon"),
     "on_time": ("期限内", "On time"),
     "filed": ("诉求已登记", "Complaint filed"),
-    "conflict": ("该诉求已被他人修改，请刷新后重试",
-                 "Someone else changed this complaint; reload and try again"),
+    "conflict": (
+        "该诉求已被他人修改，请刷新后重试",
+        "Someone else changed this complaint; reload and try again",
+    ),
     "no_results": ("没有记录", "Nothing found"),
     "state_collected": ("诉求收集", "Collected"),
     "state_deliberation": ("多元议事", "Deliberation"),
@@ -86,11 +88,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "channel_system": ("系统对接", "Other system"),
     # dispatcher page and grid overview
     "search_label": ("地址、坐标或网格编码", "Address, coordinates or grid code"),
-    "search_placeholder": ("如：奇槎大道1号 / 113.1457,23.1110 / 15位网格编码",
-                           "e.g. 奇槎大道1号 / 113.1457,23.1110 / a 15-digit grid code"),
-    "search_hint": ("输入中文地址、“经度,纬度”（选择坐标系）或15位网格编码；也可直接点击地图。",
-                    "Type a Chinese address, “lon,lat” (pick the coordinate system) or a 15-digit grid "
-                    "code, or click the map."),
+    "search_placeholder": (
+        "如：奇槎大道1号 / 113.1457,23.1110 / 15位网格编码",
+        "e.g. 奇槎大道1号 / 113.1457,23.1110 / a 15-digit grid code",
+    ),
+    "search_hint": (
+        "输入中文地址、“经度,纬度”（选择坐标系）或15位网格编码；也可直接点击地图。",
+        "Type a Chinese address, “lon,lat” (pick the coordinate system) or a 15-digit grid "
+        "code, or click the map.",
+    ),
     "search": ("查询", "Locate"),
     "searching": ("查询中…", "Locating…"),
     "coordsys_wgs84": ("WGS84（GPS）", "WGS84 (GPS)"),
@@ -115,8 +121,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "unit_town": ("镇", "town"),
     "unit_community": ("社区", "community"),
     "unit_grid": ("网格", "grid"),
-    "phones_masked": ("电话已部分隐藏；登录后可见完整号码。",
-                      "Phones are masked; log in to see them in full."),
+    "phones_masked": (
+        "电话已部分隐藏；登录后可见完整号码。",
+        "Phones are masked; log in to see them in full.",
+    ),
     "role_leader": ("组长", "Leader"),
     "role_deputy_leader": ("副组长", "Deputy leader"),
     "role_instructor": ("指导员/小红格格长", "Instructor / grid chief"),
@@ -133,20 +141,27 @@ STRINGS: dict[str, tuple[str, str]] = {
     "matched_address": ("匹配地址", "Matched address"),
     "point_at": ("查询点", "Point"),
     "outside_all": ("该点不在任何网格内", "The point is in no grid"),
-    "warn_near_boundary": ("靠近网格边界：距{name}（{code}）{distance}米，请核实地址",
-                           "Near a grid boundary: {distance} m from {name} ({code}); confirm the address"),
-    "warn_on_boundary": ("该点位于共用边界上，同时接触：{grids}；按编码归属于编码最小的网格",
-                         "The point lies on a shared edge, also touching {grids}; it belongs to the grid "
-                         "with the lowest code"),
-    "warn_outside": ("该点不在任何网格内；最近的网格是{name}（{code}），相距{distance}米",
-                     "The point is in no grid; the nearest is {name} ({code}), {distance} m away"),
+    "warn_near_boundary": (
+        "靠近网格边界：距{name}（{code}）{distance}米，请核实地址",
+        "Near a grid boundary: {distance} m from {name} ({code}); confirm the address",
+    ),
+    "warn_on_boundary": (
+        "该点位于共用边界上，同时接触：{grids}；按编码归属于编码最小的网格",
+        "The point lies on a shared edge, also touching {grids}; it belongs to the grid with the lowest code",
+    ),
+    "warn_outside": (
+        "该点不在任何网格内；最近的网格是{name}（{code}），相距{distance}米",
+        "The point is in no grid; the nearest is {name} ({code}), {distance} m away",
+    ),
     "warn_datum_suspect": ("坐标系可能选错", "The coordinate system may be wrong"),
     "warn_far_outside": ("该点远在本镇服务范围之外", "The point is far outside the town's area"),
     "warn_other": ("提示", "Note"),
     "error": ("出错了", "Something went wrong"),
     "map_click_hint": ("点击地图可查询该点所属网格", "Click the map to find the grid there"),
-    "no_active_version": ("尚无现行网格版本，请先导入并启用网格。",
-                          "No grid version is active yet; import and activate one."),
+    "no_active_version": (
+        "尚无现行网格版本，请先导入并启用网格。",
+        "No grid version is active yet; import and activate one.",
+    ),
     "grids_title": ("网格总览", "Grid overview"),
     "legend": ("图例（按社区着色）", "Legend (coloured by community)"),
     "grids_count": ("{n}个网格", "{n} grids"),
@@ -172,8 +187,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pl_channels": ("来源渠道", "Channels"),
     "pl_apply": ("应用", "Apply"),
     "pl_reset": ("清除筛选", "Clear filters"),
-    "pl_bad_filter": ("已忽略无法识别的筛选条件：{items}",
-                      "Ignored filters that were not understood: {items}"),
+    "pl_bad_filter": (
+        "已忽略无法识别的筛选条件：{items}",
+        "Ignored filters that were not understood: {items}",
+    ),
     "pl_summary": ("概况", "Summary"),
     "pl_total": ("符合条件的诉求", "Matching complaints"),
     "pl_in_grids": ("落在网格内", "Inside a grid"),
@@ -184,23 +201,28 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pl_export_csv": ("网格统计表 CSV", "Grid table (CSV)"),
     "pl_export_geojson": ("网格统计 GeoJSON", "Grid table (GeoJSON)"),
     "pl_export_html": ("地图 HTML 文件", "Map as HTML file"),
-    "pl_export_html_note": ("HTML 文件包含全部数据，但地图脚本和样式从本系统（{root}）加载，"
-                            "打开时需能访问本系统。",
-                            "The HTML file holds all the data, but loads the map's scripts and styles "
-                            "from this service ({root}): it needs access to it when opened."),
-    "pl_export_note": ("党建小红格研判地图 · 导出于 {when} · {n} 件诉求 · 脚本来自 {host}",
-                       "RedGrid planner map · exported {when} · {n} complaints · scripts from {host}"),
+    "pl_export_html_note": (
+        "HTML 文件包含全部数据，但地图脚本和样式从本系统（{root}）加载，打开时需能访问本系统。",
+        "The HTML file holds all the data, but loads the map's scripts and styles "
+        "from this service ({root}): it needs access to it when opened.",
+    ),
+    "pl_export_note": (
+        "党建小红格研判地图 · 导出于 {when} · {n} 件诉求 · 脚本来自 {host}",
+        "RedGrid planner map · exported {when} · {n} complaints · scripts from {host}",
+    ),
     "pl_top_grids": ("诉求最多的网格", "Grids with most complaints"),
     "pl_method": ("方法说明", "Method"),
-    "pl_method_text": ("热力图把诉求合并到约 50 米的格子并按件数加权（格子过多时，稀疏处合并为更大的格子）；"
-                       "逐月动画使用 250 米格子。分级设色采用 Fisher–Jenks 自然断点（5 级）。"
-                       "热点分析为 Getis-Ord Gi*（Queen 邻接、含自身、FDR 校正），按每千人诉求率计算；"
-                       "趋势为 Mann-Kendall 检验（仅用完整月份，FDR 校正）。",
-                       "The heat map merges complaints into ~50 m cells weighted by count (sparse areas "
-                       "into larger cells when there are too many); the monthly animation uses 250 m "
-                       "cells. Choropleths use Fisher–Jenks natural breaks (5 classes). Hot spots are "
-                       "Getis-Ord Gi* (Queen contiguity, self included, FDR-corrected) on complaints per "
-                       "1,000 residents; trends are Mann-Kendall tests on complete months (FDR-corrected)."),
+    "pl_method_text": (
+        "热力图把诉求合并到约 50 米的格子并按件数加权（格子过多时，稀疏处合并为更大的格子）；"
+        "逐月动画使用 250 米格子。分级设色采用 Fisher–Jenks 自然断点（5 级）。"
+        "热点分析为 Getis-Ord Gi*（Queen 邻接、含自身、FDR 校正），按每千人诉求率计算；"
+        "趋势为 Mann-Kendall 检验（仅用完整月份，FDR 校正）。",
+        "The heat map merges complaints into ~50 m cells weighted by count (sparse areas "
+        "into larger cells when there are too many); the monthly animation uses 250 m "
+        "cells. Choropleths use Fisher–Jenks natural breaks (5 classes). Hot spots are "
+        "Getis-Ord Gi* (Queen contiguity, self included, FDR-corrected) on complaints per "
+        "1,000 residents; trends are Mann-Kendall tests on complete months (FDR-corrected).",
+    ),
     "pl_all": ("全部", "All"),
     "pl_complaints": ("诉求数", "Complaints"),
     "pl_population": ("人口", "Population"),
@@ -224,15 +246,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pl_layer_hotspots": ("热点分析 Gi*", "Hot spots (Gi*)"),
     "pl_layer_h3": ("H3 六边形", "H3 hexagons"),
     "pl_layer_outlines": ("网格边界", "Grid outlines"),
-    "pl_heat_note": ("{cell} 米格子，{n} 个加权点，共 {total} 件。",
-                     "{cell} m cells, {n} weighted points, {total} complaints;"),
+    "pl_heat_note": (
+        "{cell} 米格子，{n} 个加权点，共 {total} 件。",
+        "{cell} m cells, {n} weighted points, {total} complaints;",
+    ),
     "pl_heat_coarse": ("稀疏处合并为 {coarse} 米格子。", "sparse areas merged into {coarse} m cells."),
     "pl_few": ("少", "Few"),
     "pl_many": ("多", "Many"),
-    "pl_anim_note": ("{cell} 米格子，{months} 个月；每格每月 {scale} 件及以上为最深色（最多 {peak} 件）。"
-                     "用左下角控件播放。",
-                     "{cell} m cells, {months} months; full colour at {scale} or more in a cell in a month "
-                     "(at most {peak}). Play with the control at the bottom left."),
+    "pl_anim_note": (
+        "{cell} 米格子，{months} 个月；每格每月 {scale} 件及以上为最深色（最多 {peak} 件）。"
+        "用左下角控件播放。",
+        "{cell} m cells, {months} months; full colour at {scale} or more in a cell in a month "
+        "(at most {peak}). Play with the control at the bottom left.",
+    ),
     "pl_legend_counts": ("诉求数（件）", "Complaints"),
     "pl_legend_rates": ("每千人诉求", "Complaints per 1,000 residents"),
     "pl_legend_hotspots": ("热点分析（Getis-Ord Gi*）", "Hot spot analysis (Getis-Ord Gi*)"),

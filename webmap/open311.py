@@ -98,20 +98,38 @@ def _fmt(fmt: str) -> str:
 @bp.get("/discovery.<fmt>")
 def discovery(fmt: str):
     base = request.host_url.rstrip("/") + "/open311/v2/"
-    return _render({
-        "changeset": "2026-11-25T00:00:00+08:00", "contact": "大沥镇社会治理综合服务中心",
-        "key_service": "API keys are issued by the town's grid centre "
-                       "(redgrid apikey create NAME --scope write)",
-        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
-                       "changeset": "2026-11-25T00:00:00+08:00", "type": "production",
-                       "formats": ["application/json", "text/xml"]}],
-    }, _fmt(fmt), "discovery", "discovery")
+    return _render(
+        {
+            "changeset": "2026-11-25T00:00:00+08:00",
+            "contact": "大沥镇社会治理综合服务中心",
+            "key_service": "API keys are issued by the town's grid centre "
+            "(redgrid apikey create NAME --scope write)",
+            "endpoints": [
+                {
+                    "specification": "http://wiki.open311.org/GeoReport_v2",
+                    "url": base,
+                    "changeset": "2026-11-25T00:00:00+08:00",
+                    "type": "production",
+                    "formats": ["application/json", "text/xml"],
+                }
+            ],
+        },
+        _fmt(fmt),
+        "discovery",
+        "discovery",
+    )
 
 
 def _service_json(category) -> dict:
-    return {"service_code": category.code, "service_name": category.name_zh,
-            "description": category.name_en, "metadata": False, "type": "realtime",
-            "keywords": category.gb_class, "group": category.gb_class}
+    return {
+        "service_code": category.code,
+        "service_name": category.name_zh,
+        "description": category.name_en,
+        "metadata": False,
+        "type": "realtime",
+        "keywords": category.gb_class,
+        "group": category.gb_class,
+    }
 
 
 @bp.get("/services.<fmt>")
@@ -144,10 +162,15 @@ def create_request(fmt: str):
     values = {
         "external_id": form.get("token") or uuid.uuid4().hex,
         "reported_at": datetime.datetime.now(CHINA).isoformat(),
-        "channel": "system", "category": form.get("service_code", ""),
-        "text": form.get("description", ""), "address": form.get("address_string"),
-        "lon": form.get("long"), "lat": form.get("lat"), "coordsys": "wgs84",
-        "reporter_name": name, "reporter_phone": form.get("phone"),
+        "channel": "system",
+        "category": form.get("service_code", ""),
+        "text": form.get("description", ""),
+        "address": form.get("address_string"),
+        "lon": form.get("long"),
+        "lat": form.get("lat"),
+        "coordsys": "wgs84",
+        "reporter_name": name,
+        "reporter_phone": form.get("phone"),
     }
     try:
         item = intake.check(values, catalog=service().catalog, source=f"open311:{who.name}")
@@ -156,9 +179,19 @@ def create_request(fmt: str):
         raise Open311Error(400, "; ".join(f"{e.field}: {e.message}" for e in exc.errors)) from exc
     except (GeoError, DomainError) as exc:
         raise Open311Error(400, str(exc)) from exc
-    return _render([{"service_request_id": str(row.id),
-                     "service_notice": f"已受理，网格 {row.grid_code}；已分派至网格团队",
-                     "account_id": None}], fmt, "service_requests", "request", 201)
+    return _render(
+        [
+            {
+                "service_request_id": str(row.id),
+                "service_notice": f"已受理，网格 {row.grid_code}；已分派至网格团队",
+                "account_id": None,
+            }
+        ],
+        fmt,
+        "service_requests",
+        "request",
+        201,
+    )
 
 
 def _request_json(row: Case, svc: ComplaintService, extensions: bool) -> dict:
@@ -166,31 +199,51 @@ def _request_json(row: Case, svc: ComplaintService, extensions: bool) -> dict:
     department = svc.catalog.departments.get(row.department_code or "")
     state = workflow.State(row.state)
     body = {
-        "service_request_id": str(row.id), "status": workflow.open311_status(state),
-        "status_notes": _status_note(state), "service_name": category.name_zh if category else None,
-        "service_code": row.category_code, "description": row.text,
-        "agency_responsible": department.name_zh if department else None, "service_notice": None,
-        "requested_datetime": _t(row.reported_at), "updated_datetime": _t(row.updated_at),
-        "expected_datetime": _t(row.deadline), "address": row.address, "address_id": None,
-        "zipcode": None, "lat": row.lat, "long": row.lon, "media_url": None,
+        "service_request_id": str(row.id),
+        "status": workflow.open311_status(state),
+        "status_notes": _status_note(state),
+        "service_name": category.name_zh if category else None,
+        "service_code": row.category_code,
+        "description": row.text,
+        "agency_responsible": department.name_zh if department else None,
+        "service_notice": None,
+        "requested_datetime": _t(row.reported_at),
+        "updated_datetime": _t(row.updated_at),
+        "expected_datetime": _t(row.deadline),
+        "address": row.address,
+        "address_id": None,
+        "zipcode": None,
+        "lat": row.lat,
+        "long": row.lon,
+        "media_url": None,
     }
     if extensions:
-        body["extended_attributes"] = {"grid_code": row.grid_code, "state": row.state,
-                                       "whistle_group": row.whistle_group,
-                                       "grid_version": row.grid_version_id}
+        body["extended_attributes"] = {
+            "grid_code": row.grid_code,
+            "state": row.state,
+            "whistle_group": row.whistle_group,
+            "grid_version": row.grid_version_id,
+        }
         events = svc.get(ANONYMOUS, row.id).events or []
-        body["notes"] = [{"datetime": _t(e.at), "description": e.note or e.action, "type": e.action,
-                          "status": e.to_state} for e in events]
+        body["notes"] = [
+            {"datetime": _t(e.at), "description": e.note or e.action, "type": e.action, "status": e.to_state}
+            for e in events
+        ]
     return body
 
 
 def _status_note(state: workflow.State) -> str:
     return {
-        workflow.State.COLLECTED: "诉求已收集", workflow.State.DELIBERATION: "多元议事中",
-        workflow.State.DISPATCHED: "已派单，限期办理", workflow.State.RESOLVED: "已化解，待回访",
-        workflow.State.RESOLVED_ON_SITE: "已就地调处，待回访", workflow.State.FOLLOW_UP: "回访中",
-        workflow.State.CLOSED: "回访满意，已办结", workflow.State.REOPENED: "回访不满意，重新办理",
-        workflow.State.REJECTED: "不予受理", workflow.State.DUPLICATE: "重复诉求",
+        workflow.State.COLLECTED: "诉求已收集",
+        workflow.State.DELIBERATION: "多元议事中",
+        workflow.State.DISPATCHED: "已派单，限期办理",
+        workflow.State.RESOLVED: "已化解，待回访",
+        workflow.State.RESOLVED_ON_SITE: "已就地调处，待回访",
+        workflow.State.FOLLOW_UP: "回访中",
+        workflow.State.CLOSED: "回访满意，已办结",
+        workflow.State.REOPENED: "回访不满意，重新办理",
+        workflow.State.REJECTED: "不予受理",
+        workflow.State.DUPLICATE: "重复诉求",
     }[state]
 
 
@@ -234,8 +287,12 @@ def get_request(request_id: int, fmt: str):
     view = _maybe(svc, request_id)
     if view is None:
         raise Open311Error(404, f"service_request_id {request_id} not found")
-    return _render([_request_json(view.case, svc, request.args.get("extensions") == "true")], fmt,
-                   "service_requests", "request")
+    return _render(
+        [_request_json(view.case, svc, request.args.get("extensions") == "true")],
+        fmt,
+        "service_requests",
+        "request",
+    )
 
 
 def _maybe(svc: ComplaintService, request_id: int):

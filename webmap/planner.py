@@ -65,11 +65,20 @@ def _layer() -> str:
     return chosen if chosen in LAYERS else DEFAULT_LAYER
 
 
-def _map_for(ctx: PlannerView, layer: str, *, title: str | None = None,
-             note: str | None = None) -> folium.Map:
-    return build_map(ctx.analysis, ctx.grid_set, tr=t, category_names=category_names(),
-                     tiles=current_app.config["MAP_TILES"],
-                     tianditu_key=current_app.config.get("TIANDITU_KEY"), layer=layer, title=title, note=note)
+def _map_for(
+    ctx: PlannerView, layer: str, *, title: str | None = None, note: str | None = None
+) -> folium.Map:
+    return build_map(
+        ctx.analysis,
+        ctx.grid_set,
+        tr=t,
+        category_names=category_names(),
+        tiles=current_app.config["MAP_TILES"],
+        tianditu_key=current_app.config.get("TIANDITU_KEY"),
+        layer=layer,
+        title=title,
+        note=note,
+    )
 
 
 # --------------------------------------------------------------------------- views
@@ -92,25 +101,45 @@ def page():
     a = ctx.analysis
     names = category_names()
     order = np.argsort(-a.counts, kind="stable")[:10]
-    top_grids = [{"i": int(i), "code": ctx.grid_set.index.codes[i],
-                  "name": ctx.grid_set.grids["name"].iat[i], "count": int(a.counts[i]),
-                  "rate": None if not np.isfinite(a.rates[i]) else float(a.rates[i]),
-                  "gi_bin": int(a.gi["gi_bin"].iat[i]),
-                  "gi": hotspots.gi_bin_label(int(a.gi["gi_bin"].iat[i]), t)
-                  if a.gi["status"].iat[i] == "tested" else t("pl_gi_untested")}
-                 for i in order if a.counts[i] > 0]
+    top_grids = [
+        {
+            "i": int(i),
+            "code": ctx.grid_set.index.codes[i],
+            "name": ctx.grid_set.grids["name"].iat[i],
+            "count": int(a.counts[i]),
+            "rate": None if not np.isfinite(a.rates[i]) else float(a.rates[i]),
+            "gi_bin": int(a.gi["gi_bin"].iat[i]),
+            "gi": hotspots.gi_bin_label(int(a.gi["gi_bin"].iat[i]), t)
+            if a.gi["status"].iat[i] == "tested"
+            else t("pl_gi_untested"),
+        }
+        for i in order
+        if a.counts[i] > 0
+    ]
     bins = a.gi["gi_bin"].to_numpy()
     query = ctx.filters.query()
     return render_template(
-        "planner.html", embed=embedded, grid_var=grid_var, analysis=a, filters=ctx.filters,
-        problems=ctx.problems, layer=layer, layers=LAYERS, top_grids=top_grids,
+        "planner.html",
+        embed=embedded,
+        grid_var=grid_var,
+        analysis=a,
+        filters=ctx.filters,
+        problems=ctx.problems,
+        layer=layer,
+        layers=LAYERS,
+        top_grids=top_grids,
         categories=catalog.categories,
-        category_names=names, states=[s.value for s in workflow.State], channels=list(intake.CHANNELS),
-        hot=int((bins > 0).sum()), cold=int((bins < 0).sum()), version=ctx.grid_set.version,
+        category_names=names,
+        states=[s.value for s in workflow.State],
+        channels=list(intake.CHANNELS),
+        hot=int((bins > 0).sum()),
+        cold=int((bins < 0).sum()),
+        version=ctx.grid_set.version,
         export_csv=url_for("planner.export", fmt="csv") + _qs(query),
         export_geojson=url_for("planner.export", fmt="geojson") + _qs(query),
         export_html=url_for("planner.export", fmt="html") + _qs([*query, ("layer", layer)]),
-        static_root=request.url_root.rstrip("/") + current_app.static_url_path + "/")
+        static_root=request.url_root.rstrip("/") + current_app.static_url_path + "/",
+    )
 
 
 def _qs(pairs: list[tuple[str, str]]) -> str:
@@ -131,8 +160,11 @@ def export(fmt: str):
     table = grid_table(ctx.analysis, ctx.grid_set, category_names())
     if fmt == "csv":
         return _download(table_csv(table), "text/csv; charset=utf-8", f"redgrid-grids-{stamp}.csv")
-    return _download(table_geojson(table, ctx.grid_set, ctx.analysis, ctx.filters),
-                     "application/geo+json", f"redgrid-grids-{stamp}.geojson")
+    return _download(
+        table_geojson(table, ctx.grid_set, ctx.analysis, ctx.filters),
+        "application/geo+json",
+        f"redgrid-grids-{stamp}.geojson",
+    )
 
 
 def _standalone_html(ctx: PlannerView, layer: str) -> bytes:
@@ -144,9 +176,11 @@ def _standalone_html(ctx: PlannerView, layer: str) -> bytes:
     m = _map_for(ctx, layer, title=f"{t('nav_planner')} · {t('app_name')}", note=note)
     html = m.get_root().render()
     html = html.replace(f'"{static}/', f'"{root}{static}/')
-    style = ("<style>.planner-export-note{position:absolute;z-index:1000;left:50px;top:10px;max-width:60%;"
-             "background:rgba(255,255,255,.92);padding:4px 8px;border-radius:4px;font:12px sans-serif;"
-             "box-shadow:0 1px 4px rgba(0,0,0,.3)}</style>")
+    style = (
+        "<style>.planner-export-note{position:absolute;z-index:1000;left:50px;top:10px;max-width:60%;"
+        "background:rgba(255,255,255,.92);padding:4px 8px;border-radius:4px;font:12px sans-serif;"
+        "box-shadow:0 1px 4px rgba(0,0,0,.3)}</style>"
+    )
     css = f'<link rel="stylesheet" href="{root}{static}/css/planner.css"/>'
     return html.replace("</head>", f"{css}{style}</head>", 1).encode("utf-8")
 

@@ -45,10 +45,27 @@ CONTEXT = "广东省佛山市南海区大沥镇"
 
 #: Confidence by Amap ``level``: what a dispatcher can act on, not how sure Amap is.
 LEVEL_SCORE = {
-    "门牌号": 0.9, "门址": 0.9, "单元号": 0.9, "楼栋": 0.9, "楼层": 0.9, "房间": 0.9,
-    "兴趣点": 0.88, "住宅区": 0.88, "公交地铁站点": 0.86,
-    "道路": 0.65, "道路交叉路口": 0.7, "小巷": 0.65, "村庄": 0.62, "热点商圈": 0.62,
-    "乡镇": 0.2, "开发区": 0.2, "区县": 0.1, "市": 0.05, "省": 0.0, "国家": 0.0, "未知": 0.3,
+    "门牌号": 0.9,
+    "门址": 0.9,
+    "单元号": 0.9,
+    "楼栋": 0.9,
+    "楼层": 0.9,
+    "房间": 0.9,
+    "兴趣点": 0.88,
+    "住宅区": 0.88,
+    "公交地铁站点": 0.86,
+    "道路": 0.65,
+    "道路交叉路口": 0.7,
+    "小巷": 0.65,
+    "村庄": 0.62,
+    "热点商圈": 0.62,
+    "乡镇": 0.2,
+    "开发区": 0.2,
+    "区县": 0.1,
+    "市": 0.05,
+    "省": 0.0,
+    "国家": 0.0,
+    "未知": 0.3,
 }
 
 # infocode → error class (table cited in the module docstring).
@@ -62,9 +79,16 @@ class AmapGeocoder:
 
     name = "amap"
 
-    def __init__(self, key: str, *, city: str = "佛山", context: str = CONTEXT,
-                 base_url: str = "https://restapi.amap.com", timeout: float = DEFAULT_TIMEOUT_S,
-                 max_candidates: int = 5) -> None:
+    def __init__(
+        self,
+        key: str,
+        *,
+        city: str = "佛山",
+        context: str = CONTEXT,
+        base_url: str = "https://restapi.amap.com",
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_candidates: int = 5,
+    ) -> None:
         if not key:
             raise ValueError("AmapGeocoder needs a web-service key")
         self._key = key
@@ -86,17 +110,20 @@ class AmapGeocoder:
         params = {"key": self._key, "address": address, "output": "JSON"}
         if self.city:
             params["city"] = self.city
-        reply = http_get_json(self.url, params, provider=self.name, secret_params=("key",),
-                              timeout=self.timeout)
+        reply = http_get_json(
+            self.url, params, provider=self.name, secret_params=("key",), timeout=self.timeout
+        )
         if reply.status == 429:
-            raise ProviderRateLimited(self.name, "rate limited", http_status=429,
-                                      retry_after_s=reply.retry_after_s)
+            raise ProviderRateLimited(
+                self.name, "rate limited", http_status=429, retry_after_s=reply.retry_after_s
+            )
         if reply.status >= 500:
             raise ProviderUnavailable(self.name, "server error", http_status=reply.status)
         data = reply.payload
         if not isinstance(data, dict) or "status" not in data:
-            raise ProviderUnavailable(self.name, f"answer is not Amap's JSON: {reply.text[:80]!r}",
-                                      http_status=reply.status)
+            raise ProviderUnavailable(
+                self.name, f"answer is not Amap's JSON: {reply.text[:80]!r}", http_status=reply.status
+            )
         if str(data.get("status")) != "1":
             raise _error(data, reply.status)
         base: ResultBase = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
@@ -109,10 +136,14 @@ class AmapGeocoder:
             return GeocodeResult(status="not_found", explanation=why, **base)
         top = cands[0]
         if top.score >= MATCH_THRESHOLD and len(cands) == 1:
-            return GeocodeResult(status="matched", best=top, candidates=(top,), explanation=top.matched,
-                                 **base)
-        why = (f"Amap returned {len(cands)} places" if len(cands) > 1
-               else f"Amap resolved it only to {top.level}")
+            return GeocodeResult(
+                status="matched", best=top, candidates=(top,), explanation=top.matched, **base
+            )
+        why = (
+            f"Amap returned {len(cands)} places"
+            if len(cands) > 1
+            else f"Amap resolved it only to {top.level}"
+        )
         return GeocodeResult(status="ambiguous", best=top, candidates=tuple(cands), explanation=why, **base)
 
     def _candidate(self, g: dict) -> Candidate | None:
@@ -127,8 +158,15 @@ class AmapGeocoder:
         level = _text(g.get("level")) or "未知"
         score = LEVEL_SCORE.get(level, 0.3)
         where = _text(g.get("formatted_address")) or loc
-        return Candidate(text=where, lon=float(lon84), lat=float(lat84), score=score,
-                         matched=f"Amap level {level}: {where}", source=self.name, level=level)
+        return Candidate(
+            text=where,
+            lon=float(lon84),
+            lat=float(lat84),
+            score=score,
+            matched=f"Amap level {level}: {where}",
+            source=self.name,
+            level=level,
+        )
 
 
 def _text(value: object) -> str:

@@ -70,10 +70,20 @@ class ProviderError(GeoError):
 
     code = "geocoder_provider_error"
 
-    def __init__(self, provider: str, message: str, *, info: str | None = None,
-                 infocode: str | None = None, http_status: int | None = None) -> None:
-        detail = ", ".join(f"{k}={v}" for k, v in (("info", info), ("infocode", infocode),
-                                                    ("http", http_status)) if v not in (None, ""))
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        info: str | None = None,
+        infocode: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        detail = ", ".join(
+            f"{k}={v}"
+            for k, v in (("info", info), ("infocode", infocode), ("http", http_status))
+            if v not in (None, "")
+        )
         super().__init__(f"{provider}: {message}" + (f" ({detail})" if detail else ""))
         self.provider = provider
         self.info = info
@@ -98,8 +108,9 @@ class ProviderRateLimited(ProviderError):
 
     code = "geocoder_rate_limited"
 
-    def __init__(self, provider: str, message: str, *, retry_after_s: float | None = None,
-                 **kw: Unpack[ProviderDetail]) -> None:
+    def __init__(
+        self, provider: str, message: str, *, retry_after_s: float | None = None, **kw: Unpack[ProviderDetail]
+    ) -> None:
         super().__init__(provider, message, **kw)
         self.retry_after_s = retry_after_s
 
@@ -142,8 +153,9 @@ def http_get_json(
     """
     full = f"{url}?{urllib.parse.urlencode(params)}"
     shown = redact(full, secret_params)
-    request = urllib.request.Request(full, headers={"User-Agent": USER_AGENT, "Accept": "application/json",
-                                                    **(headers or {})})
+    request = urllib.request.Request(
+        full, headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+    )
     log.debug("%s: GET %s", provider, shown)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:

@@ -34,8 +34,9 @@ class ChainGeocoder:
 
     name = "chain"
 
-    def __init__(self, local: Geocoder, providers: Sequence[Geocoder] = (), *,
-                 grid_index: GridIndex | None = None) -> None:
+    def __init__(
+        self, local: Geocoder, providers: Sequence[Geocoder] = (), *, grid_index: GridIndex | None = None
+    ) -> None:
         self.local = local
         self.providers = tuple(providers)
         self.grid_index = grid_index
@@ -75,8 +76,12 @@ class ChainGeocoder:
             if match.status == Status.OK:
                 kept.append(replace(cand, grid_code=str(self.grid_index.codes[match.grid])))
         if not kept:
-            return replace(result, status="not_found", best=None, candidates=(),
-                           explanation=f"{result.source}'s answer lies outside the town's grids "
-                                       f"({result.explanation})")
+            return replace(
+                result,
+                status="not_found",
+                best=None,
+                candidates=(),
+                explanation=f"{result.source}'s answer lies outside the town's grids ({result.explanation})",
+            )
         # A match has one candidate, so if anything was kept it is the match itself.
         return replace(result, best=kept[0], candidates=tuple(kept))

@@ -48,9 +48,22 @@ CONTEXT = "广东省佛山市南海区大沥镇"
 
 #: Confidence by Tianditu ``level`` when no ``score`` is given.
 LEVEL_SCORE = {
-    "门址": 0.9, "门牌号": 0.9, "地名地址": 0.88, "兴趣点": 0.88, "住宅区": 0.88, "楼栋": 0.9,
-    "道路": 0.65, "道路交叉口": 0.7, "村庄": 0.62, "地名": 0.62,
-    "乡镇": 0.2, "区县": 0.1, "县": 0.1, "市": 0.05, "省": 0.0, "国家": 0.0,
+    "门址": 0.9,
+    "门牌号": 0.9,
+    "地名地址": 0.88,
+    "兴趣点": 0.88,
+    "住宅区": 0.88,
+    "楼栋": 0.9,
+    "道路": 0.65,
+    "道路交叉口": 0.7,
+    "村庄": 0.62,
+    "地名": 0.62,
+    "乡镇": 0.2,
+    "区县": 0.1,
+    "县": 0.1,
+    "市": 0.05,
+    "省": 0.0,
+    "国家": 0.0,
 }
 _QUOTA_WORDS = ("超", "限额", "上限", "配额", "quota", "limit")
 
@@ -60,8 +73,14 @@ class TiandituGeocoder:
 
     name = "tianditu"
 
-    def __init__(self, tk: str, *, context: str = CONTEXT, base_url: str = "https://api.tianditu.gov.cn",
-                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        tk: str,
+        *,
+        context: str = CONTEXT,
+        base_url: str = "https://api.tianditu.gov.cn",
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         if not tk:
             raise ValueError("TiandituGeocoder needs a server-side key (tk)")
         self._tk = tk
@@ -75,16 +94,20 @@ class TiandituGeocoder:
     def geocode(self, text: str) -> GeocodeResult:
         parsed = parse(text)
         keyword = text if parsed.foreign else self.context + parsed.text
-        params = {"ds": json.dumps({"keyWord": keyword}, ensure_ascii=False, separators=(",", ":")),
-                  "tk": self._tk}
-        reply = http_get_json(self.url, params, provider=self.name, secret_params=("tk",),
-                              timeout=self.timeout)
+        params = {
+            "ds": json.dumps({"keyWord": keyword}, ensure_ascii=False, separators=(",", ":")),
+            "tk": self._tk,
+        }
+        reply = http_get_json(
+            self.url, params, provider=self.name, secret_params=("tk",), timeout=self.timeout
+        )
         if reply.status != 200:
             raise _http_error(reply)
         data = reply.payload
         if not isinstance(data, dict) or "status" not in data:
-            raise ProviderUnavailable(self.name, f"answer is not Tianditu's JSON: {reply.text[:80]!r}",
-                                      http_status=reply.status)
+            raise ProviderUnavailable(
+                self.name, f"answer is not Tianditu's JSON: {reply.text[:80]!r}", http_status=reply.status
+            )
         status, msg = str(data.get("status")), str(data.get("msg", ""))
         base: ResultBase = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
         if status == "101":
@@ -95,13 +118,20 @@ class TiandituGeocoder:
         if cand is None:
             raise ProviderUnavailable(self.name, "answer has no usable location", info=msg, infocode=status)
         if cand.score < CANDIDATE_THRESHOLD:
-            return GeocodeResult(status="not_found", explanation=f"Tianditu resolved it only to {cand.level}",
-                                 **base)
+            return GeocodeResult(
+                status="not_found", explanation=f"Tianditu resolved it only to {cand.level}", **base
+            )
         if cand.score >= MATCH_THRESHOLD:
-            return GeocodeResult(status="matched", best=cand, candidates=(cand,), explanation=cand.matched,
-                                 **base)
-        return GeocodeResult(status="ambiguous", best=cand, candidates=(cand,),
-                             explanation=f"Tianditu is unsure: {cand.matched}", **base)
+            return GeocodeResult(
+                status="matched", best=cand, candidates=(cand,), explanation=cand.matched, **base
+            )
+        return GeocodeResult(
+            status="ambiguous",
+            best=cand,
+            candidates=(cand,),
+            explanation=f"Tianditu is unsure: {cand.matched}",
+            **base,
+        )
 
     def _candidate(self, loc: object) -> Candidate | None:
         if not isinstance(loc, dict):
@@ -120,8 +150,15 @@ class TiandituGeocoder:
                 pass
         where = str(loc.get("keyWord") or "")
         said = f"Tianditu level {level}" + (f", score {loc['score']}" if "score" in loc else "")
-        return Candidate(text=where or f"{lon:.6f},{lat:.6f}", lon=float(lon84), lat=float(lat84),
-                         score=score, matched=said, source=self.name, level=level)
+        return Candidate(
+            text=where or f"{lon:.6f},{lat:.6f}",
+            lon=float(lon84),
+            lat=float(lat84),
+            score=score,
+            matched=said,
+            source=self.name,
+            level=level,
+        )
 
 
 def _http_error(reply: HttpReply) -> ProviderError:

@@ -39,11 +39,20 @@ class LiveServer:
 def serve_copy_of_demo(demo_template, root: Path, users: bool = True, **config):
     """A private copy of the demo database served on a free port: (server, url, app)."""
     db = root / "redgrid.db"
-    with contextlib.closing(sqlite3.connect(demo_template.path)) as src, \
-            contextlib.closing(sqlite3.connect(db)) as dst:
+    with (
+        contextlib.closing(sqlite3.connect(demo_template.path)) as src,
+        contextlib.closing(sqlite3.connect(db)) as dst,
+    ):
         src.backup(dst)
-    app = create_app({"DATABASE_URL": f"sqlite:///{db}", "CACHE_DIR": str(demo_template.cache_dir),
-                      "SECRET_KEY": "browser-tests", "ACTIVE_TTL_S": 0.0, **config})
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{db}",
+            "CACHE_DIR": str(demo_template.cache_dir),
+            "SECRET_KEY": "browser-tests",
+            "ACTIVE_TTL_S": 0.0,
+            **config,
+        }
+    )
     if users:
         add_users(app)
     server, url = serve(app)

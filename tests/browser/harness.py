@@ -14,19 +14,31 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("REDGRID_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 VIEWPORT = {"width": 1400, "height": 900}
 LOCALE = "zh-CN"
-USERS = [("dispatcher", "王调度", "dispatcher-pass-123", "dispatcher"),
-         ("planner", "李研判", "planner-pass-123", "planner")]
+USERS = [
+    ("dispatcher", "王调度", "dispatcher-pass-123", "dispatcher"),
+    ("planner", "李研判", "planner-pass-123", "planner"),
+]
 
 
 def launch_chromium(playwright):
     """Debian's Chromium, headless (never a browser downloaded by ``playwright install``)."""
     if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium` "
-                           "(scripts/install-test-deps) or set REDGRID_CHROMIUM")
+        raise RuntimeError(
+            f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium` "
+            "(scripts/install-test-deps) or set REDGRID_CHROMIUM"
+        )
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
 
 
@@ -67,8 +79,13 @@ class Recorded:
 
     def foreign(self, base: str) -> list[str]:
         """Requests to any host other than the app's own."""
-        return [u for u in self.requests if not (u.startswith(base) or u.startswith("data:")
-                                                  or u.startswith("blob:") or u == "about:blank")]
+        return [
+            u
+            for u in self.requests
+            if not (
+                u.startswith(base) or u.startswith("data:") or u.startswith("blob:") or u == "about:blank"
+            )
+        ]
 
     def errors(self) -> list[str]:
         return [text for kind, text in self.console if kind == "error"] + self.page_errors

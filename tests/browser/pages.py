@@ -78,8 +78,9 @@ class AppPage:
     @staticmethod
     def definition(scope: Locator | Page, term: str) -> Locator:
         """The value (``dd``) shown next to the label ``term`` (``dt``) of a description list."""
-        return (scope.get_by_role("term").filter(has_text=exactly(term))
-                .locator("xpath=following-sibling::dd[1]"))
+        return (
+            scope.get_by_role("term").filter(has_text=exactly(term)).locator("xpath=following-sibling::dd[1]")
+        )
 
     def html_lang(self) -> str | None:
         return self.page.locator("html").get_attribute("lang")
@@ -128,8 +129,9 @@ class DispatcherPage(AppPage):
 
     def open(self, query: str | dict = "") -> DispatcherPage:
         self.goto(query)
-        self.page.wait_for_function("() => window.RedGridDispatcher && window.RedGridDispatcher.map",
-                                    timeout=TIMEOUT)
+        self.page.wait_for_function(
+            "() => window.RedGridDispatcher && window.RedGridDispatcher.map", timeout=TIMEOUT
+        )
         return self
 
     # --- the search form ---------------------------------------------------------------------------------
@@ -268,8 +270,11 @@ class DispatcherPage(AppPage):
     @staticmethod
     def candidate(button: Locator) -> dict:
         """What a candidate button offers: its address and where it is."""
-        return {"text": button.locator(".text").inner_text(), "lon": button.get_attribute("data-lon"),
-                "lat": button.get_attribute("data-lat")}
+        return {
+            "text": button.locator(".text").inner_text(),
+            "lon": button.get_attribute("data-lon"),
+            "lat": button.get_attribute("data-lat"),
+        }
 
     def open_complaint(self, complaint_id: int | str) -> Locator:
         """The open complaint ``complaint_id`` in the grid's list (found by its link "#id")."""
@@ -293,16 +298,19 @@ class DispatcherPage(AppPage):
 
     def click_map(self, lon: float, lat: float) -> None:
         """Centre the map on a point (in the map's own datum) at zoom 15 and click it."""
-        x, y = self.page.evaluate("([lat, lon]) => { const m = window.RedGridDispatcher.map; "
-                                  "m.setView([lat, lon], 15, {animate: false}); "
-                                  "const p = m.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
-                                  [lat, lon])
+        x, y = self.page.evaluate(
+            "([lat, lon]) => { const m = window.RedGridDispatcher.map; "
+            "m.setView([lat, lon], 15, {animate: false}); "
+            "const p = m.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+            [lat, lon],
+        )
         box = self.map.bounding_box()
         self.page.mouse.click(box["x"] + x, box["y"] + y)
 
     def wgs84_to_gcj02(self, points: list[tuple[float, float]]) -> list[list[float]]:
-        return self.page.evaluate("ps => ps.map(p => window.RedGridDispatcher.wgs84ToGcj02(p[0], p[1]))",
-                                  points)
+        return self.page.evaluate(
+            "ps => ps.map(p => window.RedGridDispatcher.wgs84ToGcj02(p[0], p[1]))", points
+        )
 
 
 class GridsPage(AppPage):
@@ -376,8 +384,10 @@ class GridsPage(AppPage):
         return self.page.evaluate("window.RedGridGrids.map.getZoom()")
 
     def zoom_to(self, lon: float, lat: float, zoom: int) -> None:
-        self.page.evaluate("([lat, lon, z]) => { window.RedGridGrids.map.setView([lat, lon], z, "
-                           "{animate: false}); }", [lat, lon, zoom])
+        self.page.evaluate(
+            "([lat, lon, z]) => { window.RedGridGrids.map.setView([lat, lon], z, {animate: false}); }",
+            [lat, lon, zoom],
+        )
 
     def grid_labels(self) -> Locator:
         return self.page.locator(".grid-label span")
@@ -387,14 +397,17 @@ class GridsPage(AppPage):
         return self.grid_labels().all_inner_texts()
 
     def wait_without_grid_labels(self) -> None:
-        self.page.wait_for_function("() => document.querySelectorAll('.grid-label').length === 0",
-                                    timeout=TIMEOUT)
+        self.page.wait_for_function(
+            "() => document.querySelectorAll('.grid-label').length === 0", timeout=TIMEOUT
+        )
 
     def hover(self, lon: float, lat: float) -> Locator:
         """Move the mouse onto a point of the map; the grid tooltip that opens there."""
-        x, y = self.page.evaluate("([lat, lon]) => { const m = window.RedGridGrids.map; "
-                                  "const p = m.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
-                                  [lat, lon])
+        x, y = self.page.evaluate(
+            "([lat, lon]) => { const m = window.RedGridGrids.map; "
+            "const p = m.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+            [lat, lon],
+        )
         box = self.map.bounding_box()
         self.page.mouse.move(box["x"] + x - 3, box["y"] + y - 3)
         self.page.mouse.move(box["x"] + x, box["y"] + y)
@@ -496,11 +509,13 @@ class PlannerPage(AppPage):
         return self.page.get_by_label(self.t("pl_categories"), exact=True)
 
     def selected_categories(self) -> list[str]:
-        return sorted(self.categories.get_by_role("option", selected=True).evaluate_all(
-            "os => os.map(o => o.value)"))
+        return sorted(
+            self.categories.get_by_role("option", selected=True).evaluate_all("os => os.map(o => o.value)")
+        )
 
-    def apply_filters(self, since: str | None = None, until: str | None = None,
-                      categories: list[str] | None = None) -> None:
+    def apply_filters(
+        self, since: str | None = None, until: str | None = None, categories: list[str] | None = None
+    ) -> None:
         """Fill in the filters and apply them; waits for the page to come back."""
         if since is not None:
             self.since.fill(since)
@@ -521,13 +536,16 @@ class PlannerPage(AppPage):
 
     def open_popup_of(self, i: int) -> Locator:
         """Click the map where grid ``i`` lies (its point on surface), as a user would."""
-        x, y = self.page.evaluate("""(i) => {
+        x, y = self.page.evaluate(
+            """(i) => {
             const map = window.plannerMap, at = window.plannerGrids.points[i];
             map.closePopup();
             map.setView(at, 16, {animate: false});
             const p = map.latLngToContainerPoint(at), box = map.getContainer().getBoundingClientRect();
             return [box.left + p.x, box.top + p.y];
-        }""", i)
+        }""",
+            i,
+        )
         self.page.wait_for_timeout(300)
         self.page.mouse.click(x, y)
         self.page.wait_for_selector(".leaflet-popup .pl-pop", timeout=TIMEOUT)
@@ -672,7 +690,8 @@ class NewComplaintPage(AppPage):
 
     def wait_loaded(self) -> None:
         expect(self.page.get_by_role("heading", name=self.t("nav_new_complaint"), level=1)).to_be_visible(
-            timeout=TIMEOUT)
+            timeout=TIMEOUT
+        )
 
     def field(self, key: str) -> Locator:
         """A form field by its label: category, channel, text, address, lon, lat, coordsys, ..."""

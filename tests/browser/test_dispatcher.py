@@ -27,8 +27,9 @@ GAZETTEER = REPO / "data" / "gazetteer" / "dali-demo-addresses.csv"
 ADDRESS = "奇槎大道38号"  # a road and door number of the demo gazetteer
 LEVELS = ["组长", "副组长", "指导员/小红格格长", "小红格组长", "网格员"]
 # a blank tile, served by the test for every Amap tile request so that none leaves the machine
-BLANK_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8"
-                             "AAAAASUVORK5CYII=")
+BLANK_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 AMAP_TILES = re.compile(r"^https?://webrd0\d\.is\.autonavi\.com/")
 
 

@@ -34,8 +34,12 @@ def two_versions(demo_template, tmp_path_factory):
     server, url, app = serve_copy_of_demo(demo_template, root, users=False)
     outcome = grid_importer(app).import_file(path, label=EVIL_LABEL, activate=False)
     evil = grids.iloc[0]
-    yield {"url": url, "version": outcome.version_id,
-           "code": evil["code"], "point": evil.geometry.representative_point().coords[0]}
+    yield {
+        "url": url,
+        "version": outcome.version_id,
+        "code": evil["code"],
+        "point": evil.geometry.representative_point().coords[0],
+    }
     server.shutdown()
 
 
@@ -48,7 +52,8 @@ def test_overview_has_legend_layers_and_labels_from_zoom_14(page, demo_grids):
     assert grids.kind_badges("urban").first.inner_text() == "城"
     assert grids.kind_badges("rural").first.inner_text() == "农"
     colours = legend.evaluate_all(
-        "items => items.map(i => getComputedStyle(i.querySelector('i')).backgroundColor)")
+        "items => items.map(i => getComputedStyle(i.querySelector('i')).backgroundColor)"
+    )
     assert len(set(colours)) >= 6
     assert grids.legend_list().evaluate("ul => getComputedStyle(ul).overflowY") == "auto"
     assert grids.overlay_names() == ["网格", "社区边界", "镇界"]

@@ -22,8 +22,14 @@ from tests.browser.pages import PlannerPage
 TIMEOUT = 15_000
 GLYPHICONS_LOADED = """() => Array.from(document.fonts).some(
     f => f.family.replace(/["']/g, '') === 'Glyphicons Halflings' && f.status === 'loaded')"""
-LAYERS = [("heat", "热力图"), ("animation", "逐月动画"), ("rates", "每千人诉求率"),
-          ("hotspots", "热点分析 Gi*"), ("h3", "H3 六边形"), ("counts", "网格诉求数")]
+LAYERS = [
+    ("heat", "热力图"),
+    ("animation", "逐月动画"),
+    ("rates", "每千人诉求率"),
+    ("hotspots", "热点分析 Gi*"),
+    ("h3", "H3 六边形"),
+    ("counts", "网格诉求数"),
+]
 
 
 @pytest.fixture
@@ -62,13 +68,18 @@ def test_planner_switches_layers_filters_and_opens_a_grid_popup(page, store):
             assert re.fullmatch(r"\d{4}-\d{2}", first_month)
             assert first_month == months_in_store(store, {})[0]
             planner.step_forward()
-            page.wait_for_function("m => document.querySelector('.timecontrol-date').innerText.trim() !== m",
-                                   arg=first_month, timeout=TIMEOUT)
+            page.wait_for_function(
+                "m => document.querySelector('.timecontrol-date').innerText.trim() !== m",
+                arg=first_month,
+                timeout=TIMEOUT,
+            )
             assert planner.time_date.inner_text().strip() == months_in_store(store, {})[1]
             # the font of the slider's buttons (Bootstrap 3 Glyphicons) came from our static files
             page.wait_for_function(GLYPHICONS_LOADED, timeout=TIMEOUT)
-            assert any(u.startswith(f"{page.base}/static/vendor/bootstrap/dist/fonts/glyphicons-halflings")
-                       for u in page.record.requests)
+            assert any(
+                u.startswith(f"{page.base}/static/vendor/bootstrap/dist/fonts/glyphicons-halflings")
+                for u in page.record.requests
+            )
         else:
             assert planner.time_control.is_hidden()
         if key == "heat":
@@ -86,8 +97,11 @@ def test_planner_switches_layers_filters_and_opens_a_grid_popup(page, store):
     before = planner.total()
     planner.apply_filters(since="2025-06-01", until="2025-08-31", categories=["noise", "rubbish"])
     china = datetime.timezone(datetime.timedelta(hours=8))
-    filters = {"since": datetime.datetime(2025, 6, 1, tzinfo=china),
-               "until": datetime.datetime(2025, 9, 1, tzinfo=china), "category_code": ["noise", "rubbish"]}
+    filters = {
+        "since": datetime.datetime(2025, 6, 1, tzinfo=china),
+        "until": datetime.datetime(2025, 9, 1, tzinfo=china),
+        "category_code": ["noise", "rubbish"],
+    }
     after = planner.total()
     assert after == store.count_complaints(filters)
     assert 0 < after < before

@@ -37,20 +37,45 @@ def row_counts(store, *tables: str) -> tuple[int, ...]:
     if isinstance(store, MemoryStore):
         return tuple(len(store.t[name].rows) for name in tables)
     with store.engine.connect() as conn:
-        return tuple(conn.execute(sa.select(sa.func.count()).select_from(store.t[name])).scalar_one()
-                     for name in tables)
+        return tuple(
+            conn.execute(sa.select(sa.func.count()).select_from(store.t[name])).scalar_one()
+            for name in tables
+        )
 
 
 def complaint_row(external_id: str, *, source: str = "test", **values) -> dict:
     # every row names the same columns, as the service's rows do (one executemany per batch)
-    return {"source": source, "external_id": external_id, "channel": "hotline", "category_code": "noise",
-            "text": "噪音", "reported_at": T0, "state": "collected", "grid_code": "440605125001001",
-            "community_code": "440605125001", "lon": 113.14, "lat": 23.10, "department_code": None,
-            "deadline": None, **values}
+    return {
+        "source": source,
+        "external_id": external_id,
+        "channel": "hotline",
+        "category_code": "noise",
+        "text": "噪音",
+        "reported_at": T0,
+        "state": "collected",
+        "grid_code": "440605125001001",
+        "community_code": "440605125001",
+        "lon": 113.14,
+        "lat": 23.10,
+        "department_code": None,
+        "deadline": None,
+        **values,
+    }
 
 
-def event(action: str = "collect", to_state: str | None = "collected", at: datetime.datetime = T0,
-          **values) -> dict:
-    return {"at": at, "actor": "test", "action": action, "from_state": None, "to_state": to_state,
-            "note": None, "department_code": None, "deadline": None, "satisfied": None, "duplicate_of": None,
-            **values}
+def event(
+    action: str = "collect", to_state: str | None = "collected", at: datetime.datetime = T0, **values
+) -> dict:
+    return {
+        "at": at,
+        "actor": "test",
+        "action": action,
+        "from_state": None,
+        "to_state": to_state,
+        "note": None,
+        "department_code": None,
+        "deadline": None,
+        "satisfied": None,
+        "duplicate_of": None,
+        **values,
+    }

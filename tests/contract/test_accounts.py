@@ -14,8 +14,15 @@ def test_users_are_added_read_and_listed_as_records(store):
     li = store.add_user("li", "李明", "hash-2", "department", department_code="police")
     user = store.user(username="wang")
     assert isinstance(user, UserAccount)
-    assert (user.id, user.username, user.display_name, user.password_hash, user.role,
-            user.department_code, user.active) == (wang, "wang", "王芳", "hash-1", "dispatcher", None, True)
+    assert (
+        user.id,
+        user.username,
+        user.display_name,
+        user.password_hash,
+        user.role,
+        user.department_code,
+        user.active,
+    ) == (wang, "wang", "王芳", "hash-1", "dispatcher", None, True)
     assert user.created_at.tzinfo is not None
     assert store.user(user_id=li) == store.user(username="li")
     assert store.user(user_id=li).department_code == "police"

@@ -32,8 +32,9 @@ def _counts(store) -> tuple[int, ...]:
 
 
 def test_add_complaints_stores_rows_with_their_events_and_skips_known_ids(store):
-    result = store.add_complaints([_row("a"), _row("b"), _row("a")], [[_event()], [_event()], [_event()]],
-                                  import_meta=META)
+    result = store.add_complaints(
+        [_row("a"), _row("b"), _row("a")], [[_event()], [_event()], [_event()]], import_meta=META
+    )
     assert len(result.added) == 2 and result.skipped == [("test", "a")] and result.import_id is not None
     again = store.add_complaints([_row("a"), _row("c"), _row("a", source="other")], [[_event()]] * 3)
     assert again.skipped == [("test", "a")] and len(again.added) == 2 and again.import_id is None
@@ -53,9 +54,20 @@ def test_add_complaints_stores_rows_with_their_events_and_skips_known_ids(store)
 
 def test_stored_values_come_back_as_stored(store):
     geocode = {"provider": "amap", "score": 0.9, "parts": ["佛山", "南海"]}
-    [cid] = store.add_complaints([_row("v", geocode=geocode, input_coordsys="gcj02", input_lon=113.145,
-                                       input_lat=23.097, reporter_name="王", satisfied=None)],
-                                 [[_event(note="电话")]]).added
+    [cid] = store.add_complaints(
+        [
+            _row(
+                "v",
+                geocode=geocode,
+                input_coordsys="gcj02",
+                input_lon=113.145,
+                input_lat=23.097,
+                reporter_name="王",
+                satisfied=None,
+            )
+        ],
+        [[_event(note="电话")]],
+    ).added
     geocode["score"] = 0  # the store keeps its own copy
     case = store.complaint(cid)
     assert case.geocode == {"provider": "amap", "score": 0.9, "parts": ["佛山", "南海"]}
@@ -122,8 +134,10 @@ def test_update_complaint_applies_a_change_with_its_event_only_at_the_expected_v
     assert store.update_complaint(cid, 1, values, {**dispatch, "from_state": "collected"}) == 2
     with pytest.raises(ConcurrentUpdate) as info:
         store.update_complaint(cid, 1, {"state": "resolved"}, _event("resolve", "resolved"))
-    assert str(info.value) == (f"complaint {cid} was changed by someone else (you had version 1, "
-                               "it is now 2); reload it and try again")
+    assert str(info.value) == (
+        f"complaint {cid} was changed by someone else (you had version 1, "
+        "it is now 2); reload it and try again"
+    )
     assert (info.value.complaint_id, info.value.expected, info.value.actual) == (cid, 1, 2)
     stored = store.complaint(cid)
     assert (stored.state, stored.row_version, stored.deadline) == ("dispatched", 2, deadline)
@@ -131,7 +145,10 @@ def test_update_complaint_applies_a_change_with_its_event_only_at_the_expected_v
     events = store.complaint_events(cid)
     assert [e.action for e in events] == ["collect", "dispatch"]
     assert (events[1].from_state, events[1].department_code, events[1].deadline) == (
-        "collected", "police", deadline)
+        "collected",
+        "police",
+        deadline,
+    )
     with pytest.raises(KeyError):
         store.update_complaint(cid + 1000, 1, {"state": "resolved"}, _event("resolve", "resolved"))
 
@@ -151,13 +168,17 @@ def test_two_threads_updating_the_same_version_one_wins_and_the_other_stores_not
         barrier = threading.Barrier(2)
         outcomes: dict[str, object] = {}
 
-        def update(department: str, cid: int = cid, barrier: threading.Barrier = barrier,
-                   outcomes: dict = outcomes) -> None:
+        def update(
+            department: str, cid: int = cid, barrier: threading.Barrier = barrier, outcomes: dict = outcomes
+        ) -> None:
             barrier.wait()
             try:
                 outcomes[department] = store.update_complaint(
-                    cid, 1, {"state": "dispatched", "department_code": department},
-                    _event("dispatch", "dispatched", department_code=department, note=department))
+                    cid,
+                    1,
+                    {"state": "dispatched", "department_code": department},
+                    _event("dispatch", "dispatched", department_code=department, note=department),
+                )
             except ConcurrentUpdate as exc:
                 outcomes[department] = exc
 
@@ -176,23 +197,46 @@ def test_two_threads_updating_the_same_version_one_wins_and_the_other_stores_not
 
 
 def test_follow_up_frame_has_one_row_per_call_with_its_complaint(store):
-    rows = [_row("f1", grid_code="G1", department_code="police"),
-            _row("f2", grid_code="G2", department_code="urban_management"),
-            _row("f3", grid_code="G2", source="elsewhere")]
+    rows = [
+        _row("f1", grid_code="G1", department_code="police"),
+        _row("f2", grid_code="G2", department_code="urban_management"),
+        _row("f3", grid_code="G2", source="elsewhere"),
+    ]
     later = T0 + datetime.timedelta(days=3)
-    events = [[_event(), _event("follow_up", "reopened", satisfied=False, at=later),
-               _event("follow_up", "closed", satisfied=True, at=later + datetime.timedelta(days=2))],
-              [_event(), _event("start_follow_up", "follow_up", at=later),
-               _event("follow_up", "closed", satisfied=True, at=later + datetime.timedelta(hours=1))],
-              [_event(), _event("follow_up", "reopened", satisfied=False, at=later)]]
+    events = [
+        [
+            _event(),
+            _event("follow_up", "reopened", satisfied=False, at=later),
+            _event("follow_up", "closed", satisfied=True, at=later + datetime.timedelta(days=2)),
+        ],
+        [
+            _event(),
+            _event("start_follow_up", "follow_up", at=later),
+            _event("follow_up", "closed", satisfied=True, at=later + datetime.timedelta(hours=1)),
+        ],
+        [_event(), _event("follow_up", "reopened", satisfied=False, at=later)],
+    ]
     ids = store.add_complaints(rows, events).added
     frame = store.follow_up_frame({"source": "test"}).sort_values(["complaint_id", "at"])
-    assert list(frame.columns) == ["complaint_id", "at", "satisfied", "grid_code", "community_code",
-                                   "category_code", "department_code"]
-    assert [(int(c), bool(s), g, d) for c, s, g, d in
-            frame[["complaint_id", "satisfied", "grid_code", "department_code"]].itertuples(index=False)] == [
-        (ids[0], False, "G1", "police"), (ids[0], True, "G1", "police"),
-        (ids[1], True, "G2", "urban_management")]
+    assert list(frame.columns) == [
+        "complaint_id",
+        "at",
+        "satisfied",
+        "grid_code",
+        "community_code",
+        "category_code",
+        "department_code",
+    ]
+    assert [
+        (int(c), bool(s), g, d)
+        for c, s, g, d in frame[["complaint_id", "satisfied", "grid_code", "department_code"]].itertuples(
+            index=False
+        )
+    ] == [
+        (ids[0], False, "G1", "police"),
+        (ids[0], True, "G1", "police"),
+        (ids[1], True, "G2", "urban_management"),
+    ]
     assert pd.Timestamp(frame["at"].iloc[0]) == pd.Timestamp(later)
     assert len(store.follow_up_frame()) == 4
     assert store.follow_up_frame({"source": "nobody"}).empty
@@ -201,10 +245,12 @@ def test_follow_up_frame_has_one_row_per_call_with_its_complaint(store):
 
 def _filter_fixture(store):
     deadline = datetime.datetime(2025, 10, 11, 23, 59, 59, tzinfo=CHINA)
-    rows = [_row("x1", state="dispatched", deadline=deadline, department_code="police"),
-            _row("x2", state="reopened", deadline=deadline, category_code="rubbish"),
-            _row("x3", state="resolved", deadline=deadline),
-            _row("x4", reported_at=T0 + datetime.timedelta(days=40))]
+    rows = [
+        _row("x1", state="dispatched", deadline=deadline, department_code="police"),
+        _row("x2", state="reopened", deadline=deadline, category_code="rubbish"),
+        _row("x3", state="resolved", deadline=deadline),
+        _row("x4", reported_at=T0 + datetime.timedelta(days=40)),
+    ]
     return deadline, store.add_complaints(rows, [[_event()]] * 4).added
 
 
@@ -259,8 +305,9 @@ def test_complaints_frame(store):
 
 def test_complaints_stamp_changes_with_every_new_or_changed_complaint(store):
     assert store.complaints_stamp() == (0, None, None, None, None)
-    ids = store.add_complaints([_row("s1"), _row("s2", reported_at=T0 + datetime.timedelta(days=2))],
-                               [[_event()]] * 2).added
+    ids = store.add_complaints(
+        [_row("s1"), _row("s2", reported_at=T0 + datetime.timedelta(days=2))], [[_event()]] * 2
+    ).added
     stamp = store.complaints_stamp()
     count, last_id, changed, first, last = stamp
     assert (count, last_id) == (2, ids[1])
@@ -276,29 +323,58 @@ def test_complaints_stamp_changes_with_every_new_or_changed_complaint(store):
 def test_photos_are_kept_with_their_complaint(store):
     [cid, other] = store.add_complaints([_row("p"), _row("q")], [[_event()]] * 2).added
     assert store.photos(cid) == []
-    first = store.add_photo(cid, filename="a.jpg", content_type="image/jpeg", size=10, sha256="a" * 64,
-                            stored_as="aa.jpg")
-    second = store.add_photo(cid, filename="b.png", content_type="image/png", size=20, sha256="b" * 64,
-                             stored_as="bb.png")
+    first = store.add_photo(
+        cid, filename="a.jpg", content_type="image/jpeg", size=10, sha256="a" * 64, stored_as="aa.jpg"
+    )
+    second = store.add_photo(
+        cid, filename="b.png", content_type="image/png", size=20, sha256="b" * 64, stored_as="bb.png"
+    )
     photos = store.photos(cid)
     assert all(isinstance(p, Photo) for p in photos)
     assert [(p.id, p.filename, p.content_type, p.size, p.stored_as) for p in photos] == [
-        (first, "a.jpg", "image/jpeg", 10, "aa.jpg"), (second, "b.png", "image/png", 20, "bb.png")]
+        (first, "a.jpg", "image/jpeg", 10, "aa.jpg"),
+        (second, "b.png", "image/png", 20, "bb.png"),
+    ]
     assert photos[0].complaint_id == cid and photos[0].sha256 == "a" * 64
     assert photos[0].created_at.tzinfo is not None
     assert store.photos(other) == []
     with pytest.raises(sa.exc.IntegrityError):  # no photo of a complaint that does not exist
-        store.add_photo(other + 1000, filename="c.jpg", content_type="image/jpeg", size=1,
-                        sha256="c" * 64, stored_as="cc.jpg")
+        store.add_photo(
+            other + 1000,
+            filename="c.jpg",
+            content_type="image/jpeg",
+            size=1,
+            sha256="c" * 64,
+            stored_as="cc.jpg",
+        )
 
 
 def test_regrid_replaces_the_mapping_of_one_version(store):
     grids = with_areas(metric_box_grid())
-    first = store.add_version(grids, community_outlines(grids), label="a", town_code=TOWN, created_by=None,
-                              source=None, source_crs=None, sha256=None, report=None, repairs=None)
-    second = store.add_version(grids, community_outlines(grids), label="b", town_code=TOWN,
-                               created_by=None, source=None, source_crs=None, sha256=None, report=None,
-                               repairs=None)
+    first = store.add_version(
+        grids,
+        community_outlines(grids),
+        label="a",
+        town_code=TOWN,
+        created_by=None,
+        source=None,
+        source_crs=None,
+        sha256=None,
+        report=None,
+        repairs=None,
+    )
+    second = store.add_version(
+        grids,
+        community_outlines(grids),
+        label="b",
+        town_code=TOWN,
+        created_by=None,
+        source=None,
+        source_crs=None,
+        sha256=None,
+        report=None,
+        repairs=None,
+    )
     ids = store.add_complaints([_row("g1"), _row("g2")], [[_event()]] * 2).added
     assert store.regrid_frame(first).empty
     assert list(store.regrid_frame(first).columns) == ["complaint_id", "grid_code"]

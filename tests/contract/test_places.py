@@ -21,16 +21,31 @@ from tests.conftest import outline_of
 
 def _add(store, grids, *, activate=False, label="v"):
     grids = with_areas(grids)
-    return store.add_version(grids, community_outlines(grids), label=label, town_code=TOWN,
-                             created_by="test", source="test.geojson", source_crs="EPSG:4326",
-                             sha256=label, report={"ok": True}, repairs=["x"], activate=activate)
+    return store.add_version(
+        grids,
+        community_outlines(grids),
+        label=label,
+        town_code=TOWN,
+        created_by="test",
+        source="test.geojson",
+        source_crs="EPSG:4326",
+        sha256=label,
+        report={"ok": True},
+        repairs=["x"],
+        activate=activate,
+    )
 
 
 def test_an_empty_store_has_nothing(store):
     assert store.versions() == [] and store.active_version_id() is None
     assert store.towns() == [] and store.town(TOWN) is None
     assert store.communities().empty and list(store.communities().columns) == [
-        "code", "name", "short_name", "kind", "town_code"]
+        "code",
+        "name",
+        "short_name",
+        "kind",
+        "town_code",
+    ]
     assert store.activations() == [] and store.assignments() == []
     assert store.version(1) is None and store.version_by_sha256("x") is None
 
@@ -57,8 +72,15 @@ def test_versions_geometry_is_stored_exactly(store):
     version = _add(store, grids)
     back = store.grids(version)
     assert isinstance(back, gpd.GeoDataFrame) and back.crs.to_epsg() == 4326
-    assert list(back.columns) == ["code", "name", "community_code", "area_m2", "population",
-                                  "households", "geometry"]
+    assert list(back.columns) == [
+        "code",
+        "name",
+        "community_code",
+        "area_m2",
+        "population",
+        "households",
+        "geometry",
+    ]
     assert back["code"].tolist() == sorted(grids["code"])
     by_code = grids.set_index("code")
     for row in back.itertuples():
@@ -77,9 +99,20 @@ def test_version_records_say_what_was_imported(store):
     version = _add(store, metric_box_grid(), label="first")
     info = store.version(version)
     assert (info.id, info.label, info.town_code, info.created_by, info.source, info.source_crs) == (
-        version, "first", TOWN, "test", "test.geojson", "EPSG:4326")
+        version,
+        "first",
+        TOWN,
+        "test",
+        "test.geojson",
+        "EPSG:4326",
+    )
     assert (info.sha256, info.n_grids, info.report, info.repairs, info.note) == (
-        "first", 6, {"ok": True}, ["x"], None)
+        "first",
+        6,
+        {"ok": True},
+        ["x"],
+        None,
+    )
     assert not info.active and info.activated_at is None
     assert info.created_at.tzinfo is not None
     again = _add(store, metric_box_grid(nx=2), label="first")
@@ -121,9 +154,19 @@ def test_failed_version_insert_leaves_nothing_behind(store):
     grids = with_areas(metric_box_grid())
     grids.loc[1, "code"] = grids.loc[0, "code"]  # primary key clash inside the transaction
     with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError differs per backend
-        store.add_version(grids, community_outlines(grids), label="bad", town_code=TOWN,
-                          created_by=None, source=None, source_crs=None, sha256=None, report=None,
-                          repairs=None, activate=True)
+        store.add_version(
+            grids,
+            community_outlines(grids),
+            label="bad",
+            town_code=TOWN,
+            created_by=None,
+            source=None,
+            source_crs=None,
+            sha256=None,
+            report=None,
+            repairs=None,
+            activate=True,
+        )
     assert store.versions() == [] and store.active_version_id() is None
     assert store.activations() == []
 
@@ -142,8 +185,9 @@ def test_roster_import_is_idempotent_and_updates_in_place(store):
     assert first.import_id is not None
     again = store.import_assignments(_people(), filename="r.csv", sha256="1")
     assert (again.added, again.updated, again.unchanged, again.import_id) == (0, 0, 2, None)
-    changed = store.import_assignments(_people(end=datetime.date(2025, 6, 30), name="张叁"),
-                                       filename="r2.csv", sha256="2")
+    changed = store.import_assignments(
+        _people(end=datetime.date(2025, 6, 30), name="张叁"), filename="r2.csv", sha256="2"
+    )
     assert (changed.added, changed.updated, changed.unchanged) == (0, 1, 1)
     rows = {a.phone: a for a in store.assignments()}
     assert rows["13800130001"].end == datetime.date(2025, 6, 30)

@@ -16,8 +16,11 @@ PARTS = (PlaceStore, ComplaintStore, AccountStore, CalendarStore)
 
 
 def _methods(protocol) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(member) for name, member in vars(protocol).items()
-            if callable(member) and not name.startswith("_")}
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(protocol).items()
+        if callable(member) and not name.startswith("_")
+    }
 
 
 def test_the_union_is_the_four_concerns_and_they_do_not_overlap():

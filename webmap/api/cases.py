@@ -49,11 +49,23 @@ def list_complaints():
     channel, since, until, overdue=1, deadline=on_time|due_soon|overdue (due soon: 80 % of the
     working time used); paging with limit (≤ 1000) and offset."""
     cases = auth.services().cases
-    page = cases.list_cases(auth.caller(), case_filters(request.args, now=cases.now()),
-                            limit=int_arg("limit", 100), offset=int_arg("offset", 0),
-                            deadline=request.args.get("deadline") or None)
-    return no_store(jsonify({"total": page.total, "limit": page.limit, "offset": page.offset,
-                             "complaints": [case_json(v, cases.catalog) for v in page.items]}))
+    page = cases.list_cases(
+        auth.caller(),
+        case_filters(request.args, now=cases.now()),
+        limit=int_arg("limit", 100),
+        offset=int_arg("offset", 0),
+        deadline=request.args.get("deadline") or None,
+    )
+    return no_store(
+        jsonify(
+            {
+                "total": page.total,
+                "limit": page.limit,
+                "offset": page.offset,
+                "complaints": [case_json(v, cases.catalog) for v in page.items],
+            }
+        )
+    )
 
 
 @bp.get("/complaints/<int:complaint_id>")
@@ -77,11 +89,17 @@ def act(complaint_id: int):
     data = request.get_json(silent=True) or {}
     if not isinstance(data, dict):
         raise Problem("send a JSON object: {action, version, ...}", code="bad_json")
-    view = cases.act(who, complaint_id, str(data.get("action", "")),
-                     expected_version=data.get("version") or request.headers.get("If-Match", "").strip('"'),
-                     note=data.get("note"), department=data.get("department"),
-                     deadline=data.get("deadline") or None, satisfied=data.get("satisfied"),
-                     duplicate_of=data.get("duplicate_of"))
+    view = cases.act(
+        who,
+        complaint_id,
+        str(data.get("action", "")),
+        expected_version=data.get("version") or request.headers.get("If-Match", "").strip('"'),
+        note=data.get("note"),
+        department=data.get("department"),
+        deadline=data.get("deadline") or None,
+        satisfied=data.get("satisfied"),
+        duplicate_of=data.get("duplicate_of"),
+    )
     return no_store(jsonify(case_json(view, cases.catalog)))
 
 
@@ -118,7 +136,9 @@ def import_complaints():
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{Path(upload.filename or 'upload').stem}{suffix}"
         upload.save(path)
-        report = cases.import_file(path, source=source, actor=who.actor,
-                                   encoding=request.form.get("encoding") or None)
-    return jsonify({"rows": report.rows, "added": report.added, "skipped": report.skipped,
-                    "import_id": report.import_id}), 201 if report.added else 200
+        report = cases.import_file(
+            path, source=source, actor=who.actor, encoding=request.form.get("encoding") or None
+        )
+    return jsonify(
+        {"rows": report.rows, "added": report.added, "skipped": report.skipped, "import_id": report.import_id}
+    ), 201 if report.added else 200

@@ -64,10 +64,12 @@ def points():
     annotate = request.args.get("fields", "full") != "grid"
     grids = auth.services().grids
     grid_set = _grid_set()
-    reader = batch_io.reader_for(request.mimetype, request.stream, request.get_data
-                                 if request.mimetype not in batch_io.STREAMED else None)
-    writer = batch_io.writer_for(request.args.get("format"), request.accept_mimetypes,
-                                 request.mimetype)
+    reader = batch_io.reader_for(
+        request.mimetype,
+        request.stream,
+        request.get_data if request.mimetype not in batch_io.STREAMED else None,
+    )
+    writer = batch_io.writer_for(request.args.get("format"), request.accept_mimetypes, request.mimetype)
     # Read the first chunk before answering: a body that is not CSV/Arrow/Parquet, or lacks the
     # lon/lat columns, must get its 400 now, not break a stream that already sent 200.
     reader = iter(reader)
@@ -77,8 +79,9 @@ def points():
         yield writer.head()
         first = True
         for chunk in itertools.chain([head] if head is not None else [], reader):
-            _, match, wlon, wlat = grids.locate_many(chunk.lon, chunk.lat, coordsys=coordsys,
-                                                   version=grid_set.version.id, annotate=annotate)
+            _, match, wlon, wlat = grids.locate_many(
+                chunk.lon, chunk.lat, coordsys=coordsys, version=grid_set.version.id, annotate=annotate
+            )
             yield writer.rows(chunk, wlon, wlat, match, grid_set, first=first)
             first = False
         yield writer.tail()
@@ -92,8 +95,12 @@ def points():
 def grids():
     """All grids of a version (attributes only; ``/grids.geojson`` has the shapes)."""
     grid_set = _grid_set()
-    return json_response({"version": version_json(grid_set.version),
-                          "grids": [grid_json(grid_set, i) for i in range(len(grid_set.index))]})
+    return json_response(
+        {
+            "version": version_json(grid_set.version),
+            "grids": [grid_json(grid_set, i) for i in range(len(grid_set.index))],
+        }
+    )
 
 
 @bp.get("/grids.geojson")
@@ -125,8 +132,10 @@ def communities_geojson():
     grid_set = _grid_set()
     shapes = auth.services().grids.community_shapes(grid_set.version.id)
     simplify = _simplify_arg()
-    features = [_community_feature(grid_set, r.code, r.geometry, r.area_m2, simplify)
-                for r in shapes.itertuples(index=False)]
+    features = [
+        _community_feature(grid_set, r.code, r.geometry, r.area_m2, simplify)
+        for r in shapes.itertuples(index=False)
+    ]
     return _geojson({"type": "FeatureCollection", "features": features})
 
 
@@ -136,16 +145,18 @@ def community_geojson(code: str):
     shapes = auth.services().grids.community_shapes(grid_set.version.id)
     found = shapes[shapes["code"] == code]
     if found.empty:
-        raise Problem(f"community {code} has no grids in version {grid_set.version.id}",
-                      code="not_found", status=404)
+        raise Problem(
+            f"community {code} has no grids in version {grid_set.version.id}", code="not_found", status=404
+        )
     r = found.iloc[0]
     return _geojson(_community_feature(grid_set, code, r.geometry, r.area_m2, _simplify_arg()))
 
 
 @bp.get("/versions")
 def versions():
-    return json_response({"versions": [version_json(v) for v in auth.services().grids.versions()]},
-                         cache=False)
+    return json_response(
+        {"versions": [version_json(v) for v in auth.services().grids.versions()]}, cache=False
+    )
 
 
 @bp.get("/versions/<int:version_id>")
@@ -191,20 +202,28 @@ def _grid_feature(grid_set: GridSet, i: int, simplify: float, coordsys: str = "w
         geom = shapely.simplify(geom, simplify, preserve_topology=True)
     if coordsys != "wgs84":
         geom = geometries_from_wgs84(np.asarray([geom], dtype=object), coordsys)[0]
-    return {"type": "Feature", "id": str(grid_set.index.codes[i]),
-            "properties": grid_json(grid_set, i), "geometry": shapely.geometry.mapping(geom)}
+    return {
+        "type": "Feature",
+        "id": str(grid_set.index.codes[i]),
+        "properties": grid_json(grid_set, i),
+        "geometry": shapely.geometry.mapping(geom),
+    }
 
 
 def _community_feature(grid_set: GridSet, code: str, geom, area_m2: float, simplify: float) -> dict:
     if simplify:
         geom = shapely.simplify(geom, simplify, preserve_topology=True)
     info = grid_set.communities.get(code, {"code": code})
-    props = {"code": code, "name": info.get("name"), "kind": info.get("kind"),
-             "town": grid_set.town, "area_m2": round(float(area_m2), 1),
-             "grids": int((grid_set.grids["community_code"] == code).sum()),
-             "version": {"id": grid_set.version.id, "label": grid_set.version.label}}
-    return {"type": "Feature", "id": code, "properties": props,
-            "geometry": shapely.geometry.mapping(geom)}
+    props = {
+        "code": code,
+        "name": info.get("name"),
+        "kind": info.get("kind"),
+        "town": grid_set.town,
+        "area_m2": round(float(area_m2), 1),
+        "grids": int((grid_set.grids["community_code"] == code).sum()),
+        "version": {"id": grid_set.version.id, "label": grid_set.version.label},
+    }
+    return {"type": "Feature", "id": code, "properties": props, "geometry": shapely.geometry.mapping(geom)}
 
 
 def _geojson(body: dict) -> Response:

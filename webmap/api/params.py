@@ -31,13 +31,15 @@ def version_args() -> dict:
 def parse_pair(coords: str) -> tuple[float, float]:
     parts = coords.split(",")
     if len(parts) != 2:
-        raise Problem(f"coordinates {coords!r} must be 'lon,lat', e.g. 113.1457,23.1110",
-                      code="bad_coordinates")
+        raise Problem(
+            f"coordinates {coords!r} must be 'lon,lat', e.g. 113.1457,23.1110", code="bad_coordinates"
+        )
     try:
         lon, lat = float(parts[0]), float(parts[1])
     except ValueError as exc:
-        raise Problem(f"coordinates {coords!r} are not numbers; expected 'lon,lat'",
-                      code="bad_coordinates") from exc
+        raise Problem(
+            f"coordinates {coords!r} are not numbers; expected 'lon,lat'", code="bad_coordinates"
+        ) from exc
     if math.isnan(lon) or math.isnan(lat):
         raise Problem(f"coordinates {coords!r}: {STATUS_MESSAGES[Status.NOT_A_NUMBER]}", code="not_a_number")
     return lon, lat

@@ -88,8 +88,21 @@ def reverse(coordsys: str, coords: str):
         raise Problem("no gazetteer is configured", code="no_geocoder", status=503)
     k = min(int_arg("k", 5), 50)
     hits = local.reverse(float(wlon), float(wlat), k=k)
-    return jsonify({"addresses": [{"id": h.id, "text": h.text, "distance_m": round(h.distance_m, 1),
-                                   "lon": h.lon, "lat": h.lat, "grid_code": h.grid_code} for h in hits]})
+    return jsonify(
+        {
+            "addresses": [
+                {
+                    "id": h.id,
+                    "text": h.text,
+                    "distance_m": round(h.distance_m, 1),
+                    "lon": h.lon,
+                    "lat": h.lat,
+                    "grid_code": h.grid_code,
+                }
+                for h in hits
+            ]
+        }
+    )
 
 
 @bp.get("/catalog")

@@ -24,6 +24,19 @@ from webmap.maps.base import shift_points
 from webmap.maps.base import text
 from webmap.maps.base import tile_origins
 
-__all__ = ["TILES", "Embedded", "Translate", "base_map", "configure_assets", "embed", "geometry_json",
-           "js_json", "outline_layer", "overlay_coordsys", "shift_geoms", "shift_points", "text",
-           "tile_origins"]
+__all__ = [
+    "TILES",
+    "Embedded",
+    "Translate",
+    "base_map",
+    "configure_assets",
+    "embed",
+    "geometry_json",
+    "js_json",
+    "outline_layer",
+    "overlay_coordsys",
+    "shift_geoms",
+    "shift_points",
+    "text",
+    "tile_origins",
+]

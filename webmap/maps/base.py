@@ -35,10 +35,16 @@ Translate = Callable[..., str]  # a page's ``t``: message key and values -> text
 TILES = ("none", "osm", "tianditu", "amap")
 _TILE_LAYERS = {
     "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "© OpenStreetMap contributors", None),
-    "tianditu": ("https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=%(key)s",
-                 "© 天地图 Tianditu", "01234567"),
-    "amap": ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-             "&x={x}&y={y}&z={z}", "© 高德地图 Amap", "1234"),
+    "tianditu": (
+        "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=%(key)s",
+        "© 天地图 Tianditu",
+        "01234567",
+    ),
+    "amap": (
+        "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        "© 高德地图 Amap",
+        "1234",
+    ),
 }
 _configured: list[str] = []
 
@@ -49,8 +55,10 @@ def configure_assets(static_url: str = "/static") -> None:
         return
     vendor = f"{static_url}/vendor"
     folium.Map.default_js = [("leaflet", f"{vendor}/leaflet/dist/leaflet.js")]
-    folium.Map.default_css = [("leaflet_css", f"{vendor}/leaflet/dist/leaflet.css"),
-                              ("redgrid_map_css", f"{static_url}/css/map.css")]
+    folium.Map.default_css = [
+        ("leaflet_css", f"{vendor}/leaflet/dist/leaflet.css"),
+        ("redgrid_map_css", f"{static_url}/css/map.css"),
+    ]
     plugins.HeatMap.default_js = [("leaflet-heat.js", f"{vendor}/folium/leaflet_heat.min.js")]
     plugins.HeatMapWithTime.default_js = [
         ("iso8601", f"{vendor}/iso8601-js-period/iso8601.js"),
@@ -59,8 +67,11 @@ def configure_assets(static_url: str = "/static") -> None:
         ("leaflet-heatmap.js", f"{vendor}/folium/pa7_leaflet_hm.min.js"),
     ]
     plugins.HeatMapWithTime.default_css = [
-        ("leaflet.timedimension.control.min.css",
-         f"{vendor}/leaflet-timedimension/dist/leaflet.timedimension.control.min.css")]
+        (
+            "leaflet.timedimension.control.min.css",
+            f"{vendor}/leaflet-timedimension/dist/leaflet.timedimension.control.min.css",
+        )
+    ]
     _configured.append(static_url)
 
 
@@ -88,40 +99,73 @@ def shift_points(lon, lat, tiles: str) -> tuple[np.ndarray, np.ndarray]:
     return from_wgs84(lon, lat, overlay_coordsys(tiles))
 
 
-def base_map(bounds: tuple[float, float, float, float], *, tiles: str = "none",
-             tianditu_key: str | None = None) -> folium.Map:
+def base_map(
+    bounds: tuple[float, float, float, float], *, tiles: str = "none", tianditu_key: str | None = None
+) -> folium.Map:
     """A map fitted to WGS84 ``bounds`` with the configured base tiles (or none)."""
     if tiles not in TILES:
         raise ValueError(f"tiles={tiles!r}; expected one of {', '.join(TILES)}")
     xmin, ymin, xmax, ymax = bounds
     (cx,), (cy,) = shift_points([(xmin + xmax) / 2], [(ymin + ymax) / 2], tiles)
-    m = folium.Map(location=[cy, cx], zoom_start=13, tiles=None, control_scale=True,
-                   prefer_canvas=True, zoom_control=True)
+    m = folium.Map(
+        location=[cy, cx],
+        zoom_start=13,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
+        zoom_control=True,
+    )
     if tiles != "none":
         url, attribution, subdomains = _TILE_LAYERS[tiles]
         if tiles == "tianditu":
             if not tianditu_key:
                 raise ValueError("Tianditu tiles need a key (REDGRID_TIANDITU_KEY)")
             url = url % {"key": tianditu_key}
-        folium.TileLayer(url, attr=attribution, name=tiles, subdomains=subdomains or "abc",
-                         max_zoom=18, control=False).add_to(m)
+        folium.TileLayer(
+            url, attr=attribution, name=tiles, subdomains=subdomains or "abc", max_zoom=18, control=False
+        ).add_to(m)
     (x0, x1), (y0, y1) = shift_points([xmin, xmax], [ymin, ymax], tiles)
     m.fit_bounds([[y0, x0], [y1, x1]])
     return m
 
 
-def outline_layer(name: str, geoms, *, tiles: str, color: str, weight: float, fill: bool = False,
-                  dash: str | None = None, show: bool = True, control: bool = True,
-                  interactive: bool = False) -> folium.FeatureGroup:
+def outline_layer(
+    name: str,
+    geoms,
+    *,
+    tiles: str,
+    color: str,
+    weight: float,
+    fill: bool = False,
+    dash: str | None = None,
+    show: bool = True,
+    control: bool = True,
+    interactive: bool = False,
+) -> folium.FeatureGroup:
     """Plain outlines (town, communities, grids): the offline base map, or context on tiles."""
     group = folium.FeatureGroup(name=name, show=show, control=control)
     shifted = shift_geoms(geoms, tiles)
-    collection = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(g)} for g in shifted]}
-    style = {"color": color, "weight": weight, "fill": fill, "fillOpacity": 0.0 if not fill else 0.05,
-             "dashArray": dash, "interactive": interactive}
-    folium.GeoJson(collection, style_function=lambda _f, s=style: s, interactive=interactive,
-                   control=False, smooth_factor=0.5).add_to(group)
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(g)} for g in shifted
+        ],
+    }
+    style = {
+        "color": color,
+        "weight": weight,
+        "fill": fill,
+        "fillOpacity": 0.0 if not fill else 0.05,
+        "dashArray": dash,
+        "interactive": interactive,
+    }
+    folium.GeoJson(
+        collection,
+        style_function=lambda _f, s=style: s,
+        interactive=interactive,
+        control=False,
+        smooth_factor=0.5,
+    ).add_to(group)
     return group
 
 
@@ -168,4 +212,3 @@ def js_json(obj) -> str:
     for raw, escaped in (("</", "<\\/"), ("<!", "\\u003c!"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         out = out.replace(raw, escaped)
     return out
-

@@ -38,8 +38,15 @@ class GridData(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, geoms, codes: Sequence[str], names: Sequence[str | None],
-                 popups: Sequence[str], *, digits: int = 6) -> None:
+    def __init__(
+        self,
+        geoms,
+        codes: Sequence[str],
+        names: Sequence[str | None],
+        popups: Sequence[str],
+        *,
+        digits: int = 6,
+    ) -> None:
         super().__init__()
         self._name = "GridData"
         geoms = np.asarray(geoms, dtype=object)
@@ -47,9 +54,10 @@ class GridData(MacroElement):
             raise ValueError("geometries, codes, names and popups differ in length")
         rounded = shapely.transform(geoms, lambda c: np.round(c, digits))
         self.codes = [str(c) for c in codes]
-        features = [{"type": "Feature", "properties": {"i": i, "code": code},
-                     "geometry": shapely.geometry.mapping(g)}
-                    for i, (code, g) in enumerate(zip(self.codes, rounded, strict=True))]
+        features = [
+            {"type": "Feature", "properties": {"i": i, "code": code}, "geometry": shapely.geometry.mapping(g)}
+            for i, (code, g) in enumerate(zip(self.codes, rounded, strict=True))
+        ]
         self.geojson = js_json({"type": "FeatureCollection", "features": features})
         self.names = [text(n if n else c) for n, c in zip(names, self.codes, strict=True)]
         self.names_js = js_json(self.names)
@@ -97,10 +105,21 @@ class ClassedPolygons(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, classes: Sequence[int] | None, palette: Sequence[str], *, data: GridData | None = None,
-                 rings: Sequence | None = None, tips: Sequence[str] | None = None, popups: bool = False,
-                 interactive: bool = True, fill: bool = True, fill_opacity: float = 0.72,
-                 line_color: str = "#555555", line_weight: float = 0.6) -> None:
+    def __init__(
+        self,
+        classes: Sequence[int] | None,
+        palette: Sequence[str],
+        *,
+        data: GridData | None = None,
+        rings: Sequence | None = None,
+        tips: Sequence[str] | None = None,
+        popups: bool = False,
+        interactive: bool = True,
+        fill: bool = True,
+        fill_opacity: float = 0.72,
+        line_color: str = "#555555",
+        line_weight: float = 0.6,
+    ) -> None:
         super().__init__()
         self._name = "ClassedPolygons"
         if (data is None) == (rings is None):
@@ -134,10 +153,12 @@ class ClassedPolygons(MacroElement):
         if self.data is not None:
             return self.data.get_name()
         # outer rings only (H3 cells have no holes), built into GeoJSON in the browser
-        return ("(function (rings) { return {type: 'FeatureCollection', features: rings.map("
-                "function (r, i) { return {type: 'Feature', properties: {i: i},"
-                " geometry: {type: 'Polygon', coordinates: [r]}}; })}; })"
-                f"({self.rings_js})")
+        return (
+            "(function (rings) { return {type: 'FeatureCollection', features: rings.map("
+            "function (r, i) { return {type: 'Feature', properties: {i: i},"
+            " geometry: {type: 'Polygon', coordinates: [r]}}; })}; })"
+            f"({self.rings_js})"
+        )
 
     @property
     def names_var(self) -> str:
@@ -151,9 +172,16 @@ class ClassedPolygons(MacroElement):
 # --------------------------------------------------------------------------- layers
 
 
-def class_layer(data: GridData, classification: Classification, palette: Sequence[str], *, name: str,
-                tips: Sequence[str], show: bool = False, overlay: bool = False,
-                ) -> tuple[folium.FeatureGroup, ClassedPolygons]:
+def class_layer(
+    data: GridData,
+    classification: Classification,
+    palette: Sequence[str],
+    *,
+    name: str,
+    tips: Sequence[str],
+    show: bool = False,
+    overlay: bool = False,
+) -> tuple[folium.FeatureGroup, ClassedPolygons]:
     """A choropleth of the grids, classes from ``classification`` (e.g. Fisher–Jenks, k = 5)."""
     colors = palette_for(classification.k, palette)
     group = folium.FeatureGroup(name=name, overlay=overlay, show=show)
@@ -172,27 +200,45 @@ def palette_for(k: int, palette: Sequence[str]) -> list[str]:
     return [palette[i] for i in picks]
 
 
-def class_legend_entries(classification: Classification, palette: Sequence[str],
-                         no_data: str | None = None) -> list[tuple[str | None, str]]:
+def class_legend_entries(
+    classification: Classification, palette: Sequence[str], no_data: str | None = None
+) -> list[tuple[str | None, str]]:
     colors = palette_for(classification.k, palette)
     entries: list[tuple[str | None, str]] = [
-        (color, f"{label} ({n})") for color, label, n in
-        zip(colors, classification.labels, classification.counts.tolist(), strict=True)]
+        (color, f"{label} ({n})")
+        for color, label, n in zip(colors, classification.labels, classification.counts.tolist(), strict=True)
+    ]
     missing = int((classification.classes < 0).sum())
     if missing and no_data:
         entries.append((None, f"{no_data} ({missing})"))
     return entries
 
 
-def h3_layer(hexes, classification: Classification, *, name: str, tips: Sequence[str], show: bool = False,
-             overlay: bool = False, digits: int = 5) -> tuple[folium.FeatureGroup, ClassedPolygons]:
+def h3_layer(
+    hexes,
+    classification: Classification,
+    *,
+    name: str,
+    tips: Sequence[str],
+    show: bool = False,
+    overlay: bool = False,
+    digits: int = 5,
+) -> tuple[folium.FeatureGroup, ClassedPolygons]:
     """H3 cells (``geo.aggregate.h3_counts``) filled by class of their count."""
-    rings = [np.round(shapely.get_coordinates(g.exterior)[:-1], digits).tolist()
-             for g in np.asarray(hexes.geometry.values, dtype=object)]
+    rings = [
+        np.round(shapely.get_coordinates(g.exterior)[:-1], digits).tolist()
+        for g in np.asarray(hexes.geometry.values, dtype=object)
+    ]
     group = folium.FeatureGroup(name=name, overlay=overlay, show=show)
-    polygons = ClassedPolygons(classification.classes, palette_for(classification.k, H3_COLORS),
-                               rings=rings, tips=tips, line_color="#31a354", line_weight=0.4,
-                               fill_opacity=0.7)
+    polygons = ClassedPolygons(
+        classification.classes,
+        palette_for(classification.k, H3_COLORS),
+        rings=rings,
+        tips=tips,
+        line_color="#31a354",
+        line_weight=0.4,
+        fill_opacity=0.7,
+    )
     group.add_child(polygons)
     return group, polygons
 
@@ -200,6 +246,9 @@ def h3_layer(hexes, classification: Classification, *, name: str, tips: Sequence
 def outline_layer(data: GridData, *, name: str, show: bool = True) -> folium.FeatureGroup:
     """The grid outlines over whatever is shown (not clickable, so popups below still open)."""
     group = folium.FeatureGroup(name=name, overlay=True, show=show)
-    group.add_child(ClassedPolygons(None, [], data=data, interactive=False, fill=False,
-                                    line_color="#666666", line_weight=0.5))
+    group.add_child(
+        ClassedPolygons(
+            None, [], data=data, interactive=False, fill=False, line_color="#666666", line_weight=0.5
+        )
+    )
     return group

@@ -34,8 +34,7 @@ from webmap.maps.base import text
 
 #: Tableau 10 without its grey (grey reads as "no data"): nine categorical colours that stay apart
 #: at half opacity. Neighbouring communities never share one (see ``community_colours``).
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-           "#9c755f")
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
 LABEL_MIN_ZOOM = 14
 #: communities closer than this (degrees, about 2 m) count as neighbours when colouring
 NEIGHBOUR_DEG = 2e-5
@@ -71,14 +70,17 @@ def version_shapes(svc: GridService, version_id: int) -> VersionShapes:
     grid_set = svc.grid_set(version_id)
     shapes = svc.community_shapes(version_id).sort_values("code")
     return VersionShapes(
-        version=grid_set.version, town=grid_set.town,
+        version=grid_set.version,
+        town=grid_set.town,
         town_outline=svc.town_outline(grid_set.version.town_code),
-        codes=[str(c) for c in grid_set.index.codes], names=[str(n) for n in grid_set.grids["name"]],
+        codes=[str(c) for c in grid_set.index.codes],
+        names=[str(n) for n in grid_set.grids["name"]],
         grid_communities=[str(c) for c in grid_set.grids["community_code"]],
         grid_geoms=np.asarray(grid_set.index.geoms, dtype=object),
         community_codes=[str(c) for c in shapes["code"]],
         community_geoms=np.asarray(shapes.geometry.values, dtype=object),
-        communities=grid_set.communities)
+        communities=grid_set.communities,
+    )
 
 
 # --- colours ------------------------------------------------------------------------------------
@@ -106,8 +108,11 @@ def community_colours(codes: list[str], geoms, palette: tuple[str, ...] = PALETT
     for i in order:
         taken = [chosen[n] for n in neighbours[i] if n in chosen]
         free = [c for c in range(len(palette)) if c not in taken]
-        pick = min(free, key=lambda c: (used[c], c)) if free else \
-            min(range(len(palette)), key=lambda c: (taken.count(c), used[c], c))
+        pick = (
+            min(free, key=lambda c: (used[c], c))
+            if free
+            else min(range(len(palette)), key=lambda c: (taken.count(c), used[c], c))
+        )
         chosen[i] = pick
         used[pick] += 1
     return {codes[i]: palette[c] for i, c in chosen.items()}
@@ -146,28 +151,40 @@ class GridLabels(MacroElement):
     def __init__(self, points: list[tuple[float, float]], names: list[str], min_zoom: int = LABEL_MIN_ZOOM):
         super().__init__()
         self._name = "GridLabels"
-        self.labels = [[round(lat, 7), round(lon, 7), str(name)] for (lon, lat), name in
-                       zip(points, names, strict=True)]
+        self.labels = [
+            [round(lat, 7), round(lon, 7), str(name)] for (lon, lat), name in zip(points, names, strict=True)
+        ]
         self.min_zoom = int(min_zoom)
 
 
 # --- the two maps ---------------------------------------------------------------------------------
 
 
-def dispatcher_map(shapes: VersionShapes, *, tiles: str = "none", tianditu_key: str | None = None,
-                   ) -> folium.Map:
+def dispatcher_map(
+    shapes: VersionShapes,
+    *,
+    tiles: str = "none",
+    tianditu_key: str | None = None,
+) -> folium.Map:
     """The dispatcher's base: the version's outlines, light, fitted to its grids."""
     m = base_map(shapes.bounds, tiles=tiles, tianditu_key=tianditu_key)
     outline_layer("grids", shapes.grid_geoms, tiles=tiles, control=False, **GRID_STYLE).add_to(m)
-    outline_layer("communities", shapes.community_geoms, tiles=tiles, control=False,
-                       **COMMUNITY_STYLE).add_to(m)
+    outline_layer(
+        "communities", shapes.community_geoms, tiles=tiles, control=False, **COMMUNITY_STYLE
+    ).add_to(m)
     if shapes.town_outline is not None:
         outline_layer("town", [shapes.town_outline], tiles=tiles, control=False, **TOWN_STYLE).add_to(m)
     return m
 
 
-def grids_map(shapes: VersionShapes, colours: Mapping[str, str], names: Mapping[str, str], *,
-              tiles: str = "none", tianditu_key: str | None = None) -> folium.Map:
+def grids_map(
+    shapes: VersionShapes,
+    colours: Mapping[str, str],
+    names: Mapping[str, str],
+    *,
+    tiles: str = "none",
+    tianditu_key: str | None = None,
+) -> folium.Map:
     """Every grid coloured by its community, with tooltips, labels, outlines and a layer control.
 
     ``names`` holds the page's words (layer names, tooltip headings) in its language.
@@ -175,33 +192,50 @@ def grids_map(shapes: VersionShapes, colours: Mapping[str, str], names: Mapping[
     m = base_map(shapes.bounds, tiles=tiles, tianditu_key=tianditu_key)
     shifted = shift_geoms(shapes.grid_geoms, tiles)
     features = []
-    for code, name, community, geom in zip(shapes.codes, shapes.names, shapes.grid_communities, shifted,
-                                           strict=True):
+    for code, name, community, geom in zip(
+        shapes.codes, shapes.names, shapes.grid_communities, shifted, strict=True
+    ):
         info = shapes.communities.get(community, {})
-        features.append({"type": "Feature", "id": code, "geometry": shapely.geometry.mapping(geom),
-                         "properties": {
-                             "code": code, "name": text(name),
-                             "community": text(info.get("short_name") or info.get("name") or community),
-                             "kind": text(names.get(f"kind_{info.get('kind')}", "")),
-                             "colour": colours.get(community, "#cccccc")}})
+        features.append(
+            {
+                "type": "Feature",
+                "id": code,
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": {
+                    "code": code,
+                    "name": text(name),
+                    "community": text(info.get("short_name") or info.get("name") or community),
+                    "kind": text(names.get(f"kind_{info.get('kind')}", "")),
+                    "colour": colours.get(community, "#cccccc"),
+                },
+            }
+        )
     grid_group = folium.FeatureGroup(name=text(names["layer_grids"]), show=True)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": 0.55,
-                                  "color": "#ffffff", "weight": 0.8},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"],
+            "fillOpacity": 0.55,
+            "color": "#ffffff",
+            "weight": 0.8,
+        },
         highlight_function=lambda _f: {"color": "#222222", "weight": 2.5, "fillOpacity": 0.7},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "code", "community", "kind"],
             aliases=[text(names[k]) for k in ("tip_name", "tip_code", "tip_community", "tip_kind")],
-            class_name="grid-tooltip"),
-        smooth_factor=0.5, control=False,
+            class_name="grid-tooltip",
+        ),
+        smooth_factor=0.5,
+        control=False,
     ).add_to(grid_group)
     grid_group.add_to(m)
-    outline_layer(text(names["layer_communities"]), shapes.community_geoms, tiles=tiles,
-                       color="#3d3a35", weight=1.8).add_to(m)
+    outline_layer(
+        text(names["layer_communities"]), shapes.community_geoms, tiles=tiles, color="#3d3a35", weight=1.8
+    ).add_to(m)
     if shapes.town_outline is not None:
-        outline_layer(text(names["layer_town"]), [shapes.town_outline], tiles=tiles,
-                           color="#c0392b", weight=3.0).add_to(m)
+        outline_layer(
+            text(names["layer_town"]), [shapes.town_outline], tiles=tiles, color="#c0392b", weight=3.0
+        ).add_to(m)
     points = shapely.point_on_surface(shifted)
     GridLabels([(float(p.x), float(p.y)) for p in points], shapes.names).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
@@ -216,9 +250,15 @@ def legend(shapes: VersionShapes, colours: Mapping[str, str]) -> list[dict]:
     rows = []
     for code in sorted(counts):
         info = shapes.communities.get(code, {})
-        rows.append({"code": code, "name": info.get("short_name") or info.get("name") or code,
-                     "kind": info.get("kind"), "colour": colours.get(code, "#cccccc"),
-                     "grids": counts[code]})
+        rows.append(
+            {
+                "code": code,
+                "name": info.get("short_name") or info.get("name") or code,
+                "kind": info.get("kind"),
+                "colour": colours.get(code, "#cccccc"),
+                "grids": counts[code],
+            }
+        )
     return rows
 
 

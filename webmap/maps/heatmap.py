@@ -214,15 +214,41 @@ class CompactHeatMap(plugins.HeatMap):
         self.data_js = js_json(self.data)
 
 
-def heat_layer(points: WeightedPoints, *, name: str, show: bool = False, overlay: bool = False,
-               ) -> CompactHeatMap:
+def heat_layer(
+    points: WeightedPoints,
+    *,
+    name: str,
+    show: bool = False,
+    overlay: bool = False,
+) -> CompactHeatMap:
     """Leaflet.heat over the weighted points (folium's copy scales to the largest cell by itself)."""
-    return CompactHeatMap(points, name=name, radius=18, blur=15, min_opacity=0.35,
-                          max_zoom=17, gradient=HEAT_GRADIENT, overlay=overlay, show=show)
+    return CompactHeatMap(
+        points,
+        name=name,
+        radius=18,
+        blur=15,
+        min_opacity=0.35,
+        max_zoom=17,
+        gradient=HEAT_GRADIENT,
+        overlay=overlay,
+        show=show,
+    )
 
 
-def animation_layer(monthly: MonthlyHeat, *, name: str, show: bool = False,
-                    overlay: bool = False) -> TimeHeatMap:
-    return TimeHeatMap(monthly, name=name, radius=22, blur=0.85, min_opacity=0.05, max_opacity=0.8,
-                       position="bottomleft", overlay=overlay, show=show, auto_play=False,
-                       max_speed=4, speed_step=0.5)
+def animation_layer(
+    monthly: MonthlyHeat, *, name: str, show: bool = False, overlay: bool = False
+) -> TimeHeatMap:
+    return TimeHeatMap(
+        monthly,
+        name=name,
+        radius=22,
+        blur=0.85,
+        min_opacity=0.05,
+        max_opacity=0.8,
+        position="bottomleft",
+        overlay=overlay,
+        show=show,
+        auto_play=False,
+        max_speed=4,
+        speed_step=0.5,
+    )

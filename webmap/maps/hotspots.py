@@ -18,8 +18,15 @@ from webmap.maps.choropleth import ClassedPolygons
 from webmap.maps.choropleth import GridData
 
 #: Gi_Bin −3…+3 (ArcGIS's hot/cold spot colours: RdBu diverging), and grids not tested.
-GI_COLORS = {-3: "#2166ac", -2: "#67a9cf", -1: "#d1e5f0", 0: "#f7f7f7",
-             1: "#fddbc7", 2: "#ef8a62", 3: "#b2182b"}
+GI_COLORS = {
+    -3: "#2166ac",
+    -2: "#67a9cf",
+    -1: "#d1e5f0",
+    0: "#f7f7f7",
+    1: "#fddbc7",
+    2: "#ef8a62",
+    3: "#b2182b",
+}
 UNTESTED_COLOR = "#bdbdbd"
 
 
@@ -33,12 +40,25 @@ def gi_classes(gi_bin: ArrayLike, status: ArrayLike) -> list[int]:
 GI_PALETTE = [GI_COLORS[b] for b in range(-3, 4)] + [UNTESTED_COLOR]
 
 
-def hotspot_layer(data: GridData, gi: pd.DataFrame, *, name: str, tips: Sequence[str], show: bool = False,
-                  overlay: bool = False) -> tuple[folium.FeatureGroup, ClassedPolygons]:
+def hotspot_layer(
+    data: GridData,
+    gi: pd.DataFrame,
+    *,
+    name: str,
+    tips: Sequence[str],
+    show: bool = False,
+    overlay: bool = False,
+) -> tuple[folium.FeatureGroup, ClassedPolygons]:
     """Getis-Ord Gi* per grid (``geo.hotspots.gi_star``): red hot, blue cold, by confidence."""
     group = folium.FeatureGroup(name=name, overlay=overlay, show=show)
-    polygons = ClassedPolygons(gi_classes(gi["gi_bin"], gi["status"]), GI_PALETTE, data=data, tips=tips,
-                               popups=True, fill_opacity=0.78)
+    polygons = ClassedPolygons(
+        gi_classes(gi["gi_bin"], gi["status"]),
+        GI_PALETTE,
+        data=data,
+        tips=tips,
+        popups=True,
+        fill_opacity=0.78,
+    )
     group.add_child(polygons)
     return group, polygons
 

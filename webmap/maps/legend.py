@@ -35,8 +35,9 @@ class Legend(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, layer, key: str, title: str, entries: Sequence[tuple[str | None, str]],
-                 note: str | None = None) -> None:
+    def __init__(
+        self, layer, key: str, title: str, entries: Sequence[tuple[str | None, str]], note: str | None = None
+    ) -> None:
         super().__init__()
         self._name = "Legend"
         self.layer = layer
@@ -44,8 +45,10 @@ class Legend(MacroElement):
         self.entries = list(entries)
         rows = "".join(
             f'<div class="legend-row"><i style="background:{text(color)}"></i>{text(label)}</div>'
-            if color else f'<div class="legend-row"><i class="legend-none"></i>{text(label)}</div>'
-            for color, label in self.entries)
+            if color
+            else f'<div class="legend-row"><i class="legend-none"></i>{text(label)}</div>'
+            for color, label in self.entries
+        )
         html = f'<div class="legend-title">{text(title)}</div>{rows}'
         if note:
             html += f'<div class="legend-note">{text(note)}</div>'

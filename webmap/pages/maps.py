@@ -25,16 +25,52 @@ def favicon():
 
 
 #: complaint states a dispatcher still has to care about (everything but the final ones)
-OPEN_STATES = [s.value for s in workflow.State
-               if s not in (workflow.State.CLOSED, workflow.State.REJECTED, workflow.State.DUPLICATE)]
+OPEN_STATES = [
+    s.value
+    for s in workflow.State
+    if s not in (workflow.State.CLOSED, workflow.State.REJECTED, workflow.State.DUPLICATE)
+]
 #: words the dispatcher's script shows, in the page's language
 DISPATCHER_STRINGS = (
-    "grid_card", "grid_code", "grid_name", "community", "kind", "kind_urban", "kind_rural", "version",
-    "version_active", "population", "team", "team_none", "role", "name", "phone", "unit", "unit_town",
-    "unit_community", "unit_grid", "phones_masked", "open_complaints", "open_complaints_none",
-    "all_complaints_of_grid", "candidates", "not_found_address", "not_found_grid", "matched_address",
-    "point_at", "outside_all", "warn_near_boundary", "warn_on_boundary", "warn_outside",
-    "warn_datum_suspect", "warn_far_outside", "warn_other", "error", "searching", "no_results")
+    "grid_card",
+    "grid_code",
+    "grid_name",
+    "community",
+    "kind",
+    "kind_urban",
+    "kind_rural",
+    "version",
+    "version_active",
+    "population",
+    "team",
+    "team_none",
+    "role",
+    "name",
+    "phone",
+    "unit",
+    "unit_town",
+    "unit_community",
+    "unit_grid",
+    "phones_masked",
+    "open_complaints",
+    "open_complaints_none",
+    "all_complaints_of_grid",
+    "candidates",
+    "not_found_address",
+    "not_found_grid",
+    "matched_address",
+    "point_at",
+    "outside_all",
+    "warn_near_boundary",
+    "warn_on_boundary",
+    "warn_outside",
+    "warn_datum_suspect",
+    "warn_far_outside",
+    "warn_other",
+    "error",
+    "searching",
+    "no_results",
+)
 
 
 def _map_settings() -> tuple[str, str | None]:
@@ -51,24 +87,43 @@ def dispatcher():
     if version_id is not None:
         embedded = gridmaps.cache_for(current_app).get(
             ("dispatcher", version_id, tiles),
-            lambda: maps.embed(gridmaps.dispatcher_map(gridmaps.version_shapes(svc, version_id),
-                                                       tiles=tiles, tianditu_key=key)))
+            lambda: maps.embed(
+                gridmaps.dispatcher_map(
+                    gridmaps.version_shapes(svc, version_id), tiles=tiles, tianditu_key=key
+                )
+            ),
+        )
     strings = {k: t(k) for k in DISPATCHER_STRINGS}
-    strings.update({f"role_{r}": t(f"role_{r}") for r in (
-        "leader", "deputy_leader", "instructor", "group_leader", "grid_worker", "part_time_worker")})
+    strings.update(
+        {
+            f"role_{r}": t(f"role_{r}")
+            for r in (
+                "leader",
+                "deputy_leader",
+                "instructor",
+                "group_leader",
+                "grid_worker",
+                "part_time_worker",
+            )
+        }
+    )
     strings.update({f"state_{s.value}": t(f"state_{s.value}") for s in workflow.State})
     can_file = current_user.is_authenticated and current_user.role in ("dispatcher", "admin")
     settings = {
         "mapName": embedded.map_name if embedded else None,
-        "overlay": maps.overlay_coordsys(tiles), "lang": lang(), "canFile": can_file,
-        "openStates": OPEN_STATES, "strings": strings,
-        "urls": {"api": url_for("api.health").rsplit("/", 1)[0],
-                 "complaint": url_for("pages.complaint", complaint_id=0).rsplit("/", 1)[0],
-                 "complaints": url_for("pages.complaint_list"),
-                 "newComplaint": url_for("pages.new_complaint")},
+        "overlay": maps.overlay_coordsys(tiles),
+        "lang": lang(),
+        "canFile": can_file,
+        "openStates": OPEN_STATES,
+        "strings": strings,
+        "urls": {
+            "api": url_for("api.health").rsplit("/", 1)[0],
+            "complaint": url_for("pages.complaint", complaint_id=0).rsplit("/", 1)[0],
+            "complaints": url_for("pages.complaint_list"),
+            "newComplaint": url_for("pages.new_complaint"),
+        },
     }
-    return render_template("dispatcher.html", em=embedded, settings=settings,
-                           coordsys_names=COORDSYS_NAMES)
+    return render_template("dispatcher.html", em=embedded, settings=settings, coordsys_names=COORDSYS_NAMES)
 
 
 @bp.get("/grids")
@@ -83,8 +138,20 @@ def grids():
         abort(404)
     embedded, rows = None, []
     if version_id is not None:
-        names = {k: t(k) for k in ("layer_grids", "layer_communities", "layer_town", "tip_name",
-                                   "tip_code", "tip_community", "tip_kind", "kind_urban", "kind_rural")}
+        names = {
+            k: t(k)
+            for k in (
+                "layer_grids",
+                "layer_communities",
+                "layer_town",
+                "tip_name",
+                "tip_code",
+                "tip_community",
+                "tip_kind",
+                "kind_urban",
+                "kind_rural",
+            )
+        }
 
         def build():
             shapes = gridmaps.version_shapes(svc, version_id)

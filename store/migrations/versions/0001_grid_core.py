@@ -119,6 +119,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("api_keys", "officials", "roster_imports", "community_shapes", "grids",
-                  "activations", "grid_versions", "communities", "towns"):
+    for table in (
+        "api_keys",
+        "officials",
+        "roster_imports",
+        "community_shapes",
+        "grids",
+        "activations",
+        "grid_versions",
+        "communities",
+        "towns",
+    ):
         op.drop_table(table)

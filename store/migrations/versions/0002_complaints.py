@@ -124,6 +124,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("calendar_days", "complaint_regrid", "complaint_imports", "complaint_photos",
-                  "complaint_events", "complaints", "users"):
+    for table in (
+        "calendar_days",
+        "complaint_regrid",
+        "complaint_imports",
+        "complaint_photos",
+        "complaint_events",
+        "complaints",
+        "users",
+    ):
         op.drop_table(table)
