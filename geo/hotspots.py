@@ -191,6 +191,7 @@ def gi_star(
 
     status = np.full(n, STATUS_TESTED, dtype=object)
     if value == "rate":
+        assert pop is not None  # value="rate" without a population was refused above
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.where(pop > 0, y_count * 1000.0 / pop, np.nan)
         usable = np.isfinite(y)

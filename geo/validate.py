@@ -78,7 +78,7 @@ class Issue:
         data = asdict(self)
         data["kind"] = str(self.kind)
         data["codes"] = [str(c) for c in self.codes]
-        data["rows"] = [int(r) for r in self.rows]  # numpy ints from the checks are not JSON
+        data["rows"] = list(self.rows)
         if self.location:
             data["location"] = [round(self.location[0], 7), round(self.location[1], 7)]
         if self.area_m2 is not None:
@@ -264,7 +264,7 @@ def _check_geometry(
                 "error",
                 f"grid {codes[i] or '?'} (feature {i + 1}) has no geometry",
                 codes=(codes[i],),
-                rows=(i + 1,),
+                rows=(int(i) + 1,),
             )
         )
         usable[i] = shapely.Polygon()
@@ -280,7 +280,7 @@ def _check_geometry(
                 "error",
                 f"grid {codes[i]} (feature {i + 1}) is invalid: {reason.split('[')[0]}{at}",
                 codes=(codes[i],),
-                rows=(i + 1,),
+                rows=(int(i) + 1,),
                 location=where,
                 repairable=True,
             )
@@ -299,7 +299,7 @@ def _check_geometry(
                         "error",
                         f"grid {codes[i]} has a stray part of {area:.1f} m²",
                         codes=(codes[i],),
-                        rows=(i + 1,),
+                        rows=(int(i) + 1,),
                         location=_where(part),
                         area_m2=float(area),
                         repairable=True,
@@ -313,7 +313,7 @@ def _check_geometry(
                     "warning",
                     f"grid {codes[i]} has {(~tiny).sum()} separate parts ({sizes} m²)",
                     codes=(codes[i],),
-                    rows=(i + 1,),
+                    rows=(int(i) + 1,),
                     location=_where(usable[i]),
                 )
             )
@@ -387,7 +387,9 @@ def _significant(parts: np.ndarray, areas: np.ndarray, settings: Settings) -> np
     return (areas > settings.tolerance_m2) & (width > settings.noise_width_m)
 
 
-def _overlap_pairs(metric: np.ndarray, settings: Settings):
+def _overlap_pairs(
+    metric: np.ndarray, settings: Settings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     tree = shapely.STRtree(metric)
     left, right = tree.query(metric, predicate="intersects")
     keep = left < right
@@ -409,7 +411,7 @@ def _check_overlaps(
                 "error",
                 f"grids {codes[i]} and {codes[j]} overlap by {area:.2f} m²",
                 codes=(codes[i], codes[j]),
-                rows=(i + 1, j + 1),
+                rows=(int(i) + 1, int(j) + 1),
                 location=_where(piece, frame),
                 area_m2=float(area),
                 repairable=bool(area <= settings.sliver_m2),
@@ -417,7 +419,9 @@ def _check_overlaps(
         )
 
 
-def _gap_parts(union: BaseGeometry, outline_m: BaseGeometry | None, settings: Settings):
+def _gap_parts(
+    union: BaseGeometry, outline_m: BaseGeometry | None, settings: Settings
+) -> tuple[np.ndarray, np.ndarray]:
     if outline_m is not None:
         gaps = shapely.difference(outline_m, union)
     else:  # without an outline, only holes enclosed by the grids can be told apart as gaps
@@ -479,7 +483,7 @@ def _check_outside(
                 "error",
                 f"grid {codes[i]} reaches {areas[i]:.2f} m² outside the town outline",
                 codes=(codes[i],),
-                rows=(i + 1,),
+                rows=(int(i) + 1,),
                 location=_where(outside[i], frame),
                 area_m2=float(areas[i]),
                 repairable=bool(areas[i] <= settings.sliver_m2),
@@ -600,7 +604,7 @@ def _fill_gaps(metric, codes, outline_m, settings, changes, frame):
 _SNAP_M = 1e-6
 
 
-def _overlay(op, a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
+def _overlay(op: Callable[..., BaseGeometry], a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
     """``op(a, b)`` snap-rounded to ``_SNAP_M``, with the vertices that came from a or b put back.
 
     Rounding alone would move every vertex of the grid by up to half a micrometre, and so open
