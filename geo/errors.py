@@ -39,6 +39,8 @@ class MissingCRS(GeoError):
     """A file that does not declare its CRS, with none named by the user."""
 
     code = "missing_crs"
+    #: the CRS the bare coordinates look like (``geo.chinese_crs.guess_crs``), when one was guessed
+    suggested_crs: str | None = None
 
 
 class FileFormatError(GeoError):

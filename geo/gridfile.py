@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Hashable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -29,6 +30,7 @@ import pyogrio
 import shapely
 from pyproj import Geod
 
+from geo.chinese_crs import CRSGuess
 from geo.chinese_crs import describe_transformation
 from geo.chinese_crs import guess_crs
 from geo.crs import WGS84
@@ -190,7 +192,9 @@ def read_grid_file(
 # --- formats ------------------------------------------------------------------------------
 
 
-def _read_ogr(path: Path, layer: str | None, encoding: str | None):
+def _read_ogr(
+    path: Path, layer: str | None, encoding: str | None
+) -> tuple[gpd.GeoDataFrame, str, EncodingChoice, str | None]:
     uri = _zip_uri(path) if path.suffix.lower() == ".zip" else str(path)
     layer = layer or _single_layer(uri, path)
     is_shp = uri.lower().endswith(".shp")
@@ -236,7 +240,9 @@ def _read_kml(path: Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=WGS84).values, crs=WGS84)
 
 
-def _read_dxf(path: Path, layer: str | None, encoding: str | None):
+def _read_dxf(
+    path: Path, layer: str | None, encoding: str | None
+) -> tuple[gpd.GeoDataFrame, str, EncodingChoice, str]:
     """Closed polylines of one CAD layer become the grids; texts inside them give code and name.
 
     The convention (kept simple, and stated in the error when it is not met): the grids are
@@ -252,7 +258,6 @@ def _read_dxf(path: Path, layer: str | None, encoding: str | None):
         choice = EncodingChoice(None, f"the DXF header's $DWGCODEPAGE says {shown}")
         if encoding:
             choice = EncodingChoice(gdal_encoding_name(encoding), f"named by the user ({encoding})")
-        recode = bool(encoding)
     else:
         sample = b"\n".join(line for line in head.splitlines() if not line.isascii())
         choice = (
@@ -260,14 +265,14 @@ def _read_dxf(path: Path, layer: str | None, encoding: str | None):
             if encoding
             else text_encoding(sample, what="the DXF's texts and layer names (no $DWGCODEPAGE in its header)")
         )
-        recode = choice.encoding is not None
     try:
         raw = pyogrio.read_dataframe(str(path))
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise FileFormatError(f"{path.name}: cannot read: {exc}") from exc
-    if recode:  # GDAL read the bytes as ISO-8859-1: give them back and decode them properly
+    codec = choice.encoding
+    if codec is not None:  # GDAL read the bytes as ISO-8859-1: give them back and decode them properly
         for column in ("Layer", "Text"):
-            raw[column] = raw[column].map(lambda v: _redecode(v, choice.encoding))
+            raw[column] = raw[column].map(lambda v: _redecode(v, codec))
     geoms = np.asarray(raw.geometry.values, dtype=object)
     types = shapely.get_type_id(geoms)
     lines = np.isin(types, (1, 2)) & shapely.is_closed(geoms)
@@ -291,11 +296,11 @@ def _read_dxf(path: Path, layer: str | None, encoding: str | None):
             f"outlines: {', '.join(layers) or 'none'}"
         )
     chosen = np.flatnonzero(polygons & (raw["Layer"].astype(str) == layer).to_numpy())
-    shapes = [
+    outlines = [
         shapely.Polygon(shapely.get_coordinates(g)) if types[i] in (1, 2) else g
         for i, g in zip(chosen, geoms[chosen], strict=True)
     ]
-    shapes = np.asarray(shapely.force_2d(np.asarray(shapes, dtype=object)), dtype=object)
+    shapes = np.asarray(shapely.force_2d(np.asarray(outlines, dtype=object)), dtype=object)
     texts = raw[(types == 0) & raw["Text"].notna().to_numpy()]
     codes: list[str | None] = [None] * len(shapes)
     names: list[str | None] = [None] * len(shapes)
@@ -402,12 +407,13 @@ def _datum_note(source: SourceCRS) -> str:
     return ""
 
 
-def _guess(raw: gpd.GeoDataFrame, near: tuple[float, float] | None):
+def _guess(raw: gpd.GeoDataFrame, near: tuple[float, float] | None) -> CRSGuess | None:
     geoms = np.asarray(raw.geometry.values, dtype=object)
     present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     if not len(present):
         return None
-    return guess_crs(tuple(float(v) for v in shapely.total_bounds(present)), near=near)
+    xmin, ymin, xmax, ymax = (float(v) for v in shapely.total_bounds(present))
+    return guess_crs((xmin, ymin, xmax, ymax), near=near)
 
 
 def _datum_shift(before: np.ndarray, after: np.ndarray) -> dict[str, float] | None:
@@ -429,14 +435,14 @@ def _standard_columns(
     raw: gpd.GeoDataFrame, filename: str, fields: Mapping[str, str]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     present = [c for c in raw.columns if c != "geometry"]
-    by_key: dict[str, object] = {}
-    for column in present:
-        by_key.setdefault(normalise_header(str(column)), column)
+    by_key: dict[str, Hashable] = {}
+    for label in present:
+        by_key.setdefault(normalise_header(str(label)), label)
     out = pd.DataFrame(index=raw.index)
     used: dict[str, str] = {}
-    extracted_from: str | None = None
+    extracted_from: Hashable | None = None
     for field, aliases in FIELD_ALIASES.items():
-        column = fields.get(field)
+        column: Hashable | None = fields.get(field)
         if column is not None:
             if column in raw.columns:
                 pass
@@ -482,7 +488,7 @@ def _standard_columns(
     return out.reset_index(drop=True), used
 
 
-def _code_inside(raw: gpd.GeoDataFrame, present: list) -> tuple[object, list | None]:
+def _code_inside(raw: gpd.GeoDataFrame, present: list) -> tuple[Hashable | None, list | None]:
     """A text column in which every feature has exactly one 15-digit grid code (KML names,
     descriptions): the column and the codes, or (None, None)."""
     for column in present:
