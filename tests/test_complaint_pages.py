@@ -93,8 +93,12 @@ def test_a_form_post_without_the_csrf_token_is_refused(people):
     client = people.test_client()
     response = client.post("/login", data={"username": "wang", "password": PASSWORD})
     assert response.status_code == 400
-    # a browser page gets the HTML error page, which names the reason
+    # a browser page gets the HTML error page in the reader's language; the English one names the reason
     assert response.mimetype == "text/html"
+    assert "请求有误" in response.get_data(as_text=True)
+    assert "CSRF" not in response.get_data(as_text=True)
+    response = client.post("/login?lang=en", data={"username": "wang", "password": PASSWORD})
+    assert response.status_code == 400
     assert "The CSRF token is missing." in html.unescape(response.get_data(as_text=True))
     assert _login(client, "wang").status_code == 302
     store = people.extensions["redgrid"].store
