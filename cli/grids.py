@@ -13,6 +13,8 @@ from cli.app import progress
 from cli.app import refusals
 from cli.app import services
 from cli.app import sheet_arg
+from geo.officials import RosterChanges
+from geo.officials import RosterFile
 from geo.timeutil import parse_when
 from services.bulk import locate_csv
 from services.grids import ImportRefused
@@ -88,6 +90,11 @@ def _grid_file_options(fn):
     fn = click.option(
         "--repair", is_flag=True, help="Apply safe fixes (make_valid, slivers under 50 m²) and list them."
     )(fn)
+    fn = click.option(
+        "--encoding",
+        help="Text encoding of the attributes (e.g. gbk, big5, utf-8), overriding a shapefile's "
+        ".cpg or the detected one.",
+    )(fn)
     return click.argument("path", type=click.Path(exists=True, dir_okay=False))(fn)
 
 
@@ -100,12 +107,13 @@ def grids() -> None:
 @_grid_file_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @refusals
-def grids_validate(path, crs, layer, town_code, fields, repair, as_json) -> None:
+def grids_validate(path, crs, layer, town_code, fields, repair, encoding, as_json) -> None:
     """Check a grid file and print the validation report; stores nothing.
 
-    Exit status 0 when the file would import, 1 when it has errors.
+    The report says how the file was read: its format, the attribute encoding and the CRS,
+    each with the reason. Exit status 0 when the file would import, 1 when it has errors.
 
-    Example: redgrid grids validate grids-2027.gpkg --crs EPSG:4490
+    Example: redgrid grids validate 网格.shp --encoding gbk --crs EPSG:4547
     """
     _, _, report, changes = services().grids.check_file(
         path,
@@ -114,6 +122,7 @@ def grids_validate(path, crs, layer, town_code, fields, repair, as_json) -> None
         fields=_fields(fields),
         town_code=town_code,
         repair=repair,
+        encoding=encoding,
         progress=progress,
     )
     if as_json:
@@ -132,7 +141,7 @@ def grids_validate(path, crs, layer, town_code, fields, repair, as_json) -> None
 @click.option("--note", help="Free text stored with the version.")
 @click.option("--by", default=lambda: "cli", help="Who is importing (kept with the version).")
 @refusals
-def grids_import(path, crs, layer, town_code, fields, repair, activate, label, note, by) -> None:
+def grids_import(path, crs, layer, town_code, fields, repair, encoding, activate, label, note, by) -> None:
     """Validate a grid file and store it as a new version; refused whole on any error.
 
     Re-running the same import is safe: it finds the version already made.
@@ -151,6 +160,7 @@ def grids_import(path, crs, layer, town_code, fields, repair, activate, label, n
             label=label,
             by=by,
             note=note,
+            encoding=encoding,
             progress=progress,
         )
     except ImportRefused as exc:
@@ -158,6 +168,7 @@ def grids_import(path, crs, layer, town_code, fields, repair, activate, label, n
         sys.exit(1)
     for change in outcome.repairs:
         click.echo(f"  REPAIRED {change}")
+    click.echo(outcome.report.format_text())
     state = "created" if outcome.created else "already imported as"
     click.echo(
         f"version {outcome.version_id} {state} ({outcome.source_crs} → WGS84); "
@@ -235,22 +246,69 @@ def officials() -> None:
     help="Check unit codes against this version (default: the active one).",
 )
 @click.option("--encoding", help="Force the CSV encoding (utf-8, gbk); detected otherwise.")
-@click.option("--sheet", help="Excel sheet name or 0-based number.")
+@click.option("--sheet", help="Excel sheet name or 0-based number (default: every roster sheet).")
+@click.option("--preview", is_flag=True, help="Show what would be added, removed and changed; store nothing.")
 @refusals
-def officials_import(path: str, version_id: int | None, encoding: str | None, sheet: str | None) -> None:
+def officials_import(
+    path: str, version_id: int | None, encoding: str | None, sheet: str | None, preview: bool
+) -> None:
     """Import a roster (CSV in UTF-8 or GBK, or Excel); refused whole on any bad row.
 
+    An Excel workbook may have a title row, headers merged over two rows and one sheet per
+    community; every sheet with a roster header is read unless --sheet names one.
     Rows are matched on phone + role + unit + start date, so re-importing adds nothing.
+    --preview lists who would be added, removed and changed (with the fields, sheet and
+    row) against the roster in force today, and stores nothing; an import prints the same
+    list on stderr. People missing from the file are not ended automatically.
 
-    Example: redgrid officials import 2026年网格员名册.xlsx
+    Example: redgrid officials import 2026年网格员名册.xlsx --preview
     """
-    summary = services().grids.import_roster(
+    grids_service = services().grids
+    roster_file, changes = grids_service.preview_roster(
         path, version_id=version_id, encoding=encoding, sheet=sheet_arg(sheet)
     )
+    if preview:
+        click.echo(_roster_preview_text(path, roster_file, changes))
+        click.echo("nothing stored (preview); run the same command without --preview to apply")
+        return
+    summary = grids_service.import_roster(
+        path, version_id=version_id, encoding=encoding, sheet=sheet_arg(sheet)
+    )
+    click.echo(_roster_preview_text(path, roster_file, changes), err=True)
     click.echo(
         f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "
         f"{summary.unchanged} unchanged"
     )
+
+
+def _roster_preview_text(path: str, roster_file: RosterFile, changes: RosterChanges) -> str:
+    """How the roster was read, what it changes, and the rows an import leaves in force."""
+    read = f"{len(roster_file.assignments)} rows"
+    if roster_file.sheets:
+        read += f" from sheet(s) {', '.join(roster_file.sheets)}"
+    if roster_file.skipped_sheets:
+        read += f"; skipped sheet(s) without a roster header: {', '.join(roster_file.skipped_sheets)}"
+    lines = [f"{click.format_filename(path, shorten=True)}: {read}"]
+    if roster_file.encoding:
+        lines.append(f"  encoding {roster_file.encoding}: {roster_file.encoding_reason}")
+    lines.append(changes.format_text())
+    stale = list(changes.removed) + [c for c in changes.changed if c.rekeyed]
+    if stale:
+        lines.append(
+            f"not ended automatically: {len(stale)} current row(s) stay in force after the import, "
+            "because rows are matched on phone + role + unit + start; to end one, add its row "
+            "with an end date (结束日期) to the roster:"
+        )
+        for change in stale:
+            old = change.before
+            assert old is not None
+            why = (
+                "not in the new roster" if change.kind == "removed" else f"{', '.join(change.fields)} changed"
+            )
+            lines.append(
+                f"  {old.name} ({old.role.label_zh}, {old.unit_code}) {old.phone} from {old.start}: {why}"
+            )
+    return "\n".join(lines)
 
 
 @main.command("locate")

@@ -36,8 +36,11 @@ from geo.lookup import PointMatch
 from geo.lookup import Status
 from geo.lut import LookupTable
 from geo.officials import Assignment
+from geo.officials import RosterChanges
+from geo.officials import RosterFile
 from geo.officials import UnitLevel
-from geo.officials import read_roster
+from geo.officials import read_roster_file
+from geo.officials import roster_changes
 from geo.officials import team_for
 from geo.tabular import file_sha256
 from geo.timeutil import beijing_today
@@ -267,12 +270,24 @@ class GridService:
         fields: Mapping[str, str] | None = None,
         town_code: str | None = None,
         repair: bool = False,
+        encoding: str | None = None,
         progress: Progress | None = None,
     ) -> tuple[GridFile, gpd.GeoDataFrame, ValidationReport, list[str]]:
-        """Read and validate (and optionally repair) a grid file without storing anything."""
+        """Read and validate (and optionally repair) a grid file without storing anything.
+
+        ``encoding`` overrides the attribute encoding (a shapefile's .cpg or the detected one).
+        The registered town's centre (of ``town_code``, or of the only town registered) goes
+        with the file, so that a file without a CRS is refused naming the EPSG code to pass.
+        The report carries how the file was read (format, encoding, CRS, columns, and why).
+        """
         step = progress or (lambda stage, done, total: None)
         step("read", 0, 1)
-        gridfile = read_grid_file(path, crs=crs, layer=layer, fields=fields)
+        towns = [self.store.town(town_code)] if town_code else self.store.towns()
+        shape = towns[0].outline if len(towns) == 1 and towns[0] is not None else None
+        centre = shape.centroid if shape is not None and not shape.is_empty else None
+        near = (float(centre.x), float(centre.y)) if centre is not None else None
+        gridfile = read_grid_file(path, crs=crs, layer=layer, fields=fields, encoding=encoding, near=near)
+        source = gridfile.describe()
         frame = gridfile.frame
         town_code = town_code or _single_town(frame)
         town = self.store.town(town_code)
@@ -286,14 +301,24 @@ class GridService:
         known = dict(zip(registry["code"], registry["name"], strict=True))
         outline = town.outline
         report = validate_grids(
-            frame, communities=known, outline=outline, settings=self.settings, progress=progress
+            frame,
+            communities=known,
+            outline=outline,
+            settings=self.settings,
+            progress=progress,
+            source=source,
         )
         changes: list[str] = []
         if repair and not report.ok:
             result = repair_grids(frame, outline=outline, settings=self.settings)
             frame, changes = result.grids, result.changes
             report = validate_grids(
-                frame, communities=known, outline=outline, settings=self.settings, progress=progress
+                frame,
+                communities=known,
+                outline=outline,
+                settings=self.settings,
+                progress=progress,
+                source=source,
             )
         return gridfile, frame, report, changes
 
@@ -310,15 +335,23 @@ class GridService:
         label: str | None = None,
         by: str | None = None,
         note: str | None = None,
+        encoding: str | None = None,
         progress: Progress | None = None,
     ) -> ImportOutcome:
         """Validate and store a grid file as a new version; all or nothing."""
         gridfile, frame, report, changes = self.check_file(
-            path, crs=crs, layer=layer, fields=fields, town_code=town_code, repair=repair, progress=progress
+            path,
+            crs=crs,
+            layer=layer,
+            fields=fields,
+            town_code=town_code,
+            repair=repair,
+            encoding=encoding,
+            progress=progress,
         )
         if not report.ok:
             raise ImportRefused(report, Path(path).name)
-        fingerprint = _fingerprint(gridfile.sha256, crs, layer, fields, repair)
+        fingerprint = _fingerprint(gridfile.sha256, crs, layer, fields, repair, encoding)
         previous = self.store.version_by_sha256(fingerprint)
         if previous is not None:  # a re-run of the same import: safe, adds nothing
             if activate and not previous.active:
@@ -450,15 +483,46 @@ class GridService:
         sheet: str | int | None = None,
         by: str = "cli",
     ) -> ImportSummary:
-        """A roster file (CSV UTF-8/GBK or Excel), checked against a version's units; all or nothing."""
+        """A roster file (CSV UTF-8/GBK or Excel), checked against a version's units; all or nothing.
+
+        Rows are upserted by phone + role + unit + start: people missing from the file, and the
+        old rows of people whose phone, role, unit or start changed, are left as they are
+        (``preview_roster`` lists them).
+        """
         version = self.resolve_version(version_id)
         known = {code: UnitLevel(level) for code, level in self.unit_codes(version).items()}
-        rows = read_roster(path, known_units=known, encoding=encoding, sheet=sheet)
+        rows = read_roster_file(path, known_units=known, encoding=encoding, sheet=sheet).assignments
         summary = self.store.import_assignments(
             rows, filename=Path(path).name, sha256=file_sha256(Path(path)), by=by
         )
         self.forget_roster()
         return summary
+
+    def preview_roster(
+        self,
+        path: str | Path,
+        *,
+        version_id: int | None = None,
+        encoding: str | None = None,
+        sheet: str | int | None = None,
+        day: datetime.date | None = None,
+    ) -> tuple[RosterFile, RosterChanges]:
+        """What importing a roster would change, against the assignments in force on ``day``
+        (default: today in China); stores nothing.
+
+        The roster speaks for the communities (and town posts) it names: people elsewhere are
+        never listed as removed. The file is checked as ``import_roster`` checks it.
+        """
+        version = self.resolve_version(version_id)
+        known = {code: UnitLevel(level) for code, level in self.unit_codes(version).items()}
+        roster_file = read_roster_file(path, known_units=known, encoding=encoding, sheet=sheet)
+        changes = roster_changes(
+            self.store.assignments(),
+            roster_file.assignments,
+            where=roster_file.where,
+            day=day or beijing_today(),
+        )
+        return roster_file, changes
 
     def unit_codes(self, version_id: int) -> dict[str, str]:
         """Codes a roster may name for a version: its grids, communities and town."""
@@ -480,7 +544,14 @@ def _single_town(frame: gpd.GeoDataFrame) -> str:
     return towns[0]
 
 
-def _fingerprint(sha256: str, crs, layer, fields, repair) -> str:
-    """The file hash, extended by the options that change what gets stored."""
-    extra = repr((crs, layer, sorted((fields or {}).items()), bool(repair)))
+def _fingerprint(sha256: str, crs, layer, fields, repair, encoding=None) -> str:
+    """The file hash, extended by the options that change what gets stored.
+
+    The encoding is added only when named, so imports made before it was an option keep
+    their fingerprints (and re-running one still finds its version).
+    """
+    options: tuple = (crs, layer, sorted((fields or {}).items()), bool(repair))
+    if encoding:
+        options += (str(encoding).strip().lower(),)
+    extra = repr(options)
     return hashlib.sha256(f"{sha256}:{extra}".encode()).hexdigest()
