@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pyproj import CRS
 from pyproj import Transformer
-from pyproj.aoi import AreaOfInterest
+from pyproj.transformer import AreaOfInterest  # pyproj.aoi's class, by the name the stubs use
 
 from geo.crs import transformer
 
@@ -196,8 +196,9 @@ def describe_transformation(crs: CRS, lonlat_bounds: tuple[float, float, float, 
     except Exception:  # a description must never fail an import
         return "PROJ transformation"
     text = op.description or ""
-    if "Ballpark" in text and not crs.geodetic_crs.equals(CRS.from_epsg(4490)):
-        datum = crs.geodetic_crs.name
+    geodetic = crs.geodetic_crs
+    if "Ballpark" in text and (geodetic is None or not geodetic.equals(CRS.from_epsg(4490))):
+        datum = geodetic.name if geodetic is not None else crs.name
         return (
             f"PROJ has no {datum} → WGS 84 transformation for this area and ignores the datum "
             f"shift (ballpark); {datum} coordinates can then be off by tens of metres"

@@ -206,6 +206,6 @@ def transform_xy(xy: NDArray, src: CRS | str | int, dst: CRS | str | int) -> NDA
     return np.column_stack([x, y])
 
 
-def _transform(src_epsg: int, dst_epsg: int, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
+def _transform(src_epsg: int, dst_epsg: int, x: ArrayLike, y: ArrayLike) -> tuple[NDArray, NDArray]:
     a, b = transformer(src_epsg, dst_epsg).transform(x, y)
     return np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")

@@ -45,6 +45,7 @@ import geopandas
 import numpy as np
 import pandas
 import shapely
+from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -119,7 +120,7 @@ class GeneratedGrids:
 # --------------------------------------------------------------------------- CRS
 
 
-def _transform_func(src: str, dst: str) -> Callable[[np.ndarray], np.ndarray]:
+def _transform_func(src: CRS | str, dst: CRS | str) -> Callable[[np.ndarray], np.ndarray]:
     return lambda xy: transform_xy(xy, src, dst)
 
 
@@ -130,7 +131,7 @@ def _complex_keys(xy: np.ndarray) -> np.ndarray:
 
 
 def _back_transform_func(
-    src: str, pinned_src: np.ndarray, pinned_dst: np.ndarray
+    src: CRS | str, pinned_src: np.ndarray, pinned_dst: np.ndarray
 ) -> Callable[[np.ndarray], np.ndarray]:
     """metric → lon/lat, returning the caller's exact lon/lat for the outline's vertices.
 
@@ -374,12 +375,12 @@ def _kmeans(
 
     _, labels = cKDTree(centers).query(points, workers=_workers(n))
     outside = ~shapely.contains_xy(region, centers[:, 0], centers[:, 1])
-    for j in np.flatnonzero(outside | (np.bincount(labels, minlength=k) == 0)):
-        own = np.flatnonzero(labels == j)
+    for cell in np.flatnonzero(outside | (np.bincount(labels, minlength=k) == 0)):
+        own = np.flatnonzero(labels == cell)
         if own.size == 0:  # pragma: no cover - re-seeding above prevents it
             raise GeneratorInputError("a cell lost all its samples; try another seed")
-        nearest = own[np.argmin(((points[own] - centers[j]) ** 2).sum(axis=1))]
-        centers[j] = points[nearest]
+        nearest = own[np.argmin(((points[own] - centers[cell]) ** 2).sum(axis=1))]
+        centers[cell] = points[nearest]
     return centers
 
 
