@@ -12,6 +12,7 @@ from geo.geocoders import AmapGeocoder
 from geo.geocoders import ChainGeocoder
 from geo.geocoders import TiandituGeocoder
 from services.accounts import AccountService
+from services.audit import AuditService
 from services.cases import Clock
 from services.cases import ComplaintService
 from services.cases import stored_calendar
@@ -35,6 +36,7 @@ class Services:
     accounts: AccountService
     places: PlaceService
     demo: DemoService
+    audit: AuditService
 
 
 def build_services(config: Config, *, store: Store | None = None, clock: Clock | None = None) -> Services:
@@ -49,6 +51,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
     )
     catalog = Catalog.load(config.catalog_dir or DEFAULT_CATALOG_DIR)
     extra = {"clock": clock} if clock is not None else {}
+    audit = AuditService(store, **extra)
     cases = ComplaintService(
         store,
         grids,
@@ -56,6 +59,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         stored_calendar(store),
         geocoder=_geocoder(config),
         photo_dir=config.photo_dir,
+        audit=audit,
         **extra,
     )
     places = PlaceService(store)
@@ -68,6 +72,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         AccountService(store),
         places,
         DemoService(places, grids, cases),
+        audit,
     )
 
 

@@ -7,13 +7,16 @@ Open311 cannot differ. The adapters only find out who the caller is.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 PERSONAL_DATA = "personal_data"
 WRITE = "write"
 ADMIN = "admin"
+#: the dispatch centre's work: dispatch, re-dispatch, follow-up, close (``services.permissions``)
+DISPATCH = "dispatch"
 #: scopes an API key may be given
-KEY_SCOPES = (PERSONAL_DATA, WRITE)
+KEY_SCOPES = (PERSONAL_DATA, WRITE, DISPATCH)
 ROLES = ("dispatcher", "planner", "department", "admin")
 #: what each role may do: personal_data = full phones and reporter contacts, write = changes
 ROLE_SCOPES = {
@@ -32,6 +35,8 @@ class Caller:
     role: str | None = None
     department_code: str | None = None
     display_name: str | None = None
+    #: where the request came from (the remote address), for the audit log; set by adapters
+    address: str | None = None
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -48,6 +53,10 @@ class Caller:
     @property
     def authenticated(self) -> bool:
         return self.kind in ("user", "api_key", "system")
+
+    def at(self, address: str | None) -> Caller:
+        """The same caller, calling from ``address``."""
+        return dataclasses.replace(self, address=address)
 
 
 ANONYMOUS = Caller("anonymous", "anonymous")

@@ -40,6 +40,7 @@ from geo.tabular import file_sha256
 from geo.timeutil import parse_since
 from geo.timeutil import parse_when
 from geo.timeutil import utcnow
+from services.audit import AuditService
 from services.callers import PERSONAL_DATA
 from services.callers import WRITE
 from services.callers import Caller
@@ -162,6 +163,7 @@ class ComplaintService:
         geocoder=None,
         photo_dir: Path | None = None,
         clock: Clock = utcnow,
+        audit: AuditService | None = None,
     ) -> None:
         self.store = store
         self.grids = grids
@@ -170,6 +172,8 @@ class ComplaintService:
         self.geocoder = geocoder
         self.photo_dir = photo_dir
         self.now = clock
+        #: every view of personal data is recorded here (one entry per view)
+        self.audit = audit if audit is not None else AuditService(store, clock=clock)
 
     # --- placement --------------------------------------------------------------------------
 

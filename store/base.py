@@ -1,8 +1,8 @@
-"""The storage interface every caller uses: the union of the four per-concern protocols.
+"""The storage interface every caller uses: the union of the per-concern protocols.
 
 A caller that needs one concern only should ask for that protocol (``PlaceStore``,
-``ComplaintStore``, ``AccountStore``, ``CalendarStore``); ``Store`` is what
-``open_store`` returns and what the application is built on.
+``ComplaintStore``, ``AccountStore``, ``CalendarStore``, ``AuditStore``, ``GrantStore``);
+``Store`` is what ``open_store`` returns and what the application is built on.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Protocol
 
 from store.accounts import AccountStore
 from store.accounts import UserAccount
+from store.audit import AuditStore
+from store.audit import GrantStore
 from store.calendar_days import CalendarStore
 from store.complaints import AddResult
 from store.complaints import ComplaintStore
@@ -21,17 +23,20 @@ from store.places import Town
 from store.places import VersionInfo
 
 
-class Store(PlaceStore, ComplaintStore, AccountStore, CalendarStore, Protocol):
-    """Persistence for grids and their versions, officials, complaints, users, API keys and
-    the calendar. Every write is one transaction: it is stored whole or not at all."""
+class Store(PlaceStore, ComplaintStore, AccountStore, CalendarStore, AuditStore, GrantStore, Protocol):
+    """Persistence for grids and their versions, officials, complaints, users, API keys,
+    the calendar, the audit log and grants. Every write is one transaction: it is stored
+    whole or not at all."""
 
 
 __all__ = [
     "AccountStore",
     "AddResult",
+    "AuditStore",
     "CalendarStore",
     "ComplaintStore",
     "ConcurrentUpdate",
+    "GrantStore",
     "ImportSummary",
     "PlaceStore",
     "Store",

@@ -176,8 +176,33 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("revoked_at", UtcDateTime),
     )
     _complaint_tables(md, t, geom)
+    _audit_tables(md, t)
     _indexes(dialect_name, t)
     return md, t
+
+
+def _audit_tables(md: sa.MetaData, t: dict[str, sa.Table]) -> None:
+    """The append-only audit log and the grants of sources and departments (migration 0003)."""
+    t["audit_log"] = sa.Table(
+        "audit_log",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("at", UtcDateTime, nullable=False, index=True),
+        sa.Column("who", sa.Text, nullable=False, index=True),
+        sa.Column("role", sa.String(16)),
+        sa.Column("action", sa.String(64), nullable=False, index=True),
+        sa.Column("target", sa.Text),
+        sa.Column("detail", sa.JSON),
+        sa.Column("address", sa.String(64)),
+    )
+    t["grants"] = sa.Table(
+        "grants",
+        md,
+        sa.Column("grantee", sa.String(200), primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),
+        sa.Column("value", sa.String(200), primary_key=True),
+        sa.Column("granted_at", UtcDateTime, nullable=False),
+    )
 
 
 def _indexes(dialect_name: str, t: dict[str, sa.Table]) -> None:

@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.officials import Assignment
 from geo.officials import Role
 from geo.officials import UnitLevel
+from store.audit_sql import AuditSql
 from store.base import Store
 from store.complaints_sql import ComplaintSql
 from store.places import ImportSummary
@@ -85,7 +86,7 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
     return SqlStore(engine)
 
 
-class SqlStore(ComplaintSql):
+class SqlStore(AuditSql, ComplaintSql):
     """``store.base.Store`` over SQLAlchemy Core."""
 
     def __init__(self, engine: sa.Engine) -> None:
