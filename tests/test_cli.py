@@ -225,6 +225,30 @@ def test_officials_import_of_a_good_gbk_file_adds_people_to_the_team(demo_db, de
     assert again == "2 rows: 0 added, 0 updated, 2 unchanged\n"
 
 
+def test_officials_import_preview_of_a_gbk_file_stores_nothing(demo_db, tmp_path):
+    path = _gbk_roster(
+        tmp_path / "名册.csv",
+        [
+            ("欧阳娜", "13800139001", "网格员", "440605125001001", "2024-05-01"),
+            ("司马光", "13800139002", "小红格组长", "440605125001001", "2024年5月1日"),
+        ],
+    )
+    before = _store(demo_db).assignments()
+    in_community = sum(a.unit_code.startswith("440605125001") for a in before)
+    preview = cli_ok(demo_db.cli("officials", "import", str(path), "--preview")).stdout
+    lines = preview.splitlines()
+    assert lines[0] == "名册.csv: 2 rows"
+    assert lines[1].startswith("  encoding gb18030: ")
+    # a roster speaks for the communities it names: the people of 001 it leaves out are listed
+    assert lines[2] == (
+        f"2 added, {in_community} removed, 0 changed, 0 unchanged (compared over 440605125001)"
+    )
+    assert "  + 欧阳娜 (网格员, 440605125001001) from 2024-05-01 [row 2]" in lines
+    assert f"not ended automatically: {in_community} current row(s) stay in force" in preview
+    assert lines[-1] == "nothing stored (preview); run the same command without --preview to apply"
+    assert _store(demo_db).assignments() == before
+
+
 # --- lookups ------------------------------------------------------------------------------
 
 
