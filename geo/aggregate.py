@@ -283,11 +283,11 @@ def fisher_jenks_breaks(values: ArrayLike, k: int) -> NDArray[np.float64]:
             start[j, b] = arg
         best = new
     bounds = []
-    b = u - 1
+    last = u - 1  # the last value of the class being closed
     for j in range(k - 1, 0, -1):
-        bounds.append(v[b])
-        b = start[j, b] - 1
-    bounds.append(v[b])
+        bounds.append(v[last])
+        last = start[j, last] - 1
+    bounds.append(v[last])
     return np.asarray(bounds[::-1], dtype=float)
 
 

@@ -230,8 +230,8 @@ def generate_gazetteer(
     table = pandas.DataFrame(rows).drop(columns=["x", "y"])
     table["lon"] = lon
     table["lat"] = lat
-    table["grid_code"] = np.where(inside, index.codes[np.clip(match.grid, 0, None)], None)
     table = table[inside].reset_index(drop=True)
+    table["grid_code"] = index.codes[match.grid[inside]]
     table = table.drop_duplicates(subset=["text"], keep="first").reset_index(drop=True)
     table.insert(0, "id", [f"DL{i + 1:05d}" for i in range(len(table))])
     for col in ("number", "building"):

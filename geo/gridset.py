@@ -32,11 +32,11 @@ def community_outlines(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One (Multi)Polygon per community: the union of its grids, with its area in m²."""
     geoms = np.asarray(grids.geometry.values, dtype=object)
     frame = metric_frame_for(geoms)
-    codes, outlines = [], []
+    codes, unions = [], []
     for code, members in grids.groupby("community_code", sort=True).groups.items():
         codes.append(code)
-        outlines.append(shapely.union_all(geoms[grids.index.get_indexer(members)]))
-    outlines = np.asarray(outlines, dtype=object)
+        unions.append(shapely.union_all(geoms[grids.index.get_indexer(members)]))
+    outlines = np.asarray(unions, dtype=object)
     return gpd.GeoDataFrame(
         {"code": codes, "area_m2": shapely.area(frame.project(outlines))},
         geometry=gpd.GeoSeries(outlines, crs=4326),

@@ -146,7 +146,15 @@ def _cells(ix: NDArray, iy: NDArray) -> tuple[NDArray, NDArray, NDArray]:
     return keys, of.reshape(-1), n
 
 
-def _collect(x, y, group, n_groups, cell_m, coarse_m, n_fine) -> WeightedPoints:
+def _collect(
+    x: NDArray,
+    y: NDArray,
+    group: NDArray,
+    n_groups: int,
+    cell_m: float,
+    coarse_m: float | None,
+    n_fine: int,
+) -> WeightedPoints:
     weight = np.bincount(group, minlength=n_groups)
     return WeightedPoints(
         np.bincount(group, weights=x, minlength=n_groups) / weight,
@@ -200,8 +208,8 @@ def monthly_heat(
     lat: ArrayLike,
     times: ArrayLike,
     *,
-    start,
-    end,
+    start: object,
+    end: object,
     cell_m: float = ANIM_CELL_M,
     cap: int = ANIM_CAP,
     total_cap: int = ANIM_TOTAL_CAP,

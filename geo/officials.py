@@ -560,6 +560,8 @@ def roster_changes(
     (a new role), then on unit + phone (a corrected name); the rest are added or removed.
     """
     new = list(new)
+    prefixes: tuple[str, ...]
+    exact: frozenset[str]
     if scope is not None:
         prefixes, exact = tuple(sorted(set(scope))), frozenset()
     else:

@@ -20,6 +20,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -225,7 +226,9 @@ def find_header(
     return header_index, found
 
 
-def records(rows: list[list[str]], header_index: int, columns: Mapping[str, int]):
+def records(
+    rows: list[list[str]], header_index: int, columns: Mapping[str, int]
+) -> Iterator[tuple[int, dict[str, str]]]:
     """(spreadsheet row number, {field: text}) for each non-empty row under the header."""
     for index in range(header_index + 1, len(rows)):
         cells = rows[index]
@@ -243,7 +246,7 @@ def stream_records(
     encoding: str | None = None,
     sheet: str | int | None = None,
     chunk: int = 50_000,
-):
+) -> Iterator[list[tuple[int, dict[str, str]]]]:
     """Like ``records`` over ``read_cells``, but in chunks and without holding a big CSV in memory.
 
     Yields lists of (spreadsheet row number, {field: text}). Excel sheets are read whole
@@ -365,7 +368,9 @@ def _read_excel(path: Path, what: str, sheet: str | int | None) -> list[list[str
     return _fill_merged(rows, merged)
 
 
-def _fill_merged(rows: list[list[str]], merged) -> list[list[str]]:
+def _fill_merged(
+    rows: list[list[str]], merged: Sequence[tuple[tuple[int, int], tuple[int, int]]]
+) -> list[list[str]]:
     """Every cell of a merged range reads as its top-left cell, as the user sees it in Excel."""
     for (r0, c0), (r1, c1) in merged:
         if r0 >= len(rows):
