@@ -10,6 +10,7 @@ from complaints.catalog import Catalog
 from geo.geocode import Gazetteer
 from geo.geocoders import AmapGeocoder
 from geo.geocoders import ChainGeocoder
+from geo.geocoders import Geocoder
 from geo.geocoders import TiandituGeocoder
 from services.accounts import AccountService
 from services.audit import AuditService
@@ -80,7 +81,7 @@ def _geocoder(config: Config) -> ChainGeocoder | None:
     path = config.gazetteer_path or default_data_dir() / "gazetteer" / "dali-demo-addresses.csv"
     if not Path(path).exists():
         return None
-    providers = []
+    providers: list[Geocoder] = []
     if config.amap_key:
         providers.append(AmapGeocoder(config.amap_key))
     if config.tianditu_key:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+from collections.abc import Container
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +107,7 @@ def parse_filters(args: Mapping, categories: Mapping[str, Any]) -> tuple[Filters
     """Filters from a query string (repeated or comma-separated values); unknown values are named."""
     problems: list[str] = []
 
-    def many(name: str, known) -> tuple[str, ...]:
+    def many(name: str, known: Container[str]) -> tuple[str, ...]:
         raw = args.getlist(name) if hasattr(args, "getlist") else [args.get(name, "")]
         values = [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
         bad = [v for v in values if v not in known]
@@ -168,8 +169,8 @@ def analyse(
     grid_set: GridSet,
     frame: pd.DataFrame,
     *,
-    start=None,
-    end=None,
+    start: datetime.datetime | None = None,
+    end: datetime.datetime | None = None,
     h3_res: int = H3_RES,
     permutations: int = 999,
 ) -> Analysis:

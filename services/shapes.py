@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from typing import SupportsInt
 
 import numpy as np
 import pandas as pd
@@ -166,11 +167,11 @@ def point_json(
     return body
 
 
-def _int(value) -> int | None:
+def _int(value: SupportsInt | None) -> int | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else int(value)
 
 
-def iso(value) -> str | None:
+def iso(value: datetime.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
