@@ -328,12 +328,12 @@ def _two_towns(folder: Path) -> Path:
     return write_geojson(frame, folder / "two_towns.geojson")
 
 
+# The service passes the town's centre, so the advice names the zone that fits the town
 MISSING_CRS = (
-    "grids.shp: the file declares no CRS (a shapefile without .prj?); coordinates look like a "
-    "6-degree Gauss-Krüger or UTM zone (too far from the central meridian for a 3-degree zone) "
-    "without a zone number in the easting (719184…720684 m east, 2556196…2557196 m north), so "
-    "the central meridian cannot be read off them; name the CRS with --crs, e.g. EPSG:4508 for "
-    "CGCS2000 6-degree Gauss-Krüger CM 111E or EPSG:32649 for UTM 49N"
+    "grids.shp: the file declares no CRS (a shapefile without .prj?); coordinates look like "
+    "WGS 84 / UTM zone 49N (they land 0.0 km from the town centre) or CGCS2000 3-degree "
+    "Gauss-Krüger CM 111E (1.0 km, --crs EPSG:4546): the town alone cannot tell these apart, "
+    "check the survey's papers: pass --crs EPSG:32649"
 )
 REFUSED_FILES = {
     "no-prj-no-crs": (_no_prj, {}, MissingCRS, "missing_crs", MISSING_CRS),
