@@ -8,6 +8,7 @@ export would leave the hotline and RedGrid disagreeing about what was filed.
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import math
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from complaints.catalog import Catalog
 from geo.crs import COORDSYS_ALIASES
+from geo.errors import FileFormatError
 from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.officials import normalise_phone
@@ -30,6 +32,27 @@ from geo.timeutil import utcnow
 Fault = Callable[[str, str], None]
 
 MAX_TEXT = 4000  # Open311's limit for description; longer texts are documents, not complaints
+#: The longest value each free field may hold (the store's columns and any page must fit them).
+MAX_LENGTH: dict[str, int] = {
+    "source": 64,
+    "external_id": 128,
+    "text": MAX_TEXT,
+    "address": 500,
+    "reporter_name": 100,
+    "reporter_phone": 40,
+    "channel": 40,
+    "category": 200,
+    "coordsys": 40,
+    "lon": 40,
+    "lat": 40,
+    "reported_at": 64,
+}
+#: Control characters no complaint needs (tab and line breaks are kept): PostgreSQL refuses NUL
+#: in text, and XML cannot carry the others.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: The earliest report accepted: nothing older is a complaint still to be handled, and a
+#: year like 1600 would make every monthly view span four centuries.
+EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=BEIJING)
 
 #: Header names accepted for each field (Chinese hotline exports first, English second).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -94,24 +117,39 @@ def check(
     own = errors is None
     found: list[RowError] = [] if errors is None else errors
     before = len(found)
-
-    def text(name: str) -> str:
-        value = values.get(name)
-        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+    refused: set[str] = set()  # fields already faulted for their type or length
 
     def fault(name: str, message: str) -> None:
         found.append(RowError(row, name, message))
 
+    def text(name: str) -> str:
+        value = values.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)) or name in refused:
+            return ""
+        if isinstance(value, Mapping | list | tuple | set | bytes):
+            # a JSON object or array where text or a number belongs
+            refused.add(name)
+            fault(name, f"must be text or a number, not {_kind(value)}")
+            return ""
+        out = CONTROL.sub("", str(value)).strip()
+        limit = MAX_LENGTH.get(name)
+        if limit is not None and len(out) > limit and name != "text":
+            refused.add(name)
+            fault(name, f"{len(out)} characters; at most {limit}")
+            return ""
+        return out
+
+    if len(source) > MAX_LENGTH["source"]:
+        fault("source", f"{len(source)} characters; at most {MAX_LENGTH['source']}")
     external_id = text("external_id")
-    if not external_id:
+    if not external_id and "external_id" not in refused:
         fault("external_id", "missing: every complaint needs the id it has in its source system")
-    elif len(external_id) > 128:
-        fault("external_id", "longer than 128 characters")
-    reported_at = _parse_time(text("reported_at"), fault)
+    when_text = text("reported_at")
+    reported_at = EARLIEST if "reported_at" in refused else _parse_time(when_text, fault)
     channel = _parse_channel(text("channel") or "system", fault)
     category = _parse_category(text("category"), catalog, fault)
     body = text("text")
-    if not body:
+    if not body and "text" not in refused:
         fault("text", "missing: what does the resident report?")
     elif len(body) > MAX_TEXT:
         fault("text", f"{len(body)} characters; at most {MAX_TEXT}")
@@ -120,8 +158,14 @@ def check(
     coordsys = text("coordsys").lower() or "wgs84"
     if coordsys not in COORDSYS_ALIASES:
         fault("coordsys", f"{coordsys!r} is not one of wgs84, cgcs2000, gcj02, bd09")
-    if lon is None and address is None and not any(e.field in ("lon", "lat") for e in found[before:]):
+    if (
+        lon is None
+        and address is None
+        and "address" not in refused
+        and not any(e.field in ("lon", "lat") for e in found[before:])
+    ):
         fault("address", "missing: give an address or lon/lat")
+    name = text("reporter_name") or None
     phone = text("reporter_phone") or None
     if phone is not None:
         try:
@@ -143,9 +187,34 @@ def check(
         lon,
         lat,
         COORDSYS_ALIASES[coordsys],
-        text("reporter_name") or None,
+        name,
         phone,
     )
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def check_encoding(encoding: str | None) -> str | None:
+    """A text encoding's name as given, or a refusal naming it (``encoding=`` on imports)."""
+    if encoding is None:
+        return None
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, ValueError, TypeError):
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise FileFormatError(
+            f"encoding={encoding[:40]!r} is not a known text encoding; use utf-8, gbk or gb18030, "
+            "or leave it out to have the file's encoding detected",
+            code="unknown_encoding",
+        )
+    return encoding
 
 
 def iter_file(
@@ -165,8 +234,10 @@ def iter_file(
     """
     path = Path(path)
     what = f"complaints {path.name}"
+    encoding = check_encoding(encoding)
     first_row: dict[str, int] = {}
-    for batch in stream_records(path, what, COLUMNS, REQUIRED, encoding=encoding, sheet=sheet, chunk=chunk):
+    records = stream_records(path, what, COLUMNS, REQUIRED, encoding=encoding, sheet=sheet, chunk=chunk)
+    for batch in _decoded(records, what, encoding):
         out: list[tuple[int, ComplaintInput]] = []
         for row, values in batch:
             item = check(values, catalog=catalog, source=source, row=row, errors=errors)
@@ -178,6 +249,19 @@ def iter_file(
                 continue
             out.append((row, item))
         yield out
+
+
+def _decoded(records: Iterator, what: str, encoding: str | None) -> Iterator:
+    """The reader's batches; a file that its (given) encoding cannot decode is a refusal, not a crash."""
+    try:
+        yield from records
+    except UnicodeError as exc:
+        named = f"as {encoding}" if encoding else "in the detected encoding"
+        raise FileFormatError(
+            f"{what}: cannot be read {named} ({exc}); "
+            "name the file's encoding with encoding= (utf-8, gbk, gb18030)",
+            code="bad_encoding",
+        ) from exc
 
 
 def read_file(
@@ -220,8 +304,18 @@ def _parse_time(value: str, fault: Fault) -> datetime.datetime:
         except ValueError as exc:
             fault("reported_at", f"{value!r}: {exc}")
             return fallback
+    # checked on the written year first: year 1 at +08:00 or 9999 at -08:00 has no UTC time
+    if when.year > 2999:
+        fault("reported_at", f"{value!r} is in the future")
+        return fallback
+    if when.year < 2000:
+        fault("reported_at", f"{value!r} is before 2000-01-01; RedGrid holds complaints from 2000 on")
+        return fallback
     if when.tzinfo is None:
         when = when.replace(tzinfo=BEIJING)  # hotline exports are in Beijing time
+    if when < EARLIEST:
+        fault("reported_at", f"{value!r} is before 2000-01-01; RedGrid holds complaints from 2000 on")
+        return fallback
     if when > utcnow() + datetime.timedelta(minutes=10):
         fault("reported_at", f"{value!r} is in the future")
     return when

@@ -88,12 +88,17 @@ def _from_json(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     if isinstance(doc[0], list):
         try:
             xy = np.asarray(doc, dtype="float64")
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise Invalid("every element must be a [lon, lat] pair of numbers", code="bad_json") from exc
         if xy.ndim != 2 or xy.shape[1] != 2:
             raise Invalid("every element must be a [lon, lat] pair", code="bad_json")
         return xy[:, 0], xy[:, 1], None
-    frame = pd.DataFrame.from_records(doc)
+    try:
+        frame = pd.DataFrame.from_records(doc)
+    except (ValueError, TypeError) as exc:
+        raise Invalid(
+            f"the JSON objects do not form a table: {exc}", code="bad_json", field="points"
+        ) from exc
     return columns(frame, "JSON objects")
 
 
@@ -101,14 +106,23 @@ def _from_features(features: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lon = np.full(len(features), np.nan)
     lat = np.full(len(features), np.nan)
     ids = np.empty(len(features), dtype=object)
+    if not isinstance(features, list):
+        raise Invalid("features must be a list of Point features", code="bad_geojson", field="features")
     for i, f in enumerate(features):  # GeoJSON nests each point; there is no columnar shortcut
-        geom = (f or {}).get("geometry") or {}
-        if geom.get("type") != "Point":
+        geom = (f.get("geometry") if isinstance(f, dict) else None) or {}
+        if not isinstance(geom, dict) or geom.get("type") != "Point":
+            kind = geom.get("type") if isinstance(geom, dict) else type(geom).__name__
             raise Invalid(
-                f"feature {i}: expected a Point geometry, got {geom.get('type')!r}", code="bad_geojson"
+                f"feature {i}: expected a Point geometry, got {kind!r}", code="bad_geojson", field="features"
             )
-        lon[i], lat[i] = geom["coordinates"][:2]
-        ids[i] = f.get("id", (f.get("properties") or {}).get("id"))
+        try:
+            lon[i], lat[i] = geom["coordinates"][:2]
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise Invalid(
+                f"feature {i}: coordinates must be [lon, lat] numbers", code="bad_geojson", field="features"
+            ) from exc
+        props = f.get("properties")
+        ids[i] = f.get("id", props.get("id") if isinstance(props, dict) else None)
     return lon, lat, ids
 
 
@@ -123,10 +137,24 @@ def columns(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray, np.
             code="missing_columns",
         )
     id_col = next((lower[n] for n in ID_NAMES if n in lower), None)
-    lon = pd.to_numeric(frame[lon_col], errors="coerce").to_numpy("float64", na_value=np.nan)
-    lat = pd.to_numeric(frame[lat_col], errors="coerce").to_numpy("float64", na_value=np.nan)
-    ids = None if id_col is None else frame[id_col].astype("string").to_numpy(dtype=object, na_value=None)
+    try:
+        lon = _numbers(frame[lon_col])
+        lat = _numbers(frame[lat_col])
+        ids = None if id_col is None else frame[id_col].astype("string").to_numpy(dtype=object, na_value=None)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise Invalid(f"{what}: lon, lat and id must be numbers or text ({exc})", code="bad_values") from exc
     return lon, lat, ids
+
+
+def _numbers(column) -> np.ndarray:
+    """A column as floats; what is not a number (text, objects, lists) becomes NaN, not an error."""
+    if isinstance(column, pd.DataFrame):  # two columns of the same name
+        column = column.iloc[:, 0]
+    try:
+        return pd.to_numeric(column, errors="coerce").to_numpy("float64", na_value=np.nan)
+    except (TypeError, ValueError):  # objects or lists among the values: those are not numbers
+        values = column.map(lambda v: v if isinstance(v, str | int | float | None) else None)
+        return pd.to_numeric(values, errors="coerce").to_numpy("float64", na_value=np.nan)
 
 
 def _from_csv(stream) -> Iterator[Chunk]:
@@ -137,26 +165,32 @@ def _from_csv(stream) -> Iterator[Chunk]:
             lon, lat, ids = columns(frame, "CSV rows")
             yield Chunk(offset, lon, lat, ids)
             offset += len(frame)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise Invalid(f"CSV after row {offset}: {exc}", code="bad_csv") from exc
     except pd.errors.EmptyDataError:
         return
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as exc:
+        raise Invalid(f"CSV after row {offset}: {exc}", code="bad_csv") from exc
 
 
 def _from_arrow(stream) -> Iterator[Chunk]:
     try:
         reader = pyarrow.ipc.open_stream(stream)
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise Invalid(f"not an Arrow IPC stream: {exc}", code="bad_arrow") from exc
-    yield from _from_batches(reader)
+    try:
+        yield from _from_batches(reader)
+    except (pa.ArrowException, OSError) as exc:
+        raise Invalid(f"the Arrow IPC stream breaks off or is corrupt: {exc}", code="bad_arrow") from exc
 
 
 def _from_parquet(data: bytes) -> Iterator[Chunk]:
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise Invalid(f"not a Parquet file: {exc}", code="bad_parquet") from exc
-    yield from _from_batches(parquet.iter_batches(batch_size=CHUNK))
+    try:
+        yield from _from_batches(parquet.iter_batches(batch_size=CHUNK))
+    except (pa.ArrowException, OSError) as exc:
+        raise Invalid(f"the Parquet file is corrupt: {exc}", code="bad_parquet") from exc
 
 
 def _from_batches(batches) -> Iterator[Chunk]:
@@ -171,15 +205,41 @@ def _from_batches(batches) -> Iterator[Chunk]:
                 code="missing_columns",
             )
         id_n = next((names[n] for n in ID_NAMES if n in names), None)
-        lon = batch.column(lon_n).to_numpy(zero_copy_only=False).astype("float64")
-        lat = batch.column(lat_n).to_numpy(zero_copy_only=False).astype("float64")
-        ids = (
-            None
-            if id_n is None
-            else np.asarray(batch.column(id_n).cast(pa.string()).to_pylist(), dtype=object)
-        )
+        try:
+            lon = _arrow_numbers(batch.column(lon_n))
+            lat = _arrow_numbers(batch.column(lat_n))
+            ids = (
+                None
+                if id_n is None
+                else np.asarray(batch.column(id_n).cast(pa.string()).to_pylist(), dtype=object)
+            )
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise Invalid(
+                f"Arrow/Parquet columns {lon_n}, {lat_n} must be numbers (or numeric text) and "
+                f"{id_n or 'id'} text or numbers: {exc}",
+                code="bad_values",
+            ) from exc
         yield Chunk(offset, lon, lat, ids)
         offset += batch.num_rows
+
+
+def _arrow_numbers(column: pa.Array) -> np.ndarray:
+    """An Arrow column as floats: numbers as they are, text parsed (what is not a number is NaN)."""
+    if (
+        pa.types.is_integer(column.type)
+        or pa.types.is_floating(column.type)
+        or pa.types.is_decimal(column.type)
+    ):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if (
+        pa.types.is_string(column.type)
+        or pa.types.is_large_string(column.type)
+        or pa.types.is_null(column.type)
+    ):
+        return pd.to_numeric(pd.Series(column.to_pylist(), dtype=object), errors="coerce").to_numpy(
+            "float64", na_value=np.nan
+        )
+    raise TypeError(f"a column of type {column.type}")
 
 
 # --- writers ------------------------------------------------------------------------------

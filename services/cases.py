@@ -29,6 +29,7 @@ from complaints.intake import ComplaintInput
 from complaints.records import Case
 from complaints.records import CaseEvent
 from complaints.records import Photo
+from complaints.workdays import UnknownCalendarYear
 from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus
 from complaints.workflow import State
@@ -37,6 +38,7 @@ from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.lookup import Status
 from geo.tabular import file_sha256
+from geo.timeutil import BEIJING
 from geo.timeutil import parse_since
 from geo.timeutil import parse_when
 from geo.timeutil import utcnow
@@ -65,6 +67,14 @@ PHOTO_TYPES = {
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 6
 MAX_PAGE = 1000
+MAX_NOTE = 2000  # a workflow note: a paragraph, not a document
+MAX_ID = 2**31 - 1  # ids and versions above this are none that exist (and overflow SQLite's binding)
+#: how far ahead a dispatch deadline may be set: a limit is days or weeks, never years
+MAX_DEADLINE_DAYS = 366
+#: a deadline running longer than this (stored by older versions) is not counted day by day
+_LONGEST_COUNTED = datetime.timedelta(days=MAX_DEADLINE_DAYS)
+#: the years a query's dates may name: outside them a time has no UTC value to compare with
+QUERY_YEARS = (1900, 2999)
 #: list filters by query name: the store column each one filters
 FILTER_COLUMNS = (
     ("grid", "grid_code"),
@@ -125,12 +135,47 @@ def case_filters(args: Mapping[str, str], *, now: datetime.datetime | None = Non
     if args.get("state"):
         filters["state"] = args["state"].split(",")
     if args.get("since"):
-        filters["since"] = parse_since(args["since"])
+        filters["since"] = bounded_time(parse_since(args["since"]), "since")
     if args.get("until"):
-        filters["until"] = parse_when(args["until"], name="until")
+        filters["until"] = bounded_time(parse_when(args["until"], name="until"), "until")
     if args.get("overdue") in ("1", "true"):
         filters["overdue_at"] = now or utcnow()
     return filters
+
+
+def bounded_time(when: datetime.datetime, name: str) -> datetime.datetime:
+    """A time a caller gave, refused (naming ``name``) outside the years a query may name."""
+    low, high = QUERY_YEARS
+    if not low <= when.year <= high:
+        raise Invalid(f"{name}={when.date().isoformat()} is outside {low}–{high}", field=name)
+    return when
+
+
+def bounded_id(value: object, name: str) -> int:
+    """A whole number a caller gave (ASCII digits only: ``²`` is a digit to Python, not to us)."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ID:
+        raise Invalid(f"{name}={str(value)[:40]!r} must be a whole number up to {MAX_ID}", field=name)
+    return int(text)
+
+
+class _Provisional(WorkCalendar):
+    """A calendar for showing a deadline's status: a year without a schedule counts Monday–Friday.
+
+    Only for reading: a deadline is never *set* on a guessed year (``transition`` refuses), but a
+    case stored with one (by an older version, or before its year's notice was withdrawn) must
+    still show in lists and pages.
+    """
+
+    def __init__(self, calendar: WorkCalendar) -> None:
+        super().__init__(builtin=False)
+        self._calendar = calendar
+
+    def is_workday(self, day: datetime.date) -> bool:
+        try:
+            return self._calendar.is_workday(day)
+        except UnknownCalendarYear:
+            return day.weekday() < 5
 
 
 @dataclass(frozen=True)
@@ -172,6 +217,7 @@ class ComplaintService:
         self.geocoder = geocoder
         self.photo_dir = photo_dir
         self.now = clock
+        self._provisional = _Provisional(calendar)
         #: every view of personal data is recorded here (one entry per view)
         self.audit = audit if audit is not None else AuditService(store, clock=clock)
 
@@ -343,7 +389,7 @@ class ComplaintService:
         return CaseView(case, caller.can(PERSONAL_DATA), self.deadline_status(case), events, pictures)
 
     def get(self, caller: Caller, complaint_id: int, *, history: bool = True) -> CaseView:
-        case = self.store.complaint(complaint_id)
+        case = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
         if case is None:
             raise NotFound(f"complaint {complaint_id} does not exist")
         return self.view(caller, case, history=history, photos=history)
@@ -379,7 +425,10 @@ class ComplaintService:
     def photo_file(self, caller: Caller, complaint_id: int, photo_id: int) -> tuple[Path, str]:
         """Where a photo is kept and its type; photos show people, number plates, homes."""
         self.require(caller, PERSONAL_DATA)
-        found = next((p for p in self.store.photos(complaint_id) if p.id == photo_id), None)
+        in_range = 0 < complaint_id <= MAX_ID
+        found = (
+            next((p for p in self.store.photos(complaint_id) if p.id == photo_id), None) if in_range else None
+        )
         if found is None or self.photo_dir is None:
             raise NotFound("no such photo")
         return self.photo_dir / found.stored_as, found.content_type
@@ -403,12 +452,26 @@ class ComplaintService:
             raise PreconditionRequired(
                 "say which version of the complaint you saw: JSON 'version' or If-Match"
             )
-        when = parse_when(deadline, name="deadline") if deadline else None
+        version = bounded_id(expected_version, "version")
+        # the values come from a JSON body: each must be of its type, or a 400 names it
+        for name, value in (("note", note), ("department", department), ("duplicate_of", duplicate_of)):
+            if value is not None and not isinstance(value, str):
+                raise Invalid(f"{name} must be text", field=name)
+        if note is not None and len(note) > MAX_NOTE:
+            raise Invalid(f"note: {len(note)} characters; at most {MAX_NOTE}", field="note")
+        if note is not None:
+            note = intake.CONTROL.sub("", note)
+        for name, value in (("department", department), ("duplicate_of", duplicate_of)):
+            if value is not None and len(value) > 128:
+                raise Invalid(f"{name}: {len(value)} characters; at most 128", field=name)
+        if deadline is not None and not isinstance(deadline, str):
+            raise Invalid("deadline must be a date-time text like 2025-10-14T18:00+08:00", field="deadline")
+        when = bounded_time(parse_when(deadline, name="deadline"), "deadline") if deadline else None
         scope = (caller.department_code or "") if caller.is_department else None
         case = self.transition(
             complaint_id,
             action,
-            expected_version=int(str(expected_version)),
+            expected_version=version,
             actor=caller.actor,
             note=note,
             department=department,
@@ -598,8 +661,9 @@ class ComplaintService:
         """Apply a workflow action; the caller names the version it saw (optimistic locking).
 
         ``department_scope`` limits a department's staff to complaints dispatched to it.
+        Everything is checked before anything is written: a refused action changes nothing.
         """
-        current = self.store.complaint(complaint_id)
+        current = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
         if current is None:
             raise NotFound(f"complaint {complaint_id} does not exist")
         if department_scope is not None and current.department_code != department_scope:
@@ -621,8 +685,12 @@ class ComplaintService:
             fields["satisfied"] = satisfied
         elif action == workflow.Action.MARK_DUPLICATE:
             fields["duplicate_of"] = duplicate_of
+        if note is not None and len(note) > MAX_NOTE:
+            raise Invalid(f"note: {len(note)} characters; at most {MAX_NOTE}", field="note")
         step = workflow.apply(current.state, action, who=actor, when=now, **fields)
         event = step.event
+        if event.deadline is not None:
+            self._check_deadline(now, event.deadline)
         values: dict = {"state": step.state.value}
         if event.action == workflow.Action.DISPATCH:
             values.update(department_code=event.department, dispatched_at=now, deadline=event.deadline)
@@ -647,10 +715,38 @@ class ComplaintService:
         kinds = dict(zip(community["code"], community["kind"], strict=True))
         return kinds.get(complaint.community_code, "urban")
 
+    def _check_deadline(self, now: datetime.datetime, deadline: datetime.datetime) -> None:
+        """A deadline that can be stored: within a year, in years whose working days are known.
+
+        Raised before writing, so a refused dispatch leaves the case as it was (it used to be
+        stored and then fail when its status was computed, breaking every list showing it).
+        """
+        if deadline - now > datetime.timedelta(days=MAX_DEADLINE_DAYS):
+            raise Invalid(
+                f"deadline {deadline.isoformat()} is more than {MAX_DEADLINE_DAYS} days ahead",
+                code="bad_deadline",
+                field="deadline",
+            )
+        for year in range(now.astimezone(BEIJING).year, deadline.astimezone(BEIJING).year + 1):
+            if not self.calendar.knows(year):
+                exc = UnknownCalendarYear(year)
+                exc.field = "deadline"  # type: ignore[attr-defined]
+                raise exc
+
     def deadline_status(self, complaint: Case, now: datetime.datetime | None = None) -> DeadlineStatus:
-        return workflow.deadline_status(
-            complaint.state, complaint.dispatched_at, complaint.deadline, now or self.now(), self.calendar
-        )
+        """Where a case stands against its deadline; never raises for what is stored.
+
+        A year without a holiday schedule is counted Monday–Friday (provisionally), and a deadline
+        stored further than a year from its dispatch is only told overdue or on time.
+        """
+        now = now or self.now()
+        dispatched, deadline = complaint.dispatched_at, complaint.deadline
+        if dispatched is not None and deadline is not None and abs(deadline - dispatched) > _LONGEST_COUNTED:
+            dispatched = None  # status without the due-soon share, which would count every day
+        try:
+            return workflow.deadline_status(complaint.state, dispatched, deadline, now, self.calendar)
+        except UnknownCalendarYear:
+            return workflow.deadline_status(complaint.state, dispatched, deadline, now, self._provisional)
 
     # --- photos -----------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ afresh.
 from __future__ import annotations
 
 import datetime
-import io
 import json
 from collections.abc import Container
 from collections.abc import Mapping
@@ -49,6 +48,7 @@ from geo.timeutil import end_of_day
 from geo.timeutil import start_of_day
 from services.caching import Memo
 from services.cases import ComplaintService
+from services.csvsafe import safe_csv
 from services.grids import GridService
 from services.grids import GridSet
 
@@ -58,6 +58,12 @@ CLASSES = 5
 TOP_CATEGORIES = 3
 MIN_TREND_MONTHS = 6
 ANALYSIS_CACHE = 8
+#: the longest span of months analysed (and drawn): the latest 20 years of the record. A single
+#: complaint dated 1600 (stored by an older version) would otherwise make every monthly array
+#: four centuries long, gigabytes for the heat-map animation.
+MAX_MONTHS = 240
+#: the years a planner's since/until may name; others are named as problems and ignored
+YEARS = (2000, 2999)
 
 
 # --------------------------------------------------------------------------- filters
@@ -119,10 +125,14 @@ def parse_filters(args: Mapping, categories: Mapping[str, Any]) -> tuple[Filters
         if not value:
             return None
         try:
-            return datetime.date.fromisoformat(value)
+            day = datetime.date.fromisoformat(value)
         except ValueError:
-            problems.append(f"{name}={value}")
+            problems.append(f"{name}={value[:40]}")
             return None
+        if not YEARS[0] <= day.year <= YEARS[1]:
+            problems.append(f"{name}={value} (outside {YEARS[0]}–{YEARS[1]})")
+            return None
+        return day
 
     since, until = day("since"), day("until")
     if since and until and until < since:
@@ -203,6 +213,7 @@ def analyse(
         start = times.min()
     if end is None and len(frame):
         end = times.max()
+    start = _bounded_start(start, end)
     months = month_labels(start, end) if start is not None and end is not None else []
     if months:
         monthly = monthly_counts(times, pos, n, start, end)
@@ -243,6 +254,16 @@ def analyse(
         hexes=hexes,
         hex_classes=classify(hexes["count"].to_numpy(dtype=float), "fisher_jenks", CLASSES),
     )
+
+
+def _bounded_start(start, end):
+    """``start``, moved up so that [start, end] spans at most ``MAX_MONTHS`` months."""
+    if start is None or end is None:
+        return start
+    earliest = pd.Timestamp(end) - pd.DateOffset(months=MAX_MONTHS - 1)
+    earliest = earliest.tz_convert(BEIJING_TZ_NAME) if earliest.tzinfo else earliest
+    earliest = earliest.replace(day=1, hour=0, minute=0, second=0, microsecond=0, nanosecond=0)
+    return max(pd.Timestamp(start), earliest)
 
 
 def _complete_months(months: list[str], start: pd.Timestamp, end: pd.Timestamp) -> NDArray[np.bool_]:
@@ -309,9 +330,7 @@ def grid_table(analysis: Analysis, grid_set: GridSet, category_names: Mapping[st
 
 def table_csv(table: pd.DataFrame) -> bytes:
     """UTF-8 with a byte-order mark, so Excel on a Chinese Windows reads the names right."""
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False, float_format="%.6g")
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return ("\ufeff" + safe_csv(table, index=False, float_format="%.6g")).encode("utf-8")
 
 
 def table_geojson(table: pd.DataFrame, grid_set: GridSet, analysis: Analysis, filters: Filters) -> bytes:
@@ -402,4 +421,4 @@ def _range(filters: Filters, stamp: tuple) -> tuple:
         end = min(end, pd.Timestamp(end_of_day(filters.until)))
     if end < start:
         return None, None
-    return start, end
+    return _bounded_start(start, end), end

@@ -40,10 +40,24 @@ class Problem(Exception):
     """A problem found by the web layer itself (a malformed request it parses)."""
 
     def __init__(
-        self, message: str, *, code: str = "bad_request", status: int = 400, details: dict | None = None
+        self,
+        message: str,
+        *,
+        code: str = "bad_request",
+        status: int = 400,
+        details: dict | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message, self.code, self.status, self.details = message, code, status, details or {}
+        if field is not None:
+            self.details = {"field": field, **self.details}
+
+
+def _with_field(exc: Exception, details: dict) -> dict:
+    """The extension members, with ``field`` (the parameter or JSON member at fault) when known."""
+    field = getattr(exc, "field", None)
+    return {"field": field, **details} if isinstance(field, str) and field else details
 
 
 def describe(exc: Exception) -> tuple[int, str, str, dict]:
@@ -52,29 +66,36 @@ def describe(exc: Exception) -> tuple[int, str, str, dict]:
         return exc.status, exc.code, exc.message, exc.details
     if isinstance(exc, domain.DomainError):
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-        return status, exc.code, exc.message, exc.details
+        return status, exc.code, exc.message, _with_field(exc, exc.details)
     if isinstance(exc, RowErrors):
         rows = [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors]
-        return 422, exc.code, exc.message.splitlines()[0], {"rows": rows}
+        extra = {"field": rows[0]["field"]} if rows else {}
+        return 422, exc.code, exc.message.splitlines()[0], {**extra, "rows": rows}
     if isinstance(exc, ComplaintsError):
         # a refused workflow action, an unknown category, a year without a holiday schedule:
         # the request was understood but cannot be carried out as asked
-        return 422, exc.code, exc.message, {}
+        return 422, exc.code, exc.message, _with_field(exc, {})
     if isinstance(exc, GeoError):
-        return 400, exc.code, exc.message, {}
+        return 400, exc.code, exc.message, _with_field(exc, {})
     if isinstance(exc, HTTPException):
         return exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", {}
+    if isinstance(exc, RecursionError):
+        # a request body nested thousands deep (JSON arrays in arrays): refused, not a crash
+        return 400, "bad_json", "the request body is nested too deeply", {"field": "body"}
     raise exc
 
 
 def problem(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    details = dict(details or {})
+    field = details.pop("field", None)  # a member of the problem, not of the older ``error`` shape
     body = {
         "type": f"about:blank#{code}",
         "title": code.replace("_", " "),
         "status": status,
         "detail": message,
         "code": code,
-        "error": {"code": code, "message": message, **(details or {})},
+        **({"field": field} if field else {}),
+        "error": {"code": code, "message": message, **details},
     }
     response = jsonify(body)
     response.status_code = status
@@ -102,5 +123,13 @@ def render(exc: Exception) -> Response | tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    for cls in (Problem, domain.DomainError, RowErrors, ComplaintsError, GeoError, HTTPException):
+    for cls in (
+        Problem,
+        domain.DomainError,
+        RowErrors,
+        ComplaintsError,
+        GeoError,
+        HTTPException,
+        RecursionError,
+    ):
         app.register_error_handler(cls, render)

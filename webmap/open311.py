@@ -11,6 +11,7 @@ Times carry +08:00. Both ``.json`` and ``.xml`` are served, as the spec requires
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from xml.etree import ElementTree as ET
 
@@ -36,6 +37,15 @@ bp = Blueprint("open311", __name__)
 CHINA = BEIJING
 MAX_WINDOW_DAYS = 90
 DEFAULT_LIMIT = 1000
+MAX_WHOLE = 2**31 - 1
+# characters XML 1.0 cannot hold at all, not even escaped (C0 controls but tab, LF, CR; lone
+# surrogates; U+FFFE/U+FFFF): one in any complaint's text would make the whole feed unreadable
+_XML_ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """Text as XML 1.0 can carry it: what it cannot hold becomes U+FFFD (ElementTree escapes the rest)."""
+    return _XML_ILLEGAL.sub("\ufffd", value)
 
 
 class Open311Error(Exception):
@@ -74,7 +84,7 @@ def _xml(tag: str, value) -> ET.Element:
             else:
                 element.append(_xml(key, inner))
     elif value is not None:
-        element.text = str(value).lower() if isinstance(value, bool) else str(value)
+        element.text = str(value).lower() if isinstance(value, bool) else xml_text(str(value))
     return element
 
 
@@ -258,7 +268,7 @@ def list_requests(fmt: str):
     args = request.args
     extensions = args.get("extensions") == "true"
     if args.get("service_request_id"):
-        ids = [int(i) for i in args["service_request_id"].split(",") if i.strip().isdigit()]
+        ids = [int(i) for i in args["service_request_id"].split(",") if _is_id(i.strip())]
         rows = [v.case for v in (_maybe(svc, i) for i in ids) if v is not None]
         return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
     end = _date(args.get("end_date")) or datetime.datetime.now(CHINA)
@@ -306,9 +316,13 @@ def _whole(args, name: str, default: int) -> int:
     value = args.get(name)
     if value is None:
         return default
-    if not value.isdigit():
-        raise Open311Error(400, f"{name} must be a whole number, not {value!r}")
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > MAX_WHOLE:
+        raise Open311Error(400, f"{name} must be a whole number up to {MAX_WHOLE}, not {value[:40]!r}")
     return int(value)
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_WHOLE
 
 
 def _date(text: str | None) -> datetime.datetime | None:
@@ -317,5 +331,9 @@ def _date(text: str | None) -> datetime.datetime | None:
     try:
         when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise Open311Error(400, f"{text!r} is not a W3C date-time (e.g. 2026-11-01T00:00:00+08:00)") from exc
-    return when if when.tzinfo else when.replace(tzinfo=CHINA)
+        raise Open311Error(
+            400, f"{text[:40]!r} is not a W3C date-time (e.g. 2026-11-01T00:00:00+08:00)"
+        ) from exc
+    if not 1900 <= when.year <= 2999:  # outside these a time has no UTC value to compare with
+        raise Open311Error(400, f"{text[:40]!r} is outside the years 1900–2999")
+        return when if when.tzinfo else when.replace(tzinfo=CHINA)

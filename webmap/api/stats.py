@@ -6,8 +6,6 @@ the Chinese text).
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 from flask import Blueprint
 from flask import Response
@@ -16,6 +14,7 @@ from flask import request
 
 from geo.crs import to_wgs84
 from services.cases import case_filters
+from services.csvsafe import safe_csv
 from services.shapes import catalog_json
 from services.shapes import table_rows
 from webmap import auth
@@ -34,9 +33,8 @@ def _filters() -> dict:
 
 def _table(frame: pd.DataFrame, name: str) -> Response:
     if request.args.get("format") == "csv":
-        buffer = io.StringIO()
-        frame.to_csv(buffer, index=False)
-        response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+        # cells like "=cmd|..." are neutralised: a clerk opens this in Excel (CSV injection)
+        response = Response("\ufeff" + safe_csv(frame, index=False), mimetype="text/csv")
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return no_store(response)
     return no_store(jsonify({"rows": table_rows(frame)}))
