@@ -9,6 +9,7 @@ so two dispatchers can never silently overwrite each other.
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from typing import cast
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from complaints.records import Case
 from complaints.records import CaseEvent
@@ -34,6 +37,13 @@ def _now() -> datetime.datetime:
 def _named(row: sa.RowMapping) -> Mapping[str, Any]:
     """A result row as the records read it (keys are column names: we select whole tables)."""
     return cast(Mapping[str, Any], row)
+
+
+def _plain_type(kind: sa.types.TypeEngine) -> bool:
+    """Whether a column's values can be staged and copied as they are (geometries cannot)."""
+    return not isinstance(kind, sa.types.UserDefinedType | sa.LargeBinary) and not isinstance(
+        getattr(kind, "impl", None), sa.LargeBinary
+    )
 
 
 def _iso(value: datetime.datetime | str | None) -> str | None:
@@ -62,7 +72,7 @@ class ComplaintSql:
 
         All or nothing: one transaction for the whole call.
         """
-        return self.add_complaint_chunks([(rows, events)], import_meta=import_meta)
+        return self._add_direct([(rows, events)], import_meta=import_meta)
 
     def add_complaint_chunks(
         self,
@@ -71,10 +81,180 @@ class ComplaintSql:
         import_meta: dict | None = None,
         batch: int = 5000,
     ) -> AddResult:
-        """Like ``add_complaints`` for an import too big to hold at once: all chunks, one transaction.
+        """Like ``add_complaints`` for an import too big to hold at once: all of it, or nothing.
 
-        If the iterator raises (a later chunk found faulty rows), nothing is stored.
+        An import (``import_meta`` given) is *staged*: the rows are written, chunk by chunk while
+        the iterator checks and places them, to temporary tables of one connection, which take
+        no lock on the complaint tables, so filing and workflow actions carry on during a long
+        import. They are then switched in with one short transaction (two INSERT … SELECT). If
+        the iterator raises (a later chunk found faulty rows) or the process dies, the temporary
+        tables go with the connection and nothing is stored.
         """
+        if import_meta is None:
+            return self._add_direct(chunks, import_meta=None, batch=batch)
+        return self._add_staged(chunks, import_meta=import_meta, batch=batch)
+
+    def _stage_tables(self) -> tuple[sa.Table, sa.Table, list[str], list[str]]:
+        """Temporary tables shaped like complaints and their events (keyed by source + external id)."""
+        complaints, events_t = self.t["complaints"], self.t["complaint_events"]
+        tag = uuid.uuid4().hex[:12]
+        md = sa.MetaData()
+        skip = {"id", "row_version", "created_at", "updated_at", "import_id"}
+        # geometry columns are never set at intake (and their SQL types do not copy plainly)
+        row_cols = [c.name for c in complaints.columns if c.name not in skip and _plain_type(c.type)]
+        event_cols = [c.name for c in events_t.columns if c.name not in ("id", "complaint_id")]
+        stage = sa.Table(
+            f"stage_complaints_{tag}",
+            md,
+            sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+            *(sa.Column(n, complaints.c[n].type) for n in row_cols),
+            prefixes=["TEMPORARY"],
+        )
+        stage_events = sa.Table(
+            f"stage_events_{tag}",
+            md,
+            sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("source", sa.String(64), nullable=False),
+            sa.Column("external_id", sa.String(128), nullable=False),
+            *(sa.Column(n, events_t.c[n].type) for n in event_cols),
+            prefixes=["TEMPORARY"],
+        )
+        return stage, stage_events, row_cols, event_cols
+
+    def _add_staged(
+        self,
+        chunks: Iterable[tuple[Sequence[dict], Sequence[Sequence[dict]]]],
+        *,
+        import_meta: dict,
+        batch: int,
+    ) -> AddResult:
+        complaints, events_t = self.t["complaints"], self.t["complaint_events"]
+        imports = self.t["complaint_imports"]
+        stage, stage_events, row_cols, event_cols = self._stage_tables()
+        skipped: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        rows_seen = staged = n_events = 0
+        with self.engine.connect() as conn:
+            stage.create(conn)
+            stage_events.create(conn)
+            conn.commit()
+            try:
+                # 1. stage: only the temporary tables are written (each chunk its own commit)
+                for rows, events in chunks:
+                    rows_seen += len(rows)
+                    part: list[dict] = []
+                    part_events: list[dict] = []
+                    for row, history in zip(rows, events, strict=True):
+                        key = (row["source"], row["external_id"])
+                        if key in seen:
+                            skipped.append(key)
+                            continue
+                        if any(
+                            row.get(n) is not None for n in row if n not in row_cols and n in complaints.c
+                        ):
+                            raise ValueError(f"column(s) of {key} cannot be staged")
+                        seen.add(key)
+                        staged += 1
+                        part.append({"seq": staged, **{n: row.get(n) for n in row_cols}})
+                        for event in history:
+                            n_events += 1
+                            part_events.append(
+                                {
+                                    "seq": n_events,
+                                    "source": key[0],
+                                    "external_id": key[1],
+                                    **{n: event.get(n) for n in event_cols},
+                                }
+                            )
+                    for start in range(0, len(part), batch):
+                        conn.execute(stage.insert(), part[start : start + batch])
+                    for start in range(0, len(part_events), batch):
+                        conn.execute(stage_events.insert(), part_events[start : start + batch])
+                    conn.commit()
+                # 2. switch in: one short transaction on the complaint tables
+                now = _now()
+                import_id = conn.execute(
+                    imports.insert()
+                    .values(**import_meta, imported_at=now, rows=rows_seen, added=0)
+                    .returning(imports.c.id)
+                ).scalar_one()
+                marks = {
+                    "row_version": sa.literal(1),
+                    "created_at": sa.literal(now, UtcDateTime),
+                    "updated_at": sa.literal(now, UtcDateTime),
+                    "import_id": sa.literal(import_id, sa.Integer),
+                }
+                select = (
+                    sa.select(*(stage.c[n] for n in row_cols), *marks.values())
+                    .where(sa.true())  # SQLite: a WHERE before ON CONFLICT, or it reads as a join's ON
+                    .order_by(stage.c.seq)
+                )
+                insert = self._insert_ignoring_duplicates(complaints).from_select([*row_cols, *marks], select)
+                conn.execute(insert)
+                c = complaints.c
+                owned = sa.and_(
+                    c.source == stage_events.c.source,
+                    c.external_id == stage_events.c.external_id,
+                    c.import_id == import_id,
+                )
+                conn.execute(
+                    events_t.insert().from_select(
+                        [*event_cols, "complaint_id"],
+                        sa.select(*(stage_events.c[n] for n in event_cols), c.id)
+                        .select_from(stage_events.join(complaints, owned))
+                        .order_by(stage_events.c.seq),
+                    )
+                )
+                ids = [
+                    int(i)
+                    for i in conn.execute(
+                        sa.select(c.id).where(c.import_id == import_id).order_by(c.id)
+                    ).scalars()
+                ]
+                conn.execute(imports.update().where(imports.c.id == import_id).values(added=len(ids)))
+                conn.commit()
+                if len(ids) < staged:  # present before the switch: the import skipped them
+                    mine = sa.and_(
+                        c.source == stage.c.source,
+                        c.external_id == stage.c.external_id,
+                        c.import_id == import_id,
+                    )
+                    skipped += [
+                        (r.source, r.external_id)
+                        for r in conn.execute(
+                            sa.select(stage.c.source, stage.c.external_id)
+                            .select_from(stage.outerjoin(complaints, mine))
+                            .where(c.id.is_(None))
+                            .order_by(stage.c.seq)
+                        )
+                    ]
+                    conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                try:
+                    stage_events.drop(conn)
+                    stage.drop(conn)
+                    conn.commit()
+                except sa.exc.DBAPIError:  # the connection broke: its temporary tables went with it
+                    conn.invalidate()
+        return AddResult(ids, skipped, import_id)
+
+    def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
+        """INSERT … ON CONFLICT (source, external_id) DO NOTHING, in the store's dialect."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=["source", "external_id"])
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["source", "external_id"])
+
+    def _add_direct(
+        self,
+        chunks: Iterable[tuple[Sequence[dict], Sequence[Sequence[dict]]]],
+        *,
+        import_meta: dict | None = None,
+        batch: int = 5000,
+    ) -> AddResult:
+        """Everything in one transaction (small additions: a filing, a batch of generated cases)."""
         complaints, events_t = self.t["complaints"], self.t["complaint_events"]
         now = _now()
         ids: list[int] = []

@@ -35,6 +35,8 @@ from store.schema import build_tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MEMORY_URL = "memory://"
+#: how long a SQLite writer waits for another's transaction before giving up
+BUSY_TIMEOUT_S = 60.0
 
 
 def _now() -> datetime.datetime:
@@ -44,7 +46,7 @@ def _now() -> datetime.datetime:
 def make_engine(url: str) -> sa.Engine:
     """An engine with the per-dialect settings RedGrid relies on."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # WAL: readers never wait for the importer
@@ -52,6 +54,9 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # a writer waits its turn rather than failing with "database is locked"; imports are
+            # staged (store.complaints_sql), so no write holds the lock for more than seconds
+            cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             cur.close()
 
         return engine
