@@ -1,16 +1,25 @@
 """People who log in and systems that call with keys: creating them, and knowing them again.
 
-Passwords are werkzeug scrypt hashes (a maintained, memory-hard KDF). API keys are
-random tokens shown once at creation; only their SHA-256 is stored. A request with a
-wrong or revoked key is refused outright rather than treated as anonymous, so a
-misconfigured client finds out at once.
+Passwords are werkzeug scrypt hashes (a maintained, memory-hard KDF). A sign-in costs
+one scrypt verification whether the user exists, is disabled or not: an unknown name is
+checked against a dummy hash made with the same parameters, so response times do not tell
+user names apart. API keys are random tokens shown once at creation; only their SHA-256 is
+stored. A request with a wrong or revoked key is refused outright rather than treated as
+anonymous, so a misconfigured client finds out at once.
+
+Sessions: each user has a session generation. A session remembers the generation it was
+made under (``login``), and ``session`` accepts it only while it is current, so logout, a
+password change or disabling the user (each raises it) ends every session of that user,
+on every device and every copy of the cookie.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
@@ -21,7 +30,9 @@ from services.callers import Caller
 from services.callers import user_caller
 from services.errors import Conflict
 from services.errors import Invalid
+from services.errors import NotFound
 from services.errors import Unauthenticated
+from store.accounts import UserAccount
 from store.base import Store
 
 MIN_PASSWORD = 10
@@ -36,6 +47,28 @@ def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"password too short: at least {MIN_PASSWORD} characters", field="password")
     return generate_password_hash(password, method="scrypt")
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a session cookie keeps of a signed-in user: the id and the generation."""
+
+    user_id: int
+    generation: int
+    caller: Caller
+
+
+_dummy: list[str] = []
+_dummy_lock = threading.Lock()
+
+
+def _dummy_hash() -> str:
+    """A scrypt hash of a random password, made once per process with the same parameters
+    as real ones: what an unknown user name is checked against."""
+    with _dummy_lock:
+        if not _dummy:
+            _dummy.append(generate_password_hash(secrets.token_urlsafe(16), method="scrypt"))
+        return _dummy[0]
 
 
 class AccountService:
@@ -57,15 +90,76 @@ class AccountService:
 
     def authenticate(self, username: str, password: str) -> Caller | None:
         """The caller for a good user name and password of an active user, else None."""
-        account = self.store.user(username=username)
-        if account is None or not account.active or not check_password_hash(account.password_hash, password):
+        found = self.login(username, password)
+        return found.caller if found is not None else None
+
+    def login(self, username: str, password: str) -> Session | None:
+        """A new session for a good user name and password of an active user, else None.
+
+        Exactly one scrypt verification runs on every path (an unknown name is checked
+        against a dummy hash), so the time taken does not say whether the name exists."""
+        account = self.store.user(username=username) if username else None
+        stored = account.password_hash if account is not None else _dummy_hash()
+        good = check_password_hash(stored, password)
+        if account is None or not good or not account.active:
+            return None
+        return Session(account.id, account.session_generation, self._caller(account))
+
+    def session(self, user_id: int, generation: int) -> Caller | None:
+        """The caller of a session made under ``generation``: None once the user logged out
+        everywhere, changed the password or was disabled."""
+        account = self.store.user(user_id=user_id)
+        if account is None or not account.active or account.session_generation != generation:
             return None
         return self._caller(account)
 
+    def end_sessions(self, user_id: int) -> None:
+        """End every session of the user (logout)."""
+        account = self.store.user(user_id=user_id)
+        if account is not None:
+            self.store.update_user(account.username, session_generation=account.session_generation + 1)
+
     def user_by_id(self, user_id: int) -> Caller | None:
-        """The caller of a session (active users only)."""
+        """The caller of a user id (active users only), whatever the session generation."""
         account = self.store.user(user_id=user_id)
         return self._caller(account) if account is not None and account.active else None
+
+    def users(self) -> list[UserAccount]:
+        return self.store.users()
+
+    def _account(self, username: str) -> UserAccount:
+        account = self.store.user(username=username)
+        if account is None:
+            raise NotFound.of("user", username)
+        return account
+
+    def set_password(self, username: str, password: str) -> None:
+        """A new password (a reset by an administrator, or the user's own change); every
+        session of the user ends."""
+        account = self._account(username)
+        self.store.update_user(
+            username,
+            password_hash=hash_password(password),
+            session_generation=account.session_generation + 1,
+        )
+
+    def change_password(self, user_id: int, old: str, new: str) -> None:
+        """The user's own change: the old password must be right; every session ends."""
+        account = self.store.user(user_id=user_id)
+        if account is None or not check_password_hash(account.password_hash, old):
+            raise Invalid("the current password is not right", field="password")
+        self.set_password(account.username, new)
+
+    def set_active(self, username: str, active: bool) -> bool:
+        """Disable (every session ends at once) or enable a user; whether anything changed."""
+        account = self._account(username)
+        if account.active == active:
+            return False
+        values: dict = {"active": active}
+        if not active:
+            values["session_generation"] = account.session_generation + 1
+        self.store.update_user(username, **values)
+        return True
 
     def user_id(self, username: str) -> int | None:
         account = self.store.user(username=username)
@@ -96,10 +190,24 @@ class AccountService:
     def revoke_key(self, name: str) -> int:
         return self.store.revoke_api_key(name)
 
+    def rotate_key(self, name: str) -> str:
+        """A new token for the key ``name`` with the same scopes; the old one is revoked in
+        the same transaction. Returned once, like ``create_key``."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        if self.store.replace_api_key(name, token_hash(token)) is None:
+            raise NotFound.of("API key", name)
+        return token
+
+    def keys(self) -> list[dict]:
+        """Every key (never its token): name, scopes, created and revoked times."""
+        return self.store.api_keys()
+
     def key_caller(self, token: str) -> Caller:
         """The caller a presented key stands for; a wrong or revoked key is refused."""
         found = self.store.api_key_scopes(token_hash(token))
         if found is None:
             raise Unauthenticated("API key not recognised or revoked", code="invalid_api_key")
         name, scopes = found
-        return Caller(name, "api_key", frozenset(scopes))
+        # a department-bound key (redgrid apikey create NAME --department CODE) acts for it
+        bound = [v for kind, v in self.store.grants(f"api_key:{name}") if kind == "department"]
+        return Caller(name, "api_key", frozenset(scopes), department_code=bound[0] if bound else None)

@@ -23,10 +23,13 @@ class UserAccount:
     department_code: str | None
     active: bool
     created_at: datetime.datetime
+    #: raised when every session of the user must end (logout, password change, disabling);
+    #: a session made under an older generation is no longer accepted
+    session_generation: int = 0
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> UserAccount:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
 
 
 class AccountStore(Protocol):
@@ -53,6 +56,15 @@ class AccountStore(Protocol):
         ...
 
     def revoke_api_key(self, name: str) -> int: ...
+    def replace_api_key(self, name: str, token_sha256: str) -> list[str] | None:
+        """Rotate: revoke every live key of ``name`` and add one with their scopes and this
+        hash, in one transaction; the scopes, or None (and nothing changed) when no key of
+        that name is live."""
+        ...
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        """Every key, live or revoked: id, name, scopes (text), created_at, revoked_at."""
+        ...
 
 
 __all__ = ["AccountStore", "UserAccount"]

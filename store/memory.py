@@ -560,6 +560,34 @@ class MemoryStore(AuditMemory):
                 keys.update(key, {"revoked_at": self._now()})
         return len(found)
 
+    def replace_api_key(self, name: str, token_sha256: str) -> list[str] | None:
+        keys = self.t["api_keys"]
+        with self._transaction():
+            live = [r for r in keys.all() if r["name"] == name and r["revoked_at"] is None]
+            if not live:
+                return None
+            scopes = sorted({s for r in live for s in r["scopes"].split()})
+            for row in live:
+                keys.update((row["id"],), {"revoked_at": self._now()})
+            keys.insert(
+                {
+                    "name": name,
+                    "token_sha256": token_sha256,
+                    "scopes": " ".join(scopes),
+                    "created_at": self._now(),
+                },
+                strict=True,
+            )
+        return scopes
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self.t["api_keys"].all()
+        return [
+            {k: r[k] for k in ("id", "name", "scopes", "created_at", "revoked_at")}
+            for r in sorted(rows, key=lambda r: r["id"])
+        ]
+
     # --- complaints -----------------------------------------------------------------------
 
     def add_complaints(
@@ -777,6 +805,7 @@ class MemoryStore(AuditMemory):
                     "department_code": department_code,
                     "active": True,
                     "created_at": self._now(),
+                    "session_generation": 0,
                 },
                 strict=True,
             )

@@ -230,6 +230,8 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("department_code", sa.String(32)),
         sa.Column("active", sa.Boolean, nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
+        # raised by logout, a password change or disabling: every older session ends (migration 0004)
+        sa.Column("session_generation", sa.Integer, nullable=False, server_default="0"),
     )
     t["complaints"] = sa.Table(
         "complaints",

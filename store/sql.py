@@ -440,6 +440,32 @@ class SqlStore(AuditSql, ComplaintSql):
                 .values(revoked_at=_now())
             ).rowcount
 
+    def replace_api_key(self, name: str, token_sha256: str) -> list[str] | None:
+        keys = self.t["api_keys"]
+        with self.engine.begin() as conn:
+            live = conn.execute(
+                sa.select(keys.c.scopes).where(keys.c.name == name, keys.c.revoked_at.is_(None))
+            ).all()
+            if not live:
+                return None
+            scopes = sorted({s for (text,) in live for s in text.split()})
+            now = _now()
+            conn.execute(
+                keys.update().where(keys.c.name == name, keys.c.revoked_at.is_(None)).values(revoked_at=now)
+            )
+            conn.execute(
+                keys.insert().values(
+                    name=name, token_sha256=token_sha256, scopes=" ".join(scopes), created_at=now
+                )
+            )
+        return scopes
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        keys = self.t["api_keys"]
+        query = sa.select(keys.c.id, keys.c.name, keys.c.scopes, keys.c.created_at, keys.c.revoked_at)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query.order_by(keys.c.id)).mappings().all()]
+
 
 def _as_utc(value: datetime.datetime | str) -> datetime.datetime:
     if isinstance(value, str):

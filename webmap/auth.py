@@ -16,6 +16,8 @@ from services.build import Services
 from services.callers import ANONYMOUS
 from services.callers import Caller
 from services.callers import user_caller
+from services.errors import Unauthenticated
+from webmap import limits
 
 
 def services() -> Services:
@@ -25,9 +27,14 @@ def services() -> Services:
 def caller() -> Caller:
     if "caller" in g:
         return g.caller
-    token = _presented_token()
+    token = presented_token()
     if token:
-        found = services().accounts.key_caller(token)
+        try:
+            found = services().accounts.key_caller(token)
+        except Unauthenticated:
+            # guessing keys: a few wrong ones per address, then 429 (webmap.limits)
+            limits.hit(current_app.config["LIMIT_BAD_KEY"], "bad-key", limits.address())
+            raise
     elif current_user.is_authenticated:
         found = user_caller(
             current_user.username,
@@ -37,15 +44,22 @@ def caller() -> Caller:
         )
     else:
         found = ANONYMOUS
+    found = found.at(request.remote_addr)  # where from, for the audit log
+    if found.kind == "api_key":
+        services().audit.key_used(found)
     g.caller = found
     return found
 
 
-def _presented_token() -> str | None:
+def presented_token() -> str | None:
+    """The API key a request presents in its headers (never the query string: URLs are logged)."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return request.headers.get("X-API-Key") or None
+
+
+_presented_token = presented_token
 
 
 def check_request() -> None:
