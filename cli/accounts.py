@@ -7,8 +7,10 @@ import click
 from cli.app import main
 from cli.app import refusals
 from cli.app import services
+from services import audit
 from services.callers import KEY_SCOPES
 from services.callers import ROLES
+from services.callers import system
 
 
 @main.group()
@@ -64,3 +66,84 @@ def users_create(username, display_name, role, department, password) -> None:
     """
     services().accounts.create_user(username, display_name, password, role, department)
     click.echo(f"user {username} ({role}) created")
+
+
+# --- user and key upkeep: list, disable/enable, reset a password, rotate a key ---------------
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every user: name, role, department, active or disabled.
+
+    Example: redgrid users list
+    """
+    for u in services().accounts.users():
+        state = "active" if u.active else "disabled"
+        click.echo(f"{u.username}\t{u.display_name}\t{u.role}\t{u.department_code or '-'}\t{state}")
+
+
+@users.command("disable")
+@click.argument("username")
+@refusals
+def users_disable(username: str) -> None:
+    """Disable a user: sign-ins are refused and every session ends at once.
+
+    Example: redgrid users disable wang
+    """
+    changed = services().accounts.set_active(username, False)
+    if changed:
+        services().audit.record(system(), audit.USER_CHANGE, f"user:{username}", {"active": False})
+    click.echo(f"user {username} disabled" if changed else f"user {username} was already disabled")
+
+
+@users.command("enable")
+@click.argument("username")
+@refusals
+def users_enable(username: str) -> None:
+    """Enable a disabled user again.
+
+    Example: redgrid users enable wang
+    """
+    changed = services().accounts.set_active(username, True)
+    if changed:
+        services().audit.record(system(), audit.USER_CHANGE, f"user:{username}", {"active": True})
+    click.echo(f"user {username} enabled" if changed else f"user {username} was already active")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.password_option(help="Asked for twice when not given (at least 10 characters).")
+@refusals
+def users_reset_password(username: str, password: str) -> None:
+    """Set a new password; every session of the user ends.
+
+    Example: redgrid users reset-password wang
+    """
+    services().accounts.set_password(username, password)
+    services().audit.record(system(), audit.USER_CHANGE, f"user:{username}", {"password": "reset"})
+    click.echo(f"password of {username} reset; every session of {username} ended")
+
+
+@apikey.command("rotate")
+@click.argument("name")
+@refusals
+def apikey_rotate(name: str) -> None:
+    """Give a key a new token (printed once) with the same scopes; the old token stops working.
+
+    Example: redgrid apikey rotate hotline-12345
+    """
+    token = services().accounts.rotate_key(name)
+    services().audit.record(system(), audit.KEY_CREATE, f"api_key:{name}", {"rotated": True})
+    click.echo(token)
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """Every key (never its token): name, scopes, created, revoked.
+
+    Example: redgrid apikey list
+    """
+    for k in services().accounts.keys():
+        revoked = k["revoked_at"].isoformat(timespec="seconds") if k["revoked_at"] else "live"
+        created = k["created_at"].isoformat(timespec="seconds")
+        click.echo(f"{k['name']}\t{k['scopes'] or '-'}\t{created}\t{revoked}")

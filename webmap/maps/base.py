@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -212,3 +213,15 @@ def js_json(obj) -> str:
     for raw, escaped in (("</", "<\\/"), ("<!", "\\u003c!"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         out = out.replace(raw, escaped)
     return out
+
+
+_SCRIPT_TAG = re.compile(r"<script(?![^>]*\bnonce=)(?=[\s>])", re.IGNORECASE)
+
+
+def with_nonce(markup: str, nonce: str) -> str:
+    """``markup`` (a folium map's header or script) with ``nonce`` on every ``<script>`` tag.
+
+    Maps are rendered once and cached, the nonce is new for every response: it is added when
+    the page is rendered, so the Content-Security-Policy can refuse every other inline script.
+    """
+    return _SCRIPT_TAG.sub(f'<script nonce="{html.escape(nonce, quote=True)}"', markup)
