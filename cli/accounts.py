@@ -11,6 +11,8 @@ from services import audit
 from services.callers import KEY_SCOPES
 from services.callers import ROLES
 from services.callers import system
+from services.permissions import GRANT_DEPARTMENT
+from services.permissions import GRANT_SOURCE
 
 
 @main.group()
@@ -25,15 +27,63 @@ def apikey() -> None:
     "scopes",
     multiple=True,
     type=click.Choice(KEY_SCOPES),
-    help="personal_data: full phone numbers; write: changes.",
+    help="personal_data: full phone numbers; write: changes (filing); dispatch: the dispatch "
+    "centre's workflow actions.",
 )
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="A source the key may file and import under (e.g. 12345热线); its own api:NAME always.",
+)
+@click.option("--department", help="Bind the key to a department: contacts and actions on its cases only.")
 @refusals
-def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
+def apikey_create(
+    name: str, scopes: tuple[str, ...], sources: tuple[str, ...], department: str | None
+) -> None:
     """Create an API key and print it once (only its hash is kept).
 
-    Example: redgrid apikey create hotline-12345 --scope personal_data
+    \b
+    Example: redgrid apikey create hotline-12345 --scope write --source 12345热线
+             redgrid apikey create police-desk --scope personal_data --scope write --department police
     """
-    click.echo(services().accounts.create_key(name, scopes))
+    svc = services()
+    if department and department not in svc.cases.catalog.departments:
+        raise click.BadParameter(f"unknown department {department!r}", param_hint="--department")
+    token = svc.accounts.create_key(name, scopes)
+    cli = system()
+    svc.audit.record(cli, audit.KEY_CREATE, f"api_key:{name}", {"scopes": sorted(scopes)})
+    for source in sources:
+        svc.grants.grant(cli, f"api_key:{name}", GRANT_SOURCE, source)
+    if department:
+        svc.grants.grant(cli, f"api_key:{name}", GRANT_DEPARTMENT, department)
+    click.echo(token)
+
+
+@apikey.command("grant")
+@click.argument("name")
+@click.option("--source", "sources", multiple=True, help="A source the key may file under.")
+@click.option("--department", help="The department the key acts for.")
+@click.option("--revoke", is_flag=True, help="Take the named grants away instead.")
+@refusals
+def apikey_grant(name: str, sources: tuple[str, ...], department: str | None, revoke: bool) -> None:
+    """Grant a key sources to file under, or a department (or --revoke them).
+
+    Example: redgrid apikey grant hotline-12345 --source 12345热线
+    """
+    _grant(f"api_key:{name}", sources, department, revoke)
+
+
+def _grant(grantee: str, sources: tuple[str, ...], department: str | None, revoke: bool) -> None:
+    grants, cli = services().grants, system()
+    wanted = [(GRANT_SOURCE, s) for s in sources] + ([(GRANT_DEPARTMENT, department)] if department else [])
+    for kind, value in wanted:
+        if revoke:
+            grants.revoke(cli, grantee, kind, value)
+        else:
+            grants.grant(cli, grantee, kind, value)
+    shown = ", ".join(f"{kind} {value}" for kind, value in grants.of(grantee)) or "nothing"
+    click.echo(f"{grantee} is granted: {shown}")
 
 
 @apikey.command("revoke")
@@ -44,6 +94,8 @@ def apikey_revoke(name: str) -> None:
     Example: redgrid apikey revoke hotline-12345
     """
     count = services().accounts.revoke_key(name)
+    if count:
+        services().audit.record(system(), audit.KEY_REVOKE, f"api_key:{name}", {"keys": count})
     click.echo(f"{count} key(s) revoked")
 
 
@@ -65,7 +117,23 @@ def users_create(username, display_name, role, department, password) -> None:
     Example: redgrid users create wang --name 王调度 --role dispatcher
     """
     services().accounts.create_user(username, display_name, password, role, department)
+    services().audit.record(
+        system(), audit.USER_CREATE, f"user:{username}", {"role": role, "department": department}
+    )
     click.echo(f"user {username} ({role}) created")
+
+
+@users.command("grant")
+@click.argument("username")
+@click.option("--source", "sources", multiple=True, required=True, help="A source the user may file under.")
+@click.option("--revoke", is_flag=True, help="Take the named sources away instead.")
+@refusals
+def users_grant(username: str, sources: tuple[str, ...], revoke: bool) -> None:
+    """Grant a user sources to file under (or --revoke them).
+
+    Example: redgrid users grant wang --source 12345热线
+    """
+    _grant(f"user:{username}", sources, None, revoke)
 
 
 # --- user and key upkeep: list, disable/enable, reset a password, rotate a key ---------------

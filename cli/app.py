@@ -88,6 +88,7 @@ def sheet_arg(sheet: str | None) -> str | int | None:
 
 def register() -> None:
     from cli import accounts  # noqa: F401  (each module adds its commands to main)
+    from cli import audit  # noqa: F401
     from cli import cases  # noqa: F401
     from cli import demo  # noqa: F401
     from cli import grids  # noqa: F401

@@ -21,6 +21,7 @@ from services.config import Config
 from services.demo import DemoService
 from services.demo import default_data_dir
 from services.grids import GridService
+from services.permissions import GrantService
 from services.places import PlaceService
 from services.planner import PlannerService
 from store import open_store
@@ -38,6 +39,7 @@ class Services:
     places: PlaceService
     demo: DemoService
     audit: AuditService
+    grants: GrantService
 
 
 def build_services(config: Config, *, store: Store | None = None, clock: Clock | None = None) -> Services:
@@ -74,6 +76,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         places,
         DemoService(places, grids, cases),
         audit,
+        GrantService(store, audit),
     )
 
 

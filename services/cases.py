@@ -42,6 +42,8 @@ from geo.timeutil import BEIJING
 from geo.timeutil import parse_since
 from geo.timeutil import parse_when
 from geo.timeutil import utcnow
+from services import audit as audit_log
+from services import permissions
 from services.audit import AuditService
 from services.callers import PERSONAL_DATA
 from services.callers import WRITE
@@ -56,6 +58,7 @@ from services.errors import Unauthenticated
 from services.errors import Unavailable
 from services.errors import UnsupportedType
 from services.grids import GridService
+from services.permissions import Visibility
 from store.complaints_sql import ConcurrentUpdate
 
 Clock = Callable[[], datetime.datetime]
@@ -107,13 +110,19 @@ SATISFACTION_BY = (None, "grid_code", "department_code", "category_code", "commu
 
 @dataclass(frozen=True)
 class CaseView:
-    """A case as one caller may see it: ``personal`` says whether reporter contacts are shown."""
+    """A case as one caller may see it: ``case`` and ``events`` are already redacted to
+    ``visibility`` (``services.permissions``), and renderers show only what it allows."""
 
     case: Case
-    personal: bool
+    visibility: Visibility
     deadline_status: DeadlineStatus
     events: list[CaseEvent] | None = None
     photos: list[Photo] | None = None
+
+    @property
+    def personal(self) -> bool:
+        """Whether reporter contacts (and unmasked numbers in the text) are shown."""
+        return self.visibility >= Visibility.CONTACTS
 
 
 @dataclass(frozen=True)
@@ -217,9 +226,9 @@ class ComplaintService:
         self.geocoder = geocoder
         self.photo_dir = photo_dir
         self.now = clock
-        self._provisional = _Provisional(calendar)
         #: every view of personal data is recorded here (one entry per view)
         self.audit = audit if audit is not None else AuditService(store, clock=clock)
+        self._provisional = _Provisional(calendar)
 
     # --- placement --------------------------------------------------------------------------
 
@@ -365,6 +374,7 @@ class ComplaintService:
         self.require(caller, WRITE)
         data = dict(values)
         source = str(data.pop("source", None) or source or f"api:{caller.name}")
+        self.check_source(caller, source)
         if not data.get("external_id"):
             data["external_id"] = hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()[:24]
         if not data.get("reported_at"):
@@ -372,7 +382,23 @@ class ComplaintService:
         item = intake.check(data, catalog=self.catalog, source=source)
         existed = self.store.complaint_by_external(item.source, item.external_id) is not None
         case = self.file(item, actor=caller.actor)
-        return self.view(caller, case), not existed
+        view = self.view(caller, case)
+        if existed:  # the answer is the case stored before, not what the caller just sent
+            self._audit_views(caller, [view], audit_log.CASE_VIEW, f"complaint:{case.id}", {"via": "file"})
+        return view, not existed
+
+    def check_source(self, caller: Caller, source: str) -> None:
+        """Refuse filing under a source the caller is not granted (``services.permissions``)."""
+        granted = [v for kind, v in self.store.grants(caller.actor) if kind == permissions.GRANT_SOURCE]
+        permissions.check_source(caller, source, granted)
+
+    def import_as(
+        self, caller: Caller, path: str | Path, *, source: str, encoding: str | None = None
+    ) -> ImportReport:
+        """``import_file`` for a caller, who must be granted the source it imports under."""
+        self.require(caller, WRITE)
+        self.check_source(caller, source)
+        return self.import_file(path, source=source, actor=caller.actor, encoding=encoding)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -384,15 +410,41 @@ class ComplaintService:
             raise Forbidden(f"this API key lacks the {scope!r} scope")
 
     def view(self, caller: Caller, case: Case, *, history: bool = False, photos: bool = False) -> CaseView:
+        """The case as ``caller`` may see it (redacted here, so no renderer can show more).
+
+        Not recorded in the audit log: the public methods that return views (``get``,
+        ``list_cases``, ``get_many``, ``act``, ``file_as``) record one entry per call.
+        """
+        level = permissions.visibility(caller, case)
         events = self.store.complaint_events(case.id) if history else None
-        pictures = self.store.photos(case.id) if photos else None
-        return CaseView(case, caller.can(PERSONAL_DATA), self.deadline_status(case), events, pictures)
+        if events is not None:
+            events = [permissions.redact_event(e, level) for e in events]
+        pictures = self.store.photos(case.id) if photos and level >= Visibility.CONTACTS else None
+        status = self.deadline_status(case)
+        return CaseView(permissions.redact_case(case, level), level, status, events, pictures)
+
+    def _audit_views(
+        self, caller: Caller, views: Sequence[CaseView], action: str, target: str, detail: dict | None = None
+    ) -> None:
+        """One audit entry for one answer that shows contacts (none when it shows none)."""
+        shown = [v.case.id for v in views if v.visibility >= Visibility.CONTACTS]
+        if shown:
+            self.audit.record(caller, action, target, {"ids": shown, **(detail or {})})
 
     def get(self, caller: Caller, complaint_id: int, *, history: bool = True) -> CaseView:
         case = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
         if case is None:
             raise NotFound(f"complaint {complaint_id} does not exist")
-        return self.view(caller, case, history=history, photos=history)
+        view = self.view(caller, case, history=history, photos=history)
+        self._audit_views(caller, [view], audit_log.CASE_VIEW, f"complaint:{complaint_id}")
+        return view
+
+    def get_many(self, caller: Caller, ids: Sequence[int], *, history: bool = False) -> list[CaseView]:
+        """The cases of ``ids`` that exist, in the order asked, as one view (one audit entry)."""
+        cases = [self.store.complaint(i) for i in dict.fromkeys(ids) if 0 < i <= MAX_ID]
+        views = [self.view(caller, c, history=history) for c in cases if c is not None][:MAX_PAGE]
+        self._audit_views(caller, views, audit_log.CASE_LIST, "complaints", {"asked": list(ids)[:MAX_PAGE]})
+        return views
 
     def list_cases(
         self,
@@ -402,8 +454,12 @@ class ComplaintService:
         limit: int = 100,
         offset: int = 0,
         deadline: str | None = None,
+        history: bool = False,
     ) -> CasePage:
-        """Cases newest first; ``deadline`` keeps those on time, due soon or overdue."""
+        """Cases newest first; ``deadline`` keeps those on time, due soon or overdue.
+
+        A page showing any reporter contacts writes one audit entry naming those cases.
+        """
         limit = min(max(limit, 0), MAX_PAGE)
         filters = dict(filters)
         if deadline:
@@ -420,17 +476,30 @@ class ComplaintService:
         else:
             cases = self.store.list_complaints(filters=filters, limit=limit, offset=offset)
             total = self.store.count_complaints(filters)
-        return CasePage(total, limit, offset, [self.view(caller, c) for c in cases])
+        views = [self.view(caller, c, history=history) for c in cases]
+        self._audit_views(
+            caller,
+            views,
+            audit_log.CASE_LIST,
+            "complaints",
+            {"filters": {k: v for k, v in filters.items() if k != "overdue_at"}, "offset": offset},
+        )
+        return CasePage(total, limit, offset, views)
 
     def photo_file(self, caller: Caller, complaint_id: int, photo_id: int) -> tuple[Path, str]:
-        """Where a photo is kept and its type; photos show people, number plates, homes."""
+        """Where a photo is kept and its type; photos show people, number plates, homes, so
+        only callers who see the case's contacts get them (and each is recorded)."""
         self.require(caller, PERSONAL_DATA)
+        case = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
+        if case is None or permissions.visibility(caller, case) < Visibility.CONTACTS:
+            raise NotFound("no such photo")
         in_range = 0 < complaint_id <= MAX_ID
         found = (
             next((p for p in self.store.photos(complaint_id) if p.id == photo_id), None) if in_range else None
         )
         if found is None or self.photo_dir is None:
             raise NotFound("no such photo")
+        self.audit.record(caller, "photo.view", f"complaint:{complaint_id}", {"photo": photo_id})
         return self.photo_dir / found.stored_as, found.content_type
 
     def act(
@@ -467,7 +536,6 @@ class ComplaintService:
         if deadline is not None and not isinstance(deadline, str):
             raise Invalid("deadline must be a date-time text like 2025-10-14T18:00+08:00", field="deadline")
         when = bounded_time(parse_when(deadline, name="deadline"), "deadline") if deadline else None
-        scope = (caller.department_code or "") if caller.is_department else None
         case = self.transition(
             complaint_id,
             action,
@@ -478,9 +546,11 @@ class ComplaintService:
             deadline=when,
             satisfied=satisfied,
             duplicate_of=duplicate_of,
-            department_scope=scope,
+            caller=caller,
         )
-        return self.view(caller, case, history=True)
+        view = self.view(caller, case, history=True)
+        self._audit_views(caller, [view], audit_log.CASE_VIEW, f"complaint:{complaint_id}", {"via": action})
+        return view
 
     # --- leaders' views ---------------------------------------------------------------------
 
@@ -657,10 +727,13 @@ class ComplaintService:
         satisfied: bool | None = None,
         duplicate_of: str | None = None,
         department_scope: str | None = None,
+        caller: Caller | None = None,
     ) -> Case:
         """Apply a workflow action; the caller names the version it saw (optimistic locking).
 
-        ``department_scope`` limits a department's staff to complaints dispatched to it.
+        ``caller`` (given by ``act``) is checked against ``services.permissions.ACTIONS``, the one
+        table of who may do what; ``department_scope`` limits an actor to complaints dispatched
+        to that department (for callers of this method without a ``Caller``).
         Everything is checked before anything is written: a refused action changes nothing.
         """
         current = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
@@ -668,6 +741,8 @@ class ComplaintService:
             raise NotFound(f"complaint {complaint_id} does not exist")
         if department_scope is not None and current.department_code != department_scope:
             raise Forbidden(f"complaint {complaint_id} is not with department {department_scope!r}")
+        if caller is not None:
+            permissions.check_action(caller, current, action)
         now = self.now()
         fields: dict = {"note": note}
         if action == workflow.Action.DISPATCH:

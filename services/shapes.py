@@ -18,6 +18,7 @@ from geo.officials import mask_phone
 from services.cases import CaseView
 from services.grids import GridSet
 from services.grids import PointAnswer
+from services.permissions import Visibility
 from store.base import VersionInfo
 
 
@@ -176,23 +177,31 @@ def iso(value: datetime.date | None) -> str | None:
 
 
 def case_json(view: CaseView, catalog: Catalog) -> dict:
-    """A case as the API shows it; reporter contacts only for callers who may see them."""
+    """A case as the API and pages show it, to the caller's ``view.visibility``: the public
+    fields for everyone; text, place, notes and staff names from ``details``; reporter
+    contacts, unmasked numbers and photos only at ``contacts`` (``services.permissions``)."""
     c = view.case
+    level = view.visibility
+    details = level >= Visibility.DETAILS
+    contacts = level >= Visibility.CONTACTS
     category = catalog.categories.get(c.category_code)
     department = catalog.departments.get(c.department_code or "")
     body = {
         "id": c.id,
-        "source": c.source,
-        "external_id": c.external_id,
-        "channel": c.channel,
-        "text": c.text,
+        "visibility": level.label,
+        "source": c.source if details else None,
+        "external_id": c.external_id if details else None,
+        "channel": c.channel if details else None,
+        "text": c.text if details else None,
         "category": {"code": c.category_code, "name": category.name_zh if category else None},
-        "address": c.address,
-        "location": {"lon": c.lon, "lat": c.lat, "coordsys": "wgs84"} if c.lon is not None else None,
-        "input": {"coordsys": c.input_coordsys, "lon": c.input_lon, "lat": c.input_lat}
-        if c.input_coordsys
+        "address": c.address if details else None,
+        "location": {"lon": c.lon, "lat": c.lat, "coordsys": "wgs84"}
+        if details and c.lon is not None
         else None,
-        "geocode": c.geocode,
+        "input": {"coordsys": c.input_coordsys, "lon": c.input_lon, "lat": c.input_lat}
+        if details and c.input_coordsys
+        else None,
+        "geocode": c.geocode if details else None,
         "reported_at": iso(c.reported_at),
         "grid": {"code": c.grid_code, "version": c.grid_version_id, "community_code": c.community_code},
         "whistle_group": c.whistle_group,
@@ -203,29 +212,31 @@ def case_json(view: CaseView, catalog: Catalog) -> dict:
         "deadline_status": view.deadline_status.value,
         "resolved_at": iso(c.resolved_at),
         "closed_at": iso(c.closed_at),
-        "satisfied": c.satisfied,
-        "duplicate_of": c.duplicate_of,
+        "satisfied": c.satisfied if details else None,
+        "duplicate_of": c.duplicate_of if details else None,
         "version": c.row_version,
-        "reporter": {"name": c.reporter_name, "phone": c.reporter_phone}
-        if view.personal
-        else {"name": None, "phone": mask_phone(c.reporter_phone) if c.reporter_phone else None},
+        "reporter": None
+        if not details
+        else {"name": c.reporter_name, "phone": c.reporter_phone}
+        if contacts
+        else {"name": None, "phone": c.reporter_phone},  # masked by the cases service
     }
     if view.events is not None:
         body["events"] = [
             {
                 "at": iso(e.at),
-                "actor": e.actor,
+                "actor": e.actor if details else None,
                 "action": e.action,
                 "from_state": e.from_state,
                 "to_state": e.to_state,
-                "note": e.note,
+                "note": e.note if details else None,
                 "department": e.department_code,
                 "deadline": iso(e.deadline),
-                "satisfied": e.satisfied,
+                "satisfied": e.satisfied if details else None,
             }
             for e in view.events
         ]
-    if view.photos is not None and view.personal:
+    if view.photos is not None and contacts:
         body["photos"] = [{"id": p.id, "content_type": p.content_type, "size": p.size} for p in view.photos]
     return body
 

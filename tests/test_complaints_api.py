@@ -42,8 +42,9 @@ def svc(fresh_app, clock, tmp_path):
 
 @pytest.fixture
 def writer(fresh_app) -> dict:
-    """Headers of a dispatching system's key: write and personal data."""
-    _, header = api_key(fresh_app, "write", "personal_data", name="hotline-12345")
+    """Headers of a dispatching system's key: write, personal data and dispatch (issue 8: only
+    the dispatch centre, or a key with the ``dispatch`` scope, moves a complaint on)."""
+    _, header = api_key(fresh_app, "write", "personal_data", "dispatch", name="hotline-12345")
     return {"Authorization": header}
 
 
@@ -123,7 +124,8 @@ def test_the_full_life_through_the_api_with_its_history(fresh_client, svc, clock
     assert (body["state"], body["satisfied"], body["version"]) == ("closed", True, 5)
     assert t(body["closed_at"]) == t("2025-10-13T09:30:00+08:00")
 
-    response = fresh_client.get(f"{API}/complaints/{cid}")
+    # staff names and notes are for staff: the dispatching key reads them (issue 8: not the public)
+    response = fresh_client.get(f"{API}/complaints/{cid}", headers=writer)
     assert response.status_code == 200 and response.headers["ETag"] == '"5"'
     assert response.headers["Cache-Control"] == "no-store"
     events = response.get_json()["events"]
@@ -175,7 +177,8 @@ def test_unsatisfied_reopened_redispatched_and_closed_through_the_api(
             # Sat 11 October is a make-up working day: Sat 11, Mon 13, Tue 14
             assert body["department"]["code"] == "ecology_environment"
             assert t(body["deadline"]) == t("2025-10-14T23:59:59+08:00")
-    events = fresh_client.get(f"{API}/complaints/{cid}").get_json()["events"]
+    # the resident's verdicts are staff's to read (issue 8: not the public's)
+    events = fresh_client.get(f"{API}/complaints/{cid}", headers=writer).get_json()["events"]
     assert [e["to_state"] for e in events] == ["collected"] + [s for *_, s in script]
     assert [t(e["at"]) for e in events[1:]] == [t(w) for w, *_ in script]
     assert [e["satisfied"] for e in events if e["action"] == "follow_up"] == [False, True]
@@ -382,8 +385,8 @@ def test_two_clients_acting_on_the_same_version_one_wins_the_other_gets_409(
 ):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-race", "2025-09-29 08:30")
     row = step(svc, clock, row, "2025-09-29T10:00:00+08:00", "deliberate")
-    _, key_a = api_key(fresh_app, "write", name="dispatcher-a")
-    _, key_b = api_key(fresh_app, "write", name="dispatcher-b")
+    _, key_a = api_key(fresh_app, "write", "dispatch", name="dispatcher-a")  # dispatching: issue 8
+    _, key_b = api_key(fresh_app, "write", "dispatch", name="dispatcher-b")
     a, b = fresh_app.test_client(), fresh_app.test_client()
     seen_a = a.get(f"{API}/complaints/{row.id}").get_json()["version"]
     seen_b = b.get(f"{API}/complaints/{row.id}").get_json()["version"]
@@ -415,7 +418,7 @@ def test_two_clients_acting_on_the_same_version_one_wins_the_other_gets_409(
 
 def test_two_threads_posting_the_same_version_exactly_one_succeeds(fresh_app, svc, clock, demo_grids):
     row = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "api-race-threads", "2025-09-29 08:30")
-    _, key = api_key(fresh_app, "write", name="dispatchers")
+    _, key = api_key(fresh_app, "write", "dispatch", name="dispatchers")  # dispatching: issue 8
     barrier = threading.Barrier(2)
     statuses: list[int] = []
 
@@ -593,13 +596,14 @@ def test_reporter_contacts_are_masked_unless_the_caller_may_see_personal_data(
         reporter_phone=PHONE,
         source="personal-test",
     )
-    _, planner = api_key(fresh_app)  # a key with no scopes: reads like the public
+    _, planner = api_key(fresh_app)  # a key with no scopes: the text and a masked phone
     masked = {"name": None, "phone": "138****8000"}
-    for headers in ({}, {"Authorization": planner}):
+    # the public sees no reporter at all (issue 8: anonymous callers get the public fields only)
+    for headers, reporter in (({}, None), ({"Authorization": planner}, masked)):
         one = fresh_client.get(f"{API}/complaints/{row.id}", headers=headers).get_json()
-        assert one["reporter"] == masked
+        assert one["reporter"] == reporter
         listed = fresh_client.get(f"{API}/complaints?source=personal-test", headers=headers).get_json()
-        assert [c["reporter"] for c in listed["complaints"]] == [masked]
+        assert [c["reporter"] for c in listed["complaints"]] == [reporter]
     full = {"name": "陈女士", "phone": PHONE}
     assert fresh_client.get(f"{API}/complaints/{row.id}", headers=writer).get_json()["reporter"] == full
     listed = fresh_client.get(f"{API}/complaints?source=personal-test", headers=writer).get_json()

@@ -132,7 +132,10 @@ def test_a_request_posted_with_a_write_key_is_filed_in_its_grid(fresh_app, fresh
     assert (row.reporter_name, row.reporter_phone, row.channel) == ("陈小红", "13800138000", "system")
     assert store.complaint_events(row.id)[0].actor == f"api_key:{name}"
 
-    [got] = fresh_client.get(f"{O311}/requests/{row.id}.json").get_json()
+    # the text and the point are for the key that filed it, not the public (issue 8)
+    [public] = fresh_client.get(f"{O311}/requests/{row.id}.json").get_json()
+    assert (public["description"], public["address"], public["lat"], public["long"]) == (None,) * 4
+    [got] = fresh_client.get(f"{O311}/requests/{row.id}.json", headers={"Authorization": header}).get_json()
     assert (got["service_request_id"], got["status"], got["service_code"], got["description"]) == (
         str(row.id),
         "open",

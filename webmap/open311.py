@@ -28,9 +28,13 @@ from geo.errors import RowErrors
 from geo.timeutil import BEIJING
 from services.callers import ANONYMOUS
 from services.callers import WRITE
+from services.callers import Caller
+from services.cases import CaseView
 from services.cases import ComplaintService
 from services.errors import DomainError
 from services.errors import Unauthenticated
+from services.permissions import Visibility
+from webmap import auth
 from webmap.auth import services as all_services
 
 bp = Blueprint("open311", __name__)
@@ -155,15 +159,27 @@ def service_definition(code: str, fmt: str):
     return _render({"service_code": code, "attributes": []}, _fmt(fmt), "service_definition", "x")
 
 
+def _caller(*, strict: bool) -> Caller:
+    """Who asks: a key given as Open311's ``api_key`` (form or query) or in a header, or a
+    person's session, or nobody. What each sees is decided by the cases service."""
+    key = request.form.get("api_key") or request.args.get("api_key")
+    try:
+        if not key:
+            return auth.caller()
+        who = all_services().accounts.key_caller(key).at(request.remote_addr)
+    except Unauthenticated:
+        if strict:
+            raise Open311Error(403, "Invalid api_key received") from None
+        return ANONYMOUS.at(request.remote_addr)
+    all_services().audit.key_used(who)
+    return who
+
+
 @bp.post("/requests.<fmt>")
 def create_request(fmt: str):
     fmt = _fmt(fmt)
-    key = request.form.get("api_key") or request.args.get("api_key")
-    try:
-        who = all_services().accounts.key_caller(key) if key else ANONYMOUS
-    except Unauthenticated:
-        who = ANONYMOUS
-    if not who.can(WRITE):
+    who = _caller(strict=False)
+    if who.kind != "api_key" or not who.can(WRITE):
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
     form = request.form
     parts = [p.strip() for p in (form.get("last_name"), form.get("first_name")) if p and p.strip()]
@@ -204,7 +220,10 @@ def create_request(fmt: str):
     )
 
 
-def _request_json(row: Case, svc: ComplaintService, extensions: bool) -> dict:
+def _request_json(view: CaseView, svc: ComplaintService, extensions: bool) -> dict:
+    """A request as Open311 shows it, to the caller's visibility (the view is redacted)."""
+    row: Case = view.case
+    details = view.visibility >= Visibility.DETAILS
     category = svc.catalog.categories.get(row.category_code)
     department = svc.catalog.departments.get(row.department_code or "")
     state = workflow.State(row.state)
@@ -214,17 +233,17 @@ def _request_json(row: Case, svc: ComplaintService, extensions: bool) -> dict:
         "status_notes": _status_note(state),
         "service_name": category.name_zh if category else None,
         "service_code": row.category_code,
-        "description": row.text,
+        "description": row.text if details else None,
         "agency_responsible": department.name_zh if department else None,
         "service_notice": None,
         "requested_datetime": _t(row.reported_at),
         "updated_datetime": _t(row.updated_at),
         "expected_datetime": _t(row.deadline),
-        "address": row.address,
+        "address": row.address if details else None,
         "address_id": None,
         "zipcode": None,
-        "lat": row.lat,
-        "long": row.lon,
+        "lat": row.lat if details else None,
+        "long": row.lon if details else None,
         "media_url": None,
     }
     if extensions:
@@ -234,7 +253,7 @@ def _request_json(row: Case, svc: ComplaintService, extensions: bool) -> dict:
             "whistle_group": row.whistle_group,
             "grid_version": row.grid_version_id,
         }
-        events = svc.get(ANONYMOUS, row.id).events or []
+        events = view.events or []
         body["notes"] = [
             {"datetime": _t(e.at), "description": e.note or e.action, "type": e.action, "status": e.to_state}
             for e in events
@@ -269,8 +288,8 @@ def list_requests(fmt: str):
     extensions = args.get("extensions") == "true"
     if args.get("service_request_id"):
         ids = [int(i) for i in args["service_request_id"].split(",") if _is_id(i.strip())]
-        rows = [v.case for v in (_maybe(svc, i) for i in ids) if v is not None]
-        return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
+        views = svc.get_many(_caller(strict=True), ids, history=extensions)
+        return _render([_request_json(v, svc, extensions) for v in views], fmt, "service_requests", "request")
     end = _date(args.get("end_date")) or datetime.datetime.now(CHINA)
     start = _date(args.get("start_date")) or end - datetime.timedelta(days=MAX_WINDOW_DAYS)
     if end - start > datetime.timedelta(days=MAX_WINDOW_DAYS):
@@ -285,29 +304,33 @@ def list_requests(fmt: str):
         filters["state"] = [s.value for s in workflow.State if workflow.open311_status(s) in wanted]
     page_size = min(_whole(args, "page_size", DEFAULT_LIMIT), DEFAULT_LIMIT)
     page = max(_whole(args, "page", 1), 1)
-    found = svc.list_cases(ANONYMOUS, filters, limit=page_size, offset=(page - 1) * page_size)
-    rows = [v.case for v in found.items]
-    return _render([_request_json(r, svc, extensions) for r in rows], fmt, "service_requests", "request")
+    found = svc.list_cases(
+        _caller(strict=True), filters, limit=page_size, offset=(page - 1) * page_size, history=extensions
+    )
+    return _render(
+        [_request_json(v, svc, extensions) for v in found.items], fmt, "service_requests", "request"
+    )
 
 
 @bp.get("/requests/<int:request_id>.<fmt>")
 def get_request(request_id: int, fmt: str):
     fmt = _fmt(fmt)
     svc = service()
-    view = _maybe(svc, request_id)
+    extensions = request.args.get("extensions") == "true"
+    view = _maybe(svc, _caller(strict=True), request_id, extensions)
     if view is None:
         raise Open311Error(404, f"service_request_id {request_id} not found")
     return _render(
-        [_request_json(view.case, svc, request.args.get("extensions") == "true")],
+        [_request_json(view, svc, extensions)],
         fmt,
         "service_requests",
         "request",
     )
 
 
-def _maybe(svc: ComplaintService, request_id: int):
+def _maybe(svc: ComplaintService, who: Caller, request_id: int, history: bool) -> CaseView | None:
     try:
-        return svc.get(ANONYMOUS, request_id, history=False)
+        return svc.get(who, request_id, history=history)
     except DomainError:
         return None
 

@@ -29,6 +29,7 @@ from services.planner import PlannerView
 from services.planner import grid_table
 from services.planner import table_csv
 from services.planner import table_geojson
+from webmap import auth
 from webmap import maps
 from webmap.auth import services
 from webmap.i18n import lang
@@ -154,6 +155,10 @@ def export(fmt: str):
         return Response("unknown export format", status=404, mimetype="text/plain")
     ctx = _context()
     stamp = datetime.datetime.now(BEIJING).strftime("%Y%m%d-%H%M")
+    # every export is recorded: who took which table or map, with which filters, from where
+    services().audit.record(
+        auth.caller(), "export", f"planner:{fmt}", {"filters": dict(ctx.filters.query()), "layer": _layer()}
+    )
     if fmt == "html":
         body = _standalone_html(ctx, _layer())
         return _download(body, "text/html; charset=utf-8", f"redgrid-planner-{stamp}.html")

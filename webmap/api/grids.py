@@ -52,7 +52,8 @@ def point(coordsys: str, coords: str):
     lon, lat = parse_pair(coords)
     grids = auth.services().grids
     answer = grids.point(lon, lat, coordsys=coordsys, **version_args())
-    body = point_answer_json(answer, show_phone=auth.caller().can(PERSONAL_DATA), near_m=grids.near_m)
+    show = _phones_shown(f"point:{coordsys}/{coords}", answer.team)
+    body = point_answer_json(answer, show_phone=show, near_m=grids.near_m)
     return json_response(body, cache=False)
 
 
@@ -116,8 +117,19 @@ def grid(code: str):
     """One grid by its 15-digit code, with its team."""
     grid_set, i = _grid_by_code(code)
     body = grid_json(grid_set, i)
-    body["team"] = team_json(auth.services().grids.team(code), show_phone=auth.caller().can(PERSONAL_DATA))
+    team = auth.services().grids.team(code)
+    body["team"] = team_json(team, show_phone=_phones_shown(f"grid:{code}", team))
     return json_response(body, cache=False)
+
+
+def _phones_shown(target: str, team) -> bool:
+    """Officials' full phones go to callers with ``personal_data``; each answer that shows
+    them is one ``team.view`` entry in the audit log."""
+    who = auth.caller()
+    show = who.can(PERSONAL_DATA)
+    if show and team:
+        auth.services().audit.record(who, "team.view", target, {"people": len(team)})
+    return show
 
 
 @bp.get("/grids/<code>.geojson")

@@ -36,6 +36,10 @@ def _table(frame: pd.DataFrame, name: str) -> Response:
         # cells like "=cmd|..." are neutralised: a clerk opens this in Excel (CSV injection)
         response = Response("\ufeff" + safe_csv(frame, index=False), mimetype="text/csv")
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        # an export is recorded (who took which table with which filters, from where)
+        auth.services().audit.record(
+            auth.caller(), "export", f"stats:{name}", {"format": "csv", "rows": len(frame), **request.args}
+        )
         return no_store(response)
     return no_store(jsonify({"rows": table_rows(frame)}))
 

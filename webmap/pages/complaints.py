@@ -23,6 +23,7 @@ from services.callers import WRITE
 from services.errors import Conflict
 from services.errors import DomainError
 from services.errors import NotFound
+from services.permissions import allowed_actions
 from services.shapes import case_json
 from webmap import auth
 from webmap.i18n import t
@@ -137,7 +138,9 @@ def complaint(complaint_id: int):
         except (GeoError, ComplaintsError, ValueError) as exc:  # workflow, calendar, catalogue refusals
             error = str(exc)
     view = cases.get(who, complaint_id)
-    allowed = list(workflow.TRANSITIONS[workflow.State(view.case.state)])
+    # the next steps the workflow allows from here that this caller's role may take
+    mine = allowed_actions(who)
+    allowed = [a for a in workflow.TRANSITIONS[workflow.State(view.case.state)] if a in mine]
     return render_template(
         "complaint.html",
         c=case_json(view, cases.catalog),
