@@ -154,7 +154,8 @@ def check(
     elif len(body) > MAX_TEXT:
         fault("text", f"{len(body)} characters; at most {MAX_TEXT}")
     address = text("address") or None
-    lon, lat = _parse_point(text("lon"), text("lat"), fault)
+    lon_text, lat_text = text("lon"), text("lat")
+    lon, lat = (None, None) if {"lon", "lat"} & refused else _parse_point(lon_text, lat_text, fault)
     coordsys = text("coordsys").lower() or "wgs84"
     if coordsys not in COORDSYS_ALIASES:
         fault("coordsys", f"{coordsys!r} is not one of wgs84, cgcs2000, gcj02, bd09")
