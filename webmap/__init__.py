@@ -24,6 +24,7 @@ from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import WSGIRequestHandler
 
 from services.build import build_services
 from services.config import Config
@@ -187,8 +188,6 @@ def _configure_http(app: Flask) -> None:
             f"script-src {scripts}; connect-src 'self'; object-src 'none'; base-uri 'self'; "
             "form-action 'self'; frame-ancestors 'none'",
         )
-        if request.environ.get("SERVER_SOFTWARE", "").startswith("Werkzeug"):
-            response.headers["Server"] = "RedGrid"  # not werkzeug's "Werkzeug/x.y Python/x.y"
         return response
 
 
@@ -213,9 +212,12 @@ def redact(text: str) -> str:
 
 
 def _quiet_werkzeug_log() -> None:
+    """The development server (``redgrid run``): no keys in its log, no versions in its
+    ``Server`` header (gunicorn's says only "gunicorn")."""
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
         logger.addFilter(_RedactSecrets())
+    WSGIRequestHandler.version_string = lambda self: "RedGrid"  # type: ignore[method-assign]
 
 
 def _register_blueprints(app: Flask) -> None:

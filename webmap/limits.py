@@ -52,6 +52,7 @@ from limits import RateLimitItem
 from limits import parse
 from limits.storage import Storage
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.exceptions import TooManyRequests
 
@@ -389,15 +390,20 @@ def _retry_after(exc: HTTPException) -> int | None:
     if isinstance(exc, RateLimitExceeded):
         current = limiter().current_limit
         if current is not None:
-            return max(1, math.ceil(current.reset_at - time.time()))
+            return max(1, math.ceil(current.window[0] - time.time()))
         return 60
     return None
 
 
 def _limit_body() -> None:
+    """The body limit of this endpoint; a declared length over it is refused at once (413),
+    before any work; a chunked body is cut off when it reaches the limit."""
     name = BODY_LIMITS.get(request.endpoint or "")
     if name is not None:
         request.max_content_length = int(current_app.config[name])
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(f"the request body is larger than this endpoint takes ({limit:,} bytes)")
 
 
 def init_app(app: Flask) -> None:
@@ -409,7 +415,9 @@ def init_app(app: Flask) -> None:
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = f"sqlitefile:///{Path(app.instance_path) / 'ratelimit.db'}"
     app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
-    ext = Limiter(rate_key, app=app, default_limits=[_caller_limit], headers_enabled=False)
+    # application limits: one budget per caller over every endpoint (default limits would
+    # give each endpoint its own)
+    ext = Limiter(rate_key, app=app, application_limits=[_caller_limit], headers_enabled=False)
     app.extensions["redgrid.limiter"] = ext
     app.extensions["redgrid.login_throttle"] = LoginThrottle(app)
     app.extensions["redgrid.heavy"] = HeavyGate(
