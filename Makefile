@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-test run test lint format bench screenshots clean
+.PHONY: install install-test run serve test lint format bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ install-test: install  ## plus pytest, hypothesis, playwright, ruff and mypy
 run: install  ## load the bundled Dali demo into SQLite (idempotent) and serve it
 	$(BIN)/redgrid demo load
 	$(BIN)/redgrid run --host $(HOST) --port $(PORT)
+
+serve: install  ## production: gunicorn with webmap/serving.py's settings (threaded, slow-client safe)
+	$(BIN)/gunicorn -c python:webmap.serving -b $(HOST):$(PORT) 'webmap:create_app()'
 
 test: install-test  ## system packages the tests need, then the whole suite
 	scripts/install-test-deps
