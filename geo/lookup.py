@@ -43,11 +43,14 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import MetricFrame
+from geo.lut import OUTSIDE as LUT_OUTSIDE
 
 EDGE_TOLERANCE_DEG = 1e-11
 # A grid farther than this in UTM cannot be within EDGE_TOLERANCE_DEG in lon/lat: the
 # projection bends edges by millimetres, never by half a metre.
 _TOUCH_SCREEN_M = 0.5
+# a point this far (degrees) beyond the grids' bounds is farther than EDGE_TOLERANCE_DEG from all
+_BOUNDS_SLACK = 1e-9
 DEFAULT_NEAR_M = 30.0
 DEFAULT_SERVED_MARGIN_M = 5_000.0
 _M_PER_DEG_LAT = 111_320.0
@@ -200,6 +203,39 @@ class GridIndex:
             if deep:
                 return PointMatch(Status.OK, grid)
         return self._locate_exact(lon, lat)
+
+    def grid_at(self, lon: float, lat: float) -> int:
+        """The grid a WGS84 point belongs to by the boundary rule, -1 for none; no annotations.
+
+        A point beyond the grids' bounds costs one comparison, one in a cell of the lookup
+        table that no boundary crosses one array read; only the rest take the exact path.
+        """
+        x0, y0, x1, y1 = self.bounds
+        if not (
+            x0 - _BOUNDS_SLACK <= lon <= x1 + _BOUNDS_SLACK
+            and y0 - _BOUNDS_SLACK <= lat <= y1 + _BOUNDS_SLACK
+        ):
+            return -1
+        if self.lut is not None:
+            value = self.lut.value_at(lon, lat)
+            if value >= 0:
+                return value
+            if value == LUT_OUTSIDE:
+                return -1
+        match = self.locate(lon, lat)
+        return match.grid if match.status == Status.OK else -1
+
+    def settled_at(self, lon: float, lat: float, rlon: float, rlat: float) -> int | None:
+        """The grid of every point within ``rlon``/``rlat`` degrees of a point (-1: none), or None
+        when the lookup table cannot tell (a boundary nearby, or no table)."""
+        x0, y0, x1, y1 = self.bounds
+        if lon + rlon < x0 - _BOUNDS_SLACK or lon - rlon > x1 + _BOUNDS_SLACK:
+            return -1
+        if lat + rlat < y0 - _BOUNDS_SLACK or lat - rlat > y1 + _BOUNDS_SLACK:
+            return -1
+        if self.lut is None:
+            return None
+        return self.lut.settled(lon, lat, rlon, rlat)
 
     def _check_one(self, lon: float, lat: float) -> Status | None:
         if lon != lon or lat != lat:

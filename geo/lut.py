@@ -85,6 +85,38 @@ class LookupTable:
         value = int(self.table[row, col])
         return (value, bool(self.deep[row, col])) if value >= 0 else (-1, False)
 
+    def value_at(self, lon: float, lat: float) -> int:
+        """The raw cell value at one point: a grid position, ``OUTSIDE`` or ``MIXED``."""
+        if lon < self.x0 or lat < self.y0:
+            return OUTSIDE
+        col = int((lon - self.x0) / self.dlon)
+        row = int((lat - self.y0) / self.dlat)
+        if row >= self.nrows or col >= self.ncols:
+            return OUTSIDE
+        return int(self.table[row, col])
+
+    def settled(self, lon: float, lat: float, rlon: float, rlat: float) -> int | None:
+        """The grid of every point within ``rlon``/``rlat`` degrees of a point, when the table knows it.
+
+        -1 when every cell of that box lies in no grid, a grid position when every cell lies
+        wholly inside that one grid, None when the box holds a boundary (ask the exact path).
+        Cells beyond the table are outside every grid (the table is padded past the grids).
+        """
+        c0 = int(np.floor((lon - rlon - self.x0) / self.dlon))
+        c1 = int(np.floor((lon + rlon - self.x0) / self.dlon))
+        r0 = int(np.floor((lat - rlat - self.y0) / self.dlat))
+        r1 = int(np.floor((lat + rlat - self.y0) / self.dlat))
+        if c1 < 0 or r1 < 0 or c0 >= self.ncols or r0 >= self.nrows:
+            return OUTSIDE
+        window = self.table[max(r0, 0) : r1 + 1, max(c0, 0) : c1 + 1]
+        first = int(window.flat[0])
+        if first == MIXED or not (window == first).all():
+            return None
+        clipped = c0 < 0 or r0 < 0 or c1 >= self.ncols or r1 >= self.nrows
+        if clipped and first != OUTSIDE:
+            return None
+        return first
+
     def probe_many(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
         """(grid, deep, pure, cell) arrays: pure cells lie wholly inside one grid.
 
@@ -225,6 +257,57 @@ class LookupTable:
                 )
         except (OSError, KeyError, ValueError):
             return None
+
+
+class ShiftField:
+    """A smooth coordinate conversion (GCJ-02 or BD-09 to WGS84) tabulated on a lattice.
+
+    ``approx`` answers one point in a few microseconds by bilinear interpolation, within
+    ``error_deg`` of the exact conversion (measured at build, with a safety factor): enough
+    to tell, with ``LookupTable.settled``, that a converted point cannot land in any grid
+    without running the exact, iterated conversion (hundreds of microseconds for one point).
+    """
+
+    def __init__(self, convert: Callable, bounds: tuple[float, float, float, float], step: float) -> None:
+        x0, y0, x1, y1 = bounds
+        self.x0, self.y0, self.step = float(x0), float(y0), float(step)
+        self.ncols = int(np.ceil((x1 - x0) / step)) + 2
+        self.nrows = int(np.ceil((y1 - y0) / step)) + 2
+        gx, gy = np.meshgrid(x0 + np.arange(self.ncols) * step, y0 + np.arange(self.nrows) * step)
+        cx, cy = convert(gx.ravel(), gy.ravel())
+        self.dx = (np.asarray(cx) - gx.ravel()).reshape(gx.shape).tolist()
+        self.dy = (np.asarray(cy) - gy.ravel()).reshape(gy.shape).tolist()
+        # the interpolation error is largest between lattice points: measure it there
+        mx = (gx[:-1, :-1] + step / 2).ravel()
+        my = (gy[:-1, :-1] + step / 2).ravel()
+        ex, ey = convert(mx, my)
+        worst = 0.0
+        exact = zip(mx.tolist(), my.tolist(), np.asarray(ex).tolist(), np.asarray(ey).tolist(), strict=True)
+        for x, y, tx, ty in exact:
+            ax, ay = self.approx(x, y)
+            worst = max(worst, abs(ax - tx), abs(ay - ty))
+        self.error_deg = 4.0 * worst + 1e-6  # 1e-6 degrees: about 0.1 m
+
+    def covers(self, lon: float, lat: float) -> bool:
+        return (
+            self.x0 <= lon <= self.x0 + (self.ncols - 1) * self.step
+            and self.y0 <= lat <= self.y0 + (self.nrows - 1) * self.step
+        )
+
+    def approx(self, lon: float, lat: float) -> tuple[float, float]:
+        fx = (lon - self.x0) / self.step
+        fy = (lat - self.y0) / self.step
+        c = min(max(int(fx), 0), self.ncols - 2)
+        r = min(max(int(fy), 0), self.nrows - 2)
+        tx, ty = fx - c, fy - r
+        dx, dy = self.dx, self.dy
+        sx = (dx[r][c] * (1 - tx) + dx[r][c + 1] * tx) * (1 - ty) + (
+            dx[r + 1][c] * (1 - tx) + dx[r + 1][c + 1] * tx
+        ) * ty
+        sy = (dy[r][c] * (1 - tx) + dy[r][c + 1] * tx) * (1 - ty) + (
+            dy[r + 1][c] * (1 - tx) + dy[r + 1][c + 1] * tx
+        ) * ty
+        return lon + sx, lat + sy
 
 
 def _metres_per_degree(lon: float, lat: float) -> tuple[float, float]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import threading
 import time
 from collections.abc import Callable
+from collections.abc import Hashable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -35,6 +38,7 @@ from geo.lookup import GridIndex
 from geo.lookup import PointMatch
 from geo.lookup import Status
 from geo.lut import LookupTable
+from geo.lut import ShiftField
 from geo.officials import Assignment
 from geo.officials import RosterChanges
 from geo.officials import RosterFile
@@ -88,8 +92,16 @@ class GridSet:
     town: dict  # code, name
 
     def grid_row(self, i: int) -> dict:
-        row = self.grids.iloc[i]
-        return {k: (None if pd.isna(v) else v) for k, v in row.items()}
+        return dict(self._rows[i])
+
+    @cached_property
+    def _rows(self) -> list[dict]:
+        """Every grid's row as a dict (NaN as None), made once: a pandas row read costs ~0.2 ms."""
+        rows = []
+        for i in range(len(self.grids)):
+            row = self.grids.iloc[i]
+            rows.append({k: (None if pd.isna(v) else v) for k, v in row.items()})
+        return rows
 
 
 @dataclass(frozen=True)
@@ -135,16 +147,33 @@ class GridService:
         self._active_ttl = active_ttl_s
         self._active: tuple[float, int | None] = (0.0, None)
         self._sets: Memo[GridSet] = Memo(max_cached_versions)
+        # per (version, active): the set as it stands now, pieces of rendered answers, datum fields
+        self._flagged: dict[tuple[int, bool], GridSet] = {}
+        self._fragments: Memo[dict] = Memo(2 * max_cached_versions)
+        self._shift_fields: Memo[dict] = Memo(max_cached_versions)
+        # (roster it was computed from, day, {key: value}): teams and their rendered answers
+        self._teams: tuple[dict | None, float, datetime.date | None, dict] = (None, 0.0, None, {})
+        self._roster_lock = threading.Lock()
+        self._active_lock = threading.Lock()
         self._roster: tuple[float, dict[str, list[Assignment]]] = (0.0, {})
 
     # --- versions -------------------------------------------------------------------------
 
     def active_version_id(self) -> int:
+        """The active version, asked of the store at most every ``active_ttl_s`` (by one thread at
+        a time: the others go on with the version they know)."""
         stamp, version = self._active
         now = time.monotonic()
         if now - stamp > self._active_ttl:
-            version = self.store.active_version_id()
-            self._active = (now, version)
+            if version is None or self._active_ttl <= 0:
+                version = self.store.active_version_id()
+                self._active = (now, version)
+            elif self._active_lock.acquire(blocking=False):
+                try:
+                    version = self.store.active_version_id()
+                    self._active = (now, version)
+                finally:
+                    self._active_lock.release()
         if version is None:
             raise Unavailable(
                 "no grid version is active yet; import grids and activate one "
@@ -189,7 +218,27 @@ class GridService:
             active = False
         if active == grid_set.version.active:
             return grid_set
-        return dataclasses.replace(grid_set, version=dataclasses.replace(grid_set.version, active=active))
+        key = (grid_set.version.id, active)
+        flagged = self._flagged.get(key)
+        if flagged is None or flagged.index is not grid_set.index:
+            if len(self._flagged) > 16:
+                self._flagged.clear()
+            version = dataclasses.replace(grid_set.version, active=active)
+            flagged = dataclasses.replace(grid_set, version=version)
+            self._flagged[key] = flagged  # one object per state, so its caches are kept
+        return flagged
+
+    def fragment(self, grid_set: GridSet, key: Hashable, render: Callable[[], bytes]) -> bytes:
+        """A rendered piece of an answer for one version as it stands (active or not), made once.
+
+        Activating another version changes ``version.active`` and so the key: nothing stale
+        is served after an activation.
+        """
+        slots = self._fragments.get((grid_set.version.id, grid_set.version.active), dict)
+        value = slots.get(key)
+        if value is None:
+            value = slots[key] = render()
+        return value
 
     def _build_set(self, version_id: int) -> GridSet:
         info = self.store.version(version_id)
@@ -424,16 +473,49 @@ class GridService:
         return PointAnswer(grid_set, match, {"coordsys": name, "lon": lon, "lat": lat}, wgs84, team, hints)
 
     def _datum_hints(self, lon: float, lat: float, given: str, grid_set: GridSet) -> list[tuple[str, str]]:
-        """A point in no grid that would land in one if read in another datum was probably mislabelled."""
+        """A point in no grid that would land in one if read in another datum was probably mislabelled.
+
+        As cheap as a lookup: a point farther from the grids than any datum shift is done after a
+        bounds check; otherwise the shift is interpolated from a per-version lattice and the
+        lookup table says whether every point within the interpolation error is in no grid (or
+        in one grid). Only near a boundary is the exact, iterated conversion run.
+        """
+        index = grid_set.index
         hints = []
         for other in COORDSYS_NAMES:
             if other in (given, "cgcs2000") or (given == "cgcs2000" and other == "wgs84"):
                 continue
-            wlon, wlat = crs_mod.to_wgs84(lon, lat, other)
-            match = grid_set.index.locate(float(wlon), float(wlat))
-            if match.status == Status.OK:
-                hints.append((other, str(grid_set.index.codes[match.grid])))
+            if other == "wgs84":  # the same numbers read as WGS84: no conversion
+                grid = index.grid_at(lon, lat)
+            else:
+                field = self._shift_field(grid_set, other)
+                if not field.covers(lon, lat):
+                    continue  # beyond the largest shift: cannot land in a grid
+                alon, alat = field.approx(lon, lat)
+                grid = index.settled_at(alon, alat, field.error_deg, field.error_deg)
+                if grid is None:
+                    wlon, wlat = crs_mod.to_wgs84(lon, lat, other)
+                    grid = index.grid_at(float(wlon), float(wlat))
+            if grid >= 0:
+                hints.append((other, str(index.codes[grid])))
         return hints
+
+    def _shift_field(self, grid_set: GridSet, coordsys: str) -> ShiftField:
+        """Where points read as ``coordsys`` land in WGS84, tabulated around one version's grids."""
+        fields = self._shift_fields.get(grid_set.version.id, dict)
+        field = fields.get(coordsys)
+        if field is None:
+            x0, y0, x1, y1 = grid_set.index.bounds
+            # the Chinese datums shift by well under 0.02 degrees; the lattice reaches past that
+            margin = _DATUM_SHIFT_MAX_DEG
+            span = max(x1 - x0, y1 - y0) + 2 * margin
+            step = max(_SHIFT_STEP_DEG, span / 2000)
+            fields[coordsys] = field = ShiftField(
+                lambda x, y: crs_mod.to_wgs84(x, y, coordsys),
+                (x0 - margin, y0 - margin, x1 + margin, y1 + margin),
+                step,
+            )
+        return field
 
     def locate_many(
         self,
@@ -465,8 +547,47 @@ class GridService:
         self._roster = (0.0, {})
 
     def team(self, grid_code: str, day: datetime.date | None = None) -> list[Assignment]:
-        day = day or beijing_today()
-        roster = self.roster()
+        """The people answering for a grid on ``day`` (default today in China); cached until the
+        roster is reloaded or the day changes."""
+        if day is None:
+            return list(self.team_fragment(grid_code, "team", lambda team: team))
+        return self._team_on(grid_code, day, self.roster())
+
+    def team_fragment(self, grid_code: str, key: Hashable, render: Callable[[list[Assignment]], object]):
+        """``render(today's team)`` for a grid, made once per roster and day (rendered answers).
+
+        The roster is checked again every ``active_ttl_s``, off the request: one background
+        thread reads it while requests go on with the one they have (with a TTL of 0, as in
+        the tests, every call reads it).
+        """
+        day = beijing_today()
+        roster, checked, cached_day, slots = self._teams
+        if roster is None or cached_day != day or self._active_ttl <= 0:
+            roster, slots = self._check_roster(day)
+        elif time.monotonic() - checked > self._active_ttl and self._roster_lock.acquire(blocking=False):
+            self._teams = (roster, time.monotonic(), cached_day, slots)  # no second refresh meanwhile
+            threading.Thread(target=self._check_roster, args=(day, True), daemon=True).start()
+        value = slots.get((grid_code, key))
+        if value is None:
+            value = slots[(grid_code, key)] = render(self._team_on(grid_code, day, roster))
+        return value
+
+    def _check_roster(self, day: datetime.date, locked: bool = False) -> tuple[dict, dict]:
+        try:
+            roster = self.roster()
+            cached, _, cached_day, slots = self._teams
+            # the roster is read again every few seconds: keep the answers while it is unchanged
+            if cached is not roster and (cached_day != day or cached != roster):
+                slots = {}
+            self._teams = (roster, time.monotonic(), day, slots)
+            return roster, slots
+        finally:
+            if locked:
+                self._roster_lock.release()
+
+    def _team_on(
+        self, grid_code: str, day: datetime.date, roster: dict[str, list[Assignment]]
+    ) -> list[Assignment]:
         people = [
             *roster.get(grid_code, ()),
             *roster.get(community_of(grid_code), ()),
@@ -531,6 +652,10 @@ class GridService:
         units.update(dict.fromkeys(grid_set.communities, "community"))
         units[grid_set.town["code"]] = "town"
         return units
+
+
+_DATUM_SHIFT_MAX_DEG = 0.05
+_SHIFT_STEP_DEG = 0.002  # about 200 m: interpolation errors of centimetres
 
 
 def _single_town(frame: gpd.GeoDataFrame) -> str:

@@ -6,9 +6,11 @@ URL shapes follow MapIt: the coordinate system is part of the path, x before y
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
+import orjson
 import shapely
 from flask import Blueprint
 from flask import Response
@@ -35,6 +37,12 @@ bp = Blueprint("api", __name__)
 bp.before_request(auth.check_request)
 
 
+@bp.record_once
+def _lean_point_path(state) -> None:
+    """Anonymous ``GET /point/...`` is answered before Flask's request machinery (see LeanPoint)."""
+    state.app.wsgi_app = LeanPoint(state.app.wsgi_app, state.app, f"{state.url_prefix or ''}/point/")
+
+
 def _grid_set() -> GridSet:
     grids = auth.services().grids
     return grids.grid_set(grids.resolve_version(**version_args()))
@@ -53,8 +61,96 @@ def point(coordsys: str, coords: str):
     grids = auth.services().grids
     answer = grids.point(lon, lat, coordsys=coordsys, **version_args())
     show = _phones_shown(f"point:{coordsys}/{coords}", answer.team)
-    body = point_answer_json(answer, show_phone=show, near_m=grids.near_m)
-    return json_response(body, cache=False)
+    response = Response(point_body(grids, answer, show), mimetype="application/json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-store"  # the team changes with the roster
+    return response
+
+
+class LeanPoint:
+    """The hot path of other systems: an anonymous single lookup, answered in a few microseconds.
+
+    A plain ``GET /api/v1/point/{coordsys}/{lon},{lat}`` (no query string, no key, no cookie:
+    the anonymous caller, phones masked) is answered here, in front of Flask: routing, the
+    session, the login manager and the response hooks cost several times the lookup itself.
+    Only while rate limits are off (``RATELIMIT_ENABLED``, e.g. behind a gateway that limits
+    callers itself): they count every request inside Flask, so with them on Flask answers.
+    The answer is the very bytes ``point`` gives (``point_body``), and the headers are those
+    Flask sent for the first such request, learnt from it, so the hooks' headers (CORS, CSP,
+    caching) stay theirs. Anything else, and any request this path cannot answer (a bad
+    coordinate, an unknown coordinate system, an error), goes to Flask as before.
+    """
+
+    def __init__(self, wsgi_app, app, prefix: str) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.prefix = prefix
+        self.headers: list[tuple[str, str]] | None = None
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if (
+            not path.startswith(self.prefix)
+            or self._limited()
+            or environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("QUERY_STRING")
+            or "HTTP_AUTHORIZATION" in environ
+            or "HTTP_X_API_KEY" in environ
+            or "HTTP_COOKIE" in environ
+        ):
+            return self.wsgi_app(environ, start_response)
+        if self.headers is None:
+            return self.wsgi_app(environ, self._learn(start_response))
+        body = self._answer(path[len(self.prefix) :])
+        if body is None:
+            return self.wsgi_app(environ, start_response)
+        start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _limited(self) -> bool:
+        """Rate limits count every request in Flask (webmap.limits): with them on, Flask answers."""
+        limiter = self.app.extensions.get("redgrid.limiter")
+        return limiter is not None and limiter.enabled
+
+    def _answer(self, rest: str) -> bytes | None:
+        parts = rest.split("/")
+        if len(parts) != 2:
+            return None
+        coordsys, coords = parts
+        pair = coords.split(",")
+        try:
+            lon, lat = float(pair[0]), float(pair[1])
+            if len(pair) != 2 or lon != lon or lat != lat:
+                return None
+            grids = self.app.extensions["redgrid"].grids
+            return point_body(grids, grids.point(lon, lat, coordsys=coordsys), False)
+        except Exception:  # Flask answers it, through the error mapping
+            return None
+
+    def _learn(self, start_response):
+        def learning(status, headers, exc_info=None):
+            names = {k.lower() for k, _ in headers}
+            if status.startswith("200 ") and "set-cookie" not in names and "content-type" in names:
+                self.headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            return start_response(status, headers, exc_info)
+
+        return learning
+
+
+def point_body(grids, answer, show_phone: bool) -> bytes:
+    """The point answer as JSON bytes (as ``jsonify`` would give it), the team rendered once per
+    grid, roster and day."""
+    team = None
+    if answer.team:
+        code = str(answer.grid_set.index.codes[answer.match.grid])
+        team = grids.team_fragment(
+            code, ("json", show_phone), lambda people: orjson.dumps(team_json(people, show_phone=show_phone))
+        )
+        answer = dataclasses.replace(answer, team=[])
+    body = point_answer_json(answer, show_phone=show_phone, near_m=grids.near_m)
+    if team is not None:
+        body["team"] = orjson.Fragment(team)
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
 
 
 @bp.post("/points")
