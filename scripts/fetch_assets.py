@@ -66,6 +66,12 @@ PACKAGES = [
         "iDyz2TQFBd5WhCZjruOwHj01JkQGu7YbVLCVdpA7lCGEcBzE3ffCPAhLh/M8TAp//kCixPpYN4XU54WHCxvD2Q==",
         ["iso8601.js"],
     ),
+    (
+        "swagger-ui-dist",
+        "5.35.0",  # the API docs page, /api/docs
+        "U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==",
+        ["swagger-ui-bundle.js", "swagger-ui-bundle.js.LICENSE.txt", "swagger-ui.css", "LICENSE", "NOTICE"],
+    ),
 ]
 #: CSS files that point at a CDN, and where the same file now lives locally
 LOCAL_URLS = {

@@ -225,12 +225,14 @@ def _register_blueprints(app: Flask) -> None:
 
     from webmap import errors
     from webmap import i18n
+    from webmap import ogcapi
     from webmap import open311
     from webmap import pages
     from webmap import planner
     from webmap import users
     from webmap.api import cases as cases_api
     from webmap.api import grids as grids_api
+    from webmap.api import openapi
     from webmap.api import stats as stats_api
     from webmap.maps import TILES
     from webmap.maps import configure_assets
@@ -249,6 +251,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(grids_api.bp, url_prefix="/api/v1")
     app.register_blueprint(cases_api.bp, url_prefix="/api/v1")
     app.register_blueprint(stats_api.bp, url_prefix="/api/v1")
+    app.register_blueprint(openapi.bp, url_prefix="/api")  # after the API: it wraps their views
+    app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(open311.bp, url_prefix="/open311/v2")
     app.register_blueprint(users.bp)
     app.register_blueprint(pages.bp)

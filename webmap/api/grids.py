@@ -7,13 +7,17 @@ URL shapes follow MapIt: the coordinate system is part of the path, x before y
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import threading
 
 import numpy as np
 import orjson
 import shapely
+from cachetools import LRUCache
 from flask import Blueprint
 from flask import Response
+from flask import current_app
 from flask import jsonify
 from flask import request
 from flask import stream_with_context
@@ -202,10 +206,15 @@ def grids():
 
 @bp.get("/grids.geojson")
 def grids_geojson():
+    """All grids as one GeoJSON file GIS tools can open by URL (ETag, If-None-Match, Range)."""
     grid_set = _grid_set()
     simplify, coordsys = _simplify_arg(), _output_coordsys()
-    features = [_grid_feature(grid_set, i, simplify, coordsys) for i in range(len(grid_set.index))]
-    return _geojson(_with_coordsys({"type": "FeatureCollection", "features": features}, coordsys))
+
+    def build() -> dict:
+        features = [_grid_feature(grid_set, i, simplify, coordsys) for i in range(len(grid_set.index))]
+        return _with_coordsys({"type": "FeatureCollection", "features": features}, coordsys)
+
+    return _conditional_geojson(grid_set, ("grids", simplify, coordsys), build)
 
 
 @bp.get("/grids/<code>")
@@ -237,14 +246,19 @@ def grid_geojson(code: str):
 
 @bp.get("/communities.geojson")
 def communities_geojson():
+    """Community outlines as one GeoJSON file (ETag, If-None-Match, Range)."""
     grid_set = _grid_set()
-    shapes = auth.services().grids.community_shapes(grid_set.version.id)
     simplify = _simplify_arg()
-    features = [
-        _community_feature(grid_set, r.code, r.geometry, r.area_m2, simplify)
-        for r in shapes.itertuples(index=False)
-    ]
-    return _geojson({"type": "FeatureCollection", "features": features})
+
+    def build() -> dict:
+        shapes = auth.services().grids.community_shapes(grid_set.version.id)
+        features = [
+            _community_feature(grid_set, r.code, r.geometry, r.area_m2, simplify)
+            for r in shapes.itertuples(index=False)
+        ]
+        return {"type": "FeatureCollection", "features": features}
+
+    return _conditional_geojson(grid_set, ("communities", simplify), build)
 
 
 @bp.get("/communities/<code>.geojson")
@@ -336,3 +350,34 @@ def _community_feature(grid_set: GridSet, code: str, geom, area_m2: float, simpl
 
 def _geojson(body: dict) -> Response:
     return json_response(body, mimetype="application/geo+json")
+
+
+_FILES_LOCK = threading.Lock()
+
+
+def _conditional_geojson(grid_set: GridSet, params: tuple, build) -> Response:
+    """A whole GeoJSON file as GDAL's network reader (QGIS, ogr2ogr) wants one: a strong ETag made
+    from the version and the parameters, 304 on If-None-Match, byte ranges (206) on Range.
+
+    The bytes are kept per ETag (a few files per app), so the range requests of one download
+    serialise the file once; a new or re-activated version has another ETag.
+    """
+    v = grid_set.version
+    key = repr((params, v.id, v.sha256, v.active, v.label, grid_set.town.get("name")))
+    etag = hashlib.sha256(key.encode()).hexdigest()[:32]
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+        response.set_etag(etag)
+        return response
+    files = current_app.extensions.setdefault("redgrid.geojson_files", LRUCache(8))
+    with _FILES_LOCK:
+        data = files.get(etag)
+    if data is None:
+        data = current_app.json.dumps(build(), separators=(",", ":")).encode()
+        with _FILES_LOCK:
+            files[etag] = data
+    response = Response(data, mimetype="application/geo+json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.set_etag(etag)
+    return response.make_conditional(request, accept_ranges=True, complete_length=len(data))

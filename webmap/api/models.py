@@ -1,0 +1,581 @@
+"""The API's requests and answers as pydantic models: what ``/api/openapi.json`` describes and
+what the views are checked against (``webmap.api.openapi`` wraps each view with them).
+
+Request models check path and query values with the same parsers the views use
+(``parse_pair``, ``normalise_coordsys``, ``parse_when``), so a malformed value gets the
+same RFC 9457 problem whether the model or the view meets it first; the schema each
+field publishes is the documented form (``WithJsonSchema``). Unknown query
+parameters are let through, as the views always did.
+
+Answer models describe the JSON the views send; with ``VALIDATE_ANSWERS`` set (the tests
+set it) every answer is validated against its model before it leaves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from typing import Any
+from typing import Literal
+
+from pydantic import AfterValidator
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import WithJsonSchema
+
+from geo.crs import COORDSYS_ALIASES
+from geo.crs import normalise_coordsys
+from geo.lookup import Status
+from geo.timeutil import parse_when
+from webmap.api.params import parse_pair
+from webmap.errors import Problem
+
+# --- checks shared by the request models ----------------------------------------------------
+
+
+def _coordsys(value: str) -> str:
+    normalise_coordsys(value)  # raises UnknownCoordSys (400 unknown_coordsys) with the choices
+    return value
+
+
+def _pair(value: str) -> str:
+    parse_pair(value)  # raises the view's own 400 (bad_coordinates, not_a_number)
+    return value
+
+
+def _when(name: str):
+    def check(value: str) -> str:
+        if value:
+            parse_when(value, name=name)
+        return value
+
+    return check
+
+
+def _digits(name: str, what: str):
+    def check(value: str) -> str:
+        if not value.isdigit():
+            raise Problem(f"{name}={value!r} must be {what}", code="bad_parameter")
+        return value
+
+    return check
+
+
+def _metres(value: str) -> str:
+    try:
+        float(value)
+    except ValueError as exc:
+        raise Problem(f"simplify={value!r} must be a tolerance in metres", code="bad_parameter") from exc
+    return value
+
+
+_DATE_TIME = {
+    "type": "string",
+    "description": "an ISO date (the end of that day, Beijing time) or date-time",
+    "examples": ["2025-06-30", "2025-06-30T09:00:00+08:00"],
+    "pattern": r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$",
+}
+CoordSys = Annotated[
+    str,
+    AfterValidator(_coordsys),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": sorted(COORDSYS_ALIASES),
+            "description": "wgs84, cgcs2000 (EPSG:4490), gcj02 (Amap, Tencent) or bd09 (Baidu), or an alias",
+        }
+    ),
+]
+Pair = Annotated[
+    str,
+    AfterValidator(_pair),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "lon,lat (x before y, as in MapIt)",
+            "pattern": r"^-?\d{1,3}(\.\d{1,9})?,-?\d{1,2}(\.\d{1,9})?$",
+            "examples": ["113.1457,23.1110"],
+        }
+    ),
+]
+VersionNumber = Annotated[
+    str,
+    AfterValidator(_digits("version", "a version number")),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,6}$", "description": "a grid version number"}),
+]
+At = Annotated[str, AfterValidator(_when("at")), WithJsonSchema(_DATE_TIME)]
+Since = Annotated[str, AfterValidator(_when("since")), WithJsonSchema(_DATE_TIME)]
+Until = Annotated[str, AfterValidator(_when("until")), WithJsonSchema(_DATE_TIME)]
+Simplify = Annotated[
+    str,
+    AfterValidator(_metres),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d{1,4}(\.\d+)?$", "description": "tolerance in metres (0: exact)"}
+    ),
+]
+
+
+def _whole(name: str, maximum: int | None = None):
+    schema: dict = {"type": "string", "pattern": r"^\d{1,7}$", "description": "a whole number"}
+    if maximum:
+        schema["description"] += f" (at most {maximum})"
+    return Annotated[str, AfterValidator(_digits(name, "a whole number")), WithJsonSchema(schema)]
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class Query(BaseModel):
+    """Query values as strings (the views parse them); unknown names are let through."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class VersionQuery(Query):
+    version: VersionNumber | None = Field(None, description="a version by number (default: the active one)")
+    at: At | None = Field(None, description="the version in force at this date or time")
+
+
+class PointPath(BaseModel):
+    coordsys: CoordSys
+    coords: Pair
+
+
+class GeoJSONQuery(VersionQuery):
+    simplify: Simplify | None = None
+    coordsys: CoordSys | None = Field(None, description="draw in another datum (e.g. gcj02 over Amap tiles)")
+
+
+class PointsQuery(VersionQuery):
+    coordsys: CoordSys | None = Field(None, description="the coordinate system of the input points")
+    fields: Literal["full", "grid"] | None = Field(None, description="grid: only the grid (the fastest)")
+    format: (
+        Annotated[str, WithJsonSchema({"type": "string", "enum": ["json", "ndjson", "csv", "arrow"]})] | None
+    ) = Field(None, description="answer format (default: from Accept, then the input's own)")
+
+
+class CodePath(BaseModel):
+    code: Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^\d{12,15}$"})]
+
+
+class VersionPath(BaseModel):
+    version_id: int = Field(ge=0)
+
+
+class ComplaintPath(BaseModel):
+    complaint_id: int = Field(ge=0)
+
+
+class PhotoPath(ComplaintPath):
+    photo_id: int = Field(ge=0)
+
+
+class FilterQuery(Query):
+    """The complaint filters the list and the statistics share (one value or comma-separated)."""
+
+    grid: str | None = None
+    community: str | None = None
+    category: str | None = None
+    state: str | None = None
+    department: str | None = None
+    source: str | None = None
+    channel: str | None = None
+    since: Since | None = None
+    until: Until | None = None
+    overdue: Literal["0", "1", "true", "false"] | None = None
+
+
+class ComplaintListQuery(FilterQuery):
+    deadline: Literal["on_time", "due_soon", "overdue"] | None = None
+    limit: _whole("limit", 1000) | None = None  # type: ignore[valid-type]
+    offset: _whole("offset") | None = None  # type: ignore[valid-type]
+
+
+class StatsQuery(FilterQuery):
+    format: Literal["json", "csv"] | None = Field(None, description="csv: UTF-8 with a BOM, for Excel")
+
+
+class CountsQuery(StatsQuery):
+    by: str | None = Field(
+        None,
+        description="columns, comma-separated: grid_code, community_code, category_code, state, month, …",
+    )
+
+
+class SatisfactionQuery(StatsQuery):
+    by: Literal["grid_code", "community_code", "department_code", "category_code"] | None = None
+
+
+class GeocodeQuery(Query):
+    q: str = Field(min_length=1, description="a Chinese address, e.g. 佛山市南海区大沥镇沥东社区")
+
+
+class ReverseQuery(Query):
+    k: _whole("k", 50) | None = None  # type: ignore[valid-type]
+
+
+class ReversePath(PointPath):
+    pass
+
+
+class ComplaintIn(BaseModel):
+    """A complaint to file: category, text, and an address or lon/lat (values are checked by intake)."""
+
+    model_config = ConfigDict(extra="allow")
+    category: str | None = Field(None, description="a category code of /api/v1/catalog")
+    text: str | None = None
+    address: str | None = None
+    lon: float | str | None = None
+    lat: float | str | None = None
+    coordsys: str | None = None
+    channel: str | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    external_id: str | int | None = None
+    source: str | None = None
+    reported_at: str | None = None
+
+
+class ActionIn(BaseModel):
+    """A workflow step; ``version`` is the case version the caller saw (or send If-Match)."""
+
+    model_config = ConfigDict(extra="allow")
+    action: str | None = Field(None, description="dispatch, resolve, close, reopen, …")
+    version: int | str | None = None
+    note: str | None = None
+    department: str | None = None
+    deadline: str | None = None
+    satisfied: bool | None = None
+    duplicate_of: int | None = None
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+class Answer(BaseModel):
+    """An answer the API sends (extra members are allowed: clients ignore what they do not know)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ProblemError(Answer):
+    code: str
+    message: str
+
+
+class ProblemDetails(Answer):
+    """RFC 9457 problem details, plus ``error: {code, message}`` as earlier clients read it."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    error: ProblemError
+
+
+class Health(Answer):
+    status: str
+    active_version: int | None
+
+
+class VersionRef(Answer):
+    id: int
+    label: str | None
+    active: bool
+
+
+class CommunityRef(Answer):
+    code: str | None
+    name: str | None
+    kind: str | None
+
+
+class TownRef(Answer):
+    code: str | None
+    name: str | None
+
+
+class Grid(Answer):
+    code: str
+    name: str | None
+    community: CommunityRef
+    town: TownRef
+    area_m2: float
+    population: int | None
+    households: int | None
+    version: VersionRef
+
+
+class GridBrief(Answer):
+    code: str
+    name: str | None
+
+
+class Official(Answer):
+    level: int
+    role: str
+    role_zh: str
+    name: str
+    phone: str | None
+    phone_masked: bool
+    unit: str
+    unit_code: str
+    since: str
+    until: str | None
+
+
+class Warning(Answer):
+    code: str
+    message: str
+
+
+class NearBoundary(Answer):
+    grid: GridBrief
+    distance_m: float
+    threshold_m: float
+
+
+class Nearest(Answer):
+    grid: GridBrief
+    distance_m: float
+
+
+class PointInput(Answer):
+    coordsys: str
+    lon: float
+    lat: float
+
+
+class LonLat(Answer):
+    lon: float
+    lat: float
+
+
+class PointAnswer(Answer):
+    input: PointInput
+    wgs84: LonLat
+    status: Literal[tuple(s.label for s in Status)]  # type: ignore[valid-type]
+    version: VersionRef
+    grid: Grid | None
+    team: list[Official]
+    near_boundary: NearBoundary | None
+    also_touches: list[GridBrief]
+    nearest: Nearest | None
+    warnings: list[Warning]
+
+
+class GridWithTeam(Grid):
+    team: list[Official]
+
+
+class Version(Answer):
+    id: int
+    label: str | None
+    active: bool
+    town_code: str
+    grids: int
+    created_at: str
+    created_by: str | None
+    activated_at: str | None
+    source: str | None
+    source_crs: str | None
+
+
+class VersionDetail(Version):
+    report: dict[str, Any] | None
+    repairs: list[Any] | None
+
+
+class VersionList(Answer):
+    versions: list[Version]
+
+
+class GridList(Answer):
+    version: Version
+    grids: list[Grid]
+
+
+class Geometry(Answer):
+    type: Literal["Polygon", "MultiPolygon", "Point", "LineString", "MultiLineString", "GeometryCollection"]
+    coordinates: list[Any] | None = None
+
+
+class GridFeature(Answer):
+    type: Literal["Feature"]
+    id: str
+    properties: Grid
+    geometry: Geometry
+
+
+class GridCollection(Answer):
+    type: Literal["FeatureCollection"]
+    features: list[GridFeature]
+    coordsys: str | None = Field(None, description="present when drawn in a datum other than WGS84")
+
+
+class CommunityProperties(Answer):
+    code: str
+    name: str | None
+    kind: str | None
+    town: TownRef
+    area_m2: float
+    grids: int
+    version: VersionRef | dict[str, Any]
+
+
+class CommunityFeature(Answer):
+    type: Literal["Feature"]
+    id: str
+    properties: CommunityProperties
+    geometry: Geometry
+
+
+class CommunityCollection(Answer):
+    type: Literal["FeatureCollection"]
+    features: list[CommunityFeature]
+
+
+class PointRow(Answer):
+    row: int
+    id: Any = None
+    lon: float | None
+    lat: float | None
+    status: str
+    grid_code: str | None
+
+
+class CodeName(Answer):
+    code: str | None
+    name: str | None
+
+
+class CaseGrid(Answer):
+    code: str | None
+    version: int | None
+    community_code: str | None
+
+
+class CaseEvent(Answer):
+    at: str | None
+    actor: str | None
+    action: str
+    from_state: str | None
+    to_state: str | None
+    note: str | None
+    department: str | None
+    deadline: str | None
+    satisfied: bool | None
+
+
+class Complaint(Answer):
+    id: int
+    source: str
+    external_id: str
+    channel: str
+    text: str
+    category: CodeName
+    address: str | None
+    location: dict[str, Any] | None
+    input: dict[str, Any] | None
+    geocode: dict[str, Any] | None
+    reported_at: str | None
+    grid: CaseGrid
+    whistle_group: str | None
+    state: str
+    department: CodeName | None
+    dispatched_at: str | None
+    deadline: str | None
+    deadline_status: str
+    resolved_at: str | None
+    closed_at: str | None
+    satisfied: bool | None
+    duplicate_of: int | None
+    version: int
+    reporter: dict[str, str | None]
+    events: list[CaseEvent] | None = None
+    photos: list[dict[str, Any]] | None = None
+
+
+class ComplaintPage(Answer):
+    total: int
+    limit: int
+    offset: int
+    complaints: list[Complaint]
+
+
+class ImportReport(Answer):
+    rows: int
+    added: int
+    skipped: int
+    import_id: int | None
+
+
+class PhotoInfo(Answer):
+    id: int
+    content_type: str
+    size: int
+
+
+class Table(Answer):
+    """A statistics table: one object per row, the columns depending on the view and ``by=``."""
+
+    rows: list[dict[str, Any]]
+
+
+class Candidate(Answer):
+    text: str
+    lon: float
+    lat: float
+    score: float
+    matched: str
+    id: str | None = None
+    grid_code: str | None = None
+    source: str | None = None
+    level: str | None = None
+
+
+class Geocoded(Answer):
+    query: str
+    status: str
+    confidence: float
+    explanation: str | None
+    normalized: str | None
+    source: str | None
+    best: Candidate | None
+    candidates: list[Candidate]
+    candidate_grids: list[str]
+    errors: list[Any]
+    parsed: dict[str, Any] | None = None
+
+
+class Address(Answer):
+    id: str | None
+    text: str
+    distance_m: float
+    lon: float
+    lat: float
+    grid_code: str | None
+
+
+class Addresses(Answer):
+    addresses: list[Address]
+
+
+class Category(Answer):
+    code: str
+    name_zh: str
+    name_en: str | None
+    department: str | None
+    deadline_days: int | float | None
+
+
+class Department(Answer):
+    code: str
+    name_zh: str
+    name_en: str | None
+
+
+class Catalog(Answer):
+    categories: list[Category]
+    departments: list[Department]
