@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 
 from geo.datums import wgs84_to_gcj02
+from services.callers import system
 from tests.apps import cli_ok
 from tests.apps import inside_point
 from tests.test_complaints_service import api_key
@@ -290,6 +291,8 @@ def test_a_hotline_export_through_the_multipart_api(fresh_app, fresh_client, dem
     rows, expected = _good_table(demo_grids)
     path = _write(kind, tmp_path / f"hotline-{kind}", rows)
     name, header = api_key(fresh_app, "write")
+    # only a key granted the source imports under it (issue 8: sources are owned)
+    fresh_app.extensions["redgrid"].grants.grant(system(), f"api_key:{name}", "source", SOURCE)
     store = fresh_app.extensions["redgrid"].store
     before = store.count_complaints()
 
@@ -418,7 +421,9 @@ def test_an_excel_file_with_faulty_rows_is_refused_whole_through_the_api(
 ):
     rows, faults = _bad_table(demo_grids)
     path = _write_xlsx(tmp_path / "hotline-bad.xlsx", rows)
-    _, header = api_key(fresh_app, "write")
+    name, header = api_key(fresh_app, "write")
+    # only a key granted the source imports under it (issue 8: sources are owned)
+    fresh_app.extensions["redgrid"].grants.grant(system(), f"api_key:{name}", "source", SOURCE)
     store = fresh_app.extensions["redgrid"].store
     before = store.count_complaints()
     with path.open("rb") as fh:
