@@ -13,6 +13,7 @@ set it) every answer is validated against its model before it leaves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from typing import Any
 from typing import Literal
@@ -27,6 +28,7 @@ from geo.crs import COORDSYS_ALIASES
 from geo.crs import normalise_coordsys
 from geo.lookup import Status
 from geo.timeutil import parse_when
+from services.errors import Invalid
 from webmap.api.params import parse_pair
 from webmap.errors import Problem
 
@@ -115,6 +117,28 @@ Simplify = Annotated[
 ]
 
 
+def _documented(schema: dict):
+    """A value the view itself interprets (leniently, as it always did): documented, not refused here."""
+    return Annotated[str, WithJsonSchema({"type": "string", **schema})]
+
+
+def _choice(choices: tuple[str, ...], refusal: Callable[[], Exception]):
+    """One of ``choices``, else the very refusal the service gives (so answers stay as they were)."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise refusal()
+        return value
+
+    return Annotated[str, AfterValidator(check), WithJsonSchema({"type": "string", "enum": list(choices)})]
+
+
+def _address(value: str) -> str:
+    if not value.strip():
+        raise Problem("q= is the address to find", code="bad_parameter")
+    return value
+
+
 def _whole(name: str, maximum: int | None = None):
     schema: dict = {"type": "string", "pattern": r"^\d{1,7}$", "description": "a whole number"}
     if maximum:
@@ -148,10 +172,12 @@ class GeoJSONQuery(VersionQuery):
 
 class PointsQuery(VersionQuery):
     coordsys: CoordSys | None = Field(None, description="the coordinate system of the input points")
-    fields: Literal["full", "grid"] | None = Field(None, description="grid: only the grid (the fastest)")
-    format: (
-        Annotated[str, WithJsonSchema({"type": "string", "enum": ["json", "ndjson", "csv", "arrow"]})] | None
-    ) = Field(None, description="answer format (default: from Accept, then the input's own)")
+    fields: _documented({"enum": ["full", "grid"]}) | None = Field(  # type: ignore[valid-type]
+        None, description="grid: only the grid (the fastest)"
+    )
+    format: _documented({"enum": ["json", "ndjson", "csv", "arrow"]}) | None = Field(  # type: ignore[valid-type]
+        None, description="answer format (default: from Accept, then the input's own)"
+    )
 
 
 class CodePath(BaseModel):
@@ -182,17 +208,27 @@ class FilterQuery(Query):
     channel: str | None = None
     since: Since | None = None
     until: Until | None = None
-    overdue: Literal["0", "1", "true", "false"] | None = None
+    overdue: _documented({"enum": ["0", "1", "true", "false"]}) | None = Field(  # type: ignore[valid-type]
+        None, description="1: only complaints past their deadline and not resolved"
+    )
 
 
 class ComplaintListQuery(FilterQuery):
-    deadline: Literal["on_time", "due_soon", "overdue"] | None = None
+    deadline: (
+        _choice(  # type: ignore[valid-type]
+            ("on_time", "due_soon", "overdue"),
+            lambda: Invalid("deadline= is on_time, due_soon or overdue", field="deadline"),
+        )
+        | None
+    ) = Field(None, description="due_soon: 80 % of the working time used")
     limit: _whole("limit", 1000) | None = None  # type: ignore[valid-type]
     offset: _whole("offset") | None = None  # type: ignore[valid-type]
 
 
 class StatsQuery(FilterQuery):
-    format: Literal["json", "csv"] | None = Field(None, description="csv: UTF-8 with a BOM, for Excel")
+    format: _documented({"enum": ["json", "csv"]}) | None = Field(  # type: ignore[valid-type]
+        None, description="csv: UTF-8 with a BOM, for Excel (anything else: JSON)"
+    )
 
 
 class CountsQuery(StatsQuery):
@@ -203,11 +239,16 @@ class CountsQuery(StatsQuery):
 
 
 class SatisfactionQuery(StatsQuery):
-    by: Literal["grid_code", "community_code", "department_code", "category_code"] | None = None
+    by: _documented({"enum": ["grid_code", "community_code", "department_code", "category_code"]}) | None = (  # type: ignore[valid-type]
+        None
+    )
 
 
 class GeocodeQuery(Query):
-    q: str = Field(min_length=1, description="a Chinese address, e.g. 佛山市南海区大沥镇沥东社区")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["q"]})
+    q: Annotated[str, AfterValidator(_address), WithJsonSchema({"type": "string", "minLength": 1})] = Field(
+        "", validate_default=True, description="a Chinese address, e.g. 佛山市南海区大沥镇沥东社区"
+    )
 
 
 class ReverseQuery(Query):
@@ -469,11 +510,15 @@ class CaseEvent(Answer):
 
 
 class Complaint(Answer):
+    """A complaint as the caller may see it (``visibility``: public, details or contacts): what a
+    level does not show is null."""
+
     id: int
-    source: str
-    external_id: str
-    channel: str
-    text: str
+    visibility: str | None = None
+    source: str | None
+    external_id: str | None
+    channel: str | None
+    text: str | None
     category: CodeName
     address: str | None
     location: dict[str, Any] | None
@@ -492,7 +537,7 @@ class Complaint(Answer):
     satisfied: bool | None
     duplicate_of: int | None
     version: int
-    reporter: dict[str, str | None]
+    reporter: dict[str, str | None] | None
     events: list[CaseEvent] | None = None
     photos: list[dict[str, Any]] | None = None
 
