@@ -154,6 +154,7 @@ class GridService:
         # (roster it was computed from, day, {key: value}): teams and their rendered answers
         self._teams: tuple[dict | None, float, datetime.date | None, dict] = (None, 0.0, None, {})
         self._roster_lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._active_lock = threading.Lock()
         self._roster: tuple[float, dict[str, list[Assignment]]] = (0.0, {})
 
@@ -208,7 +209,11 @@ class GridService:
         cached = self._sets.peek(version_id)
         if cached is not None:
             return self._with_current_flag(self._sets.get(version_id, lambda: cached))
-        return self._sets.get(version_id, lambda: self._build_set(version_id))
+        with self._build_lock:  # one build per process: the other requests wait for it, not redo it
+            cached = self._sets.peek(version_id)
+            if cached is not None:
+                return self._with_current_flag(cached)
+            return self._sets.get(version_id, lambda: self._build_set(version_id))
 
     def _with_current_flag(self, grid_set: GridSet) -> GridSet:
         """A cached set whose ``version.active`` says whether it is active now, not when it was built."""
@@ -272,12 +277,16 @@ class GridService:
                 return cached
         lut = LookupTable.build(index)
         if path is not None:
-            lut.save(path)
+            try:
+                lut.save(path)
+            except OSError:  # the cache is a convenience: a full or read-only disk is no error
+                pass
         return lut
 
     def activate(self, version_id: int, by: str | None = None) -> None:
         if self.store.version(version_id) is None:
             raise NotFound(f"grid version {version_id} does not exist", code="unknown_version")
+        self.grid_set(version_id)  # its lookup table built and cached before any worker needs it
         self.store.activate(version_id, by)
         self._active = (0.0, None)
 
