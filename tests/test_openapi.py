@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from tests.apps import DEMO_COMMUNITY_COUNT
 from tests.apps import DEMO_GRID_COUNT
 from tests.apps import Db
+from webmap.api import models
 from webmap.api import openapi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,8 +141,6 @@ def test_the_document_is_made_from_the_models_the_views_are_wrapped_with(checked
 def _component(name: str) -> dict:
     from pydantic.json_schema import models_json_schema
 
-    from webmap.api import models
-
     _, defs = models_json_schema([(getattr(models, name), "validation")], ref_template=openapi.REF)
     return defs["$defs"][name]
 
@@ -198,6 +197,11 @@ def test_answers_are_validated_against_their_models(checked_app, client, reader_
     ):
         response = client.get(url, headers=reader_headers)
         assert response.status_code == 200, (url, response.get_data(as_text=True)[:500])
+    # the anonymous fast path (LeanPoint, in front of Flask) answers the same documented shape
+    anonymous = client.get("/api/v1/point/wgs84/113.1457,23.1110")
+    assert anonymous.status_code == 200
+    answer = models.PointAnswer.model_validate_json(anonymous.data, strict=True)
+    assert answer.grid is not None and all(o.phone_masked for o in answer.team)
     op = openapi.BY_ENDPOINT["api.versions"]
     with checked_app.test_request_context("/api/v1/versions"):
         broken = checked_app.response_class(
