@@ -359,4 +359,4 @@ def _date(text: str | None) -> datetime.datetime | None:
         ) from exc
     if not 1900 <= when.year <= 2999:  # outside these a time has no UTC value to compare with
         raise Open311Error(400, f"{text[:40]!r} is outside the years 1900–2999")
-        return when if when.tzinfo else when.replace(tzinfo=CHINA)
+    return when if when.tzinfo else when.replace(tzinfo=CHINA)
