@@ -753,7 +753,8 @@ def golden(clock, tmp_path_factory) -> Golden:
     )
     tokens = {
         "personal": _key(db, "golden-reader", "personal_data"),
-        "write": _key(db, "golden-writer", "write", "personal_data"),
+        # the dispatch centre's system: since issue 8 only it dispatches, follows up and closes
+        "write": _key(db, "golden-writer", "write", "personal_data", "dispatch"),
         "plain": _key(db, "golden-plain"),
         "bogus": "rg_not-a-key",
     }
