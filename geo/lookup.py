@@ -44,6 +44,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import MetricFrame
 from geo.lut import OUTSIDE as LUT_OUTSIDE
+from geo.lut import LookupTable
 
 EDGE_TOLERANCE_DEG = 1e-11
 # A grid farther than this in UTM cannot be within EDGE_TOLERANCE_DEG in lon/lat: the
@@ -179,12 +180,12 @@ class GridIndex:
         self.served_margin_m = float(served_margin_m)
         self.position = {code: i for i, code in enumerate(self.codes)}
         self._buckets = _NearBuckets(self.metric, self.near_m)
-        self.lut = None  # set by attach_lut
+        self.lut: LookupTable | None = None  # set by attach_lut
 
     def __len__(self) -> int:
         return len(self.codes)
 
-    def attach_lut(self, lut) -> None:
+    def attach_lut(self, lut: LookupTable) -> None:
         """Use a precomputed lookup table (``geo.lut.LookupTable``) built for this index."""
         if lut.n_grids != len(self.codes) or lut.near_m != self.near_m:
             raise ValueError("lookup table was built for another grid set or near distance")
@@ -288,8 +289,10 @@ class GridIndex:
             runner, runner_m = int(cands[k]), float(dist[k])
         return PointMatch(Status.OK, grid, touches, runner, runner_m)
 
-    def _outside_one(self, pt, cands=None, dist=None) -> PointMatch:
-        if cands is not None and len(cands):
+    def _outside_one(
+        self, pt: shapely.Point, cands: NDArray | None = None, dist: NDArray | None = None
+    ) -> PointMatch:
+        if cands is not None and dist is not None and len(cands):
             k = int(np.argmin(dist))
             nearest, nearest_m = int(cands[k]), float(dist[k])
         else:
@@ -321,11 +324,12 @@ class GridIndex:
         status = self._check_many(x, y)
         out.status[:] = status
         todo = np.flatnonzero(status == Status.OK)
-        if self.lut is not None:
-            grid, deep, pure, cell = self.lut.probe_many(x[todo], y[todo])
+        lut = self.lut
+        if lut is not None:
+            grid, deep, pure, cell = lut.probe_many(x[todo], y[todo])
             if not annotate:
                 mixed = np.flatnonzero(cell >= 0)
-                grid[mixed] = self._resolve_mixed(x[todo[mixed]], y[todo[mixed]], cell[mixed])
+                grid[mixed] = self._resolve_mixed(lut, x[todo[mixed]], y[todo[mixed]], cell[mixed])
                 clear = (grid < 0) & (cell < 0)  # cells no boundary crosses, in no grid
                 out.status[todo[clear]] = Status.OUTSIDE
                 pure = (grid >= 0) | clear
@@ -336,9 +340,9 @@ class GridIndex:
             self._exact_many(x, y, todo, out, annotate)
         return out
 
-    def _resolve_mixed(self, x: NDArray, y: NDArray, cell: NDArray) -> NDArray:
+    def _resolve_mixed(self, lut: LookupTable, x: NDArray, y: NDArray, cell: NDArray) -> NDArray:
         """Grid of points in mixed cells by testing only that cell's candidates (-1: unresolved)."""
-        point, grid = self.lut.candidates(cell)
+        point, grid = lut.candidates(cell)
         inside = shapely.contains_xy(self.geoms[grid], x[point], y[point])
         best = np.full(len(x), _NONE, np.int64)
         np.minimum.at(best, point[inside], grid[inside])
@@ -504,11 +508,13 @@ def morton_order(x: NDArray, y: NDArray, bounds: tuple[float, float, float, floa
 
 
 def _spread_bits(v: NDArray[np.uint32]) -> NDArray[np.uint32]:
-    v = v & 0x0000FFFF
-    v = (v | (v << 8)) & 0x00FF00FF
-    v = (v | (v << 4)) & 0x0F0F0F0F
-    v = (v | (v << 2)) & 0x33333333
-    v = (v | (v << 1)) & 0x55555555
+    # np.uint32 operands: the result is uint32 at run time either way, and the stubs see it too
+    u = np.uint32
+    v = v & u(0x0000FFFF)
+    v = (v | (v << u(8))) & u(0x00FF00FF)
+    v = (v | (v << u(4))) & u(0x0F0F0F0F)
+    v = (v | (v << u(2))) & u(0x33333333)
+    v = (v | (v << u(1))) & u(0x55555555)
     return v
 
 

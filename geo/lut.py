@@ -21,12 +21,16 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 from pyproj import Geod
 from scipy import ndimage
+
+if TYPE_CHECKING:  # geo.lookup imports this module at run time
+    from geo.lookup import GridIndex
 
 OUTSIDE = -1
 MIXED = -2
@@ -150,7 +154,7 @@ class LookupTable:
     @classmethod
     def build(
         cls,
-        index,
+        index: GridIndex,
         *,
         cell_m: float = 10.0,
         max_cells: int = 24_000_000,
