@@ -166,7 +166,7 @@ class AccountService:
         return account.id if account is not None else None
 
     @staticmethod
-    def _caller(account) -> Caller:
+    def _caller(account: UserAccount) -> Caller:
         return user_caller(
             account.username,
             account.role,
