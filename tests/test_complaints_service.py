@@ -377,7 +377,7 @@ def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
     with pytest.raises(UnknownCalendarYear) as info:
         step(svc, clock, filed, f"{monday.isoformat()}T10:00:00+08:00", "dispatch")
     assert str(info.value) == message
-    _, header = api_key(app, "write")
+    _, header = api_key(app, "write", "dispatch")  # only the dispatch centre dispatches (issue 8)
     response = app.test_client().post(
         f"/api/v1/complaints/{filed.id}/actions",
         json={"action": "dispatch", "version": 1},
