@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from geo import crs as crs_mod
 from geo.codes import community_of
@@ -62,6 +64,7 @@ from store.base import Store
 from store.base import VersionInfo
 
 Progress = Callable[[str, int, int], None]
+_R = TypeVar("_R")
 
 
 class ImportRefused(Refused):
@@ -208,7 +211,8 @@ class GridService:
     def grid_set(self, version_id: int) -> GridSet:
         cached = self._sets.peek(version_id)
         if cached is not None:
-            return self._with_current_flag(self._sets.get(version_id, lambda: cached))
+            hit: GridSet = cached  # never reassigned: the lambda below keeps its type
+            return self._with_current_flag(self._sets.get(version_id, lambda: hit))
         with self._build_lock:  # one build per process: the other requests wait for it, not redo it
             cached = self._sets.peek(version_id)
             if cached is not None:
@@ -313,7 +317,7 @@ class GridService:
     def community_shapes(self, version_id: int) -> gpd.GeoDataFrame:
         return self.store.community_shapes(version_id)
 
-    def town_outline(self, code: str):
+    def town_outline(self, code: str) -> BaseGeometry | None:
         town = self.store.town(code)
         return town.outline if town is not None else None
 
@@ -449,8 +453,8 @@ class GridService:
     ) -> tuple[GridSet, PointMatch, tuple[float, float]]:
         """Locate one point given in any supported coordinate system."""
         grid_set = self.grid_set(self.resolve_version(version, at))
-        wlon, wlat = crs_mod.to_wgs84(lon, lat, coordsys)
-        wlon, wlat = float(wlon), float(wlat)
+        x, y = crs_mod.to_wgs84(lon, lat, coordsys)
+        wlon, wlat = float(x), float(y)
         return grid_set, grid_set.index.locate(wlon, wlat), (wlon, wlat)
 
     def point(
@@ -491,6 +495,7 @@ class GridService:
         """
         index = grid_set.index
         hints = []
+        grid: int | None
         for other in COORDSYS_NAMES:
             if other in (given, "cgcs2000") or (given == "cgcs2000" and other == "wgs84"):
                 continue
@@ -562,7 +567,7 @@ class GridService:
             return list(self.team_fragment(grid_code, "team", lambda team: team))
         return self._team_on(grid_code, day, self.roster())
 
-    def team_fragment(self, grid_code: str, key: Hashable, render: Callable[[list[Assignment]], object]):
+    def team_fragment(self, grid_code: str, key: Hashable, render: Callable[[list[Assignment]], _R]) -> _R:
         """``render(today's team)`` for a grid, made once per roster and day (rendered answers).
 
         The roster is checked again every ``active_ttl_s``, off the request: one background
@@ -678,7 +683,14 @@ def _single_town(frame: gpd.GeoDataFrame) -> str:
     return towns[0]
 
 
-def _fingerprint(sha256: str, crs, layer, fields, repair, encoding=None) -> str:
+def _fingerprint(
+    sha256: str,
+    crs: str | None,
+    layer: str | None,
+    fields: Mapping[str, str] | None,
+    repair: bool,
+    encoding: str | None = None,
+) -> str:
     """The file hash, extended by the options that change what gets stored.
 
     The encoding is added only when named, so imports made before it was an option keep
