@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
@@ -21,11 +24,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
+from numpy.typing import ArrayLike
 
 from geo.lookup import BatchMatch
 from geo.lookup import Status
 from services.errors import Invalid
 from services.errors import UnsupportedType
+
+if TYPE_CHECKING:  # only the types are needed here
+    from werkzeug.datastructures import MIMEAccept
+
+    from services.grids import GridSet
 
 CHUNK = 100_000
 ARROW = "application/vnd.apache.arrow.stream"
@@ -46,20 +55,28 @@ class Chunk:
     ids: np.ndarray | None
 
 
-def reader_for(mimetype: str, stream, get_data: Callable[[], bytes] | None) -> Iterator[Chunk]:
+def reader_for(mimetype: str, stream: IO[bytes], get_data: Callable[[], bytes] | None) -> Iterator[Chunk]:
+    """Chunks of points from a request body; ``get_data`` (the whole body) may be None only for
+    the ``STREAMED`` types, which are read from ``stream``."""
     if mimetype in ("application/json", "application/geo+json"):
-        return _chunks(*_from_json(get_data()))
+        return _chunks(*_from_json(_whole_body(mimetype, get_data)))
     if mimetype == "text/csv":
         return _from_csv(stream)
     if mimetype == ARROW:
         return _from_arrow(stream)
     if mimetype in PARQUET:
-        return _from_parquet(get_data())
+        return _from_parquet(_whole_body(mimetype, get_data))
     raise UnsupportedType(
         f"unsupported Content-Type {mimetype!r}; send application/json, application/geo+json, "
         f"text/csv, {ARROW} or {PARQUET[0]}",
         code="unsupported_media_type",
     )
+
+
+def _whole_body(mimetype: str, get_data: Callable[[], bytes] | None) -> bytes:
+    if get_data is None:
+        raise TypeError(f"{mimetype} is read whole: reader_for needs get_data")
+    return get_data()
 
 
 def _chunks(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray | None) -> Iterator[Chunk]:
@@ -146,7 +163,7 @@ def columns(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray, np.
     return lon, lat, ids
 
 
-def _numbers(column) -> np.ndarray:
+def _numbers(column: pd.Series | pd.DataFrame) -> np.ndarray:
     """A column as floats; what is not a number (text, objects, lists) becomes NaN, not an error."""
     if isinstance(column, pd.DataFrame):  # two columns of the same name
         column = column.iloc[:, 0]
@@ -157,7 +174,7 @@ def _numbers(column) -> np.ndarray:
         return pd.to_numeric(values, errors="coerce").to_numpy("float64", na_value=np.nan)
 
 
-def _from_csv(stream) -> Iterator[Chunk]:
+def _from_csv(stream: IO[bytes]) -> Iterator[Chunk]:
     offset = 0
     try:
         reader = pd.read_csv(stream, chunksize=CHUNK, dtype=str, encoding="utf-8-sig", keep_default_na=False)
@@ -171,7 +188,7 @@ def _from_csv(stream) -> Iterator[Chunk]:
         raise Invalid(f"CSV after row {offset}: {exc}", code="bad_csv") from exc
 
 
-def _from_arrow(stream) -> Iterator[Chunk]:
+def _from_arrow(stream: IO[bytes]) -> Iterator[Chunk]:
     try:
         reader = pyarrow.ipc.open_stream(stream)
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -193,7 +210,7 @@ def _from_parquet(data: bytes) -> Iterator[Chunk]:
         raise Invalid(f"the Parquet file is corrupt: {exc}", code="bad_parquet") from exc
 
 
-def _from_batches(batches) -> Iterator[Chunk]:
+def _from_batches(batches: Iterable[pa.RecordBatch]) -> Iterator[Chunk]:
     offset = 0
     for batch in batches:
         names = {n.lower(): n for n in batch.schema.names}
@@ -245,13 +262,19 @@ def _arrow_numbers(column: pa.Array) -> np.ndarray:
 # --- writers ------------------------------------------------------------------------------
 
 
+def _with_none(values: ArrayLike) -> np.ndarray:
+    """The values, flattened, and a trailing None, as an object array (what ``np.append(values,
+    None)`` gives): position -1 reads the None."""
+    return np.concatenate([np.ravel(values), np.array([None], dtype=object)])
+
+
 def answer_columns(
-    chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch, grid_set
+    chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch, grid_set: GridSet
 ) -> dict[str, np.ndarray]:
     """The answer table of one chunk as columns (None where a value does not apply)."""
-    codes = np.append(grid_set.index.codes, None)  # position -1 reads the trailing None
-    names = np.append(grid_set.grids["name"].to_numpy(dtype=object, na_value=None), None)
-    communities = np.append(grid_set.grids["community_code"].to_numpy(dtype=object), None)
+    codes = _with_none(grid_set.index.codes)  # position -1 reads the trailing None
+    names = _with_none(grid_set.grids["name"].to_numpy(dtype=object, na_value=None))
+    communities = _with_none(grid_set.grids["community_code"].to_numpy(dtype=object))
     n = len(chunk.lon)
     touches = np.full(n, None, dtype=object)
     for i, members in match.also_touches.items():
@@ -283,7 +306,16 @@ class Writer:
     def head(self) -> bytes:
         return b""
 
-    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+    def rows(
+        self,
+        chunk: Chunk,
+        wlon: np.ndarray,
+        wlat: np.ndarray,
+        match: BatchMatch,
+        grid_set: GridSet,
+        *,
+        first: bool,
+    ) -> bytes:
         raise NotImplementedError
 
     def tail(self) -> bytes:
@@ -311,7 +343,16 @@ class JsonWriter(Writer):
     def head(self) -> bytes:
         return b"["
 
-    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+    def rows(
+        self,
+        chunk: Chunk,
+        wlon: np.ndarray,
+        wlat: np.ndarray,
+        match: BatchMatch,
+        grid_set: GridSet,
+        *,
+        first: bool,
+    ) -> bytes:
         records = _records(answer_columns(chunk, wlon, wlat, match, grid_set))
         body = orjson.dumps(records)[1:-1]
         if not body:  # an empty chunk (Arrow streams may open with one) adds nothing, not a comma
@@ -327,7 +368,16 @@ class JsonWriter(Writer):
 class NdjsonWriter(Writer):
     mimetype = "application/x-ndjson"
 
-    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+    def rows(
+        self,
+        chunk: Chunk,
+        wlon: np.ndarray,
+        wlat: np.ndarray,
+        match: BatchMatch,
+        grid_set: GridSet,
+        *,
+        first: bool,
+    ) -> bytes:
         records = _records(answer_columns(chunk, wlon, wlat, match, grid_set))
         return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
@@ -335,7 +385,16 @@ class NdjsonWriter(Writer):
 class CsvWriter(Writer):
     mimetype = "text/csv"
 
-    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+    def rows(
+        self,
+        chunk: Chunk,
+        wlon: np.ndarray,
+        wlat: np.ndarray,
+        match: BatchMatch,
+        grid_set: GridSet,
+        *,
+        first: bool,
+    ) -> bytes:
         frame = pd.DataFrame(answer_columns(chunk, wlon, wlat, match, grid_set))
         return frame.to_csv(index=False, header=first, lineterminator="\n").encode("utf-8")
 
@@ -345,9 +404,18 @@ class ArrowWriter(Writer):
 
     def __init__(self) -> None:
         self._sink = io.BytesIO()
-        self._writer = None
+        self._writer: pyarrow.ipc.RecordBatchStreamWriter | None = None
 
-    def rows(self, chunk, wlon, wlat, match, grid_set, *, first: bool) -> bytes:
+    def rows(
+        self,
+        chunk: Chunk,
+        wlon: np.ndarray,
+        wlat: np.ndarray,
+        match: BatchMatch,
+        grid_set: GridSet,
+        *,
+        first: bool,
+    ) -> bytes:
         cols = answer_columns(chunk, wlon, wlat, match, grid_set)
         table = pa.table({k: _arrow_column(v) for k, v in cols.items()})
         if self._writer is None:
@@ -387,7 +455,7 @@ BY_MIMETYPE = {
 }
 
 
-def writer_for(format_arg: str | None, accept, input_mimetype: str) -> Writer:
+def writer_for(format_arg: str | None, accept: MIMEAccept | None, input_mimetype: str) -> Writer:
     """``format=`` wins, then an explicit Accept type, then the input's own family."""
     if format_arg:
         if format_arg not in WRITERS:
