@@ -65,6 +65,8 @@ class Case(_Record):
     department_code: str | None = None
     dispatched_at: datetime.datetime | None = None
     deadline: datetime.datetime | None = None
+    #: the deadline was counted on a year without its official schedule (provisional holidays)
+    deadline_provisional: bool | None = None
     resolved_at: datetime.datetime | None = None
     closed_at: datetime.datetime | None = None
     satisfied: bool | None = None

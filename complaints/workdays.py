@@ -13,9 +13,13 @@ Where the days come from, in order:
    notice typed in by a clerk. They win over the library, so an erratum or a late
    change (such as the extra holiday of 2015) can be applied without a new release;
 2. the ``chinese_calendar`` library, which ships the notices of 2004–2026;
-3. nothing: a date in any other year raises ``UnknownCalendarYear``. Guessing
-   Monday–Friday would silently produce wrong deadlines around Spring Festival, and a
-   deadline that is wrong by a week is worse than one that is refused.
+3. with ``provisional=True`` (what the service runs on), a provisional year for any other
+   year: the statutory holidays the ``holidays`` library computes (the lunar ones
+   included), weekends off, and no make-up working days, which only the notice can tell.
+   A deadline counted on such a year is marked provisional and recomputed once the notice
+   is loaded (``services.cases``): a dispatch in mid-December must not wait for November's
+   notice, and guessing Monday–Friday alone would be wrong by a week around Spring Festival;
+4. otherwise nothing: a date in any other year raises ``UnknownCalendarYear``.
 
 The deadline rule (``add_workdays``) follows how Chinese law counts periods (民法典
 第二百零一条、第二百零三条): the day a period starts is not counted, counting begins
@@ -215,10 +219,15 @@ class WorkCalendar:
     notice simply supersedes the first one.
     """
 
-    def __init__(self, schedules: Iterable[YearSchedule] = (), *, builtin: bool = True) -> None:
+    def __init__(
+        self, schedules: Iterable[YearSchedule] = (), *, builtin: bool = True, provisional: bool = False
+    ) -> None:
         # ``builtin=False`` lets tests and towns run on loaded files alone, proving that a
         # year nobody loaded is refused rather than filled in by the library.
         self._builtin = builtin
+        # ``provisional=True`` answers the other years from ``provisional_schedule``
+        self._provisional = provisional
+        self._provisional_years: dict[int, YearSchedule] = {}
         self._schedules: dict[int, YearSchedule] = {}
         self._overrides: dict[date, ScheduledDay] = {}
         self._cache: dict[date, bool] = {}
@@ -256,7 +265,8 @@ class WorkCalendar:
         return tuple(sorted(self._schedules))
 
     def knows(self, year: int) -> bool:
-        """Whether dates in ``year`` can be answered, without raising."""
+        """Whether ``year`` has an official schedule (loaded or the library's); a provisional
+        year is not known: see ``is_provisional``."""
         if year in self._schedules:
             return True
         if not self._builtin:
@@ -267,8 +277,18 @@ class WorkCalendar:
             return False
         return True
 
+    def is_provisional(self, year: int) -> bool:
+        """Whether ``year`` is answered provisionally (no official schedule, ``provisional=True``)."""
+        return self._provisional and not self.knows(year)
+
+    def provisional_between(self, a: datetime, b: datetime, *, tz: tzinfo = BEIJING) -> bool:
+        """Whether any day from ``a`` to ``b`` (local days in ``tz``) falls in a provisional year."""
+        first, last = sorted((a.astimezone(tz).year, b.astimezone(tz).year))
+        return any(self.is_provisional(year) for year in range(first, last + 1))
+
     def is_workday(self, day: date) -> bool:
-        """Whether ``day`` is worked; raises ``UnknownCalendarYear`` for a year nobody loaded."""
+        """Whether ``day`` is worked; raises ``UnknownCalendarYear`` for a year nobody loaded
+        (unless the calendar is ``provisional``)."""
         if isinstance(day, datetime):
             # A datetime's calendar day depends on its time zone; make the caller choose.
             raise TypeError("is_workday takes a date: convert the datetime to local time and call .date()")
@@ -290,6 +310,11 @@ class WorkCalendar:
                 return bool(chinese_calendar.is_workday(day))
             except NotImplementedError:
                 pass
+        if self._provisional:
+            year = self._provisional_years.get(day.year)
+            if year is None:
+                year = self._provisional_years[day.year] = provisional_schedule(day.year)
+            return year.is_workday(day)
         raise UnknownCalendarYear(day.year)
 
     def add_workdays(self, start: datetime, n: int, *, tz: tzinfo = BEIJING) -> datetime:
@@ -308,6 +333,14 @@ class WorkCalendar:
             if self.is_workday(day):
                 counted += 1
         return datetime.combine(day, END_OF_DAY, tzinfo=tz)
+
+    def workdays_in(self, first: date, last: date) -> int:
+        """How many working days from ``first`` to ``last``, both included (0 if ``last`` is earlier)."""
+        count, day = 0, first
+        while day <= last:
+            count += self.is_workday(day)
+            day += timedelta(days=1)
+        return count
 
     def working_time_between(self, a: datetime, b: datetime, *, tz: tzinfo = BEIJING) -> timedelta:
         """The part of [a, b) that falls on working days, each working day counting 24 hours.
@@ -338,6 +371,19 @@ class WorkCalendar:
     def workdays_between(self, a: datetime, b: datetime, *, tz: tzinfo = BEIJING) -> float:
         """Elapsed working time from ``a`` to ``b`` in working days (1.0 = one whole working day)."""
         return self.working_time_between(a, b, tz=tz) / timedelta(days=1)
+
+
+def provisional_schedule(year: int) -> YearSchedule:
+    """A year without its notice: the statutory holidays ``holidays.China`` computes (lunar ones
+    and the days it moves a holiday to included), weekends off, and no make-up working days."""
+    import holidays  # imported when first needed: most processes only count known years
+
+    days = {
+        day: ScheduledDay(day, "holiday", str(name))
+        for day, name in holidays.China(years=year, language="zh_CN").items()
+        if day.year == year
+    }
+    return YearSchedule(year=year, days=days, source="holidays (provisional)")
 
 
 def _require_aware(moment: datetime, name: str) -> None:

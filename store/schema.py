@@ -260,6 +260,9 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("department_code", sa.String(32)),
         sa.Column("dispatched_at", UtcDateTime),
         sa.Column("deadline", UtcDateTime),
+        # true when the deadline was counted on a year without its official holiday schedule
+        # (complaints.workdays.provisional_schedule): recomputed when the schedule is loaded
+        sa.Column("deadline_provisional", sa.Boolean),
         sa.Column("resolved_at", UtcDateTime),
         sa.Column("closed_at", UtcDateTime),
         sa.Column("satisfied", sa.Boolean),
