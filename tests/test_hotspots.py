@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import time
 
+import esda
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
+from geo.aggregate import eb_rates_per_1000
+from geo.hotspots import EMERGING_CLASSES
+from geo.hotspots import EMERGING_LABELS
 from geo.hotspots import NOT_SIGNIFICANT
+from geo.hotspots import SPOT_HOT
+from geo.hotspots import SPOT_HOT_NEARBY
 from geo.hotspots import STATUS_ISLAND
 from geo.hotspots import STATUS_NO_POPULATION
 from geo.hotspots import STATUS_NO_VARIATION
 from geo.hotspots import STATUS_TESTED
 from geo.hotspots import HotspotInputError
+from geo.hotspots import _emerging_class
+from geo.hotspots import emerging_hotspots
 from geo.hotspots import gi_star
+from geo.hotspots import local_moran
 from geo.hotspots import mann_kendall_trend
 from geo.hotspots import queen_neighbours
+from geo.hotspots import space_time_gi_star
 from tests.shared_data import REPO_ROOT
 
 N = 10
@@ -338,3 +348,197 @@ def test_trend_fdr_is_optional_and_index_is_kept():
     assert (raw.direction != 0).sum() > (corrected.direction != 0).sum()
     with pytest.raises(HotspotInputError):
         mann_kendall_trend(np.ones(5))
+
+
+# --------------------------------------------------------------------------- presented as hot, clusters
+
+
+def test_zero_count_neighbours_of_one_hot_grid_are_not_presented_as_hot_on_their_own():
+    g = lattice(12)
+    counts = np.random.default_rng(0).poisson(1, 144).astype(float)
+    centre = cell(g, 5, 5)
+    ring = [cell(g, r, c) for r in (4, 5, 6) for c in (4, 5, 6) if (r, c) != (5, 5)]
+    counts[ring] = 0
+    counts[centre] = 60
+    result = gi_star(g, counts, permutations=0)
+    # the statistic puts the empty ring in a hot bin: its window holds the busy centre
+    assert result.gi_bin.iloc[ring].min() > 0
+    assert result.spot.iat[centre] == SPOT_HOT and result.spot_label.iat[centre].startswith("热点")
+    assert (result.spot.iloc[ring] == SPOT_HOT_NEARBY).all()
+    assert all(label.startswith("邻近热点") for label in result.spot_label.iloc[ring])
+    assert (result.own.iloc[ring] == 0).all() and result.own.iat[centre] == 60
+    # one cluster: the centre and its ring, with the centre's complaints as total
+    assert set(result.cluster.iloc[[centre, *ring]]) == {1}
+    assert result.cluster_size.iat[centre] == 9 and result.cluster_total.iat[centre] == 60
+    assert not (result.spot == SPOT_HOT).to_numpy()[ring].any()
+
+
+def test_a_grid_below_the_minimum_own_count_or_the_mean_is_not_hot_on_its_own(grids):
+    counts = np.zeros(N * N)
+    counts[block_mask(grids)] = 30
+    one = cell(grids, 4, 4)
+    counts[one] = 4  # above the town's mean (2.44), below a minimum of 5
+    assert counts.mean() < 4
+    assert gi_star(grids, counts, permutations=0).spot.iat[one] == SPOT_HOT
+    strict = gi_star(grids, counts, permutations=0, min_own=5)
+    assert strict.gi_bin.iat[one] == 3 and strict.spot.iat[one] == SPOT_HOT_NEARBY
+    counts[one] = 2  # below the mean: next to hot grids whatever the minimum
+    assert gi_star(grids, counts, permutations=0).spot.iat[one] == SPOT_HOT_NEARBY
+
+
+def test_two_separate_hot_blocks_are_two_clusters_numbered_by_total(grids):
+    counts = np.random.default_rng(4).poisson(2, N * N).astype(float)
+    first = block_mask(grids, rows=(0, 2), cols=(0, 2))
+    second = block_mask(grids, rows=(6, 8), cols=(6, 8))
+    counts[first] = 25
+    counts[second] = 40
+    result = gi_star(grids, counts, permutations=0)
+    hot = result.gi_bin.to_numpy() > 0
+    assert result.attrs["n_clusters"] == 2
+    assert (first & hot).sum() >= 5 and (second & hot).sum() >= 5
+    assert set(result.cluster[second & hot]) == {1} and set(result.cluster[first & hot]) == {
+        2
+    }  # bigger total first
+    assert (result.cluster[~hot] == 0).all() and (result.cluster[hot] > 0).all()
+    for k in (1, 2):
+        members = result.cluster.to_numpy() == k
+        assert (result.cluster_size[members] == members.sum()).all()
+        assert result.cluster_total[members].iat[0] == pytest.approx(counts[members].sum())
+        # a cluster is connected and touches no other cluster
+    assert not (
+        queen_neighbours(grids.geometry.values)
+        .sparse.toarray()[result.cluster == 1][:, result.cluster == 2]
+        .any()
+    )
+
+
+# --------------------------------------------------------------------------- empirical Bayes
+
+
+def test_eb_smoothing_pulls_a_small_populations_extreme_rate_to_the_mean():
+    counts = np.array([2.0, 10.0, 20.0, 30.0])
+    population = np.array([10.0, 1000.0, 1000.0, 1000.0])
+    eb = eb_rates_per_1000(counts, population)
+    # by hand: b = 62/3010 = 0.020598; s² = Σ p(r − b)²/Σ p = 0.52293/3010 = 1.7373e-4;
+    # a = s² − b/752.5 = 1.4636e-4; w₀ = a/(a + b/10) = 0.06634;
+    # EB₀ = 0.06634 · 0.2 + 0.93366 · 0.020598 = 0.03250 → 32.5 ‰ (raw 200 ‰)
+    assert eb[0] == pytest.approx(32.50, abs=0.01)
+    raw = counts * 1000 / population
+    assert abs(eb[0] - 20.598) < abs(raw[0] - 20.598) / 10  # pulled most of the way
+    # large populations barely move (w ≈ 0.84)
+    assert np.all(np.abs(eb[1:] - raw[1:]) < np.abs(raw[1:] - 20.598))
+    expected = esda.smoothing.Empirical_Bayes(counts, population).r.reshape(-1) * 1000
+    np.testing.assert_allclose(eb, expected)
+    assert np.isnan(eb_rates_per_1000([1.0, 2.0], [np.nan, 0.0])).all()
+
+
+def test_rate_gi_star_can_run_on_smoothed_rates(grids):
+    counts = np.random.default_rng(2).poisson(4, N * N).astype(float)
+    counts[block_mask(grids)] += 20
+    population = np.full(N * N, 2000.0)
+    population[cell(grids, 9, 9)] = 20  # a handful of residents, one complaint: a huge raw rate
+    counts[cell(grids, 9, 9)] = 3
+    raw = gi_star(grids, counts, population=population, permutations=0)
+    smooth = gi_star(grids, counts, population=population, permutations=0, smooth=True)
+    assert smooth.attrs["smoothed"] and not raw.attrs["smoothed"]
+    assert smooth.value.iat[cell(grids, 9, 9)] < raw.value.iat[cell(grids, 9, 9)] / 5
+    assert (smooth.gi_bin[block_mask(grids)] > 0).all()
+
+
+# --------------------------------------------------------------------------- Local Moran
+
+
+def test_local_moran_finds_the_hh_block_and_its_low_neighbours(grids):
+    counts = np.random.default_rng(5).poisson(3, N * N).astype(float)
+    counts[block_mask(grids)] = 30
+    result = local_moran(grids, counts, permutations=999, seed=1)
+    assert result.lisa.iat[cell(grids, 4, 4)] == "HH"
+    assert (result.lisa[block_mask(grids)] == "HH").sum() >= 7
+    assert not (result.lisa[~block_mask(grids)] == "HH").any()
+    low = cell(grids, 4, 2)  # a quiet grid beside the block: low among highs if significant
+    assert result.lisa.iat[low] in ("LH", "ns")
+    assert result.quadrant.iat[low] == 2
+    far = cell(grids, 9, 9)
+    assert result.lisa.iat[far] in ("LL", "ns")
+
+
+def test_local_moran_on_noise_is_almost_all_not_significant(grids):
+    counts = np.random.default_rng(6).poisson(5, N * N).astype(float)
+    result = local_moran(grids, counts, permutations=199)
+    assert (result.lisa != "ns").sum() <= 2
+
+
+# --------------------------------------------------------------------------- emerging hot spots
+
+MONTHS = 12
+
+
+def cube(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).poisson(3, (MONTHS, N * N)).astype(float)
+
+
+PATTERNS = {
+    # a 3 × 3 block (rows and columns 3–5) over a Poisson(3) town, per month
+    "new_hot": lambda m: np.where(np.arange(MONTHS) == MONTHS - 1, 40.0, np.nan)[
+        m
+    ],  # hot in the last month only
+    "intensifying_hot": lambda m: np.linspace(20, 60, MONTHS)[m],  # hot throughout, rising
+    "persistent_hot": lambda m: 35.0,  # hot throughout, flat
+    "diminishing_hot": lambda m: np.linspace(60, 20, MONTHS)[m],  # hot throughout, fading
+}
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("expected", list(PATTERNS))
+def test_emerging_classes_on_constructed_space_time_patterns(grids, expected, seed):
+    x = cube(seed)
+    block = block_mask(grids)
+    for m in range(MONTHS):
+        value = PATTERNS[expected](m)
+        if np.isfinite(value):
+            x[m, block] = value
+    result = emerging_hotspots(grids, x)
+    centre = cell(grids, 4, 4)
+    assert result.emerging.iat[centre] == expected
+    assert (result.emerging[block] == expected).sum() >= 5  # the block's corners see less of it
+    assert result.emerging_label.iat[centre] == EMERGING_LABELS[expected]
+    far = [cell(grids, r, c) for r in (0, 9) for c in (0, 9)]
+    assert (result.emerging.iloc[far] == "no_pattern").all()
+    assert result.attrs["z"].shape == (MONTHS, N * N)
+    if expected == "new_hot":
+        assert result.hot_months.iat[centre] == 1
+    else:
+        assert result.hot_months.iat[centre] == MONTHS
+
+
+def test_emerging_classes_from_series_follow_esri_definitions():
+    t, f = True, False
+    h = np.array
+    assert _emerging_class(h([f] * 11 + [t]), h([f] * 12), 0) == "new_hot"
+    assert _emerging_class(h([f] * 9 + [t] * 3), h([f] * 12), 1) == "consecutive_hot"
+    assert _emerging_class(h([f, t, f, t, f, f, t, f, f, f, t, t]), h([f] * 12), 0) == "sporadic_hot"
+    assert _emerging_class(h([f, t, f, t, f, f, t, f, f, f, t, t]), h([t] + [f] * 11), 0) == "oscillating_hot"
+    assert _emerging_class(h([t] * 11 + [f]), h([f] * 12), 0) == "historical_hot"
+    assert _emerging_class(h([t] * 12), h([f] * 12), 1) == "intensifying_hot"
+    assert _emerging_class(h([t] * 12), h([f] * 12), -1) == "diminishing_hot"
+    assert _emerging_class(h([t] * 12), h([f] * 12), 0) == "persistent_hot"
+    assert _emerging_class(h([f] * 12), h([t] * 12), -1) == "intensifying_cold"
+    assert _emerging_class(h([f] * 12), h([f] * 11 + [t]), 0) == "new_cold"
+    assert _emerging_class(h([t] + [f] * 11), h([f] * 12), 0) == "no_pattern"
+    assert set(EMERGING_LABELS) == set(EMERGING_CLASSES)
+
+
+def test_space_time_gi_star_matches_the_formula_by_brute_force(grids):
+    x = cube(3)
+    x[4:, block_mask(grids)] += 10
+    z = space_time_gi_star(grids, x, time_lag=1)
+    adjacency = queen_neighbours(grids.geometry.values).sparse.toarray() + np.eye(N * N)
+    flat, n_bins = x.reshape(-1), x.size
+    mean, sd = flat.mean(), flat.std()
+    for m, i in ((0, cell(grids, 4, 4)), (5, cell(grids, 0, 0)), (11, cell(grids, 3, 6))):
+        window = adjacency[i] > 0
+        months = [m] if m == 0 else [m, m - 1]
+        total = sum(x[k, window].sum() for k in months)
+        w = window.sum() * len(months)
+        expected = (total - mean * w) / (sd * np.sqrt((n_bins * w - w**2) / (n_bins - 1)))
+        assert z[m, i] == pytest.approx(expected)
