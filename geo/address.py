@@ -62,6 +62,8 @@ __all__ = [
     "COMPOUND_SUFFIXES",
     "CONFUSABLES",
     "ROAD_SUFFIXES",
+    "ROAD_TYPE_SLIPS",
+    "SUB_AREAS",
     "ParsedAddress",
     "fold",
     "name_stem",
@@ -69,6 +71,9 @@ __all__ = [
     "parse",
     "road_class",
     "road_parts",
+    "road_slip",
+    "road_slip_word",
+    "starts_like_a_suffix",
     "to_traditional",
 ]
 
@@ -94,6 +99,21 @@ _ROAD_CLASS = {
     "巷": "巷",
     "道": "道",
 }
+
+#: Slips in the road-type word, each mapped to the word meant: homophones typed through a
+#: pinyin IME (露/陆 for 路 lù, 阶/接 for 街 jiē, 到 for 道 dào, 向/项 for 巷 xiàng) and the
+#: look-alike 衔 for 街. Only read as a road type where a door number follows (建设露73号) and
+#: no real road type was found; the geocoder scores such a road below a correctly typed one.
+ROAD_TYPE_SLIPS: dict[str, str] = {
+    **dict.fromkeys("露陆鹭璐禄录麓", "路"),
+    **dict.fromkeys("阶接皆揭节结衔", "街"),
+    **dict.fromkeys("到导倒稻", "道"),
+    **dict.fromkeys("向项象像", "巷"),
+}
+
+#: The town's sub-areas (片区: the former towns merged into it) people put before an address.
+#: Recognised by the geocoder as a leading word that locates nothing finer than the town.
+SUB_AREAS = ("盐步", "黄岐")
 
 #: Endings that mark a residential compound (小区) name; longest first.
 COMPOUND_SUFFIXES = (
@@ -241,6 +261,8 @@ _PARSE = re.compile(
     r"(?:(?P<floor>\d+)(?:楼|层))?$"
 )
 _ROAD_ONLY = re.compile(r"^(?P<road>.+?(?:大道|大街|大路|马路|路|街|巷))$")
+_SLIPS = "".join(ROAD_TYPE_SLIPS)
+_SLIP_DOOR = re.compile(f"^(?P<road>.+?[{_SLIPS}])(?P<number>\\d+)号(?P<rest>.*)$")
 
 
 @dataclass(frozen=True)
@@ -321,7 +343,7 @@ def _strip_admin(text: str) -> tuple[str, str]:
                 continue
             rest = text[len(form) :]
             bare = form in ("广东", "佛山", "南海", "大沥", "粤")
-            if bare and rest and _starts_like_a_suffix(rest):
+            if bare and rest and starts_like_a_suffix(rest):
                 continue
             removed.append(form)
             text = rest
@@ -329,7 +351,7 @@ def _strip_admin(text: str) -> tuple[str, str]:
     return text, "".join(removed)
 
 
-def _starts_like_a_suffix(rest: str) -> bool:
+def starts_like_a_suffix(rest: str) -> bool:
     """True when ``rest`` is a bare road or compound ending: the name before it was the stem."""
     for suffix in (*ROAD_SUFFIXES, *COMPOUND_SUFFIXES):
         if rest.startswith(suffix):
@@ -383,11 +405,36 @@ def road_class(road: str) -> tuple[str, str]:
 
 
 def road_parts(road: str) -> tuple[str, str, str]:
-    """(stem, type word, class) of a road name: 沥苑大街 → (沥苑, 大街, 街)."""
+    """(stem, type word, class) of a road name: 沥苑大街 → (沥苑, 大街, 街).
+
+    A slipped type word counts as the word it stands for: 建设露 → (建设, 露, 路),
+    奇槎大到 → (奇槎, 大到, 大道); ``road_slip`` tells the two apart.
+    """
     for suffix in ROAD_SUFFIXES:
         if road.endswith(suffix) and len(road) > len(suffix):
             return road[: -len(suffix)], suffix, _ROAD_CLASS[suffix]
+    word = road_slip_word(road)
+    if word:
+        return road[: -len(word)], word, _ROAD_CLASS[road_slip(word) or ""]
     return road, "", ""
+
+
+def road_slip_word(road: str) -> str:
+    """The slipped road-type word a road name ends with (露, 大到 …), or ""."""
+    last = road[-1:]
+    if last not in ROAD_TYPE_SLIPS or len(road) < 2:
+        return ""
+    if road[-2] == "大" and len(road) > 2 and "大" + ROAD_TYPE_SLIPS[last] in _ROAD_CLASS:
+        return road[-2:]
+    return last
+
+
+def road_slip(word: str) -> str | None:
+    """The road-type word a slip stands for (露 → 路, 大到 → 大道), None for a real one."""
+    if not word or word in _ROAD_CLASS or word[-1] not in ROAD_TYPE_SLIPS:
+        return None
+    proper = word[:-1] + ROAD_TYPE_SLIPS[word[-1]]
+    return proper if proper in _ROAD_CLASS else None
 
 
 def name_stem(name: str) -> str:
@@ -405,11 +452,27 @@ def parse(text: str) -> ParsedAddress:
     norm, prefix, dropped = _normalize(str(text))
     foreign = None
     m = _FOREIGN.match(norm)
-    if m and not _starts_like_a_suffix(norm[m.end() :]):
+    if m and not starts_like_a_suffix(norm[m.end() :]):
         foreign = m.group(0)
     base = ParsedAddress(text=norm, prefix=prefix, foreign=foreign, dropped=dropped)
     if not norm:
         return base
+    parsed = _read(base, norm)
+    slip = _SLIP_DOOR.match(norm) if parsed.road is None else None
+    if slip and road_slip(road_slip_word(slip.group("road"))):
+        # 建设露73号: read as if the type word were right, then keep the road as typed so
+        # the geocoder sees (and scores) the slip.
+        road = slip.group("road")
+        word = road_slip_word(road)
+        fixed = road[: -len(word)] + (road_slip(word) or word)
+        inner = _read(base, f"{fixed}{slip.group('number')}号{slip.group('rest')}")
+        if inner.road == fixed:
+            return replace(inner, road=road)
+    return parsed
+
+
+def _read(base: ParsedAddress, norm: str) -> ParsedAddress:
+    """The components of normalised text, by the grammar in the module docstring."""
     road_only = _ROAD_ONLY.match(norm)
     if road_only and not norm.endswith(COMPOUND_SUFFIXES):
         return replace(base, road=road_only.group("road"))

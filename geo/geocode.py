@@ -45,23 +45,30 @@ measured rates): a single wrong character in a three-character road name scores
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from typing import Literal
 from typing import NotRequired
 from typing import TypedDict
 
+import cn2an
 import numpy as np
 import pandas
+import shapely
 from rapidfuzz import fuzz
 from rapidfuzz import process
 from scipy.spatial import cKDTree
 
+from geo.address import SUB_AREAS
 from geo.address import ParsedAddress
 from geo.address import fold
 from geo.address import name_stem
@@ -69,20 +76,25 @@ from geo.address import normalize
 from geo.address import parse
 from geo.address import road_class
 from geo.address import road_parts
+from geo.address import road_slip
+from geo.address import starts_like_a_suffix
 from geo.crs import MetricFrame
 from geo.errors import FileFormatError
 from geo.errors import InvalidCoordinates
 
 __all__ = [
     "AMBIGUITY_MARGIN",
+    "AREA_WORDS",
     "CANDIDATE_THRESHOLD",
     "MATCH_THRESHOLD",
+    "Area",
     "Candidate",
     "Entry",
     "Gazetteer",
     "GeocodeResult",
     "ReverseHit",
     "Status",
+    "areas_from_grids",
 ]
 
 Status = Literal["matched", "ambiguous", "not_found"]
@@ -100,12 +112,16 @@ CO_LOCATED_M = 50.0
 FOLD_PENALTY = 0.03  # a look-alike character (沥 ↔ 历)
 ROAD_TYPE_PENALTY = 0.10  # 路 written for 大道, 街 for 路
 ROAD_SPELLING_PENALTY = 0.05  # the same type spelled differently: 大街 for 街, 大路 for 大道
+ROAD_SLIP_PENALTY = 0.06  # a homophone or look-alike for the type word: 露 for 路, 阶 for 街
 MISSING_SUFFIX_PENALTY = 0.07  # 嘉州 for 嘉州花园
 NEIGHBOUR_FACTOR = 0.75  # candidates offered for a door or building that is not there
 ROAD_ONLY_FACTOR = 0.7  # a road without a number
 FALLBACK_FACTOR = 0.9  # whole-text fuzzy match, never trusted alone
 #: How far beyond a road's last door a number may be and still count as a gap.
 GAP_REACH = 20
+#: How the ``matched`` text of a guess starts (a neighbour, a road, a whole-text match):
+#: never dispatched on without a person choosing, whatever its score.
+_GUESSES = ("邻近", "整段文字", "在道路")
 
 
 EntryKind = Literal["door", "building", "compound", "landmark"]
@@ -148,6 +164,10 @@ class Candidate:
     grid_code: str | None = None
     source: str = "gazetteer"
     level: str | None = None  # the provider's own precision label, for online geocoders
+    #: what the point stands for: a standard "address", a whole "community" (its
+    #: representative point) or a "grid"; ``code`` is the community's or grid's code.
+    kind: str = "address"
+    code: str | None = None
 
 
 class ResultBase(TypedDict):
@@ -234,6 +254,170 @@ class ReverseHit:
     distance_m: float
 
 
+#: Words that follow a community's name as people write it: 沥西社区, 沥西村, 沥西居委会.
+AREA_WORDS = ("社区居委会", "村民委员会", "居民委员会", "村委会", "居委会", "社区", "村")
+_GRID_NAME = re.compile(
+    r"^(?P<stem>.*?)(?:社区居委会|居委会|社区|村)?第?(?P<n>\d+|[零〇一二三四五六七八九十两]+)号?网格$"
+)
+
+
+@dataclass(frozen=True)
+class Area:
+    """A community or grid the service knows, by name, code and a representative point (WGS84).
+
+    ``community`` is a grid's community code; when not given, the community whose code
+    starts the grid's code (the national numbering: grid = community + 3 digits).
+    ``aliases`` are other names of it (the full 沥西社区居委会 beside 沥西社区).
+    """
+
+    name: str
+    code: str
+    lon: float
+    lat: float
+    kind: Literal["community", "grid"] = "community"
+    community: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+AreaSource = Sequence[Area | tuple] | Callable[[], Sequence[Area | tuple]]
+
+
+def areas_from_grids(
+    codes: Iterable[str],
+    names: Iterable[str],
+    community_codes: Iterable[str],
+    geometries: Iterable[Any],
+    communities: Mapping[str, Mapping[str, Any]],
+) -> list[Area]:
+    """Communities and grids of one grid version as ``Area``s, each at a point inside it.
+
+    A grid's point is its polygon's representative point (always inside, unlike a
+    centroid); a community's is that of the union of its grids.
+    """
+    out: list[Area] = []
+    members: dict[str, list[Any]] = {}
+    for code, name, comm, geom in zip(codes, names, community_codes, geometries, strict=True):
+        point = geom.representative_point()
+        out.append(Area(str(name), str(code), float(point.x), float(point.y), "grid", str(comm)))
+        members.setdefault(str(comm), []).append(geom)
+    for comm, geoms in members.items():
+        info = communities.get(comm, {})
+        short = info.get("short_name") or info.get("name")
+        if not short:
+            continue
+        point = shapely.union_all(geoms).representative_point()
+        full = info.get("name")
+        aliases = (str(full),) if full and full != short else ()
+        out.append(Area(str(short), comm, float(point.x), float(point.y), "community", None, aliases))
+    return out
+
+
+def _as_area(item: Area | tuple) -> Area:
+    if isinstance(item, Area):
+        return item
+    name, code, lon, lat, *rest = item
+    given = rest[0] if rest else ("grid" if str(name).endswith("网格") else "community")
+    kind: Literal["community", "grid"] = "grid" if given == "grid" else "community"
+    return Area(str(name), str(code), float(lon), float(lat), kind, *rest[1:])
+
+
+def _area_stem(name: str) -> str:
+    for word in AREA_WORDS:
+        if name.endswith(word) and len(name) > len(word):
+            return name[: -len(word)]
+    return name
+
+
+def _grid_number(text: str) -> tuple[str, int] | None:
+    """(community stem, grid number) of a grid name: 沥南社区第05网格 → (沥南, 5)."""
+    m = _GRID_NAME.match(text)
+    if m is None:
+        return None
+    n = m.group("n")
+    if not n.isdigit():
+        try:
+            n = str(cn2an.cn2an(n.replace("两", "二").replace("〇", "零"), "smart"))
+        except (ValueError, KeyError):
+            return None
+    return m.group("stem"), int(n)
+
+
+class _Areas:
+    """The communities and grids, indexed for "a name alone" and "a name before an address"."""
+
+    def __init__(self, areas: Iterable[Area]) -> None:
+        self.areas = tuple(areas)
+        self.communities = {a.code: a for a in self.areas if a.kind == "community"}
+        self.grid_community: dict[str, str] = {}
+        self.alone: dict[str, list[Area]] = {}  # folded form -> areas written that way
+        self.prefixes: dict[str, Area | None] = dict.fromkeys(SUB_AREAS)
+        for sub in SUB_AREAS:
+            self.prefixes[f"{sub}片区"] = None
+        self.grids: dict[tuple[str, int], list[Area]] = {}
+        stems: dict[str, str] = {}
+        for a in self.areas:
+            if a.kind != "community":
+                continue
+            stem = _area_stem(a.name)
+            stems[a.code] = stem
+            forms = {a.name, *a.aliases, stem, *(stem + w for w in AREA_WORDS)}
+            for form in forms:
+                self.alone.setdefault(fold(normalize(form)), []).append(a)
+                if form != stem:
+                    self.prefixes[normalize(form)] = a
+            if stem not in SUB_AREAS:  # bare 盐步 is the sub-area, wider than 盐步社区
+                self.prefixes.setdefault(stem, a)
+        for a in self.areas:
+            if a.kind != "grid":
+                continue
+            comm = a.community or next((c for c in self.communities if a.code.startswith(c)), None)
+            if comm:
+                self.grid_community[a.code] = comm
+            self.alone.setdefault(fold(normalize(a.name)), []).append(a)
+            read = _grid_number(normalize(a.name))
+            if read is not None:
+                stem = stems.get(comm or "", _area_stem(read[0]))
+                self.grids.setdefault((fold(stem), read[1]), []).append(a)
+        self.longest_first = sorted(self.prefixes, key=lambda f: (-len(f), f))
+
+    def community_of(self, grid_code: str | None) -> str | None:
+        if not grid_code:
+            return None
+        if grid_code in self.grid_community:
+            return self.grid_community[grid_code]
+        return next((c for c in self.communities if grid_code.startswith(c)), None)
+
+    def named(self, text: str) -> list[Area]:
+        """The areas ``text`` names on its own (沥西社区, 沥西, 沥南社区第5网格)."""
+        hit = self.alone.get(fold(text))
+        if hit:
+            return hit
+        read = _grid_number(text)
+        if read is None:
+            return []
+        return self.grids.get((fold(_area_stem(read[0])), read[1]), [])
+
+    def missing_grid(self, text: str) -> str | None:
+        """Why a grid name of a known community names no grid (沥南社区第99网格), else None."""
+        read = _grid_number(text)
+        if read is None:
+            return None
+        stem = fold(_area_stem(read[0]))
+        known = [a for a in self.communities.values() if fold(_area_stem(a.name)) == stem]
+        if not known:
+            return None
+        have = sorted(n for (s, n) in self.grids if s == stem)
+        return f"{known[0].name}没有第{read[1]}网格（有{len(have)}个网格）"
+
+    def split(self, text: str) -> tuple[str, Area | None, str] | None:
+        """(prefix, the community it names or None for a sub-area, the rest) of a leading area name."""
+        for form in self.longest_first:
+            rest = text[len(form) :]
+            if text.startswith(form) and rest and not starts_like_a_suffix(rest):
+                return form, self.prefixes[form], rest
+        return None
+
+
 @dataclass
 class _Road:
     numbers: np.ndarray  # sorted door numbers
@@ -289,17 +473,26 @@ class _Names:
 
     def _similarity(self, query: str, name: str) -> tuple[float, str]:
         raw = fuzz.ratio(query, name) / 100
-        best, how = raw, "fuzzy"
+        best, how = raw, "字面近似"
         folded = fuzz.ratio(fold(query), fold(name)) / 100 - FOLD_PENALTY
         if folded > best:
-            best, how = folded, "look-alike characters"
+            best, how = folded, "形近或同音字"
         if self.kind == "road":
             (qs, qw, qc), (ns, nw, nc) = road_parts(query), road_parts(name)
             stem = max(fuzz.ratio(qs, ns) / 100, fuzz.ratio(fold(qs), fold(ns)) / 100 - FOLD_PENALTY)
-            if qw != nw:
+            meant = road_slip(qw)
+            if meant is not None:  # 露 for 路: the type word mistyped, then compared as meant
+                stem -= ROAD_SLIP_PENALTY
+                why = f"道路类型字“{qw}”应为“{meant}”"
+                if meant != nw:
+                    stem -= ROAD_SPELLING_PENALTY if qc == nc else ROAD_TYPE_PENALTY
+                    why += f"，且{meant}写成了{nw}"
+                if stem > best:
+                    best, how = stem, why
+            elif qw != nw:
                 stem -= ROAD_SPELLING_PENALTY if qc == nc else ROAD_TYPE_PENALTY
                 if stem > best:
-                    best, how = stem, f"road type {qw or '∅'} written for {nw}"
+                    best, how = stem, f"道路类型写作“{qw or '（无）'}”，标准地址为“{nw}”"
         else:
             qs, ns = name_stem(query), name_stem(name)
             if qs == query and ns != name:  # the query has no generic ending: 嘉州 for 嘉州花园
@@ -308,7 +501,7 @@ class _Names:
                     - MISSING_SUFFIX_PENALTY
                 )
                 if stem > best:
-                    best, how = stem, "generic ending left out"
+                    best, how = stem, "省略了通名（花园、小区等）"
         return min(best, 1.0), how
 
 
@@ -321,7 +514,12 @@ class Gazetteer:
 
     name = "gazetteer"
 
-    def __init__(self, entries: Sequence[Entry], *, max_candidates: int = 5) -> None:
+    def __init__(
+        self, entries: Sequence[Entry], *, max_candidates: int = 5, areas: AreaSource | None = None
+    ) -> None:
+        """``areas``: the communities and grids (``Area`` or (name, code, lon, lat) tuples), or a
+        function giving them, called on every query so a new grid version takes effect at once
+        (the index is rebuilt only when it returns a different object)."""
         if not entries:
             raise ValueError("a gazetteer needs at least one entry")
         ids = [e.id for e in entries]
@@ -365,11 +563,25 @@ class Gazetteer:
         # over numbered ones it would rank 沥苑路99号 high for 沥苑路9999号.
         self._unnumbered = [i for i, e in enumerate(self.entries) if e.kind in ("compound", "landmark")]
         self._unnumbered_texts = [fold(normalize(self.entries[i].text)) for i in self._unnumbered]
+        self._area_source = areas
+        self._area_seen: object = None
+        self._area_index = _Areas(())
+
+    def areas(self) -> _Areas:
+        """The current communities and grids (none unless given)."""
+        source = self._area_source
+        given = source() if callable(source) else source
+        if given is not self._area_seen:
+            self._area_index = _Areas(_as_area(a) for a in (given or ()))
+            self._area_seen = given
+        return self._area_index
 
     # ----------------------------------------------------------------- construction
 
     @classmethod
-    def from_frame(cls, frame: pandas.DataFrame, *, max_candidates: int = 5) -> Gazetteer:
+    def from_frame(
+        cls, frame: pandas.DataFrame, *, max_candidates: int = 5, areas: AreaSource | None = None
+    ) -> Gazetteer:
         """From a table with ``geo.gazetteer_gen.COLUMNS`` (grid_code optional).
 
         Names are normalised on the way in (the same function queries go through), so a
@@ -381,10 +593,12 @@ class Gazetteer:
         entries = []
         for rec in frame.to_dict("records"):
             entries.append(_entry_from_record(rec))
-        return cls(entries, max_candidates=max_candidates)
+        return cls(entries, max_candidates=max_candidates, areas=areas)
 
     @classmethod
-    def from_csv(cls, path: str | Path, *, max_candidates: int = 5) -> Gazetteer:
+    def from_csv(
+        cls, path: str | Path, *, max_candidates: int = 5, areas: AreaSource | None = None
+    ) -> Gazetteer:
         frame = pandas.read_csv(
             path,
             dtype={
@@ -397,7 +611,7 @@ class Gazetteer:
             },
             encoding="utf-8",
         )
-        return cls.from_frame(frame, max_candidates=max_candidates)
+        return cls.from_frame(frame, max_candidates=max_candidates, areas=areas)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -414,14 +628,30 @@ class Gazetteer:
         base: ResultBase = {"query": query, "normalized": p.text, "parsed": p}
         if p.foreign:
             return GeocodeResult(
-                status="not_found", explanation=f"names another place ({p.foreign}), not this town", **base
+                status="not_found", explanation=f"地址写的是其他地方（{p.foreign}），不在本镇", **base
             )
         if not p.text:
-            return GeocodeResult(status="not_found", explanation="nothing left after the town's name", **base)
+            return GeocodeResult(status="not_found", explanation="除本镇名称外没有可定位的内容", **base)
+        areas = self.areas()
+        if p.text not in self._exact:
+            named = areas.named(p.text)
+            if named:
+                return self._area_answer(named, base)
+            missing = areas.missing_grid(p.text)
+            if missing:
+                return GeocodeResult(status="not_found", explanation=missing, **base)
+        result = self._find(p, base)
+        if result.status == "matched":
+            return result
+        split = areas.split(p.text)
+        if split is None:
+            return result
+        return self._narrowed(result, split, p, base)
 
+    def _find(self, p: ParsedAddress, base: ResultBase) -> GeocodeResult:
         exact = self._exact.get(p.text)
         if exact and len(exact) == 1:
-            return _with_unused(self._decide([self._cand(exact[0], 1.0, f"exact: {p.text}")], base), p)
+            return _with_unused(self._decide([self._cand(exact[0], 1.0, f"完全一致：{p.text}")], base), p)
 
         cands: list[Candidate] = []
         notes: list[str] = []
@@ -438,20 +668,134 @@ class Gazetteer:
         if not cands or cands[0].score < CANDIDATE_THRESHOLD:
             fallback = self._fallback(p.text)
             if fallback:
-                notes.append("only a whole-text fuzzy match")
+                notes.append("只有整段文字的近似匹配")
                 cands = _dedupe(cands + fallback)
         return _with_unused(self._decide(cands, base, notes), p)
 
+    def _area_answer(self, named: list[Area], base: ResultBase) -> GeocodeResult:
+        """A community or grid name alone: its representative point, as a match of that kind."""
+        cands = [
+            Candidate(
+                text=a.name,
+                lon=a.lon,
+                lat=a.lat,
+                score=1.0,
+                matched=f"{'社区' if a.kind == 'community' else '网格'}：{a.name}",
+                grid_code=a.code if a.kind == "grid" else None,
+                kind=a.kind,
+                code=a.code,
+            )
+            for a in named
+        ]
+        if len(cands) == 1:
+            c = cands[0]
+            why = (
+                f"{c.matched}（社区代表点；社区包含多个网格，派单请给出具体地址或网格）"
+                if c.kind == "community"
+                else f"{c.matched}（网格代表点）"
+            )
+            return GeocodeResult(status="matched", best=c, candidates=(c,), explanation=why, **base)
+        return GeocodeResult(
+            status="ambiguous",
+            best=cands[0],
+            candidates=tuple(cands[: self.max_candidates]),
+            explanation=f"{len(cands)}个社区或网格同名，请从候选中选择",
+            **base,
+        )
+
+    def _narrowed(
+        self, first: GeocodeResult, split: tuple[str, Area | None, str], p: ParsedAddress, base: ResultBase
+    ) -> GeocodeResult:
+        """An address after a sub-area, community or village name (盐步…, 沥西村…).
+
+        The name is taken off and the rest looked up. A sub-area (片区) narrows nothing. A
+        community decides among candidates: an answer inside it is given with confidence;
+        an answer outside it is only offered, since the caller and the gazetteer disagree.
+        """
+        form, community, rest = split
+        q = replace(parse(rest), prefix=p.prefix + form)
+        qbase: ResultBase = {"query": base["query"], "normalized": base["normalized"], "parsed": q}
+        inner = self._find(q, qbase)
+        if inner.status == "not_found":
+            return (
+                first
+                if first.candidates
+                else replace(inner, explanation=f"（已识别“{form}”）{inner.explanation}")
+            )
+        if inner.status != "matched" and first.best is not None and first.best.score >= inner.confidence:
+            return first  # what followed the name found less than the whole text did
+        if community is None:
+            return replace(inner, explanation=f"{inner.explanation}（“{form}”是本镇片区，未缩小范围）")
+        areas = self.areas()
+        inside = [c for c in inner.candidates if areas.community_of(c.grid_code) == community.code]
+        others = [c for c in inner.candidates if c not in inside]
+        if inside:
+            decided = self._decide(inside, qbase)
+            if decided.status == "matched":
+                return _with_unused(
+                    replace(
+                        decided, explanation=f"{decided.explanation}（位于{community.name}，与所写一致）"
+                    ),
+                    q,
+                )
+            shown = tuple((list(decided.candidates) + others)[: self.max_candidates])
+            return replace(
+                decided,
+                candidates=shown,
+                explanation=f"{decided.explanation}（已按{community.name}缩小范围）",
+            )
+        where = sorted(
+            {
+                self._community_name(areas, areas.community_of(c.grid_code))
+                for c in inner.candidates
+                if c.grid_code
+            }
+        )
+        nearby = self._same_road_inside(inner, q, community.code, areas)
+        return GeocodeResult(
+            status="ambiguous",
+            best=inner.best,
+            candidates=tuple([*inner.candidates, *nearby][: self.max_candidates]),
+            explanation=(
+                f"地址前写的是{community.name}，但找到的地址在{'、'.join(where) or '其他社区'}，"
+                f"请向来电人核对后从候选中选择：{inner.best.matched if inner.best else ''}"
+            ),
+            **qbase,
+        )
+
+    def _same_road_inside(
+        self, inner: GeocodeResult, q: ParsedAddress, community: str, areas: _Areas
+    ) -> list[Candidate]:
+        """Doors of the found road inside the community the caller named, nearest number first."""
+        if inner.best is None or inner.best.id is None or not q.number:
+            return []
+        e = self.entry(inner.best.id)
+        if e.kind != "door" or e.road not in self._roads:
+            return []
+        info = self._roads[e.road]
+        inside = [
+            (abs(int(n) - int(q.number)), int(n), int(r))
+            for n, r in zip(info.numbers, info.rows, strict=True)
+            if areas.community_of(self.entries[r].grid_code) == community
+        ]
+        return [
+            self._cand(r, inner.best.score * NEIGHBOUR_FACTOR, f"邻近门牌{n}号（{e.road}在所写社区内的一段）")
+            for _, n, r in sorted(inside)[:2]
+        ]
+
+    @staticmethod
+    def _community_name(areas: _Areas, code: str | None) -> str:
+        comm = areas.communities.get(code or "")
+        return comm.name if comm is not None else (code or "未知社区")
+
     def _decide(self, cands: list[Candidate], base: ResultBase, notes: Sequence[str] = ()) -> GeocodeResult:
         cands = [c for c in cands if c.score >= CANDIDATE_THRESHOLD]
-        aside = "; ".join(dict.fromkeys(notes))
+        aside = "；".join(dict.fromkeys(notes))
         if not cands:
-            return GeocodeResult(
-                status="not_found", explanation=aside or "no standard address is similar enough", **base
-            )
+            return GeocodeResult(status="not_found", explanation=aside or "没有足够相似的标准地址", **base)
         top = cands[0]
         shown = tuple(cands[: self.max_candidates])
-        guess = top.matched.startswith(("neighbour", "whole text", "on the road"))
+        guess = top.matched.startswith(_GUESSES)
         if top.score >= MATCH_THRESHOLD and not guess:
             rivals = [
                 c
@@ -462,16 +806,16 @@ class Gazetteer:
                 return GeocodeResult(
                     status="matched", best=top, candidates=(top,), explanation=top.matched, **base
                 )
-            why = f"{len(rivals) + 1} places match about equally well, best: {top.matched}"
-        elif guess:
-            why = top.matched
+            why = f"{len(rivals) + 1}处地点匹配程度相近，请从候选中选择；最佳：{top.matched}"
+        elif guess:  # the notes say why better than the guess itself: give them alone
+            why, aside = f"{aside or top.matched}，请从候选中选择", ""
         else:
-            why = f"best match only {top.score:.2f}: {top.matched}"
+            why = f"最佳匹配只有 {top.score:.2f}，请从候选中选择：{top.matched}"
         return GeocodeResult(
             status="ambiguous",
             best=top,
             candidates=shown,
-            explanation=f"{why} ({aside})" if aside else why,
+            explanation=f"{why}（{aside}）" if aside else why,
             **base,
         )
 
@@ -497,27 +841,27 @@ class Gazetteer:
         out = []
         for road, score, how in self._road_names.lookup(road_q):
             info = self._roads[road]
-            what = "road exact" if how == "exact" else f"road {road} ≈ {road_q} ({how}, {score:.2f})"
+            what = "道路完全一致" if how == "exact" else f"道路 {road} ≈ {road_q}（{how}，{score:.2f}）"
             hit = np.flatnonzero(info.numbers == number)
             if hit.size:
-                out.append(self._cand(int(info.rows[hit[0]]), score, f"{what}; number {number} exact"))
+                out.append(self._cand(int(info.rows[hit[0]]), score, f"{what}；门牌{number}号一致"))
                 continue
             same = info.numbers % 2 == number % 2
             if not same.any() or number > info.numbers[same].max() + GAP_REACH or number < 1:
                 notes.append(
-                    f"{road} has no {number}号 (its numbers run {info.numbers.min()}–{info.numbers.max()})"
+                    f"{road}没有{number}号（门牌号范围 {info.numbers.min()}–{info.numbers.max()}号）"
                 )
                 continue
             nums, rows = info.numbers[same], info.rows[same]
             order = np.argsort(np.abs(nums - number), kind="stable")[:2]
             names = "、".join(f"{nums[k]}号" for k in order)
-            notes.append(f"{road}{number}号 is not a standard address; nearest: {names}")
+            notes.append(f"{road}{number}号不是标准地址；最近的门牌：{names}")
             for k in order:
                 out.append(
                     self._cand(
                         int(rows[k]),
                         score * NEIGHBOUR_FACTOR,
-                        f"neighbour {nums[k]}号 of missing {road}{number}号",
+                        f"邻近门牌{nums[k]}号（{road}{number}号不在标准地址中）",
                     )
                 )
         return out
@@ -528,32 +872,27 @@ class Gazetteer:
             rows = self._roads[road].rows
             pick = rows[np.linspace(0, len(rows) - 1, min(len(rows), self.max_candidates)).astype(int)]
             grids = {self.entries[r].grid_code for r in rows}
-            notes.append(f"{road} without a door number: it runs through {len(grids)} grids")
-            out += [
-                self._cand(int(r), score * ROAD_ONLY_FACTOR, f"on the road {road}, number not given")
-                for r in pick
-            ]
+            notes.append(f"{road}未写门牌号：该路经过{len(grids)}个网格")
+            out += [self._cand(int(r), score * ROAD_ONLY_FACTOR, f"在道路{road}上，未写门牌号") for r in pick]
         return out
 
     def _buildings(self, name_q: str, building: str | None, notes: list[str]) -> list[Candidate]:
         out = []
         for name, score, how in self._compound_names.lookup(name_q):
             comp = self._compounds[name]
-            what = "compound exact" if how == "exact" else f"compound {name} ≈ {name_q} ({how}, {score:.2f})"
+            what = "小区完全一致" if how == "exact" else f"小区 {name} ≈ {name_q}（{how}，{score:.2f}）"
             if building is None:
                 if comp.gate is not None:
                     out.append(self._cand(comp.gate, score, what))
                 continue
             if building in comp.buildings:
-                out.append(self._cand(comp.buildings[building], score, f"{what}; building {building} exact"))
+                out.append(self._cand(comp.buildings[building], score, f"{what}；{building}栋一致"))
                 continue
-            notes.append(
-                f"{name} has no building {building} in the gazetteer ({len(comp.buildings)} buildings known)"
-            )
+            notes.append(f"标准地址中{name}没有{building}栋（已知{len(comp.buildings)}栋）")
             near = sorted(comp.buildings, key=lambda b: _building_distance(b, building))[:2]
             rows = ([comp.gate] if comp.gate is not None else []) + [comp.buildings[b] for b in near]
             out += [
-                self._cand(r, score * NEIGHBOUR_FACTOR, f"neighbour of missing {name}{building}栋")
+                self._cand(r, score * NEIGHBOUR_FACTOR, f"邻近楼栋（{name}{building}栋不在标准地址中）")
                 for r in rows
             ]
         return out
@@ -566,7 +905,7 @@ class Gazetteer:
                 row = self._compounds[name].gate
             if row is None:
                 continue
-            what = "exact" if how == "exact" else f"{name} ≈ {name_q} ({how}, {score:.2f})"
+            what = "完全一致" if how == "exact" else f"{name} ≈ {name_q}（{how}，{score:.2f}）"
             out.append(self._cand(row, score, what))
         return out
 
@@ -581,7 +920,7 @@ class Gazetteer:
         )
         rows = [(self._unnumbered[k], s) for _, s, k in hits]
         return [
-            self._cand(i, s / 100 * FALLBACK_FACTOR, f"whole text ≈ {self.entries[i].text} ({s / 100:.2f})")
+            self._cand(i, s / 100 * FALLBACK_FACTOR, f"整段文字近似 {self.entries[i].text}（{s / 100:.2f}）")
             for i, s in rows
         ]
 
@@ -623,7 +962,7 @@ def _with_unused(result: GeocodeResult, p: ParsedAddress) -> GeocodeResult:
     unused += list(p.dropped)
     if result.status != "matched" or not unused:
         return result
-    return replace(result, explanation=f"{result.explanation}; not used for location: {'、'.join(unused)}")
+    return replace(result, explanation=f"{result.explanation}；未用于定位：{'、'.join(unused)}")
 
 
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:

@@ -269,13 +269,13 @@ def test_a_missing_door_gives_its_neighbours_never_an_interpolated_point(gazette
     for c in result.candidates:  # every candidate is a real standard address, at its own point
         e = gazetteer.entry(c.id)
         assert (c.lon, c.lat) == (e.lon, e.lat) and c.score < MATCH_THRESHOLD
-    assert "12号 is not a standard address" in result.explanation
+    assert "12号不是标准地址" in result.explanation
     assert len(result.candidate_grids) == 1  # both neighbours are in one grid: the team is known
 
 
 def test_a_number_far_beyond_the_road_is_not_found(gazetteer):
     result = gazetteer.geocode("沥苑路9999号")
-    assert result.status == "not_found" and "numbers run" in result.explanation
+    assert result.status == "not_found" and "门牌号范围" in result.explanation
 
 
 def test_another_town_is_not_found_even_with_our_road_name(gazetteer):
@@ -286,7 +286,7 @@ def test_another_town_is_not_found_even_with_our_road_name(gazetteer):
 def test_look_alike_characters_match_below_certainty(gazetteer):
     result = gazetteer.geocode("历苑路10号")
     assert result.status == "matched" and result.best.text == "沥苑路10号"
-    assert MATCH_THRESHOLD <= result.confidence < 1.0 and "look-alike" in result.explanation
+    assert MATCH_THRESHOLD <= result.confidence < 1.0 and "形近或同音字" in result.explanation
 
 
 def test_a_real_name_beats_a_look_alike():
@@ -303,12 +303,12 @@ def test_a_real_name_beats_a_look_alike():
 def test_two_places_matching_equally_are_ambiguous(gazetteer):
     result = gazetteer.geocode("嘉州3座")  # 嘉州花园, 嘉州新村, … all have a 3栋
     assert result.status == "ambiguous" and len(result.candidates) > 1
-    assert "match about equally well" in result.explanation
+    assert "匹配程度相近" in result.explanation
 
 
 def test_a_road_without_a_number_is_ambiguous(gazetteer):
     result = gazetteer.geocode("沥苑路")
-    assert result.status == "ambiguous" and "without a door number" in result.explanation
+    assert result.status == "ambiguous" and "未写门牌号" in result.explanation
     assert len(result.candidate_grids) > 1
 
 
@@ -320,7 +320,7 @@ def test_nothing_left_and_nonsense_are_not_found(gazetteer):
 
 def test_parts_that_locate_nothing_are_named_in_the_explanation(gazetteer):
     result = gazetteer.geocode("嘉州花园3座2梯302房")
-    assert result.status == "matched" and "not used for location: 2单元、302室" in result.explanation
+    assert result.status == "matched" and "未用于定位：2单元、302室" in result.explanation
     sub = gazetteer.geocode("沥苑路10-2号")
     assert sub.best.text == "沥苑路10号" and "之2" in sub.explanation
 
