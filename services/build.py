@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from complaints.catalog import DEFAULT_CATALOG_DIR
 from complaints.catalog import Catalog
+from geo.geocode import Area
 from geo.geocode import Gazetteer
+from geo.geocode import areas_from_grids
 from geo.geocoders import AmapGeocoder
 from geo.geocoders import ChainGeocoder
 from geo.geocoders import Geocoder
@@ -60,7 +63,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         grids,
         catalog,
         stored_calendar(store),
-        geocoder=_geocoder(config),
+        geocoder=_geocoder(config, _active_areas(grids)),
         photo_dir=config.photo_dir,
         audit=audit,
         **extra,
@@ -80,7 +83,25 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
     )
 
 
-def _geocoder(config: Config) -> ChainGeocoder | None:
+def _active_areas(grids: GridService) -> Callable[[], tuple[Area, ...]]:
+    """The active grid version's communities and grids, for the geocoder (made once a version)."""
+    made: dict[int, tuple[Area, ...]] = {}
+
+    def areas() -> tuple[Area, ...]:
+        version = grids.active_or_none()
+        if version is not None and version not in made:
+            gs = grids.grid_set(version)
+            g = gs.grids
+            made.clear()
+            made[version] = tuple(
+                areas_from_grids(g["code"], g["name"], g["community_code"], gs.index.geoms, gs.communities)
+            )
+        return made.get(version, ()) if version is not None else ()
+
+    return areas
+
+
+def _geocoder(config: Config, areas: Callable[[], tuple[Area, ...]] | None = None) -> ChainGeocoder | None:
     path = config.gazetteer_path or default_data_dir() / "gazetteer" / "dali-demo-addresses.csv"
     if not Path(path).exists():
         return None
@@ -89,4 +110,4 @@ def _geocoder(config: Config) -> ChainGeocoder | None:
         providers.append(AmapGeocoder(config.amap_key))
     if config.tianditu_key:
         providers.append(TiandituGeocoder(config.tianditu_key))
-    return ChainGeocoder(Gazetteer.from_csv(path), providers)
+    return ChainGeocoder(Gazetteer.from_csv(path, areas=areas), providers)

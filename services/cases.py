@@ -278,6 +278,10 @@ class ComplaintService:
             errors.append(RowError(row, "address", "no geocoder is configured; give lon/lat"))
             return None
         result = self.geocoder.geocode(address)
+        if result.status == "matched" and result.best is not None and result.best.kind == "community":
+            # a community spans several grids: its representative point would pick one of them
+            errors.append(RowError(row, "address", f"{address!r} names a whole community, not an address"))
+            return None
         if result.status == "matched":
             best = result.best
             return (
