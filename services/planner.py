@@ -2,9 +2,13 @@
 
 The complaints matching a date range, categories, states and channels are aggregated
 here, on the server, into what every layer of the planner's map draws: counts and
-rates per grid, Getis-Ord Gi* hot and cold spots (FDR-corrected, ``geo.hotspots``),
-Mann-Kendall trends, top categories, a heat map, a monthly animation and H3 cells
-(``analyse``), and the per-grid table the exports hold (``grid_table``).
+rates per grid (raw, and smoothed by empirical Bayes for the rate map and the rate
+Gi*), Getis-Ord Gi* hot and cold spots (FDR-corrected, ``geo.hotspots``) with each
+grid's own count, its presented class (热点, or 邻近热点 when only its neighbours make
+it significant) and its hot cluster, Local Moran's I (HH/LL/HL/LH), an emerging
+hot-spot class per grid over the complete months, Mann-Kendall trends, top categories,
+a heat map, a monthly animation and H3 cells (``analyse``), and the per-grid table the
+exports hold (``grid_table``).
 
 Analyses are cached per grid version, filters and state of the complaint record (its
 size, last id and last change, ``store.complaints_stamp``), so a second look at the same
@@ -32,6 +36,7 @@ from complaints import workflow
 from geo.aggregate import Classification
 from geo.aggregate import classify
 from geo.aggregate import counts_by_grid
+from geo.aggregate import eb_rates_per_1000
 from geo.aggregate import h3_counts
 from geo.aggregate import month_labels
 from geo.aggregate import monthly_counts
@@ -41,7 +46,9 @@ from geo.heat import MonthlyHeat
 from geo.heat import WeightedPoints
 from geo.heat import monthly_heat
 from geo.heat import weighted_points
+from geo.hotspots import emerging_hotspots
 from geo.hotspots import gi_star
+from geo.hotspots import local_moran
 from geo.hotspots import mann_kendall_trend
 from geo.timeutil import BEIJING_TZ_NAME
 from geo.timeutil import end_of_day
@@ -161,13 +168,16 @@ class Analysis:
     counts: NDArray[np.int64]
     population: NDArray[np.float64]
     rates: NDArray[np.float64]  # per 1,000 residents; NaN without a population
+    eb_rates: NDArray[np.float64]  # the same, smoothed by empirical Bayes (what the rate map draws)
     count_classes: Classification
-    rate_classes: Classification
-    gi: pd.DataFrame  # geo.hotspots.gi_star's columns
+    rate_classes: Classification  # of the smoothed rates
+    gi: pd.DataFrame  # geo.hotspots.gi_star's columns (own, spot, cluster … included)
+    lisa: pd.DataFrame  # geo.hotspots.local_moran's columns, on the values Gi* analysed
     months: list[str]  # YYYY-MM
     complete: NDArray[np.bool_]  # months the record covers whole (only these are trend-tested)
     monthly: NDArray[np.int64]  # [month, grid]
     trend: pd.DataFrame | None  # Mann-Kendall per grid, None with too few complete months
+    emerging: pd.DataFrame | None  # geo.hotspots.emerging_hotspots on the complete months, or None
     top: list[list[tuple[str, int]]]  # per grid: (category code, complaints), busiest first
     heat: WeightedPoints
     animation: MonthlyHeat
@@ -204,9 +214,17 @@ def analyse(
     counts = counts_by_grid(pos, n)
     population = pd.to_numeric(grid_set.grids["population"], errors="coerce").to_numpy(dtype=float)
     rates = rates_per_1000(counts, population)
+    eb_rates = eb_rates_per_1000(counts, population)
     geoms = gpd.GeoDataFrame(geometry=list(grid_set.index.geoms), crs="EPSG:4326")
     has_population = bool(np.isfinite(population).any() and (population > 0).any())
-    gi = gi_star(geoms, counts, population=population if has_population else None, permutations=permutations)
+    gi = gi_star(
+        geoms,
+        counts,
+        population=population if has_population else None,
+        permutations=permutations,
+        smooth=True,
+    )
+    lisa = local_moran(geoms, gi["value"].to_numpy(dtype=float), permutations=max(permutations, 99))
 
     times = pd.to_datetime(frame["reported_at"], utc=True)
     if start is None and len(frame):
@@ -222,8 +240,10 @@ def analyse(
         monthly = np.zeros((0, n), dtype=np.int64)
         complete = np.zeros(0, dtype=bool)
     trend = None
+    emerging = None
     if complete.sum() >= MIN_TREND_MONTHS:
         trend = mann_kendall_trend(monthly[complete])
+        emerging = emerging_hotspots(geoms, monthly[complete])
 
     categories = frame["category_code"].astype(object).fillna("").to_numpy()
     top = _top_categories(pos, categories, n)
@@ -241,13 +261,16 @@ def analyse(
         counts=counts,
         population=population,
         rates=rates,
+        eb_rates=eb_rates,
         count_classes=classify(counts, "fisher_jenks", CLASSES),
-        rate_classes=classify(rates, "fisher_jenks", CLASSES),
+        rate_classes=classify(eb_rates, "fisher_jenks", CLASSES),
         gi=gi,
+        lisa=lisa,
         months=months,
         complete=complete,
         monthly=monthly,
         trend=trend,
+        emerging=emerging,
         top=top,
         heat=heat,
         animation=animation,
@@ -307,12 +330,26 @@ def grid_table(analysis: Analysis, grid_set: GridSet, category_names: Mapping[st
             "population": analysis.population,
             "complaints": analysis.counts,
             "rate_per_1000": np.round(analysis.rates, 3),
+            "rate_eb_per_1000": np.round(analysis.eb_rates, 3),
             "count_class": analysis.count_classes.classes + 1,
             "rate_class": analysis.rate_classes.classes + 1,
             "gi_z": np.round(analysis.gi["z"].to_numpy(dtype=float), 4),
             "gi_p": np.round(analysis.gi["p"].to_numpy(dtype=float), 6),
             "gi_bin": analysis.gi["gi_bin"].to_numpy(dtype=np.int64),
             "gi_label": analysis.gi["label"].to_numpy(dtype=object),
+            "gi_spot": analysis.gi["spot"].to_numpy(dtype=object),
+            "gi_spot_label": analysis.gi["spot_label"].to_numpy(dtype=object),
+            "hot_cluster": analysis.gi["cluster"].to_numpy(dtype=np.int64),
+            "hot_cluster_size": analysis.gi["cluster_size"].to_numpy(dtype=np.int64),
+            "hot_cluster_total": analysis.gi["cluster_total"].to_numpy(dtype=np.int64),
+            "lisa": analysis.lisa["lisa"].to_numpy(dtype=object),
+            "lisa_p": np.round(analysis.lisa["p"].to_numpy(dtype=float), 6),
+            "emerging": analysis.emerging["emerging"].to_numpy(dtype=object)
+            if analysis.emerging is not None
+            else "",
+            "emerging_label": analysis.emerging["emerging_label"].to_numpy(dtype=object)
+            if analysis.emerging is not None
+            else "",
             "trend": trend["direction"].to_numpy(dtype=np.int64) if trend is not None else 0,
             "sen_slope": np.round(trend["sen_slope"].to_numpy(dtype=float), 3)
             if trend is not None

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo import aggregate as geo_aggregate
 from geo.aggregate import classify
 from geo.heat import M_PER_DEG
 from geo.heat import monthly_heat
@@ -596,7 +597,10 @@ def test_exports_parse_back_with_the_same_numbers(client):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
         counts_fj = mapclassify.FisherJenks(table["complaints"].to_numpy(dtype=float), k=5)
-        rates_fj = mapclassify.FisherJenks(table["rate_per_1000"].to_numpy(dtype=float), k=5)
+        # the rate map draws the empirical-Bayes rates (issue 10: small populations smoothed)
+        eb = geo_aggregate.eb_rates_per_1000(table["complaints"], table["population"])
+        np.testing.assert_allclose(table["rate_eb_per_1000"], eb, atol=1e-3)
+        rates_fj = mapclassify.FisherJenks(eb, k=5)
     assert (table["count_class"] == np.asarray(counts_fj.yb) + 1).all()
     assert (table["rate_class"] == np.asarray(rates_fj.yb) + 1).all()
     geoms = [shapely.geometry.shape(f["geometry"]) for f in collection["features"]]
