@@ -13,6 +13,8 @@ from geo.address import name_stem
 from geo.address import normalize
 from geo.address import parse
 from geo.address import road_class
+from geo.address import road_parts
+from geo.address import road_slip
 from geo.address import to_traditional
 
 CASES = Path(__file__).parent / "fixtures" / "geocode" / "cases.csv"
@@ -248,3 +250,27 @@ def test_normalisation_is_idempotent_on_the_whole_test_set():
 def test_describe_lists_what_was_read():
     assert parse("嘉州花园3座").describe() == "compound=嘉州花园, building=3"
     assert parse("").describe() == "nothing recognisable"
+
+
+@pytest.mark.parametrize(
+    ("raw", "road", "parts"),
+    [
+        ("建设露73号", "建设露", ("建设", "露", "路")),
+        ("广佛阶131号", "广佛阶", ("广佛", "阶", "街")),
+        ("奇槎大到1号", "奇槎大到", ("奇槎", "大到", "大道")),
+        ("沥苑鹭十二號", "沥苑鹭", ("沥苑", "鹭", "路")),
+    ],
+)
+def test_a_slipped_road_type_word_is_read_as_a_road(raw, road, parts):
+    p = parse(raw)
+    assert (p.road, p.landmark) == (road, None) and p.number is not None
+    assert road_parts(p.road) == parts
+    assert road_slip(parts[1]) in ("路", "街", "大道")
+
+
+def test_slips_are_not_replaced_in_the_text_and_real_type_words_are_not_slips():
+    assert normalize("建设露73号") == "建设露73号"  # the geocoder scores the slip; it is not hidden
+    assert parse("建设露").road is None  # without a door number it stays a name
+    assert parse("建设露73号2栋").building == "2"
+    for word in ("路", "街", "大道", "巷", "道", "大街"):
+        assert road_slip(word) is None
