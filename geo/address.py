@@ -43,6 +43,10 @@ Homophones and look-alikes (沥 ↔ 历/立/厉, 岐 ↔ 歧/崎 …) are *not* 
 normalised text: ``fold`` maps them to one form for fuzzy comparison only, and the
 geocoder scores a folded match below an exact one. Blind replacement would turn a
 real 历 into 沥 and make the two indistinguishable.
+
+The same holds for slips in the road-type word (露/陆 for 路, 阶 for 街, 到 for 道:
+``ROAD_TYPE_SLIPS``): ``parse`` reads 建设露73号 as road 建设露, number 73 when no real
+road type was found, and ``road_parts``/``road_slip`` tell the geocoder what was meant.
 """
 
 from __future__ import annotations

@@ -37,6 +37,22 @@ looked up exactly within the matched name. A number is never fuzzy-matched: 13�
 is not "almost" 12号. Look-alike characters (``geo.address.CONFUSABLES``) count as a
 match at a small penalty, so 历苑路 finds 沥苑路 but never beats a real 历苑路.
 
+A slipped road-type word (建设露 for 建设路, 广佛阶 for 广佛街, 奇槎大到 for 奇槎大道:
+``geo.address.ROAD_TYPE_SLIPS``) is read as the word meant at ``ROAD_SLIP_PENALTY``
+(0.94 for an otherwise right name), below a correctly typed road.
+
+Communities and grids (``Area``, given by the services from the active grid version;
+``geo`` never reads the store): a name alone (沥西社区, 沥西, 沥西村, 沥南社区第05网格)
+is a match of kind ``community`` or ``grid`` at its representative point; a community
+carries no grid code, since it spans several. A name *before* an address (沥西村建设路73号)
+is taken off when the whole text does not match: the rest is looked up and the
+community decides: an answer inside it is matched, one outside it is only offered
+(ambiguous, with the road's doors inside the community if it has any). A sub-area
+(盐步, 黄岐: the former towns) narrows nothing and doubts nothing.
+
+Explanations and ``matched`` texts are in Chinese: dispatchers read them. Statuses,
+kinds and codes stay English.
+
 Thresholds were set on ``tests/fixtures/geocode/cases.csv`` (see the test for the
 measured rates): a single wrong character in a three-character road name scores
 0.67, a look-alike slip 0.97, a missing or changed road-type word 0.90.
