@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # only the types are needed here
 CHUNK = 100_000
 ARROW = "application/vnd.apache.arrow.stream"
 PARQUET = ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet")
-STREAMED = ("text/csv", ARROW)  # read from the request stream, chunk by chunk
+STREAMED = ("text/csv", ARROW)  # these may also be read from a stream, chunk by chunk
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -56,14 +56,19 @@ class Chunk:
 
 
 def reader_for(mimetype: str, stream: IO[bytes], get_data: Callable[[], bytes] | None) -> Iterator[Chunk]:
-    """Chunks of points from a request body; ``get_data`` (the whole body) may be None only for
-    the ``STREAMED`` types, which are read from ``stream``."""
+    """Chunks of points from a request body.
+
+    With ``get_data`` (the whole body) every format is read from memory: the API reads the body
+    whole (at most ``BATCH_MAX_BYTES``) before it answers, so a client that sends everything before
+    reading (requests, http.client) cannot deadlock against an answer streaming back. ``get_data``
+    may be None only for the ``STREAMED`` types, which are then read from ``stream`` chunk by chunk.
+    """
     if mimetype in ("application/json", "application/geo+json"):
         return _chunks(*_from_json(_whole_body(mimetype, get_data)))
     if mimetype == "text/csv":
-        return _from_csv(stream)
+        return _from_csv(stream if get_data is None else io.BytesIO(get_data()))
     if mimetype == ARROW:
-        return _from_arrow(stream)
+        return _from_arrow(stream if get_data is None else pa.BufferReader(get_data()))
     if mimetype in PARQUET:
         return _from_parquet(_whole_body(mimetype, get_data))
     raise UnsupportedType(
@@ -188,7 +193,7 @@ def _from_csv(stream: IO[bytes]) -> Iterator[Chunk]:
         raise Invalid(f"CSV after row {offset}: {exc}", code="bad_csv") from exc
 
 
-def _from_arrow(stream: IO[bytes]) -> Iterator[Chunk]:
+def _from_arrow(stream: IO[bytes] | pa.BufferReader) -> Iterator[Chunk]:
     try:
         reader = pyarrow.ipc.open_stream(stream)
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -400,11 +405,20 @@ class CsvWriter(Writer):
 
 
 class ArrowWriter(Writer):
+    """Arrow IPC stream out, built from the match arrays without a Python object per point.
+
+    Text that repeats (status, grid, runner-up and nearest codes, grid names, community codes) is
+    dictionary-encoded: one dictionary per grid set, written once at the head of the stream, and
+    int32 indices per point (int8 for status). Readers see strings (``to_pylist``) or categoricals
+    (pandas).
+    """
+
     mimetype = ARROW
 
     def __init__(self) -> None:
         self._sink = io.BytesIO()
         self._writer: pyarrow.ipc.RecordBatchStreamWriter | None = None
+        self._dicts: tuple[object, _ArrowDictionaries] | None = None
 
     def rows(
         self,
@@ -416,11 +430,12 @@ class ArrowWriter(Writer):
         *,
         first: bool,
     ) -> bytes:
-        cols = answer_columns(chunk, wlon, wlat, match, grid_set)
-        table = pa.table({k: _arrow_column(v) for k, v in cols.items()})
+        if self._dicts is None or self._dicts[0] is not grid_set:
+            self._dicts = (grid_set, _ArrowDictionaries(grid_set))
+        batch = self._dicts[1].batch(chunk, wlon, wlat, match)
         if self._writer is None:
-            self._writer = pyarrow.ipc.new_stream(self._sink, table.schema)
-        self._writer.write_table(table)
+            self._writer = pyarrow.ipc.new_stream(self._sink, batch.schema)
+        self._writer.write_batch(batch)
         return self._drain()
 
     def tail(self) -> bytes:
@@ -433,6 +448,70 @@ class ArrowWriter(Writer):
         self._sink.seek(0)
         self._sink.truncate()
         return data
+
+
+class _ArrowDictionaries:
+    """The dictionaries of one grid set's Arrow answers, and the per-grid index into each."""
+
+    def __init__(self, grid_set: GridSet) -> None:
+        self.codes = pa.array(grid_set.index.codes.astype(str), pa.string())
+        self.status = pa.array(STATUS_LABELS.astype(str), pa.string())
+        self.names, self.name_of = _dictionary(grid_set.grids["name"].to_numpy(dtype=object, na_value=None))
+        self.communities, self.community_of = _dictionary(
+            grid_set.grids["community_code"].to_numpy(dtype=object)
+        )
+        self.touch_codes = grid_set.index.codes
+
+    def batch(self, chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch) -> pa.RecordBatch:
+        n = len(chunk.lon)
+        grid = match.grid
+        cols = {
+            "row": pa.array(np.arange(chunk.offset, chunk.offset + n)),
+            "id": pa.nulls(n, pa.string()) if chunk.ids is None else _arrow_column(chunk.ids),
+            "lon": pa.array(chunk.lon),
+            "lat": pa.array(chunk.lat),
+            "wgs84_lon": pa.array(np.round(wlon, 8)),
+            "wgs84_lat": pa.array(np.round(wlat, 8)),
+            "status": pa.DictionaryArray.from_arrays(pa.array(match.status.astype(np.int8)), self.status),
+            "grid_code": _encoded(grid, self.codes),
+            "grid_name": _encoded(_through(self.name_of, grid), self.names),
+            "community_code": _encoded(_through(self.community_of, grid), self.communities),
+            "near_boundary": pa.array(match.runner_up >= 0),
+            "runner_up_code": _encoded(match.runner_up, self.codes),
+            "runner_up_m": pa.array(np.round(match.runner_up_m, 2)),
+            "nearest_code": _encoded(match.nearest, self.codes),
+            "nearest_m": pa.array(np.round(match.nearest_m, 1)),
+            "also_touches": self._touches(n, match),
+        }
+        return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+
+    def _touches(self, n: int, match: BatchMatch) -> pa.Array:
+        if not match.also_touches:
+            return pa.nulls(n, pa.string())
+        touches = np.full(n, None, dtype=object)
+        for i, members in match.also_touches.items():  # a few points on shared edges
+            touches[i] = ";".join(str(self.touch_codes[g]) for g in members)
+        return pa.array(touches, type=pa.string(), from_pandas=True)
+
+
+def _dictionary(values: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Distinct non-null values as a dictionary, and each value's index into it (-1 for null)."""
+    valid = np.array([v is not None for v in values], dtype=bool)
+    uniques, inverse = np.unique(values[valid].astype(str), return_inverse=True)
+    index = np.full(len(values), -1, dtype=np.int32)
+    index[valid] = inverse
+    return pa.array(uniques, pa.string()), index
+
+
+def _through(index: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Per-point dictionary indices from per-grid ones; -1 where the point has no grid."""
+    return np.where(grid >= 0, index[grid], -1)
+
+
+def _encoded(index: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    """A dictionary column from int indices, null where the index is negative."""
+    index = index.astype(np.int32, copy=False)
+    return pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), dictionary)
 
 
 def _arrow_column(values: np.ndarray) -> pa.Array:

@@ -386,10 +386,22 @@ def test_arrow_writer_stream_reads_back_with_one_schema(answers):
     assert table.column("row").to_pylist() == [0, 1, 2, 3, 4]
     assert table.column("id").to_pylist() == [None, None, "b1", None, "b3"]
     assert table.column("status").to_pylist() == ["ok", "not_a_number", "far_outside", "outside", "ok"]
-    # text columns are strings even in a chunk where they hold only nulls
-    for name in ("id", "grid_code", "runner_up_code", "nearest_code", "also_touches"):
+    # text columns are strings even in a chunk where they hold only nulls; repeating text
+    # (codes, names, status) is dictionary-encoded, one dictionary for the whole stream
+    for name in ("id", "also_touches"):
         assert table.schema.field(name).type == pa.string(), name
+    for name in ("status", "grid_code", "grid_name", "community_code", "runner_up_code", "nearest_code"):
+        kind = table.schema.field(name).type
+        assert pa.types.is_dictionary(kind) and kind.value_type == pa.string(), name
     assert table.schema.field("near_boundary").type == pa.bool_()
+
+
+def test_arrow_writer_answers_match_the_json_writer(answers):
+    table = pyarrow.ipc.open_stream(_write(batch_io.ArrowWriter(), answers)).read_all()
+    records = [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in table.to_pylist()
+    ]
+    assert records == json.loads(_write(batch_io.JsonWriter(), answers))
 
 
 def test_arrow_writer_turns_numeric_ids_into_text(answers):
@@ -430,3 +442,80 @@ def test_unknown_output_format_is_refused():
         "bad_parameter",
         "format='xml'; expected one of json, ndjson, csv, arrow",
     )
+
+
+# --- over a live server: clients that send the whole body before reading ----------------------
+
+SERVE = """
+import json, sys
+from werkzeug.serving import make_server
+from webmap import create_app
+server = make_server("127.0.0.1", 0, create_app(json.loads(sys.argv[1])), threaded=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+@pytest.fixture(scope="module")
+def live_port(demo_template):
+    """The demo app on a free loopback port (werkzeug's make_server, in a child process)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = demo_template.config()
+    child = subprocess.Popen(
+        [sys.executable, "-c", SERVE, json.dumps(config)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield int(child.stdout.readline())
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        child.stdout.close()
+
+
+def _million_points(mimetype: str) -> bytes:
+    rng = np.random.default_rng(11)
+    n = 1_000_000
+    lon, lat = rng.uniform(113.12, 113.17, n), rng.uniform(23.09, 23.13, n)
+    if mimetype == "text/csv":
+        return b"lon,lat\n" + b"".join(
+            b"%.6f,%.6f\n" % p for p in zip(lon[:300_000], lat[:300_000], strict=True)
+        )
+    table = pa.table({"lon": lon, "lat": lat})
+    sink = io.BytesIO()
+    with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=100_000)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize("mimetype", [batch_io.ARROW, "text/csv"])
+def test_a_client_that_sends_everything_before_reading_gets_its_answer(live_port, mimetype):
+    """requests and http.client send the whole body, then read: an answer that started streaming
+    during the upload would fill both socket buffers and deadlock (the body is read whole first)."""
+    import http.client
+
+    import requests
+
+    body = _million_points(mimetype)
+    n = 1_000_000 if mimetype == batch_io.ARROW else 300_000
+    url = f"http://127.0.0.1:{live_port}/api/v1/points?fields=grid&format=arrow"
+    response = requests.post(url, data=body, headers={"Content-Type": mimetype}, timeout=120)
+    assert response.status_code == 200, response.text[:300]
+    table = pyarrow.ipc.open_stream(response.content).read_all()
+    assert table.num_rows == n and table.column("row").to_pylist()[-1] == n - 1
+
+    conn = http.client.HTTPConnection("127.0.0.1", live_port, timeout=120)
+    conn.request("POST", "/api/v1/points?fields=grid&format=arrow", body, {"Content-Type": mimetype})
+    answer = conn.getresponse()
+    data = answer.read()
+    conn.close()
+    assert answer.status == 200
+    again = pyarrow.ipc.open_stream(data).read_all()
+    for name in ("row", "status", "grid_code"):
+        assert again.column(name).to_pylist() == table.column(name).to_pylist(), name

@@ -159,17 +159,16 @@ def point_body(grids, answer, show_phone: bool) -> bytes:
 
 @bp.post("/points")
 def points():
-    """Batch point-in-grid, streamed: JSON, GeoJSON, CSV, Arrow or Parquet in; JSON, NDJSON, CSV or
-    Arrow out (``format=`` or the Accept header)."""
+    """Batch point-in-grid: JSON, GeoJSON, CSV, Arrow or Parquet in (read whole); JSON, NDJSON, CSV or
+    Arrow out, streamed chunk by chunk (``format=`` or the Accept header)."""
     coordsys = normalise_coordsys(request.args.get("coordsys", "wgs84"))
     annotate = request.args.get("fields", "full") != "grid"
     grids = auth.services().grids
     grid_set = _grid_set()
-    reader = batch_io.reader_for(
-        request.mimetype,
-        request.stream,
-        request.get_data if request.mimetype not in batch_io.STREAMED else None,
-    )
+    # The body is read whole (at most BATCH_MAX_BYTES) before the answer starts: an answer that
+    # streamed back while the upload still ran would deadlock a client that sends everything before
+    # it reads (requests, http.client) once both socket buffers fill. The answer still streams.
+    reader = batch_io.reader_for(request.mimetype, request.stream, request.get_data)
     writer = batch_io.writer_for(request.args.get("format"), request.accept_mimetypes, request.mimetype)
     # Read the first chunk before answering: a body that is not CSV/Arrow/Parquet, or lacks the
     # lon/lat columns, must get its 400 now, not break a stream that already sent 200.
