@@ -82,9 +82,19 @@ def calendar() -> None:
 def calendar_load(path: str) -> None:
     """Load a year's official holiday schedule (国务院办公厅 notice) as CSV: date, kind, name.
 
-    kind is holiday (放假) or workday (调休上班). Restart the service to use it.
+    kind is holiday (放假) or workday (调休上班). A running service uses it within seconds, no
+    restart needed. The deadlines of open cases that were provisional or fall in that year are
+    counted again, each change recorded on its case and listed here.
 
     Example: redgrid calendar load 2027.csv
     """
-    year, days = services().cases.load_calendar(Path(path))
-    click.echo(f"{year}: {days} scheduled days loaded")
+    from geo.timeutil import BEIJING
+
+    loaded = services().cases.load_calendar(Path(path), actor="cli")
+    click.echo(f"{loaded.year}: {loaded.days} scheduled days loaded")
+    if loaded.recomputed:
+        click.echo(f"{len(loaded.recomputed)} open deadlines recomputed:")
+    for r in loaded.recomputed:
+        old, new = r.old.astimezone(BEIJING), r.new.astimezone(BEIJING)
+        mark = " (provisional)" if r.provisional else ""
+        click.echo(f"  complaint {r.complaint_id}: {old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M}{mark}")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import bisect
 import datetime
 import hashlib
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,6 @@ from complaints import intake
 from complaints import stats
 from complaints import workflow
 from complaints.catalog import Catalog
-from complaints.catalog import CommunityKind
 from complaints.intake import ComplaintInput
 from complaints.records import Case
 from complaints.records import CaseEvent
@@ -38,7 +37,6 @@ from complaints.workflow import State
 from geo import crs as crs_mod
 from geo.errors import RowError
 from geo.errors import RowErrors
-from geo.geocoders.base import Geocoder
 from geo.lookup import Status
 from geo.tabular import file_sha256
 from geo.timeutil import BEIJING
@@ -61,14 +59,10 @@ from services.errors import Unauthenticated
 from services.errors import Unavailable
 from services.errors import UnsupportedType
 from services.grids import GridService
-from services.grids import Progress
 from services.permissions import Visibility
-from store.base import Store
 from store.complaints_sql import ConcurrentUpdate
 
 Clock = Callable[[], datetime.datetime]
-#: when each grid version was activated, and which: (times, version ids), in time order
-_ActivationLog = tuple[list[datetime.datetime], list[int]]
 PHOTO_TYPES = {
     b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
     b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
@@ -216,12 +210,12 @@ class ImportReport:
 class ComplaintService:
     def __init__(
         self,
-        store: Store,
+        store,
         grids: GridService,
         catalog: Catalog,
         calendar: WorkCalendar,
         *,
-        geocoder: Geocoder | None = None,
+        geocoder=None,
         photo_dir: Path | None = None,
         clock: Clock = utcnow,
         audit: AuditService | None = None,
@@ -229,13 +223,15 @@ class ComplaintService:
         self.store = store
         self.grids = grids
         self.catalog = catalog
+        # the stored schedules this calendar was built on, checked again every CALENDAR_CHECK_S
+        self._calendar_stamp = _calendar_stamp(store.calendar_days())
+        self._calendar_checked = time.monotonic()
         self.calendar = calendar
         self.geocoder = geocoder
         self.photo_dir = photo_dir
         self.now = clock
         #: every view of personal data is recorded here (one entry per view)
         self.audit = audit if audit is not None else AuditService(store, clock=clock)
-        self._provisional = _Provisional(calendar)
 
     # --- placement --------------------------------------------------------------------------
 
@@ -243,28 +239,16 @@ class ComplaintService:
         """The grid version in force when the complaint was reported (else the active one)."""
         return self._version_at(when, self._activation_log())
 
-    @overload
-    def place(self, item: ComplaintInput, row: int = 1, errors: None = None) -> Placement: ...
-
-    @overload
-    def place(self, item: ComplaintInput, row: int, errors: list[RowError]) -> Placement | None: ...
-
-    @overload
-    def place(self, item: ComplaintInput, *, errors: list[RowError]) -> Placement | None: ...
-
     def place(
         self, item: ComplaintInput, row: int = 1, errors: list[RowError] | None = None
     ) -> Placement | None:
-        """Where a complaint belongs; without ``errors`` a fault is raised (so a placement is
-        always returned), with them it is appended there and None returned."""
         own = errors is None
-        if errors is None:
-            errors = []
+        errors = [] if own else errors
         version = self._version_for(item.reported_at)
         grid_set = self.grids.grid_set(version)
-        geocode: dict[str, Any] | None = None
+        geocode = None
         if item.lon is not None:
-            lon, lat = (float(v) for v in crs_mod.to_wgs84(item.lon, _or_nan(item.lat), item.coordsys))
+            lon, lat = (float(v) for v in crs_mod.to_wgs84(item.lon, item.lat, item.coordsys))
         else:
             found = self._geocode(item.address or "", row, errors)
             if found is None:
@@ -288,13 +272,11 @@ class ComplaintService:
             return self._fail(own, errors)
         code = str(grid_set.index.codes[match.grid])
         community = grid_set.grid_row(match.grid)["community_code"]
-        kind = _community_kind(grid_set.communities.get(community, {}).get("kind"))
+        kind = grid_set.communities.get(community, {}).get("kind") or "urban"
         group = self.catalog.whistle_groups[kind].code
         return Placement(version, code, community, group, lon, lat, geocode)
 
-    def _geocode(
-        self, address: str, row: int, errors: list[RowError]
-    ) -> tuple[float, float, dict[str, Any]] | None:
+    def _geocode(self, address: str, row: int, errors: list[RowError]):
         if self.geocoder is None:
             errors.append(RowError(row, "address", "no geocoder is configured; give lon/lat"))
             return None
@@ -303,8 +285,8 @@ class ComplaintService:
             # a community spans several grids: its representative point would pick one of them
             errors.append(RowError(row, "address", f"{address!r} names a whole community, not an address"))
             return None
-        best = result.best
-        if result.status == "matched" and best is not None:  # a match always names its best
+        if result.status == "matched":
+            best = result.best
             return (
                 best.lon,
                 best.lat,
@@ -405,8 +387,6 @@ class ComplaintService:
         if not data.get("reported_at"):
             data["reported_at"] = self.now().isoformat()
         item = intake.check(data, catalog=self.catalog, source=source)
-        if item is None:  # without an errors list, check raises its faults rather than return None
-            raise RuntimeError("intake.check returned no complaint and raised no fault")
         existed = self.store.complaint_by_external(item.source, item.external_id) is not None
         case = self.file(item, actor=caller.actor)
         view = self.view(caller, case)
@@ -621,7 +601,7 @@ class ComplaintService:
         actor: str,
         encoding: str | None = None,
         sheet: str | int | None = None,
-        progress: Progress | None = None,
+        progress=None,
     ) -> ImportReport:
         """Import a hotline export: every row checked, placed and stored, or none (RowErrors).
 
@@ -648,8 +628,6 @@ class ComplaintService:
                 rows, events = [], []
                 now = self.now()
                 for item, where in zip(items, placements, strict=True):
-                    if where is None:  # a complaint left unplaced has put its fault in errors
-                        raise RuntimeError("a complaint was left unplaced without a fault")
                     row, event = self._record(item, where, now)
                     event["actor"] = actor
                     rows.append(row)
@@ -665,34 +643,14 @@ class ComplaintService:
             progress("stored", len(result.added), len(result.added))
         return ImportReport(counted["rows"], len(result.added), len(result.skipped), result.import_id)
 
-    def _activation_log(self) -> _ActivationLog:
+    def _activation_log(self) -> tuple[list[datetime.datetime], list[int]]:
         pairs = self.store.activations()
         return [when for when, _ in pairs], [version for _, version in pairs]
 
-    def _version_at(self, when: datetime.datetime, log: _ActivationLog) -> int:
+    def _version_at(self, when: datetime.datetime, log) -> int:
         times, versions = log
         k = bisect.bisect_right(times, when)
         return versions[k - 1] if k else self.grids.active_version_id()
-
-    @overload
-    def place_many(
-        self,
-        items: Sequence[ComplaintInput],
-        *,
-        rows: Sequence[int] | None = None,
-        errors: None = None,
-        log: _ActivationLog | None = None,
-    ) -> list[Placement]: ...
-
-    @overload
-    def place_many(
-        self,
-        items: Sequence[ComplaintInput],
-        *,
-        rows: Sequence[int] | None = None,
-        errors: list[RowError],
-        log: _ActivationLog | None = None,
-    ) -> list[Placement | None]: ...
 
     def place_many(
         self,
@@ -700,16 +658,15 @@ class ComplaintService:
         *,
         rows: Sequence[int] | None = None,
         errors: list[RowError] | None = None,
-        log: _ActivationLog | None = None,
-    ) -> Sequence[Placement | None]:
+        log=None,
+    ) -> list[Placement | None]:
         """Placement for many complaints: vectorised for points, one by one for addresses.
 
         Faults go to ``errors`` when given (else they are raised); ``rows`` are the file's row
         numbers for the messages.
         """
         own = errors is None
-        if errors is None:
-            errors = []
+        errors = [] if own else errors
         rows = list(rows) if rows is not None else list(range(1, len(items) + 1))
         log = log or self._activation_log()
         out: list[Placement | None] = [None] * len(items)
@@ -819,6 +776,8 @@ class ComplaintService:
         values: dict = {"state": step.state.value}
         if event.action == workflow.Action.DISPATCH:
             values.update(department_code=event.department, dispatched_at=now, deadline=event.deadline)
+            if event.deadline is not None:
+                values["deadline_provisional"] = self.calendar.provisional_between(now, event.deadline)
         if step.state in (State.RESOLVED, State.RESOLVED_ON_SITE):
             values["resolved_at"] = now
         if event.action == workflow.Action.FOLLOW_UP:
@@ -840,8 +799,33 @@ class ComplaintService:
         kinds = dict(zip(community["code"], community["kind"], strict=True))
         return kinds.get(complaint.community_code, "urban")
 
+    # --- the working-day calendar, kept current ----------------------------------------------
+
+    #: seconds between looks at the stored schedules: one small query, never one per request
+    calendar_check_s: float = 10.0
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar. A schedule loaded into the store by another process
+        (``redgrid calendar load`` beside a running server) is used within ``calendar_check_s``
+        seconds, without a restart."""
+        if time.monotonic() - self._calendar_checked >= self.calendar_check_s:
+            self._calendar_checked = time.monotonic()
+            rows = self.store.calendar_days()
+            stamp = _calendar_stamp(rows)
+            if stamp != self._calendar_stamp:
+                self._calendar_stamp = stamp
+                self.calendar = calendar_from_days(rows)
+        return self._calendar
+
+    @calendar.setter
+    def calendar(self, calendar: WorkCalendar) -> None:
+        self._calendar = calendar
+        self._provisional = _Provisional(calendar)
+
     def _check_deadline(self, now: datetime.datetime, deadline: datetime.datetime) -> None:
-        """A deadline that can be stored: within a year, in years whose working days are known.
+        """A deadline that can be stored: within a year, in years whose working days are known
+        or (on the service's calendar, see ``stored_calendar``) provisionally counted.
 
         Raised before writing, so a refused dispatch leaves the case as it was (it used to be
         stored and then fail when its status was computed, breaking every list showing it).
@@ -852,8 +836,9 @@ class ComplaintService:
                 code="bad_deadline",
                 field="deadline",
             )
+        calendar = self.calendar
         for year in range(now.astimezone(BEIJING).year, deadline.astimezone(BEIJING).year + 1):
-            if not self.calendar.knows(year):
+            if not calendar.knows(year) and not calendar.is_provisional(year):
                 exc = UnknownCalendarYear(year)
                 exc.field = "deadline"  # type: ignore[attr-defined]
                 raise exc
@@ -916,46 +901,100 @@ class ComplaintService:
 
     # --- the calendar ------------------------------------------------------------------------
 
-    def load_calendar(self, path: Path) -> tuple[int, int]:
-        """Load a year's official holiday schedule (CSV: date, kind, name); (year, days)."""
+    def load_calendar(self, path: Path, *, actor: str = "calendar") -> CalendarLoad:
+        """Load a year's official holiday schedule (CSV: date, kind, name), use it at once, and
+        recompute the deadlines of open cases it may move (``recompute_deadlines``)."""
         from complaints.workdays import read_schedule
 
         schedule = read_schedule(path)
         rows = [{"day": d.date, "kind": d.kind, "name": d.name} for d in schedule.days.values()]
+        before = self.calendar
         self.store.put_calendar_days(rows, Path(path).name, year=schedule.year)
-        self.calendar = stored_calendar(self.store)
-        return schedule.year, len(rows)
+        stored = self.store.calendar_days()
+        self._calendar_stamp, self._calendar_checked = _calendar_stamp(stored), time.monotonic()
+        self.calendar = calendar_from_days(stored)
+        changed = self.recompute_deadlines(before, schedule.year, actor=actor)
+        return CalendarLoad(schedule.year, len(rows), changed)
+
+    def recompute_deadlines(self, before: WorkCalendar, year: int, *, actor: str) -> list[Recomputed]:
+        """Count again, on the current calendar, the deadlines of open dispatched cases that
+        were provisional or fall in ``year``: the same number of working days from the same
+        dispatch, at the same time of day. Each change is recorded as a ``deadline_recomputed``
+        event on its case (note: old → new), so the history says why the deadline moved."""
+        frame = self.store.complaints_frame(["id", "state"])
+        frame = frame[frame["state"].isin([State.DISPATCHED.value, State.REOPENED.value])]
+        changed: list[Recomputed] = []
+        for complaint_id in frame["id"].astype(int).tolist():
+            for _attempt in range(3):  # a case changed meanwhile is read again
+                case = self.store.complaint(complaint_id)
+                done = case is not None and self._recompute_one(case, before, year, actor, changed)
+                if done is not None:
+                    break
+        return changed
+
+    def _recompute_one(
+        self, case: Case, before: WorkCalendar, year: int, actor: str, changed: list[Recomputed]
+    ) -> bool | None:
+        """True if the case's deadline was recomputed, False if it stays; None on a concurrent change."""
+        dispatched, old = case.dispatched_at, case.deadline
+        if case.state not in (State.DISPATCHED, State.REOPENED) or dispatched is None or old is None:
+            return False
+        first, last = dispatched.astimezone(BEIJING), old.astimezone(BEIJING)
+        if not case.deadline_provisional and not first.year <= year <= last.year:
+            return False
+        if last - first > _LONGEST_COUNTED:
+            return False
+        calendar = self.calendar
+        try:
+            days = before.workdays_in(first.date() + datetime.timedelta(days=1), last.date())
+            if days < 1:
+                return False
+            due = calendar.add_workdays(dispatched, days).date()
+        except UnknownCalendarYear:
+            return False
+        new = datetime.datetime.combine(due, last.timetz())
+        provisional = calendar.provisional_between(dispatched, new)
+        if new == old and bool(case.deadline_provisional) == provisional:
+            return False
+        note = f"办理时限按 {year} 年节假日安排重新计算：{last:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M}"
+        if provisional:
+            note += "（暂定）"
+        event = {
+            "at": self.now(),
+            "actor": actor,
+            "action": "deadline_recomputed",
+            "from_state": case.state,
+            "to_state": case.state,
+            "note": note,
+            "department_code": case.department_code,
+            "deadline": new,
+            "satisfied": None,
+            "duplicate_of": None,
+        }
+        try:
+            self.store.update_complaint(
+                case.id, case.row_version, {"deadline": new, "deadline_provisional": provisional}, event
+            )
+        except ConcurrentUpdate:
+            return None
+        changed.append(Recomputed(case.id, old, new, provisional))
+        return True
 
     # --- re-aggregation ---------------------------------------------------------------------
 
-    def reaggregate(self, version_id: int, progress: Progress | None = None) -> int:
+    def reaggregate(self, version_id: int, progress=None) -> int:
         """Map every complaint onto another grid version for analysis; records stay as filed."""
         frame = self.store.complaints_frame(["id", "lon", "lat"])
         frame = frame.dropna(subset=["lon", "lat"])
         grid_set, match, _, _ = self.grids.locate_many(
             frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), version=version_id, annotate=False
         )
-        # position -1 (no grid) reads the trailing None; np.append(codes, None) did the same
-        codes = np.concatenate([np.ravel(grid_set.index.codes), np.array([None], dtype=object)])[match.grid]
+        codes = np.append(grid_set.index.codes, None)[match.grid]
         pairs = list(zip(frame["id"].astype(int).tolist(), codes.tolist(), strict=True))
         count = self.store.put_regrid(version_id, pairs)
         if progress:
             progress("reaggregated", count, count)
         return count
-
-
-def _or_nan(value: float | None) -> float:
-    """A coordinate, NaN where missing (as ``to_wgs84`` reads None: such a point is in no grid)."""
-    return float("nan") if value is None else value
-
-
-def _community_kind(kind: object) -> CommunityKind:
-    """A community's kind as the catalog's whistle groups are keyed (unset: urban)."""
-    if not kind or kind == "urban":
-        return "urban"
-    if kind == "rural":
-        return "rural"
-    raise KeyError(kind)  # as the whistle-group lookup did for an unknown kind
 
 
 def event_row(event: workflow.Event) -> dict:
@@ -975,11 +1014,7 @@ def event_row(event: workflow.Event) -> dict:
 
 
 def store_generated(
-    service: ComplaintService,
-    generated: Sequence[Any],
-    *,
-    progress: Progress | None = None,
-    batch: int = 10_000,
+    service: ComplaintService, generated: Sequence, *, progress=None, batch: int = 10_000
 ) -> tuple[int, int]:
     """Store generated complaints (``complaints.demo``) with their histories; safe to re-run."""
     added = skipped = 0
@@ -1023,13 +1058,43 @@ def store_generated(
     return added, skipped
 
 
-def stored_calendar(store: Store) -> WorkCalendar:
-    """The working-day calendar: the library's years plus schedules loaded into the store."""
+@dataclass(frozen=True)
+class Recomputed:
+    """A deadline counted again after a year's schedule was loaded."""
+
+    complaint_id: int
+    old: datetime.datetime
+    new: datetime.datetime
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class CalendarLoad:
+    """What loading a schedule did: its year, how many days it lists, the deadlines it moved."""
+
+    year: int
+    days: int
+    recomputed: list[Recomputed]
+
+
+def _calendar_stamp(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[Any, Any, Any], ...]:
+    """What identifies the stored schedules: every day with its kind and name."""
+    return tuple((row["day"], row["kind"], row["name"]) for row in rows)
+
+
+def stored_calendar(store) -> WorkCalendar:
+    """The working-day calendar: the library's years plus schedules loaded into the store, and
+    provisional years (``complaints.workdays.provisional_schedule``) for the others."""
+    return calendar_from_days(store.calendar_days())
+
+
+def calendar_from_days(rows: Sequence[Mapping[str, Any]]) -> WorkCalendar:
+    """``stored_calendar`` from calendar days already read from the store."""
     from complaints.workdays import ScheduledDay
     from complaints.workdays import YearSchedule
 
     by_year: dict[int, dict] = {}
-    for row in store.calendar_days():
+    for row in rows:
         day = row["day"]
         by_year.setdefault(day.year, {})[day] = ScheduledDay(day, row["kind"], row["name"] or "")
     # A notice may move a day at the end of the previous December (see read_schedule): such a
@@ -1038,4 +1103,5 @@ def stored_calendar(store: Store) -> WorkCalendar:
     for year in sorted(by_year):
         if year + 1 in by_year and all(day.month == 12 for day in by_year[year]):
             by_year[year + 1].update(by_year.pop(year))
-    return WorkCalendar([YearSchedule(year, days, "store") for year, days in sorted(by_year.items())])
+    schedules = [YearSchedule(year, days, "store") for year, days in sorted(by_year.items())]
+    return WorkCalendar(schedules, provisional=True)

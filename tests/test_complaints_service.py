@@ -26,7 +26,6 @@ from flask import Flask
 from complaints import intake
 from complaints.intake import ComplaintInput
 from complaints.records import Case
-from complaints.workdays import UnknownCalendarYear
 from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus
 from complaints.workflow import IllegalTransition
@@ -35,7 +34,6 @@ from services.cases import ComplaintService
 from services.planner import PlannerService
 from tests.apps import REPO_ROOT
 from tests.apps import cli_ok
-from tests.apps import error_of
 from tests.apps import inside_point
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
@@ -356,9 +354,11 @@ def _fictional_schedule(path: Path, year: int) -> tuple[datetime.date, datetime.
     return monday, saturday
 
 
-def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
+def test_a_deadline_in_a_year_without_a_schedule_is_provisional_until_one_is_loaded(
     demo_db, demo_grids, tmp_path
 ):
+    # issue 9: no longer refused (it was, with UnknownCalendarYear and a 422): counted on the
+    # statutory holidays alone, marked provisional, and recomputed when the schedule is loaded
     year = _first_unknown_year()
     schedule = tmp_path / f"{year}.csv"
     monday, saturday = _fictional_schedule(schedule, year)
@@ -367,33 +367,39 @@ def test_a_deadline_in_a_year_without_a_schedule_is_refused_until_one_is_loaded(
     app = demo_db.app()
     clock = Clock(f"{monday.isoformat()}T09:00:00+08:00")
     svc = install(app, clock)
-    filed = file_at(svc, demo_grids, code, "svc-2027", "2026-11-01 09:00")
-    message = (
-        f"no working-day calendar for {year}: load the State Council holiday schedule with "
-        f"`redgrid calendar load FILE` (a CSV with columns date, kind, name: one row per holiday "
-        f"and per make-up working day of {year}, typed from "
-        f"国务院办公厅关于{year}年部分节假日安排的通知)"
-    )
-    with pytest.raises(UnknownCalendarYear) as info:
-        step(svc, clock, filed, f"{monday.isoformat()}T10:00:00+08:00", "dispatch")
-    assert str(info.value) == message
+    filed = file_at(svc, demo_grids, code, "svc-2027", "2026-11-01 09:00")  # noise: 3 working days
+    clock.set(f"{monday.isoformat()}T10:00:00+08:00")
     _, header = api_key(app, "write", "dispatch")  # only the dispatch centre dispatches (issue 8)
     response = app.test_client().post(
         f"/api/v1/complaints/{filed.id}/actions",
         json={"action": "dispatch", "version": 1},
         headers={"Authorization": header},
     )
-    assert response.status_code == 422
-    assert error_of(response.get_json()) == {"error": {"code": "unknown_calendar_year", "message": message}}
-    assert svc.store.complaint(filed.id).state == "collected"
+    assert response.status_code == 200, response.get_data(as_text=True)
+    row = svc.store.complaint(filed.id)
+    thursday = monday + datetime.timedelta(days=3)  # no statutory holiday that week: Tue, Wed, Thu
+    assert row.state == "dispatched"
+    assert row.deadline == datetime.datetime.combine(thursday, datetime.time(23, 59, 59), CHINA)
+    assert row.deadline_provisional is True
 
     result = cli_ok(demo_db.cli("calendar", "load", str(schedule)))
-    assert result.stdout.strip() == f"{year}: 3 scheduled days loaded"
-    rebuilt = demo_db.app()  # the calendar is read when the app is built
-    svc = install(rebuilt, clock)
-    row = step(svc, clock, svc.store.complaint(filed.id), f"{monday.isoformat()}T10:00:00+08:00", "dispatch")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == f"{year}: 3 scheduled days loaded"
+    assert f"  complaint {filed.id}: {thursday} 23:59 → {saturday} 23:59" in lines
     # Tue and Wed are (fictional) holidays: Thu, Fri and the make-up Saturday count
+    row = svc.store.complaint(filed.id)
     assert row.deadline == datetime.datetime.combine(saturday, datetime.time(23, 59, 59), CHINA)
+    assert row.deadline_provisional is False
+    assert row.state == "dispatched"
+    last = svc.store.complaint_events(filed.id)[-1]
+    assert (last.action, last.from_state, last.to_state, last.actor) == (
+        "deadline_recomputed",
+        "dispatched",
+        "dispatched",
+        "cli",
+    )
+    assert last.note == f"办理时限按 {year} 年节假日安排重新计算：{thursday} 23:59 → {saturday} 23:59"
+    assert last.deadline == row.deadline
 
 
 def test_a_corrected_schedule_replaces_the_first_one(demo_db, demo_grids, tmp_path):

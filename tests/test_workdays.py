@@ -345,3 +345,39 @@ def test_schedule_file_level_errors(
 def test_a_missing_schedule_file_is_a_schedule_error(tmp_path: Path) -> None:
     with pytest.raises(ScheduleError, match=r"2027\.csv: file not found"):
         WorkCalendar().load_schedule(tmp_path / "2027.csv")
+
+
+# --- a provisional year (issue 9): the statutory holidays, no make-up days ----------------------
+
+
+def test_a_provisional_calendar_counts_a_year_without_a_schedule_on_its_statutory_holidays() -> None:
+    year = FIRST_UNKNOWN_YEAR
+    calendar = WorkCalendar(provisional=True)
+    assert not calendar.knows(year) and calendar.is_provisional(year)
+    assert not calendar.is_provisional(2026)
+    assert not calendar.is_workday(date(year, 1, 1))  # New Year's Day, from holidays.China
+    assert not calendar.is_workday(date(year, 10, 1))  # National Day
+    # no make-up working days are guessed: every Saturday and Sunday is off
+    day = date(year, 1, 1)
+    while day.year == year:
+        if day.weekday() >= 5:
+            assert not calendar.is_workday(day), day
+        day += timedelta(days=1)
+    start = local(year - 1, 12, 28, 10)
+    assert calendar.provisional_between(start, calendar.add_workdays(start, 30))
+    assert not calendar.provisional_between(local(2026, 3, 2, 10), local(2026, 3, 9, 10))
+
+
+@pytest.mark.skipif(FIRST_UNKNOWN_YEAR != 2027, reason="the dates below are those of 2027")
+def test_the_provisional_2027_has_its_lunar_holidays_and_a_loaded_schedule_replaces_it(
+    tmp_path: Path,
+) -> None:
+    calendar = WorkCalendar(provisional=True)
+    for day in (date(2027, 2, 8), date(2027, 2, 9), date(2027, 2, 10), date(2027, 4, 5), date(2027, 6, 9)):
+        assert not calendar.is_workday(day), day  # 春节, 清明, 端午 computed from the lunar calendar
+    assert calendar.add_workdays(local(2026, 12, 28, 10), 5) == due(2027, 1, 5)
+    assert not calendar.is_workday(date(2027, 2, 6))  # the notice may make it a working day; not guessed
+    calendar.load_schedule(write(tmp_path / "2027.csv", FICTIONAL_2027))
+    assert calendar.knows(2027) and not calendar.is_provisional(2027)
+    assert calendar.is_workday(date(2027, 2, 6))  # the loaded (fictional) make-up day
+    assert calendar.workdays_in(date(2026, 12, 29), date(2027, 1, 5)) == 5

@@ -67,9 +67,33 @@ def _first_unknown_year() -> int:
     return next(y for y in range(2027, 2200) if not WorkCalendar().knows(y))
 
 
-def test_a_dispatch_with_a_deadline_in_a_year_without_a_schedule_changes_nothing(svc, clock, demo_grids):
+def test_a_dispatch_with_a_deadline_in_a_year_without_a_schedule_is_kept_as_provisional(
+    svc, clock, demo_grids
+):
+    # issue 9: such a dispatch is no longer refused; the deadline is stored, marked provisional
     year = _first_unknown_year()
     case = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "atomic-1", "2026-11-29 09:00")
+    deadline = datetime.datetime(year, 1, 5, 18, 0, tzinfo=datetime.UTC)
+    svc.transition(
+        case.id,
+        "dispatch",
+        expected_version=case.row_version,
+        actor="test",
+        department="urban_management",
+        deadline=deadline,
+    )
+    after = svc.store.complaint(case.id)
+    assert (after.state, after.row_version, after.deadline) == ("dispatched", 2, deadline)
+    assert after.deadline_provisional is True
+    assert [e.action for e in svc.store.complaint_events(case.id)] == ["collect", "dispatch"]
+
+
+def test_a_refused_dispatch_on_a_calendar_without_provisional_years_changes_nothing(svc, clock, demo_grids):
+    from complaints.workdays import WorkCalendar
+
+    year = _first_unknown_year()
+    svc.calendar = WorkCalendar()  # the library alone: a year without a schedule is refused
+    case = file_at(svc, demo_grids, grid_of_kind(demo_grids, "urban"), "atomic-1b", "2026-11-29 09:00")
     with pytest.raises(UnknownCalendarYear):
         svc.transition(
             case.id,
