@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from complaints import intake
 from complaints import stats
 from complaints import workflow
 from complaints.catalog import Catalog
+from complaints.catalog import CommunityKind
 from complaints.intake import ComplaintInput
 from complaints.records import Case
 from complaints.records import CaseEvent
@@ -37,6 +39,7 @@ from complaints.workflow import State
 from geo import crs as crs_mod
 from geo.errors import RowError
 from geo.errors import RowErrors
+from geo.geocoders.base import Geocoder
 from geo.lookup import Status
 from geo.tabular import file_sha256
 from geo.timeutil import BEIJING
@@ -59,10 +62,14 @@ from services.errors import Unauthenticated
 from services.errors import Unavailable
 from services.errors import UnsupportedType
 from services.grids import GridService
+from services.grids import Progress
 from services.permissions import Visibility
+from store.base import Store
 from store.complaints_sql import ConcurrentUpdate
 
 Clock = Callable[[], datetime.datetime]
+#: when each grid version was activated, and which: (times, version ids), in time order
+_ActivationLog = tuple[list[datetime.datetime], list[int]]
 PHOTO_TYPES = {
     b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
     b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
@@ -210,12 +217,12 @@ class ImportReport:
 class ComplaintService:
     def __init__(
         self,
-        store,
+        store: Store,
         grids: GridService,
         catalog: Catalog,
         calendar: WorkCalendar,
         *,
-        geocoder=None,
+        geocoder: Geocoder | None = None,
         photo_dir: Path | None = None,
         clock: Clock = utcnow,
         audit: AuditService | None = None,
@@ -239,16 +246,28 @@ class ComplaintService:
         """The grid version in force when the complaint was reported (else the active one)."""
         return self._version_at(when, self._activation_log())
 
+    @overload
+    def place(self, item: ComplaintInput, row: int = 1, errors: None = None) -> Placement: ...
+
+    @overload
+    def place(self, item: ComplaintInput, row: int, errors: list[RowError]) -> Placement | None: ...
+
+    @overload
+    def place(self, item: ComplaintInput, *, errors: list[RowError]) -> Placement | None: ...
+
     def place(
         self, item: ComplaintInput, row: int = 1, errors: list[RowError] | None = None
     ) -> Placement | None:
+        """Where a complaint belongs; without ``errors`` a fault is raised (so a placement is
+        always returned), with them it is appended there and None returned."""
         own = errors is None
-        errors = [] if own else errors
+        if errors is None:
+            errors = []
         version = self._version_for(item.reported_at)
         grid_set = self.grids.grid_set(version)
-        geocode = None
+        geocode: dict[str, Any] | None = None
         if item.lon is not None:
-            lon, lat = (float(v) for v in crs_mod.to_wgs84(item.lon, item.lat, item.coordsys))
+            lon, lat = (float(v) for v in crs_mod.to_wgs84(item.lon, _or_nan(item.lat), item.coordsys))
         else:
             found = self._geocode(item.address or "", row, errors)
             if found is None:
@@ -272,11 +291,13 @@ class ComplaintService:
             return self._fail(own, errors)
         code = str(grid_set.index.codes[match.grid])
         community = grid_set.grid_row(match.grid)["community_code"]
-        kind = grid_set.communities.get(community, {}).get("kind") or "urban"
+        kind = _community_kind(grid_set.communities.get(community, {}).get("kind"))
         group = self.catalog.whistle_groups[kind].code
         return Placement(version, code, community, group, lon, lat, geocode)
 
-    def _geocode(self, address: str, row: int, errors: list[RowError]):
+    def _geocode(
+        self, address: str, row: int, errors: list[RowError]
+    ) -> tuple[float, float, dict[str, Any]] | None:
         if self.geocoder is None:
             errors.append(RowError(row, "address", "no geocoder is configured; give lon/lat"))
             return None
@@ -285,8 +306,8 @@ class ComplaintService:
             # a community spans several grids: its representative point would pick one of them
             errors.append(RowError(row, "address", f"{address!r} names a whole community, not an address"))
             return None
-        if result.status == "matched":
-            best = result.best
+        best = result.best
+        if result.status == "matched" and best is not None:  # a match always names its best
             return (
                 best.lon,
                 best.lat,
@@ -387,6 +408,8 @@ class ComplaintService:
         if not data.get("reported_at"):
             data["reported_at"] = self.now().isoformat()
         item = intake.check(data, catalog=self.catalog, source=source)
+        if item is None:  # without an errors list, check raises its faults rather than return None
+            raise RuntimeError("intake.check returned no complaint and raised no fault")
         existed = self.store.complaint_by_external(item.source, item.external_id) is not None
         case = self.file(item, actor=caller.actor)
         view = self.view(caller, case)
@@ -601,7 +624,7 @@ class ComplaintService:
         actor: str,
         encoding: str | None = None,
         sheet: str | int | None = None,
-        progress=None,
+        progress: Progress | None = None,
     ) -> ImportReport:
         """Import a hotline export: every row checked, placed and stored, or none (RowErrors).
 
@@ -628,6 +651,8 @@ class ComplaintService:
                 rows, events = [], []
                 now = self.now()
                 for item, where in zip(items, placements, strict=True):
+                    if where is None:  # a complaint left unplaced has put its fault in errors
+                        raise RuntimeError("a complaint was left unplaced without a fault")
                     row, event = self._record(item, where, now)
                     event["actor"] = actor
                     rows.append(row)
@@ -643,14 +668,34 @@ class ComplaintService:
             progress("stored", len(result.added), len(result.added))
         return ImportReport(counted["rows"], len(result.added), len(result.skipped), result.import_id)
 
-    def _activation_log(self) -> tuple[list[datetime.datetime], list[int]]:
+    def _activation_log(self) -> _ActivationLog:
         pairs = self.store.activations()
         return [when for when, _ in pairs], [version for _, version in pairs]
 
-    def _version_at(self, when: datetime.datetime, log) -> int:
+    def _version_at(self, when: datetime.datetime, log: _ActivationLog) -> int:
         times, versions = log
         k = bisect.bisect_right(times, when)
         return versions[k - 1] if k else self.grids.active_version_id()
+
+    @overload
+    def place_many(
+        self,
+        items: Sequence[ComplaintInput],
+        *,
+        rows: Sequence[int] | None = None,
+        errors: None = None,
+        log: _ActivationLog | None = None,
+    ) -> list[Placement]: ...
+
+    @overload
+    def place_many(
+        self,
+        items: Sequence[ComplaintInput],
+        *,
+        rows: Sequence[int] | None = None,
+        errors: list[RowError],
+        log: _ActivationLog | None = None,
+    ) -> list[Placement | None]: ...
 
     def place_many(
         self,
@@ -658,15 +703,16 @@ class ComplaintService:
         *,
         rows: Sequence[int] | None = None,
         errors: list[RowError] | None = None,
-        log=None,
-    ) -> list[Placement | None]:
+        log: _ActivationLog | None = None,
+    ) -> Sequence[Placement | None]:
         """Placement for many complaints: vectorised for points, one by one for addresses.
 
         Faults go to ``errors`` when given (else they are raised); ``rows`` are the file's row
         numbers for the messages.
         """
         own = errors is None
-        errors = [] if own else errors
+        if errors is None:
+            errors = []
         rows = list(rows) if rows is not None else list(range(1, len(items) + 1))
         log = log or self._activation_log()
         out: list[Placement | None] = [None] * len(items)
@@ -982,19 +1028,34 @@ class ComplaintService:
 
     # --- re-aggregation ---------------------------------------------------------------------
 
-    def reaggregate(self, version_id: int, progress=None) -> int:
+    def reaggregate(self, version_id: int, progress: Progress | None = None) -> int:
         """Map every complaint onto another grid version for analysis; records stay as filed."""
         frame = self.store.complaints_frame(["id", "lon", "lat"])
         frame = frame.dropna(subset=["lon", "lat"])
         grid_set, match, _, _ = self.grids.locate_many(
             frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), version=version_id, annotate=False
         )
-        codes = np.append(grid_set.index.codes, None)[match.grid]
+        # position -1 (no grid) reads the trailing None; np.append(codes, None) did the same
+        codes = np.concatenate([np.ravel(grid_set.index.codes), np.array([None], dtype=object)])[match.grid]
         pairs = list(zip(frame["id"].astype(int).tolist(), codes.tolist(), strict=True))
         count = self.store.put_regrid(version_id, pairs)
         if progress:
             progress("reaggregated", count, count)
         return count
+
+
+def _or_nan(value: float | None) -> float:
+    """A coordinate, NaN where missing (as ``to_wgs84`` reads None: such a point is in no grid)."""
+    return float("nan") if value is None else value
+
+
+def _community_kind(kind: object) -> CommunityKind:
+    """A community's kind as the catalog's whistle groups are keyed (unset: urban)."""
+    if not kind or kind == "urban":
+        return "urban"
+    if kind == "rural":
+        return "rural"
+    raise KeyError(kind)  # as the whistle-group lookup did for an unknown kind
 
 
 def event_row(event: workflow.Event) -> dict:
@@ -1014,7 +1075,11 @@ def event_row(event: workflow.Event) -> dict:
 
 
 def store_generated(
-    service: ComplaintService, generated: Sequence, *, progress=None, batch: int = 10_000
+    service: ComplaintService,
+    generated: Sequence[Any],
+    *,
+    progress: Progress | None = None,
+    batch: int = 10_000,
 ) -> tuple[int, int]:
     """Store generated complaints (``complaints.demo``) with their histories; safe to re-run."""
     added = skipped = 0
@@ -1082,7 +1147,7 @@ def _calendar_stamp(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[Any, Any, 
     return tuple((row["day"], row["kind"], row["name"]) for row in rows)
 
 
-def stored_calendar(store) -> WorkCalendar:
+def stored_calendar(store: Store) -> WorkCalendar:
     """The working-day calendar: the library's years plus schedules loaded into the store, and
     provisional years (``complaints.workdays.provisional_schedule``) for the others."""
     return calendar_from_days(store.calendar_days())
