@@ -261,7 +261,9 @@ def test_a_planner_cannot_act_on_a_complaint(people, demo_grids):
     assert response.status_code == 403 and svc.store.complaint(row.id).row_version == 1
 
 
-def test_a_dispatch_in_a_year_without_a_calendar_is_shown_not_a_server_error(people, demo_grids):
+def test_a_dispatch_in_a_year_without_a_calendar_is_done_with_a_provisional_deadline(people, demo_grids):
+    # issue 9: it was refused (422 with "no working-day calendar for 2027"); now it is done and
+    # the deadline shown as provisional (暂定)
     year = next(y for y in range(2027, 2200) if not people.extensions["redgrid"].cases.calendar.knows(y))
     clock = Clock(f"{year}-03-01T09:00:00+08:00")
     svc = install(people, clock)
@@ -272,11 +274,12 @@ def test_a_dispatch_in_a_year_without_a_calendar_is_shown_not_a_server_error(peo
     response = client.post(
         f"/complaints/{row.id}", data={"csrf_token": token, "version": "1", "action": "dispatch"}
     )
-    assert (response.status_code, response.mimetype) == (422, "text/html")  # the page, with the reason
-    assert f'<div class="error" role="alert">no working-day calendar for {year}: load' in response.get_data(
-        as_text=True
-    )
-    assert svc.store.complaint(row.id).state == "collected"
+    assert response.status_code == 302
+    after = svc.store.complaint(row.id)
+    assert (after.state, after.deadline_provisional) == ("dispatched", True)
+    due = after.deadline.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    page = client.get(f"/complaints/{row.id}").get_data(as_text=True)
+    assert f"{due}（剩余 3 个工作日，暂定）" in page  # noise: 3 working days
 
 
 # --- what each visitor sees -----------------------------------------------------------------------

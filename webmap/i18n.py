@@ -55,6 +55,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overdue": ("已超期", "Overdue"),
     "due_soon": ("即将到期", "Due soon"),
     "on_time": ("期限内", "On time"),
+    "deadline_left": ("剩余 {n} 个工作日", "{n} working days left"),
+    "deadline_left_one": ("剩余 1 个工作日", "1 working day left"),
+    "deadline_left_under_one": ("剩余不足 1 个工作日", "less than a working day left"),
+    "deadline_due_today": ("今日到期", "due today"),
+    "deadline_overdue_days": ("已超期 {n} 天", "{n} days overdue"),
+    "deadline_overdue_one": ("已超期 1 天", "1 day overdue"),
+    "deadline_overdue_today": ("已超期", "overdue"),
+    "deadline_provisional": ("暂定", "provisional"),
+    "deadline_provisional_hint": (
+        "按法定节假日暂定：当年放假安排公布并载入后重新计算",
+        "Counted on the statutory holidays alone: recomputed once the year's official schedule is loaded",
+    ),
     "filed": ("诉求已登记", "Complaint filed"),
     "conflict": (
         "该诉求已被他人修改，请刷新后重试",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any
 
 from flask import abort
 from flask import flash
@@ -15,22 +16,112 @@ from flask import url_for
 from complaints import intake
 from complaints import workflow
 from complaints.errors import ComplaintsError
+from complaints.workdays import WorkCalendar
+from complaints.workflow import DeadlineStatus
 from geo.crs import COORDSYS_NAMES
 from geo.errors import GeoError
 from geo.errors import RowErrors
 from geo.timeutil import BEIJING
+from geo.timeutil import to_beijing
 from services.callers import WRITE
+from services.cases import CaseView
 from services.errors import Conflict
 from services.errors import DomainError
 from services.errors import NotFound
 from services.permissions import allowed_actions
 from services.shapes import case_json
 from webmap import auth
+from webmap.i18n import LANGS
+from webmap.i18n import STRINGS
+from webmap.i18n import lang
 from webmap.i18n import t
 from webmap.pages import bp
 from webmap.users import role_required
 
 PAGE_SIZE = 50
+#: beyond this many days ahead the working days left are not counted (a legacy deadline years away)
+_COUNTED_AHEAD_DAYS = 400
+
+
+def beijing_text(value: datetime.datetime | None) -> str:
+    """A time as people here read it: Beijing time, ``YYYY-MM-DD HH:MM`` ('' for none)."""
+    return "" if value is None else to_beijing(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _say(key: str, language: str, **values: object) -> str:
+    text = STRINGS[key][LANGS.index(language)]
+    return text.format(**values) if values else text
+
+
+def time_left(
+    deadline: datetime.datetime, now: datetime.datetime, calendar: WorkCalendar, language: str = "zh"
+) -> str | None:
+    """What is left before ``deadline`` in working time: 剩余 N 个工作日 (the working days after
+    today up to the due day, so a fresh 3-working-day dispatch reads 剩余 3 个工作日), 今日到期,
+    or 已超期 N 天 (calendar days past the due day). None when it cannot be counted."""
+    today, due = to_beijing(now).date(), to_beijing(deadline).date()
+    if now > deadline:
+        days = (today - due).days
+        if days <= 0:
+            return _say("deadline_overdue_today", language)
+        return _say("deadline_overdue_one" if days == 1 else "deadline_overdue_days", language, n=days)
+    if due == today:
+        return _say("deadline_due_today", language)
+    if (due - today).days > _COUNTED_AHEAD_DAYS:
+        return None
+    try:
+        left = calendar.workdays_in(today + datetime.timedelta(days=1), due)
+    except (ComplaintsError, ValueError, OverflowError):  # a year nobody can count: shown without
+        return None
+    if left == 0:
+        return _say("deadline_left_under_one", language)
+    return _say("deadline_left_one" if left == 1 else "deadline_left", language, n=left)
+
+
+def deadline_text(
+    deadline: datetime.datetime | None,
+    now: datetime.datetime,
+    calendar: WorkCalendar,
+    *,
+    language: str = "zh",
+    running: bool = True,
+    provisional: bool = False,
+) -> str:
+    """A deadline as a person reads it: Beijing date and time, then, while it runs, the working
+    time left, and 暂定 / provisional when it was counted without the year's official schedule.
+
+    ``2027-01-05 23:59（剩余 5 个工作日，暂定）`` / ``2027-01-05 23:59 (5 working days left, provisional)``.
+    Never raises: a deadline must not break a page.
+    """
+    if deadline is None:
+        return ""
+    notes = [time_left(deadline, now, calendar, language)] if running else []
+    if provisional:
+        notes.append(_say("deadline_provisional", language))
+    shown = [n for n in notes if n]
+    if not shown:
+        return beijing_text(deadline)
+    if language == "zh":
+        return f"{beijing_text(deadline)}（{'，'.join(shown)}）"
+    return f"{beijing_text(deadline)} ({', '.join(shown)})"
+
+
+def _shown(view: CaseView, body: dict[str, Any], now: datetime.datetime, calendar: WorkCalendar) -> dict:
+    """``case_json`` for a page: its times in Beijing time and the deadline with the time left."""
+    c = view.case
+    body["reported_at_text"] = beijing_text(c.reported_at)
+    body["deadline_provisional"] = bool(c.deadline_provisional)
+    body["deadline_text"] = deadline_text(
+        c.deadline,
+        now,
+        calendar,
+        language=lang(),
+        running=view.deadline_status is not DeadlineStatus.NONE,
+        provisional=bool(c.deadline_provisional),
+    )
+    for event, shown in zip(view.events or [], body.get("events") or [], strict=False):
+        shown["at_text"] = beijing_text(event.at)
+    return body
 
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
@@ -92,7 +183,8 @@ def complaint_list():
     }
     page = max(int(request.args["page"]) if request.args.get("page", "").isdigit() else 1, 1)
     found = cases.list_cases(auth.caller(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    items = [case_json(v, cases.catalog) for v in found.items]
+    now, calendar = cases.now(), cases.calendar
+    items = [_shown(v, case_json(v, cases.catalog), now, calendar) for v in found.items]
     return render_template(
         "complaints.html",
         items=items,
@@ -143,7 +235,7 @@ def complaint(complaint_id: int):
     allowed = [a for a in workflow.TRANSITIONS[workflow.State(view.case.state)] if a in mine]
     return render_template(
         "complaint.html",
-        c=case_json(view, cases.catalog),
+        c=_shown(view, case_json(view, cases.catalog), cases.now(), cases.calendar),
         allowed=allowed,
         error=error,
         catalog=cases.catalog,
