@@ -28,6 +28,7 @@ from geo.aggregate import classify
 from geo.heat import M_PER_DEG
 from geo.heat import monthly_heat
 from geo.heat import weighted_points
+from geo.hotspots import EMERGING_CLASSES
 from geo.hotspots import gi_star
 from geo.lookup import GridIndex
 from services import planner
@@ -712,3 +713,135 @@ def test_dates_given_the_wrong_way_round_are_swapped_and_named():
     assert filters.since == datetime.date(2025, 6, 1) and filters.until == datetime.date(2025, 8, 31)
     assert filters.categories == ("noise",) and filters.states == ("closed",)
     assert any("until=2025-06-01" in p for p in problems) and "category=bogus" in problems
+
+
+# --------------------------------------------------------------------------- hot spots that do not mislead (issue 10)
+
+
+def lone_hot_grid_counts(n: int = 11, seed: int = 0) -> tuple[np.ndarray, int, list[int]]:
+    """One busy grid in the middle, its eight neighbours without a complaint, a quiet town around."""
+    counts = np.random.default_rng(seed).poisson(1, n * n)
+    centre = cell_of(n, n // 2, n // 2)
+    ring = [cell_of(n, r, c) for r in range(n // 2 - 1, n // 2 + 2) for c in range(n // 2 - 1, n // 2 + 2)]
+    ring.remove(centre)
+    counts[ring] = 0
+    counts[centre] = 80
+    return counts, centre, ring
+
+
+@pytest.fixture(scope="module")
+def lone_analysis():
+    grid_set = lattice_set(11)
+    counts, centre, ring = lone_hot_grid_counts()
+    frame = complaints_in(grid_set, counts)
+    return grid_set, counts, centre, ring, planner.analyse(grid_set, frame, permutations=99)
+
+
+def test_empty_grids_next_to_a_hot_grid_are_not_presented_as_hot_on_their_own(lone_analysis):
+    grid_set, _counts, centre, ring, a = lone_analysis
+    # the statistic itself flags the empty ring (the window holds the busy centre) ...
+    assert (a.gi["gi_bin"].iloc[ring] > 0).all()
+    assert a.gi["spot"].iat[centre] == "hot"
+    # ... but nothing on the page presents it as hot: popup, layer colour, tooltip, legend, table
+    assert (a.gi["spot"].iloc[ring] == "hot_nearby").all()
+    popups = planner_map.grid_popups(a, grid_set, tr=tr, category_names={})
+    for i in ring:
+        gi_cell = re.search(r"<tr><th>Gi\*（含邻近网格）</th><td>(.*?)</td></tr>", popups[i]).group(1)
+        assert "邻近热点" in gi_cell and "本网格 0 件" in gi_cell
+        assert "gi-hot" not in gi_cell and not re.search(r">热点", gi_cell)
+        assert "热点簇" in popups[i] and "#1：9 个网格，共 80 件" in popups[i]
+    centre_cell = re.search(r"<tr><th>Gi\*（含邻近网格）</th><td>(.*?)</td></tr>", popups[centre]).group(1)
+    assert ">热点 " in centre_cell and "gi-hot" in centre_cell and "本网格 80 件" in centre_cell
+    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, [None] * 121, [""] * 121)
+    _, polygons = hotspots.hotspot_layer(data, a.gi, name="Gi*", tips=[""] * 121)
+    assert all(polygons.fills[i] == hotspots.NEAR_HOT_COLOR for i in ring)
+    assert polygons.fills[centre] in (hotspots.GI_COLORS[2], hotspots.GI_COLORS[3])
+    legend = {label.split(" (")[0]: label for _, label in hotspots.hotspot_legend_entries(a.gi, tr)}
+    assert legend["邻近热点：本网格自身不高"].endswith("(8)")
+    table = planner.grid_table(a, grid_set, {})
+    assert table["gi_spot"].iloc[ring].eq("hot_nearby").all()
+    assert table["gi_spot_label"].iloc[ring].str.startswith("邻近热点").all()
+    assert table["hot_cluster"].iloc[[centre, *ring]].eq(1).all()
+    assert table["hot_cluster_size"].iat[centre] == 9 and table["hot_cluster_total"].iat[centre] == 80
+    # the map's legend note says what the flag means
+    html = planner_map.build_map(a, grid_set, tr=tr, category_names={}, layer="hotspots").get_root().render()
+    assert "热点（含邻近网格）" in html and "邻近热点" in html
+
+
+def test_two_hot_blocks_are_two_clusters_in_the_analysis():
+    n = 11
+    grid_set = lattice_set(n)
+    counts = np.random.default_rng(2).poisson(2, n * n)
+    first = [cell_of(n, r, c) for r in (1, 2, 3) for c in (1, 2, 3)]
+    second = [cell_of(n, r, c) for r in (7, 8, 9) for c in (7, 8, 9)]
+    counts[first] = 35
+    counts[second] = 40
+    a = planner.analyse(grid_set, complaints_in(grid_set, counts), permutations=0)
+    assert a.gi.attrs["n_clusters"] == 2
+    assert set(a.gi["cluster"].iloc[second]) - {0} == {1} and set(a.gi["cluster"].iloc[first]) - {0} == {2}
+    assert a.gi["cluster"].iat[cell_of(n, 8, 8)] == 1 and a.gi["cluster"].iat[cell_of(n, 2, 2)] == 2
+    assert (a.gi["cluster"] > 0).sum() == (a.gi["gi_bin"] > 0).sum()
+
+
+def test_rate_map_and_rate_gi_use_empirical_bayes_rates():
+    n = 9
+    grid_set = lattice_set(n)
+    population = np.full(n * n, 2000.0)
+    small = cell_of(n, 0, 0)
+    population[small] = 15.0  # 15 residents, 2 complaints: a raw rate of 133 ‰
+    grid_set.grids["population"] = population
+    counts = np.random.default_rng(3).poisson(6, n * n)
+    counts[small] = 2
+    a = planner.analyse(grid_set, complaints_in(grid_set, counts), permutations=0)
+    raw = a.rates[small]
+    assert raw == pytest.approx(2000 / 15)
+    town = counts.sum() * 1000 / population.sum()
+    assert abs(a.eb_rates[small] - town) < abs(raw - town) / 10
+    np.testing.assert_allclose(a.gi["value"], a.eb_rates)
+    assert a.gi.attrs["smoothed"]
+    assert a.rate_classes.classes[small] < 4  # no longer the top class on two complaints
+
+
+def test_local_moran_and_emerging_layers_are_drawn_with_legends(hot_analysis):
+    grid_set, _, _, a = hot_analysis
+    assert a.lisa["lisa"].iat[cell_of(9, 4, 4)] == "HH"
+    assert a.emerging is not None and a.emerging.attrs["months"] == 12
+    assert a.emerging["emerging"].iat[cell_of(9, 4, 4)].endswith("_hot")
+    data = choropleth.GridData(grid_set.index.geoms, grid_set.index.codes, [None] * 81, [""] * 81)
+    _, polygons = hotspots.moran_layer(data, a.lisa, name="LISA", tips=[""] * 81)
+    assert polygons.fills[cell_of(9, 4, 4)] == hotspots.LISA_COLORS["HH"]
+    _, polygons = hotspots.emerging_layer(data, a.emerging, 81, name="EHSA", tips=[""] * 81)
+    assert (
+        polygons.fills[cell_of(9, 4, 4)]
+        == hotspots.EMERGING_COLORS[a.emerging["emerging"].iat[cell_of(9, 4, 4)]]
+    )
+    html = planner_map.build_map(a, grid_set, tr=tr, category_names={}, layer="emerging").get_root().render()
+    assert "时空热点趋势" in html and "ArcGIS" in html and "局部空间自相关" in html
+    popups = planner_map.grid_popups(a, grid_set, tr=tr, category_names={})
+    assert "高-高" in popups[cell_of(9, 4, 4)] and "时空趋势" in popups[cell_of(9, 4, 4)]
+    table = planner.grid_table(a, grid_set, {})
+    assert table["lisa"].iat[cell_of(9, 4, 4)] == "HH"
+    assert table["emerging"].iat[cell_of(9, 4, 4)] == a.emerging["emerging"].iat[cell_of(9, 4, 4)]
+    assert set(hotspots.EMERGING_COLORS) == set(EMERGING_CLASSES)
+    for code in EMERGING_CLASSES:
+        assert f"pl_emerging_{code}" in STRINGS
+
+
+def test_top_grids_table_is_sortable_by_count_rate_and_z_without_inline_script(client):
+    html = client.get("/planner").get_data(as_text=True)
+    table = re.search(r'<table class="list pl-top-grids" id="pl-top-grids">(.*?)</table>', html, re.S).group(
+        1
+    )
+    assert set(re.findall(r'<th data-sort="(\w+)"', table)) == {"count", "rate", "z", "cluster"}
+    rows = re.findall(r"<tr data-i=[^>]*>", table)
+    assert len(rows) >= 10
+    assert all(re.search(r'data-count="\d+"', r) and 'data-z="' in r and 'data-rate="' in r for r in rows)
+    assert "含邻近网格" in table
+    assert '<script src="/static/js/planner-table.js"></script>' in html
+    inline = re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)([^>]*)>", html)
+    assert all("nonce=" in attrs for attrs in inline)  # the only inline script is folium's, nonced
+    with client.get("/static/js/planner-table.js") as script:
+        assert script.status_code == 200 and b"data-sort" in script.data
+    csv = read_csv(client.get("/planner/export.csv"))
+    for column in ("gi_spot", "gi_spot_label", "hot_cluster", "rate_eb_per_1000", "lisa", "emerging"):
+        assert column in csv.columns, column

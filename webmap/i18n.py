@@ -280,6 +280,82 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pl_gi_note": ("Queen 邻接，FDR 校正；对象：{value}", "Queen contiguity, FDR-corrected; on {value}"),
     "pl_gi_value_rate": ("每千人诉求率", "complaints per 1,000 residents"),
     "pl_gi_value_count": ("诉求数", "complaint counts"),
+    # issue 10, item 6: hot spots that do not mislead
+    "pl_gi_hot_nearby": ("邻近热点 {conf}", "Next to a hot spot {conf}"),
+    "pl_gi_cold_nearby": ("邻近冷点 {conf}", "Next to a cold spot {conf}"),
+    "pl_gi_window": ("Gi*（含邻近网格）", "Gi* (neighbours included)"),
+    "pl_gi_own": ("本网格 {n} 件", "{n} in this grid"),
+    "pl_gi_flag_note": (
+        "Gi* 检验的是“本网格＋相邻网格”的窗口，标记为“热点（含邻近网格）”。"
+        "“热点”：窗口显著偏高，且本网格自身诉求不少于 {min_own} 件、高于全镇平均；"
+        "“邻近热点”：窗口显著偏高，但本网格自身诉求为 0 或不高于平均，只因邻近网格而显著，"
+        "不单独视为热点。相连的热点网格合为一个热点簇。",
+        "Gi* tests a window, the grid and its neighbours: the flag means “hot, neighbours included”. "
+        "“Hot spot”: the window is significantly high and the grid itself has at least {min_own} "
+        "complaint(s), above the town's mean; “next to a hot spot”: the window is significantly high "
+        "but the grid's own count is zero or not above the mean, significant only through its "
+        "neighbours, not a hot spot on its own. Touching hot grids form one hot cluster.",
+    ),
+    "pl_gi_nearby_legend": ("邻近热点：本网格自身不高", "Next to a hot spot: own count not high"),
+    "pl_gi_cold_nearby_legend": ("邻近冷点：本网格自身不低", "Next to a cold spot: own count not low"),
+    "pl_cluster": ("热点簇", "Hot cluster"),
+    "pl_cluster_value": ("#{id}：{size} 个网格，共 {total} 件", "#{id}: {size} grids, {total} complaints"),
+    "pl_clusters": ("热点簇", "Hot clusters"),
+    "pl_eb_rate": ("每千人诉求（平滑）", "Per 1,000 (smoothed)"),
+    "pl_rate_eb_note": (
+        "经验贝叶斯平滑：人口少的网格向全镇平均收缩；Fisher–Jenks 自然断点，5 级",
+        "Empirical Bayes smoothed: small populations are pulled towards the town's rate; "
+        "Fisher–Jenks natural breaks, 5 classes",
+    ),
+    "pl_gi_value_rate_eb": (
+        "每千人诉求率（经验贝叶斯平滑）",
+        "complaints per 1,000 residents (empirical Bayes smoothed)",
+    ),
+    "pl_layer_moran": ("局部 Moran 指数", "Local Moran (LISA)"),
+    "pl_legend_moran": ("局部空间自相关（LISA）", "Local spatial autocorrelation (LISA)"),
+    "pl_lisa": ("LISA", "LISA"),
+    "pl_lisa_HH": ("高-高：高值被高值包围", "High-high: high among high"),
+    "pl_lisa_LL": ("低-低：低值被低值包围", "Low-low: low among low"),
+    "pl_lisa_HL": ("高-低：高值孤立", "High-low: a high outlier"),
+    "pl_lisa_LH": ("低-高：低值被高值包围", "Low-high: low among high"),
+    "pl_lisa_ns": ("不显著", "Not significant"),
+    "pl_lisa_note": (
+        "Queen 邻接、行标准化，置换检验，FDR 校正（α = 0.05）；对象：{value}",
+        "Queen contiguity, row-standardised, permutation z, FDR-corrected (α = 0.05); on {value}",
+    ),
+    "pl_layer_emerging": ("时空热点趋势", "Emerging hot spots"),
+    "pl_legend_emerging": ("时空热点趋势（逐月 Gi*）", "Emerging hot spots (monthly Gi*)"),
+    "pl_emerging": ("时空趋势", "Emerging"),
+    "pl_emerging_note": (
+        "{months} 个完整月份的逐月 Gi*（同月 Queen 邻接及上一月，FDR 校正），"
+        "z 值序列做 Mann-Kendall 检验，分类依 ArcGIS 时空热点分析。",
+        "Gi* per complete month ({months}; Queen neighbours in the same and the previous month, "
+        "FDR-corrected), Mann-Kendall on each grid's z series, classes as in ArcGIS's Emerging "
+        "Hot Spot Analysis.",
+    ),
+    "pl_emerging_short": ("完整月份不足，未分析", "Too few complete months to analyse"),
+    "pl_emerging_new_hot": ("新增热点", "New hot spot"),
+    "pl_emerging_consecutive_hot": ("连续热点", "Consecutive hot spot"),
+    "pl_emerging_intensifying_hot": ("加剧热点", "Intensifying hot spot"),
+    "pl_emerging_persistent_hot": ("持续热点", "Persistent hot spot"),
+    "pl_emerging_diminishing_hot": ("减弱热点", "Diminishing hot spot"),
+    "pl_emerging_sporadic_hot": ("零星热点", "Sporadic hot spot"),
+    "pl_emerging_oscillating_hot": ("振荡热点", "Oscillating hot spot"),
+    "pl_emerging_historical_hot": ("历史热点", "Historical hot spot"),
+    "pl_emerging_new_cold": ("新增冷点", "New cold spot"),
+    "pl_emerging_consecutive_cold": ("连续冷点", "Consecutive cold spot"),
+    "pl_emerging_intensifying_cold": ("加剧冷点", "Intensifying cold spot"),
+    "pl_emerging_persistent_cold": ("持续冷点", "Persistent cold spot"),
+    "pl_emerging_diminishing_cold": ("减弱冷点", "Diminishing cold spot"),
+    "pl_emerging_sporadic_cold": ("零星冷点", "Sporadic cold spot"),
+    "pl_emerging_oscillating_cold": ("振荡冷点", "Oscillating cold spot"),
+    "pl_emerging_historical_cold": ("历史冷点", "Historical cold spot"),
+    "pl_emerging_no_pattern": ("无模式", "No pattern"),
+    "pl_sort_hint": ("点击列标题排序", "Click a column heading to sort"),
+    "pl_top_grids_z": (
+        "诉求最多及 Gi* z 值最高的网格",
+        "Grids with most complaints or highest Gi* z",
+    ),
     "error_400": ("请求有误", "Bad request"),
     "error_401": ("请先登录", "Please log in"),
     "error_403": ("无权访问", "Not allowed"),

@@ -101,23 +101,8 @@ def page():
     catalog = services().cases.catalog
     a = ctx.analysis
     names = category_names()
-    order = np.argsort(-a.counts, kind="stable")[:10]
-    top_grids = [
-        {
-            "i": int(i),
-            "code": ctx.grid_set.index.codes[i],
-            "name": ctx.grid_set.grids["name"].iat[i],
-            "count": int(a.counts[i]),
-            "rate": None if not np.isfinite(a.rates[i]) else float(a.rates[i]),
-            "gi_bin": int(a.gi["gi_bin"].iat[i]),
-            "gi": hotspots.gi_bin_label(int(a.gi["gi_bin"].iat[i]), t)
-            if a.gi["status"].iat[i] == "tested"
-            else t("pl_gi_untested"),
-        }
-        for i in order
-        if a.counts[i] > 0
-    ]
-    bins = a.gi["gi_bin"].to_numpy()
+    top_grids = _top_grids(ctx)
+    spots = a.gi["spot"].to_numpy(dtype=object)
     query = ctx.filters.query()
     return render_template(
         "planner.html",
@@ -133,14 +118,58 @@ def page():
         category_names=names,
         states=[s.value for s in workflow.State],
         channels=list(intake.CHANNELS),
-        hot=int((bins > 0).sum()),
-        cold=int((bins < 0).sum()),
+        hot=int((spots == "hot").sum()),
+        cold=int((spots == "cold").sum()),
+        hot_nearby=int((spots == "hot_nearby").sum()),
+        clusters=int(a.gi.attrs.get("n_clusters", 0)),
+        gi_flag_note=t("pl_gi_flag_note", min_own=a.gi.attrs.get("min_own", 1)),
         version=ctx.grid_set.version,
         export_csv=url_for("planner.export", fmt="csv") + _qs(query),
         export_geojson=url_for("planner.export", fmt="geojson") + _qs(query),
         export_html=url_for("planner.export", fmt="html") + _qs([*query, ("layer", layer)]),
         static_root=request.url_root.rstrip("/") + current_app.static_url_path + "/",
     )
+
+
+TOP_GRIDS = 10
+
+
+def _top_grids(ctx: PlannerView) -> list[dict]:
+    """The side table: the busiest grids and those with the highest Gi* z, each once (sortable on the page).
+
+    Every row carries the grid's own count beside its Gi* verdict, worded as presented
+    (热点 or 邻近热点, ``geo.hotspots``), and the hot cluster it belongs to.
+    """
+    a = ctx.analysis
+    gi = a.gi
+    z = gi["z"].to_numpy(dtype=float)
+    by_count = [int(i) for i in np.argsort(-a.counts, kind="stable")[:TOP_GRIDS] if a.counts[i] > 0]
+    ranked_z = np.where(np.isfinite(z), z, -np.inf)
+    by_z = [
+        int(i) for i in np.argsort(-ranked_z, kind="stable")[:TOP_GRIDS] if np.isfinite(z[i]) and z[i] > 0
+    ]
+    chosen = list(dict.fromkeys(by_count + by_z))
+    rows = []
+    for i in chosen:
+        spot = str(gi["spot"].iat[i])
+        rate = a.eb_rates[i]
+        rows.append(
+            {
+                "i": i,
+                "code": ctx.grid_set.index.codes[i],
+                "name": ctx.grid_set.grids["name"].iat[i],
+                "count": int(a.counts[i]),
+                "rate": None if not np.isfinite(rate) else float(rate),
+                "z": None if not np.isfinite(z[i]) else float(z[i]),
+                "gi_bin": int(gi["gi_bin"].iat[i]),
+                "spot": spot,
+                "css": hotspots.spot_css(spot),
+                "gi": hotspots.spot_label(spot, int(gi["gi_bin"].iat[i]), t),
+                "cluster": int(gi["cluster"].iat[i]),
+                "cluster_label": hotspots.cluster_label(gi, i, t),
+            }
+        )
+    return rows
 
 
 def _qs(pairs: list[tuple[str, str]]) -> str:

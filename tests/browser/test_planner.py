@@ -27,6 +27,8 @@ LAYERS = [
     ("animation", "逐月动画"),
     ("rates", "每千人诉求率"),
     ("hotspots", "热点分析 Gi*"),
+    ("moran", "局部 Moran 指数"),
+    ("emerging", "时空热点趋势"),
     ("h3", "H3 六边形"),
     ("counts", "网格诉求数"),
 ]
@@ -122,7 +124,7 @@ def test_dispatcher_reaches_the_planner_from_the_nav(page):
     DispatcherPage(page).go_to("nav_planner")
     planner = PlannerPage(page)
     planner.wait_for_map(layer="counts")
-    assert planner.layer_radios().count() == 6
+    assert planner.layer_radios().count() == 8
     assert_clean(page)
 
 

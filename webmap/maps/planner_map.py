@@ -1,4 +1,9 @@
-"""The planner's folium map: six switchable layers over one analysis, outlines and legends."""
+"""The planner's folium map: eight switchable layers over one analysis, outlines and legends.
+
+The hot-spot layers are three views of one question: Gi* (``hotspots``, grids hot on
+their own apart from grids only next to hot ones), Local Moran's I (``moran``) and the
+emerging hot spots over the complete months (``emerging``).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,10 @@ from webmap.maps import choropleth
 from webmap.maps import heatmap
 from webmap.maps import hotspots
 from webmap.maps import popups
+from webmap.maps.base import text
 from webmap.maps.legend import Legend
 
-LAYERS = ("heat", "animation", "counts", "rates", "hotspots", "h3")
+LAYERS = ("heat", "animation", "counts", "rates", "hotspots", "moran", "emerging", "h3")
 DEFAULT_LAYER = "counts"
 
 
@@ -47,7 +53,7 @@ def build_map(
     title: str | None = None,
     note: str | None = None,
 ) -> folium.Map:
-    """The planner's folium map: six switchable layers (one shown at a time), outlines, legends."""
+    """The planner's folium map: eight switchable layers (one shown at a time), outlines, legends."""
     if layer not in LAYERS:
         raise ValueError(f"layer={layer!r}; expected one of {', '.join(LAYERS)}")
     m = maps.base_map(grid_set.index.bounds, tiles=tiles, tianditu_key=tianditu_key)
@@ -88,7 +94,10 @@ def build_map(
         show=layer == "counts",
     )
     m.add_child(counts_group)
-    rate_tips = ["–" if not np.isfinite(r) else f"{r:.1f}‰" for r in analysis.rates.tolist()]
+    rate_tips = [
+        "–" if not np.isfinite(e) else f"{e:.1f}‰ ({tr('pl_eb_rate')}) · {r:.1f}‰"
+        for e, r in zip(analysis.eb_rates.tolist(), analysis.rates.tolist(), strict=True)
+    ]
     rates_group, _ = choropleth.class_layer(
         data,
         analysis.rate_classes,
@@ -99,13 +108,29 @@ def build_map(
     )
     m.add_child(rates_group)
     gi_tips = [
-        hotspots.gi_bin_label(int(b), tr) if s == "tested" else tr("pl_gi_untested")
-        for b, s in zip(analysis.gi["gi_bin"], analysis.gi["status"], strict=True)
+        f"{hotspots.spot_label(s, int(b), tr)} · {tr('pl_gi_own', n=f'{int(c):,}')}"
+        for s, b, c in zip(analysis.gi["spot"], analysis.gi["gi_bin"], analysis.counts.tolist(), strict=True)
     ]
     hot_group, _ = hotspots.hotspot_layer(
         data, analysis.gi, name=tr("pl_layer_hotspots"), tips=gi_tips, show=layer == "hotspots"
     )
     m.add_child(hot_group)
+    lisa_tips = [tr("pl_lisa_" + c) for c in analysis.lisa["lisa"]]
+    moran_group, _ = hotspots.moran_layer(
+        data, analysis.lisa, name=tr("pl_layer_moran"), tips=lisa_tips, show=layer == "moran"
+    )
+    m.add_child(moran_group)
+    n_grids = len(analysis.counts)
+    emerging_tips = [hotspots.emerging_label(analysis.emerging, i, tr) for i in range(n_grids)]
+    emerging_group, _ = hotspots.emerging_layer(
+        data,
+        analysis.emerging,
+        n_grids,
+        name=tr("pl_layer_emerging"),
+        tips=emerging_tips,
+        show=layer == "emerging",
+    )
+    m.add_child(emerging_group)
 
     hexes = analysis.hexes
     if tiles == "amap" and len(hexes):
@@ -162,7 +187,7 @@ def build_map(
             choropleth.class_legend_entries(
                 analysis.rate_classes, choropleth.RATE_COLORS, tr("pl_no_population")
             ),
-            note=tr("pl_fisher_jenks"),
+            note=tr("pl_rate_eb_note"),
         )
     )
     m.add_child(
@@ -171,7 +196,30 @@ def build_map(
             "hotspots",
             tr("pl_legend_hotspots"),
             hotspots.hotspot_legend_entries(analysis.gi, tr),
-            note=tr("pl_gi_note", value=tr("pl_gi_value_" + analysis.gi.attrs["value"])),
+            note=tr("pl_gi_note", value=_value_name(analysis, tr))
+            + " "
+            + tr("pl_gi_flag_note", min_own=analysis.gi.attrs.get("min_own", 1)),
+        )
+    )
+    m.add_child(
+        Legend(
+            moran_group,
+            "moran",
+            tr("pl_legend_moran"),
+            hotspots.moran_legend_entries(analysis.lisa, tr),
+            note=tr("pl_lisa_note", value=_value_name(analysis, tr)),
+        )
+    )
+    months = int(analysis.emerging.attrs["months"]) if analysis.emerging is not None else 0
+    m.add_child(
+        Legend(
+            emerging_group,
+            "emerging",
+            tr("pl_legend_emerging"),
+            hotspots.emerging_legend_entries(analysis.emerging, n_grids, tr),
+            note=tr("pl_emerging_note", months=months)
+            if analysis.emerging is not None
+            else tr("pl_emerging_short"),
         )
     )
     m.add_child(
@@ -188,6 +236,13 @@ def build_map(
         m.get_root().html.add_child(folium.Element(box))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
+
+
+def _value_name(analysis: Analysis, tr) -> str:
+    value = analysis.gi.attrs["value"]
+    if value == "rate" and analysis.gi.attrs.get("smoothed"):
+        return tr("pl_gi_value_rate_eb")
+    return tr("pl_gi_value_" + value)
 
 
 def _shifted(points: WeightedPoints, tiles: str) -> WeightedPoints:
@@ -207,28 +262,44 @@ def grid_popups(analysis: Analysis, grid_set: GridSet, *, tr, category_names: Ma
     codes = grids["code"].astype(str).tolist()
     community = [(grid_set.communities.get(c) or {}).get("short_name") for c in grids["community_code"]]
     out = []
+    spots = analysis.gi["spot"].to_numpy(dtype=object)
     for i in range(len(codes)):
         tested = status[i] == "tested"
-        label = hotspots.gi_bin_label(int(bins[i]), tr) if tested else tr("pl_gi_untested")
+        # what the grid is presented as, its z and its own count side by side (issue 10)
+        label = hotspots.spot_label(str(spots[i]), int(bins[i]), tr)
         if tested and np.isfinite(z[i]):
             label += f" (z = {z[i]:.2f})"
-        out.append(
-            popups.grid_popup(
-                popups.GridFacts(
-                    name=names[i] if isinstance(names[i], str) else None,
-                    code=codes[i],
-                    community=community[i],
-                    count=int(analysis.counts[i]),
-                    population=float(analysis.population[i]),
-                    rate=float(analysis.rates[i]),
-                    gi_label=label,
-                    gi_bin=int(bins[i]) if tested else 0,
-                    trend=trend_label(analysis, i, tr),
-                    monthly=monthly[i],
-                    months=analysis.months,
-                    top=[(category_names.get(c, c), k) for c, k in analysis.top[i]],
-                ),
-                tr,
-            )
+        label += " · " + tr("pl_gi_own", n=f"{int(analysis.counts[i]):,}")
+        shown_bin = int(bins[i]) if spots[i] in ("hot", "cold") else 0
+        popup = popups.grid_popup(
+            popups.GridFacts(
+                name=names[i] if isinstance(names[i], str) else None,
+                code=codes[i],
+                community=community[i],
+                count=int(analysis.counts[i]),
+                population=float(analysis.population[i]),
+                rate=float(analysis.rates[i]),
+                gi_label=label,
+                gi_bin=shown_bin,
+                trend=trend_label(analysis, i, tr),
+                monthly=monthly[i],
+                months=analysis.months,
+                top=[(category_names.get(c, c), k) for c, k in analysis.top[i]],
+            ),
+            tr,
         )
+        popup = popup.replace("<tr><th>Gi*</th>", f"<tr><th>{text(tr('pl_gi_window'))}</th>", 1)
+        out.append(popup.replace("</table>", _extra_rows(analysis, i, tr) + "</table>", 1))
     return out
+
+
+def _extra_rows(analysis: Analysis, i: int, tr) -> str:
+    """Rows the shared popup does not have: hot cluster, smoothed rate, LISA, emerging."""
+    eb = float(analysis.eb_rates[i])
+    rows = [
+        (tr("pl_eb_rate"), "–" if not np.isfinite(eb) else f"{eb:.1f}"),
+        (tr("pl_cluster"), hotspots.cluster_label(analysis.gi, i, tr)),
+        (tr("pl_lisa"), tr("pl_lisa_" + str(analysis.lisa["lisa"].iat[i]))),
+        (tr("pl_emerging"), hotspots.emerging_label(analysis.emerging, i, tr)),
+    ]
+    return "".join(f"<tr><th>{text(k)}</th><td>{text(v)}</td></tr>" for k, v in rows)
