@@ -58,6 +58,7 @@ _M_PER_DEG_LAT = 111_320.0
 CHUNK = 200_000
 BLOCK = 32
 _NONE = np.iinfo(np.int32).max
+_UNKNOWN = -2  # a grid the lookup table leaves open
 
 
 class Status(IntEnum):
@@ -336,6 +337,13 @@ class GridIndex:
             settled = deep if annotate else pure
             out.grid[todo[settled]] = grid[settled]
             todo = todo[~settled]
+            if annotate:
+                # cells no boundary crosses hold their grid (or none) for sure: only points in
+                # mixed cells need a containment test, the rest need only their annotations
+                known = np.where(cell[~settled] >= 0, _UNKNOWN, grid[~settled])
+                if len(todo):
+                    self._exact_many(x, y, todo, out, annotate, known)
+                return out
         if len(todo):
             self._exact_many(x, y, todo, out, annotate)
         return out
@@ -361,11 +369,27 @@ class GridIndex:
         status[nan] = Status.NOT_A_NUMBER
         return status
 
-    def _exact_many(self, x: NDArray, y: NDArray, todo: NDArray, out: BatchMatch, annotate: bool) -> None:
+    def _exact_many(
+        self,
+        x: NDArray,
+        y: NDArray,
+        todo: NDArray,
+        out: BatchMatch,
+        annotate: bool,
+        known: NDArray | None = None,
+    ) -> None:
+        """``known``: per point of ``todo``, its grid (-1: none) where the lookup table knows it,
+        ``_UNKNOWN`` where containment must be tested."""
         px, py = x[todo], y[todo]
         order = morton_order(px, py, self.bounds) if len(todo) > 4096 else np.arange(len(todo))
         px, py, idx = px[order], py[order], todo[order]
-        grid = self._contained(px, py, block=BLOCK if len(todo) > 4096 else 1)
+        if known is None:
+            grid = self._contained(px, py, block=BLOCK if len(todo) > 4096 else 1)
+        else:
+            grid = known[order].astype(np.int64)
+            test = np.flatnonzero(grid == _UNKNOWN)
+            if len(test):
+                grid[test] = self._contained(px[test], py[test], block=BLOCK if len(test) > 4096 else 1)
         found = grid >= 0
         out.grid[idx[found]] = grid[found]
         if annotate:
