@@ -59,8 +59,10 @@ def cases(store) -> list[tuple[str, str]]:
     """Filter combinations, dated relative to the demo record (it ends today)."""
     import pandas as pd
 
+    from geo.timeutil import BEIJING_TZ_NAME
+
     times = pd.to_datetime(store.complaints_frame(["reported_at"])["reported_at"], utc=True)
-    last = times.max().tz_convert("Asia/Shanghai").date()
+    last = times.max().tz_convert(BEIJING_TZ_NAME).date()
     year_ago = last - datetime.timedelta(days=365)
     quarter_ago = last - datetime.timedelta(days=91)
     return [

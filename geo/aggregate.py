@@ -29,7 +29,6 @@ from numpy.typing import NDArray
 from geo.errors import GeoError
 from geo.timeutil import BEIJING_TZ_NAME
 
-LOCAL_TZ = BEIJING_TZ_NAME  # an alias for older importers; new code imports geo.timeutil
 Scheme = Literal["fisher_jenks", "natural_breaks", "quantiles", "equal_interval"]
 SCHEMES: tuple[str, ...] = ("fisher_jenks", "natural_breaks", "quantiles", "equal_interval")
 NO_DATA = -1

@@ -29,8 +29,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from numpy.typing import NDArray
 
-from geo.aggregate import LOCAL_TZ
 from geo.aggregate import month_labels
+from geo.timeutil import BEIJING_TZ_NAME
 
 HEAT_CELL_M = 50.0
 HEAT_CAP = 6_000
@@ -173,7 +173,7 @@ def month_of(times: ArrayLike) -> NDArray:
     """Each time's calendar month in China time (naive times are taken as China time already)."""
     stamps = pd.DatetimeIndex(pd.to_datetime(times))
     if stamps.tz is not None:
-        stamps = stamps.tz_convert(LOCAL_TZ).tz_localize(None)
+        stamps = stamps.tz_convert(BEIJING_TZ_NAME).tz_localize(None)
     return stamps.to_numpy().astype("datetime64[M]")
 
 

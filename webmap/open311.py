@@ -38,7 +38,6 @@ from webmap import auth
 from webmap.auth import services as all_services
 
 bp = Blueprint("open311", __name__)
-CHINA = BEIJING
 MAX_WINDOW_DAYS = 90
 DEFAULT_LIMIT = 1000
 MAX_WHOLE = 2**31 - 1
@@ -187,7 +186,7 @@ def create_request(fmt: str):
     name = ("" if all(not p.isascii() for p in parts) else " ").join(parts) or None
     values = {
         "external_id": form.get("token") or uuid.uuid4().hex,
-        "reported_at": datetime.datetime.now(CHINA).isoformat(),
+        "reported_at": datetime.datetime.now(BEIJING).isoformat(),
         "channel": "system",
         "category": form.get("service_code", ""),
         "text": form.get("description", ""),
@@ -277,7 +276,7 @@ def _status_note(state: workflow.State) -> str:
 
 
 def _t(value) -> str | None:
-    return value.astimezone(CHINA).isoformat(timespec="seconds") if value is not None else None
+    return value.astimezone(BEIJING).isoformat(timespec="seconds") if value is not None else None
 
 
 @bp.get("/requests.<fmt>")
@@ -290,7 +289,7 @@ def list_requests(fmt: str):
         ids = [int(i) for i in args["service_request_id"].split(",") if _is_id(i.strip())]
         views = svc.get_many(_caller(strict=True), ids, history=extensions)
         return _render([_request_json(v, svc, extensions) for v in views], fmt, "service_requests", "request")
-    end = _date(args.get("end_date")) or datetime.datetime.now(CHINA)
+    end = _date(args.get("end_date")) or datetime.datetime.now(BEIJING)
     start = _date(args.get("start_date")) or end - datetime.timedelta(days=MAX_WINDOW_DAYS)
     if end - start > datetime.timedelta(days=MAX_WINDOW_DAYS):
         raise Open311Error(400, f"start_date to end_date spans more than {MAX_WINDOW_DAYS} days")
@@ -359,4 +358,4 @@ def _date(text: str | None) -> datetime.datetime | None:
         ) from exc
     if not 1900 <= when.year <= 2999:  # outside these a time has no UTC value to compare with
         raise Open311Error(400, f"{text[:40]!r} is outside the years 1900–2999")
-    return when if when.tzinfo else when.replace(tzinfo=CHINA)
+    return when if when.tzinfo else when.replace(tzinfo=BEIJING)
