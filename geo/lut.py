@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # geo.lookup imports this module at run time
 
 OUTSIDE = -1
 MIXED = -2
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: ``deep`` also marks cells in no grid, farther than near_m from every grid
 
 
 class LookupTable:
@@ -128,6 +128,12 @@ class LookupTable:
 
         ``cell`` is the flat cell number of points in mixed cells and -1 elsewhere.
         """
+        grid, deep, pure, cell, _ = self.probe_all(lon, lat)
+        return grid, deep, pure, cell
+
+    def probe_all(self, lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray]:
+        """``probe_many``'s arrays and ``far``: points in no grid and farther than the near
+        distance from every grid (cells beyond the table are: it is padded past the grids)."""
         fc = np.floor((lon - self.x0) / self.dlon)
         fr = np.floor((lat - self.y0) / self.dlat)
         inside = (fc >= 0) & (fr >= 0) & (fc < self.ncols) & (fr < self.nrows)
@@ -136,9 +142,11 @@ class LookupTable:
         flat = row * self.ncols + col
         value = np.where(inside, self.table.ravel()[flat], OUTSIDE).astype(np.int32)
         pure = value >= 0
-        deep = pure & self.deep.ravel()[flat]
+        clear = self.deep.ravel()[flat]
+        deep = pure & clear
+        far = ~inside | ((value == OUTSIDE) & clear)
         cell = np.where(value == MIXED, flat, -1)
-        return np.where(pure, value, -1).astype(np.int32), deep, pure, cell
+        return np.where(pure, value, -1).astype(np.int32), deep, pure, cell, far
 
     def candidates(self, cells: NDArray) -> tuple[NDArray, NDArray]:
         """(point, grid) pairs for points in mixed cells: the only grids that can hold them."""
@@ -209,7 +217,8 @@ class LookupTable:
         # the cell is at least that minus one cell diagonal from every boundary
         dist = ndimage.distance_transform_edt(table != MIXED, sampling=(cell_m, cell_m))
         diag = cell_m * np.sqrt(2.0)
-        deep = (dist - diag > index.near_m * 1.02 + 1.0) & (table >= 0)
+        # deep: inside one grid (or in none) and farther than near_m from every boundary
+        deep = (dist - diag > index.near_m * 1.02 + 1.0) & (table != MIXED)
         return cls(
             (xmin, ymin),
             (dlon, dlat),
