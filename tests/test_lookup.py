@@ -225,3 +225,25 @@ def test_lookup_table_round_trips_through_disk(grids, tmp_path):
     assert (back.table == lut.table).all() and (back.deep == lut.deep).all()
     assert (back.cand_grid == lut.cand_grid).all()
     assert LookupTable.load(tmp_path / "missing.npz") is None
+
+
+def test_full_batch_with_the_table_keeps_every_answer_of_the_plain_batch(grids):
+    """The annotated batch with a lookup table (deep cells, far-outside cells, nearest grids found
+    by cell) answers exactly as without one, on points in, near and far around the grids."""
+    plain, fast = _index(grids), _index(grids, lut=True)
+    rng = np.random.default_rng(17)
+    xmin, ymin, xmax, ymax = plain.bounds
+    dx, dy = (xmax - xmin) * 0.4, (ymax - ymin) * 0.4
+    n = 60_000
+    lon, lat = rng.uniform(xmin - dx, xmax + dx, n), rng.uniform(ymin - dy, ymax + dy, n)
+    a, b = plain.locate_many(lon, lat, annotate=True), fast.locate_many(lon, lat, annotate=True)
+    assert (b.status == Status.OUTSIDE).sum() > 10_000 and (b.runner_up >= 0).sum() > 1_000
+    for name in ("status", "grid", "runner_up", "nearest"):
+        assert (getattr(a, name) == getattr(b, name)).all(), name
+    for name in ("runner_up_m", "nearest_m"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    assert a.also_touches == b.also_touches
+    outside = np.flatnonzero(b.status == Status.OUTSIDE)
+    pts = shapely.points(*plain.frame.forward(lon[outside], lat[outside]))
+    (_, nearest), dist = plain.tree_m.query_nearest(pts, return_distance=True, all_matches=False)
+    assert (b.nearest[outside] == nearest).all() and (b.nearest_m[outside] == dist).all()
