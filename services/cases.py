@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -139,6 +140,64 @@ class CasePage:
     limit: int
     offset: int
     items: list[CaseView]
+
+
+#: what a resident reads for each workflow state (``webmap.i18n``: ``progress_stage_<stage>``):
+#: received 已受理, in_progress 办理中, answered 已答复（待回访）, closed 已办结,
+#: rejected 不予受理, merged 已合并办理
+PUBLIC_STAGES: Mapping[str, str] = {
+    State.COLLECTED.value: "received",
+    State.DELIBERATION.value: "in_progress",
+    State.DISPATCHED.value: "in_progress",
+    State.REOPENED.value: "in_progress",
+    State.RESOLVED_ON_SITE.value: "answered",
+    State.RESOLVED.value: "answered",
+    State.FOLLOW_UP.value: "answered",
+    State.CLOSED.value: "closed",
+    State.REJECTED.value: "rejected",
+    State.DUPLICATE.value: "merged",
+}
+#: the Chinese words of each stage, for adapters without the page catalogue (the command line)
+PUBLIC_STAGE_ZH: Mapping[str, str] = {
+    "received": "已受理",
+    "in_progress": "办理中",
+    "answered": "已答复",
+    "closed": "已办结",
+    "rejected": "不予受理",
+    "merged": "已合并办理",
+}
+#: the audit action of a resident's progress look-up (the phone digits are never recorded)
+PROGRESS_LOOKUP = "case.progress"
+#: the longest ticket number looked up (case numbers and channel ticket numbers are short)
+MAX_TICKET = 64
+
+
+@dataclass(frozen=True)
+class PublicStep:
+    """One step a resident sees: when the case reached a stage. Nothing else of the event
+    (no actor, no note: workflow notes are staff notes, and none is marked public)."""
+
+    at: datetime.datetime
+    stage: str
+
+
+@dataclass(frozen=True)
+class PublicProgress:
+    """What a resident may see of a case (``ComplaintService.progress``): its stage, its dates,
+    the department's name once dispatched, and the stage changes. Never its text, address,
+    place, reporter, staff or notes."""
+
+    case_id: int
+    stage: str
+    reported_at: datetime.datetime
+    updated_at: datetime.datetime
+    department_zh: str | None
+    department_en: str | None
+    steps: tuple[PublicStep, ...]
+
+    @property
+    def stage_zh(self) -> str:
+        return PUBLIC_STAGE_ZH[self.stage]
 
 
 def case_filters(args: Mapping[str, str], *, now: datetime.datetime | None = None) -> dict[str, Any]:
@@ -581,6 +640,58 @@ class ComplaintService:
         view = self.view(caller, case, history=True)
         self._audit_views(caller, [view], audit_log.CASE_VIEW, f"complaint:{complaint_id}", {"via": action})
         return view
+
+    def progress(self, caller: Caller, ticket: str, phone_last4: str) -> PublicProgress:
+        """A resident's view of their case (进度查询), for anyone who knows the pair.
+
+        ``ticket`` is the number the resident was given: the case number (``Case.id``, shown to
+        staff as 诉求 #N) or the channel's ticket number (``Case.external_id``, e.g. the 12345
+        hotline's 工单编号); ``phone_last4`` the last four digits of the reporter's phone. A
+        wrong pair, an unknown ticket and a case without a phone all raise the same NotFound,
+        so the answer tells nothing about which tickets exist. Every look-up is recorded in the
+        audit log (the ticket and whether it was found; never the digits).
+        """
+        ticket = (ticket if isinstance(ticket, str) else "").strip()[:MAX_TICKET]
+        digits = phone_last4 if isinstance(phone_last4, str) else ""
+        candidates: list[Case] = []
+        if ticket:
+            if ticket.isascii() and ticket.isdigit() and len(ticket) <= 10 and 0 < int(ticket) <= MAX_ID:
+                by_id = self.store.complaint(int(ticket))
+                if by_id is not None:
+                    candidates.append(by_id)
+            candidates += self.store.list_complaints(filters={"external_id": ticket}, limit=5)
+        well_formed = len(digits) == 4 and digits.isascii() and digits.isdigit()
+        matching = {
+            c.id: c
+            for c in candidates
+            if well_formed and hmac.compare_digest(_phone_tail(c.reporter_phone), digits)
+        }
+        found = next(iter(matching.values())) if len(matching) == 1 else None
+        self.audit.record(
+            caller,
+            PROGRESS_LOOKUP,
+            f"complaint:{found.id}" if found else None,
+            {"ticket": ticket, "found": found is not None},
+        )
+        if found is None:
+            raise NotFound("no case with this ticket number and phone")
+        steps: list[PublicStep] = []
+        for event in self.store.complaint_events(found.id):
+            stage = PUBLIC_STAGES.get(event.to_state)
+            if stage is None or (steps and steps[-1].stage == stage):
+                continue
+            steps.append(PublicStep(event.at, stage))
+        department = self.catalog.departments.get(found.department_code or "")
+        stage = PUBLIC_STAGES.get(found.state, "in_progress")
+        return PublicProgress(
+            case_id=found.id,
+            stage=stage,
+            reported_at=found.reported_at,
+            updated_at=steps[-1].at if steps else found.reported_at,
+            department_zh=department.name_zh if department else None,
+            department_en=department.name_en if department else None,
+            steps=tuple(steps),
+        )
 
     # --- leaders' views ---------------------------------------------------------------------
 
@@ -1056,6 +1167,13 @@ def _community_kind(kind: object) -> CommunityKind:
     if kind == "rural":
         return "rural"
     raise KeyError(kind)  # as the whistle-group lookup did for an unknown kind
+
+
+def _phone_tail(phone: str | None) -> str:
+    """The last four digits of a stored phone (``''`` when it has fewer: such a case is never
+    found by a progress look-up)."""
+    digits = "".join(ch for ch in phone or "" if ch.isascii() and ch.isdigit())
+    return digits[-4:] if len(digits) >= 4 else ""
 
 
 def event_row(event: workflow.Event) -> dict:

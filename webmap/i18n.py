@@ -368,6 +368,40 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error_503": ("服务暂不可用", "Service unavailable"),
     "error_other": ("出错了", "Something went wrong"),
     "error_back": ("返回调度首页", "Back to the dispatcher page"),
+    # issue 9, item 11: a resident's progress page (/progress)
+    "progress_title": ("诉求办理进度查询", "Check the progress of your report"),
+    "progress_intro": (
+        "请输入受理时告知您的工单编号，以及反映问题时所留手机号码的后四位。",
+        "Enter the ticket number you were given and the last four digits of the phone number "
+        "you left when you reported.",
+    ),
+    "progress_ticket": ("工单编号", "Ticket number"),
+    "progress_ticket_hint": (
+        "诉求编号（数字）或热线等渠道给出的工单编号",
+        "The case number (digits) or the ticket number the hotline or other channel gave you",
+    ),
+    "progress_phone_last4": ("手机号码后四位", "Last four digits of your phone"),
+    "progress_submit": ("查询", "Check"),
+    "progress_not_found": (
+        "未查到与该工单编号和手机号码后四位相符的诉求，请核对后重试。",
+        "No report matches this ticket number and these phone digits; check them and try again.",
+    ),
+    "progress_state": ("办理状态", "Status"),
+    "progress_reported": ("受理时间", "Received"),
+    "progress_updated": ("最近更新", "Last update"),
+    "progress_department": ("承办部门", "Handled by"),
+    "progress_steps": ("办理进程", "Progress"),
+    "progress_privacy": (
+        "为保护个人信息，本页只显示办理状态、时间和承办部门。",
+        "To protect personal information, this page shows only the status, the dates and the department.",
+    ),
+    "progress_again": ("查询其他诉求", "Check another report"),
+    "progress_stage_received": ("已受理", "Received"),
+    "progress_stage_in_progress": ("办理中", "Being handled"),
+    "progress_stage_answered": ("已答复（待回访）", "Answered (follow-up call pending)"),
+    "progress_stage_closed": ("已办结", "Closed"),
+    "progress_stage_rejected": ("不予受理", "Not accepted"),
+    "progress_stage_merged": ("已合并办理", "Handled with an earlier report"),
 }
 
 

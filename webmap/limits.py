@@ -66,6 +66,8 @@ SETTINGS: dict[str, Any] = {
     "LIMIT_HEAVY": "30/minute",
     # wrong API keys per address (guessing keys)
     "LIMIT_BAD_KEY": "20/minute",
+    # progress look-ups (ticket number + phone digits) per address: guessing pairs
+    "LIMIT_PROGRESS": "10/minute",
     # request bodies per endpoint (MAX_CONTENT_LENGTH is everything else)
     "BATCH_MAX_BYTES": 64 * MB,
     "IMPORT_MAX_BYTES": 128 * MB,
