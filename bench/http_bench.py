@@ -206,8 +206,8 @@ def post_batch(port: int, body: bytes, query: str) -> tuple[float, int, int]:
     import pyarrow.ipc
 
     t = time.perf_counter()
-    # the answer streams back while the body is still going up: send from a thread and read at
-    # once (a client that sends everything before reading would block once both buffers fill)
+    # the server reads the body whole before it answers (so send-then-read clients work too); the
+    # body still goes up from a thread so the timing covers the upload and the answer alike
     sock = socket.create_connection(("127.0.0.1", port), timeout=300)
     head = (
         f"POST /api/v1/points?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
