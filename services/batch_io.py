@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import orjson
@@ -32,8 +33,6 @@ from services.errors import Invalid
 from services.errors import UnsupportedType
 
 if TYPE_CHECKING:  # only the types are needed here
-    from werkzeug.datastructures import MIMEAccept
-
     from services.grids import GridSet
 
 CHUNK = 100_000
@@ -534,7 +533,16 @@ BY_MIMETYPE = {
 }
 
 
-def writer_for(format_arg: str | None, accept: MIMEAccept | None, input_mimetype: str) -> Writer:
+class AcceptHeader(Protocol):
+    """What the writer choice needs of an Accept header (werkzeug's MIMEAccept has it)."""
+
+    @property
+    def provided(self) -> bool: ...
+
+    def best_match(self, matches: list[str]) -> str | None: ...
+
+
+def writer_for(format_arg: str | None, accept: AcceptHeader | None, input_mimetype: str) -> Writer:
     """``format=`` wins, then an explicit Accept type, then the input's own family."""
     if format_arg:
         if format_arg not in WRITERS:
