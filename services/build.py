@@ -21,6 +21,7 @@ from services.cases import Clock
 from services.cases import ComplaintService
 from services.cases import stored_calendar
 from services.config import Config
+from services.dashboard import DashboardService
 from services.demo import DemoService
 from services.demo import default_data_dir
 from services.grids import GridService
@@ -43,6 +44,7 @@ class Services:
     demo: DemoService
     audit: AuditService
     grants: GrantService
+    dashboard: DashboardService
 
 
 def build_services(config: Config, *, store: Store | None = None, clock: Clock | None = None) -> Services:
@@ -80,6 +82,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         DemoService(places, grids, cases),
         audit,
         GrantService(store, audit),
+        DashboardService(store, cases, grids),
     )
 
 

@@ -402,6 +402,57 @@ STRINGS: dict[str, tuple[str, str]] = {
     "progress_stage_closed": ("已办结", "Closed"),
     "progress_stage_rejected": ("不予受理", "Not accepted"),
     "progress_stage_merged": ("已合并办理", "Handled with an earlier report"),
+    # 领导驾驶舱 / the leaders' dashboard
+    "nav_dashboard": ("驾驶舱", "Dashboard"),
+    "dash_title": ("领导驾驶舱", "Leaders' dashboard"),
+    "dash_today": ("今日", "Today"),
+    "dash_week": ("本周", "This week"),
+    "dash_month": ("本月", "This month"),
+    "dash_period": ("本期", "This period"),
+    "dash_previous": ("上期", "Previous"),
+    "dash_change": ("变化", "Change"),
+    "dash_as_of": ("数据截至", "As of"),
+    "dash_anchor": ("基准日期", "Reference date"),
+    "dash_show": ("查看", "Show"),
+    "dash_received": ("受理量", "Received"),
+    "dash_closed": ("办结量", "Closed"),
+    "dash_on_time_rate": ("按时办结率", "On-time rate"),
+    "dash_satisfaction": ("满意率", "Satisfaction"),
+    "dash_reopen_rate": ("重办率", "Reopen rate"),
+    "dash_overdue": ("本期超期", "Overdue (this period)"),
+    "dash_deliberations": ("多元议事", "Deliberations"),
+    "dash_whistles": ("吹哨", "Whistles"),
+    "dash_whistles_missing": (
+        "吹哨报到尚无记录（吹哨功能上线后统计）",
+        "No whistle (吹哨) records yet: counted once whistles are recorded",
+    ),
+    "dash_trend": ("受理趋势", "Complaints received"),
+    "dash_on_time_by_department": ("各部门按时办结率", "On-time rate by department"),
+    "dash_department": ("部门", "Department"),
+    "dash_dispatched": ("派单", "Dispatched"),
+    "dash_resolved": ("已办结", "Resolved"),
+    "dash_overdue_open": ("超期未办", "Overdue open"),
+    "dash_overdue_list": ("超期清单（全部在办超期件）", "Overdue now (all open cases)"),
+    "dash_overdue_shown": ("共 {total} 件，显示前 {shown} 件", "{total} in all, first {shown} shown"),
+    "dash_id": ("编号", "No."),
+    "dash_category": ("类别", "Category"),
+    "dash_community": ("社区", "Community"),
+    "dash_grid": ("网格", "Grid"),
+    "dash_days_overdue": ("超期天数", "Days overdue"),
+    "dash_community_ranking": ("社区受理量排名", "Communities by complaints"),
+    "dash_grid_ranking": ("网格受理量排名", "Grids by complaints"),
+    "dash_rank": ("排名", "Rank"),
+    "dash_count": ("受理量", "Received"),
+    "dash_export": ("导出 Excel", "Export to Excel"),
+    "dash_none": ("暂无数据", "No data"),
+    "dash_rate_note": (
+        "按时办结率：已有结果（已办结或已过期限）的派单中按时办结的比例；满意率按回访次数计；"
+        "重办率：本期受理并曾办结的诉求中被重新办理的比例。上期为完整的前一日、周或月。",
+        "On-time rate: resolved on time over dispatches whose outcome is known"
+        " (resolved or past the deadline); satisfaction counts follow-up calls; reopen rate:"
+        " of this period's complaints resolved at least once, the share reopened."
+        " The previous period is the whole previous day, week or month.",
+    ),
 }
 
 

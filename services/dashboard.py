@@ -1,0 +1,389 @@
+"""领导驾驶舱 / The leaders' dashboard: one period's figures against the previous period.
+
+Every figure is computed by the same code as the statistics API (``ComplaintService``'s
+``stat_*`` methods over ``complaints.stats``) with the same filters (``since``/``until`` on
+the time a complaint was reported), so the page, its Excel export and
+``/api/v1/stats/...`` cannot differ. Periods are Beijing calendar periods: today, this
+week (Monday first) and this month, each against the whole previous day, week or month.
+
+Two figures need a case's history, which the statistics API does not read: the reopen
+rate (complaints reopened at least once, over those resolved at least once) and the
+deliberations (``deliberate`` steps, 多元议事). 吹哨 (whistle) records do not exist yet:
+the dashboard says so instead of showing a number.
+
+Nothing personal is returned: overdue complaints carry their id, category, department,
+community and grid names and days overdue, never the reporter, phone, text or address.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import pandas as pd
+
+from complaints import stats
+from geo.timeutil import BEIJING
+from geo.timeutil import beijing_today
+from geo.timeutil import start_of_day
+from services.callers import Caller
+from services.cases import ComplaintService
+from services.errors import Forbidden
+from services.errors import Invalid
+from services.grids import GridService
+from store.base import Store
+
+PERIODS = ("today", "week", "month")
+#: roles that may open the dashboard (admins too); departments see their own queue instead
+DASHBOARD_ROLES = ("dispatcher", "planner", "admin")
+RANK_TOP = 10
+OVERDUE_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    since: datetime.datetime  # Beijing time, inclusive
+    until: datetime.datetime  # Beijing time, exclusive
+
+    @property
+    def filters(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until}
+
+    @property
+    def last_day(self) -> datetime.date:
+        return (self.until - datetime.timedelta(days=1)).date()
+
+
+def periods(kind: str, now: datetime.datetime) -> tuple[Period, Period]:
+    """This ``kind`` of period containing ``now`` (Beijing time) and the one before it."""
+    today = beijing_today(now)
+    if kind == "today":
+        start, end = today, today + datetime.timedelta(days=1)
+        before = start - datetime.timedelta(days=1)
+    elif kind == "week":
+        start = today - datetime.timedelta(days=today.weekday())
+        end = start + datetime.timedelta(days=7)
+        before = start - datetime.timedelta(days=7)
+    elif kind == "month":
+        start = today.replace(day=1)
+        end = (start + datetime.timedelta(days=32)).replace(day=1)
+        before = (start - datetime.timedelta(days=1)).replace(day=1)
+    else:
+        raise Invalid(f"period= is one of {', '.join(PERIODS)}", field="period")
+    return (
+        Period(kind, start_of_day(start), start_of_day(end)),
+        Period(kind, start_of_day(before), start_of_day(start)),
+    )
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One period's headline figures."""
+
+    received: int
+    closed: int  # reported in the period and closed (办结) by now
+    resolved: int  # reported in the period and resolved, awaiting follow-up or closed
+    on_time_rate: float | None  # over all departments, the statistics' definition
+    followed_up: int
+    satisfied: int
+    satisfaction_rate: float | None
+    reopened: int
+    reopen_rate: float | None  # reopened at least once / resolved at least once
+    overdue: int  # reported in the period, past the deadline and still open now
+    deliberations: int  # ``deliberate`` steps of the period's complaints
+    whistles: int | None = None  # 吹哨 records do not exist yet
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    previous: Period
+    now: datetime.datetime
+    current: Figures
+    before: Figures
+    departments: list[
+        dict
+    ]  # code, name, dispatched, resolved, resolved_on_time, overdue_open, on_time_rate, previous
+    overdue: list[dict]  # id, category, department, community, grid, overdue_days (all overdue now)
+    overdue_total: int
+    communities: list[dict]  # code, name, count, previous
+    grids: list[dict]  # code, name, community, count, previous
+    series: list[tuple[str, int]]  # received per day (per hour for today) in the period
+    notes: list[str] = field(default_factory=list)
+
+    def changes(self) -> dict[str, float | int | None]:
+        """Current minus previous, per figure (rates in percentage points ×0.01)."""
+        out: dict[str, float | int | None] = {}
+        for name, value in vars(self.current).items():
+            old = getattr(self.before, name)
+            out[name] = None if value is None or old is None else round(value - old, 4)
+        return out
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+class DashboardService:
+    """The dashboard's figures, from the complaint statistics and the store's frames."""
+
+    def __init__(self, store: Store, cases: ComplaintService, grids: GridService) -> None:
+        self.store = store
+        self.cases = cases
+        self.grids = grids
+
+    @staticmethod
+    def require(caller: Caller) -> None:
+        if caller.kind == "system":
+            return
+        if caller.kind != "user" or caller.role not in DASHBOARD_ROLES:
+            raise Forbidden("the dashboard is for dispatchers, planners and administrators")
+
+    # --- figures --------------------------------------------------------------------------
+
+    def figures(self, period: Period) -> Figures:
+        filters = period.filters
+        counts = self.cases.stat_counts(filters, ["state"])
+        by_state = {str(r.state): int(r.count) for r in counts.itertuples(index=False)}
+        frame = self.store.complaints_frame(
+            ["id", "department_code", "deadline", "resolved_at", "state"], filters
+        )
+        everyone = stats.department_performance(frame.assign(department_code="*"), self.cases.now())
+        on_time = None
+        if not everyone.empty:
+            value = everyone["on_time_rate"].iloc[0]
+            on_time = None if pd.isna(value) else float(value)
+        sat = self.cases.stat_satisfaction(filters, None).iloc[0]
+        reopened, ever_resolved, deliberations = self._history(frame["id"].tolist())
+        return Figures(
+            received=sum(by_state.values()),
+            closed=by_state.get("closed", 0),
+            resolved=sum(by_state.get(s, 0) for s in stats.RESOLVED_STATES),
+            on_time_rate=on_time,
+            followed_up=_int(sat["followed_up"]),
+            satisfied=_int(sat["satisfied"]),
+            satisfaction_rate=None if pd.isna(sat["rate"]) else float(sat["rate"]),
+            reopened=reopened,
+            reopen_rate=_rate(reopened, ever_resolved),
+            overdue=len(self.cases.stat_overdue(filters)),
+            deliberations=deliberations,
+        )
+
+    def _history(self, ids: list[int]) -> tuple[int, int, int]:
+        """(complaints reopened at least once, resolved at least once, deliberate steps)."""
+        reopened = resolved = deliberations = 0
+        for complaint_id in ids:
+            events = self.store.complaint_events(int(complaint_id))
+            # a resident's 不满意 at follow-up and an explicit reopen both lead to "reopened"
+            reopened += any(e.to_state == "reopened" for e in events)
+            resolved += any(e.to_state in ("resolved", "resolved_on_site") for e in events)
+            deliberations += sum(e.action == "deliberate" for e in events)
+        return reopened, resolved, deliberations
+
+    def build(self, caller: Caller, kind: str = "month", now: datetime.datetime | None = None) -> Dashboard:
+        self.require(caller)
+        now = now or self.cases.now()
+        period, previous = periods(kind, now)
+        names = self._names()
+        return Dashboard(
+            period=period,
+            previous=previous,
+            now=now,
+            current=self.figures(period),
+            before=self.figures(previous),
+            departments=self._departments(period, previous),
+            overdue=self._overdue(names),
+            overdue_total=len(self.cases.stat_overdue({})),
+            communities=self._ranking("community_code", period, previous, names["community"]),
+            grids=self._grid_ranking(period, previous, names),
+            series=self._series(period),
+            notes=["whistles_missing"],
+        )
+
+    # --- tables ---------------------------------------------------------------------------
+
+    def _names(self) -> dict[str, dict[str, str]]:
+        catalog = self.cases.catalog
+        out: dict[str, dict[str, str]] = {
+            "category": {c.code: c.name_zh for c in catalog.categories.values()},
+            "department": {d.code: d.name_zh for d in catalog.departments.values()},
+            "community": {},
+            "grid": {},
+            "grid_community": {},
+        }
+        version = self.grids.active_or_none()
+        if version is not None:
+            gs = self.grids.grid_set(version)
+            out["community"] = {code: str(c.get("name") or code) for code, c in gs.communities.items()}
+            for row in gs.grids[["code", "name", "community_code"]].itertuples(index=False):
+                out["grid"][str(row.code)] = str(row.name or row.code)
+                out["grid_community"][str(row.code)] = str(row.community_code or "")
+        return out
+
+    def _departments(self, period: Period, previous: Period) -> list[dict[str, Any]]:
+        now_rows = self.cases.stat_departments(period.filters)
+        before = {
+            str(r.department_code): r.on_time_rate
+            for r in self.cases.stat_departments(previous.filters).itertuples(index=False)
+        }
+        names = {d.code: d.name_zh for d in self.cases.catalog.departments.values()}
+        rows: list[dict[str, Any]] = []
+        for r in now_rows.itertuples(index=False):
+            code = str(r.department_code)
+            rate = None if pd.isna(r.on_time_rate) else float(r.on_time_rate)
+            old = before.get(code)
+            old = None if old is None or pd.isna(old) else float(old)
+            rows.append(
+                {
+                    "code": code,
+                    "name": names.get(code, code),
+                    "dispatched": int(r.dispatched),
+                    "resolved": int(r.resolved),
+                    "resolved_on_time": int(r.resolved_on_time),
+                    "overdue_open": int(r.overdue_open),
+                    "on_time_rate": rate,
+                    "previous": old,
+                }
+            )
+        rows.sort(key=lambda d: (d["on_time_rate"] is None, -(d["on_time_rate"] or 0), d["code"]))
+        return rows
+
+    def _overdue(self, names: Mapping[str, Mapping[str, str]]) -> list[dict]:
+        frame = self.cases.stat_overdue({})
+        communities = self.store.complaints_frame(["id", "community_code"], {"id": frame["id"].tolist()})
+        community_of = dict(zip(communities["id"], communities["community_code"], strict=True))
+        rows = []
+        for r in frame.itertuples(index=False):
+            community = community_of.get(r.id)
+            rows.append(
+                {
+                    "id": int(r.id),
+                    "category": names["category"].get(r.category_code, str(r.category_code)),
+                    "department": names["department"].get(r.department_code, str(r.department_code)),
+                    "community": names["community"].get(str(community), str(community or "")),
+                    "grid": names["grid"].get(r.grid_code, str(r.grid_code or "")),
+                    "overdue_days": float(r.overdue_days),
+                }
+            )
+        return rows
+
+    def _ranking(self, column: str, period: Period, previous: Period, names: Mapping[str, str]) -> list[dict]:
+        now_rows = self.cases.stat_counts(period.filters, [column])
+        before = {
+            str(r[0]): int(r[1])
+            for r in self.cases.stat_counts(previous.filters, [column]).itertuples(index=False)
+        }
+        rows: list[dict[str, Any]] = [
+            {
+                "code": str(code),
+                "name": names.get(str(code), str(code)),
+                "count": int(n),
+                "previous": before.get(str(code), 0),
+            }
+            for code, n in now_rows.itertuples(index=False)
+            if code is not None and not pd.isna(code)
+        ]
+        rows.sort(key=lambda d: (-d["count"], d["code"]))
+        return rows[:RANK_TOP]
+
+    def _grid_ranking(
+        self, period: Period, previous: Period, names: Mapping[str, Mapping[str, str]]
+    ) -> list[dict]:
+        rows = self._ranking("grid_code", period, previous, names["grid"])
+        for row in rows:
+            row["community"] = names["community"].get(names["grid_community"].get(row["code"], ""), "")
+        return rows
+
+    def _series(self, period: Period) -> list[tuple[str, int]]:
+        frame = self.store.complaints_frame(["reported_at"], period.filters)
+        times = pd.to_datetime(frame["reported_at"], utc=True).dt.tz_convert(BEIJING)
+        if period.kind == "today":
+            counts = times.dt.hour.value_counts()
+            return [(f"{h:02d}", int(counts.get(h, 0))) for h in range(24)]
+        days = times.dt.date.value_counts()
+        out = []
+        day = period.since.date()
+        while day < period.until.date():
+            out.append((day.isoformat(), int(days.get(day, 0))))
+            day += datetime.timedelta(days=1)
+        return out
+
+
+# --- Excel ------------------------------------------------------------------------------------
+
+FIGURE_NAMES = (
+    ("received", "受理量"),
+    ("closed", "办结量"),
+    ("resolved", "已处置量"),
+    ("on_time_rate", "按时办结率"),
+    ("followed_up", "回访数"),
+    ("satisfied", "满意数"),
+    ("satisfaction_rate", "满意率"),
+    ("reopened", "重办件数"),
+    ("reopen_rate", "重办率"),
+    ("overdue", "本期超期件数"),
+    ("deliberations", "多元议事次数"),
+    ("whistles", "吹哨次数"),
+)
+
+
+def to_xlsx(board: Dashboard) -> bytes:
+    """The dashboard as an Excel workbook with Chinese headers (one sheet per table)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "概览"
+    sheet.append(["统计周期", _span(board.period), "上期", _span(board.previous)])
+    sheet.append(["指标", "本期", "上期", "变化"])
+    changes = board.changes()
+    for key, name in FIGURE_NAMES:
+        value, old = getattr(board.current, key), getattr(board.before, key)
+        sheet.append([name, "暂无记录" if value is None and key == "whistles" else value, old, changes[key]])
+
+    sheet = book.create_sheet("部门按时办结率")
+    sheet.append(["部门", "派单数", "已办结", "按时办结", "超期未办结", "按时办结率", "上期按时办结率"])
+    for d in board.departments:
+        sheet.append(
+            [
+                d["name"],
+                d["dispatched"],
+                d["resolved"],
+                d["resolved_on_time"],
+                d["overdue_open"],
+                d["on_time_rate"],
+                d["previous"],
+            ]
+        )
+
+    sheet = book.create_sheet("超期清单")
+    sheet.append(["诉求编号", "类别", "责任部门", "社区", "网格", "超期天数"])
+    for o in board.overdue:
+        sheet.append([o["id"], o["category"], o["department"], o["community"], o["grid"], o["overdue_days"]])
+
+    sheet = book.create_sheet("社区排名")
+    sheet.append(["排名", "社区", "受理量", "上期受理量"])
+    for i, c in enumerate(board.communities, 1):
+        sheet.append([i, c["name"], c["count"], c["previous"]])
+
+    sheet = book.create_sheet("网格排名")
+    sheet.append(["排名", "网格", "所属社区", "受理量", "上期受理量"])
+    for i, g in enumerate(board.grids, 1):
+        sheet.append([i, g["name"], g["community"], g["count"], g["previous"]])
+
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _span(period: Period) -> str:
+    return f"{period.since.date().isoformat()} 至 {period.last_day.isoformat()}"
