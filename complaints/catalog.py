@@ -44,6 +44,11 @@ MAX_DEADLINE_DAYS = 60
 
 DEPARTMENT_COLUMNS = ("code", "name_zh", "name_en")
 CATEGORY_COLUMNS = ("code", "name_zh", "name_en", "kind", "class", "department", "deadline_days")
+#: optional category columns: a catalogue without them is read as before
+OPTIONAL_CATEGORY_COLUMNS = ("requires_after_photo",)
+#: how a yes/no cell may be written (an empty cell is no)
+_YES = frozenset({"yes", "y", "true", "1", "是"})
+_NO = frozenset({"no", "n", "false", "0", "否", ""})
 WHISTLE_GROUP_COLUMNS = ("code", "community_kind", "name_zh", "name_en")
 
 # Codes travel in URLs and as Open311 service_code, so they stay plain ASCII.
@@ -87,6 +92,8 @@ class Category:
     gb_class: str
     department: str
     deadline_days: int
+    #: a case of this category is resolved only once an "after" photo shows the work done
+    requires_after_photo: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,10 +202,13 @@ def _load_categories(
     first_row: dict[str, int] = {}
     first_name: dict[str, int] = {}
     try:
-        rows = read_table(path, CATEGORY_COLUMNS, CatalogError, what)
-    except CatalogError as error:
-        errors.extend(error.errors)
-        return categories
+        rows = read_table(path, CATEGORY_COLUMNS + OPTIONAL_CATEGORY_COLUMNS, CatalogError, what)
+    except CatalogError:
+        try:  # without the optional columns (or with the fault the plain read names)
+            rows = read_table(path, CATEGORY_COLUMNS, CatalogError, what)
+        except CatalogError as error:
+            errors.extend(error.errors)
+            return categories
     file = path.name
     for row, values in rows:
         before = len(errors)
@@ -234,6 +244,10 @@ def _load_categories(
                     file=file,
                 )
             )
+        after_photo = values.get("requires_after_photo", "").lower()
+        if after_photo not in _YES | _NO:
+            message = f"{values['requires_after_photo']!r} is neither yes nor no"
+            errors.append(RowError(row, "requires_after_photo", message, file=file))
         if len(errors) == before and days is not None:
             categories[values["code"]] = Category(
                 code=values["code"],
@@ -243,6 +257,7 @@ def _load_categories(
                 gb_class=values["class"],
                 department=department,
                 deadline_days=days,
+                requires_after_photo=after_photo in _YES,
             )
     if not rows:
         errors.append(f"{file}: no categories")

@@ -96,7 +96,8 @@ class CaseEvent(_Record):
 
 @dataclass(frozen=True)
 class Photo(_Record):
-    """A photo kept with a case; ``stored_as`` is its content-addressed file name."""
+    """A photo kept with a case; ``stored_as`` is its content-addressed file name, ``kind``
+    says whether it shows the problem (``before``) or the work done (``after``)."""
 
     id: int
     complaint_id: int
@@ -106,3 +107,5 @@ class Photo(_Record):
     sha256: str
     stored_as: str
     created_at: datetime.datetime | None = None
+    #: 'before' (taken at intake) or 'after' (the work done); None for photos kept before it was
+    kind: str | None = None

@@ -58,6 +58,7 @@ from services.errors import Forbidden
 from services.errors import Invalid
 from services.errors import NotFound
 from services.errors import PreconditionRequired
+from services.errors import Refused
 from services.errors import TooLarge
 from services.errors import Unauthenticated
 from services.errors import Unavailable
@@ -78,6 +79,10 @@ PHOTO_TYPES = {
 }
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 6
+#: a photo shows the problem as reported ('before', intake) or the work done ('after', resolution)
+PHOTO_KINDS = ("before", "after")
+#: the actions that resolve a case: a category may require an after photo before them
+_RESOLVING = (workflow.Action.RESOLVE, workflow.Action.RESOLVE_ON_SITE)
 MAX_PAGE = 1000
 MAX_NOTE = 2000  # a workflow note: a paragraph, not a document
 MAX_ID = 2**31 - 1  # ids and versions above this are none that exist (and overflow SQLite's binding)
@@ -930,6 +935,8 @@ class ComplaintService:
         event = step.event
         if event.deadline is not None:
             self._check_deadline(now, event.deadline)
+        if event.action in _RESOLVING:
+            self._check_after_photo(current)
         values: dict = {"state": step.state.value}
         if event.action == workflow.Action.DISPATCH:
             values.update(department_code=event.department, dispatched_at=now, deadline=event.deadline)
@@ -950,6 +957,20 @@ class ComplaintService:
         updated = self.store.complaint(complaint_id)
         assert updated is not None  # complaints are never deleted
         return updated
+
+    def _check_after_photo(self, case: Case) -> None:
+        """Refuse to resolve a case whose category requires an after photo until one is kept."""
+        category = self.catalog.categories.get(case.category_code)
+        if category is None or not category.requires_after_photo:
+            return
+        if any(p.kind == "after" for p in self.store.photos(case.id)):
+            return
+        raise Refused(
+            f"a {category.code} complaint is resolved only with an after photo of the work done: "
+            f"add one first (POST /api/v1/complaints/{case.id}/photos with kind=after)",
+            code="after_photo_required",
+            field="after_photo",
+        )
 
     def _kind(self, complaint: Case) -> str:
         community = self.store.communities()
@@ -1017,11 +1038,24 @@ class ComplaintService:
 
     # --- photos -----------------------------------------------------------------------------
 
-    def add_photo(self, caller: Caller, complaint_id: int, filename: str, data: bytes) -> dict:
+    def add_photo(
+        self, caller: Caller, complaint_id: int, filename: str, data: bytes, *, kind: str = "before"
+    ) -> dict:
+        """Keep a photo with a case. An ``after`` photo shows the work done, so only a caller who
+        may resolve the case (``services.permissions.ACTIONS``) adds one."""
         self.require(caller, WRITE)
-        return self.save_photo(complaint_id, filename, data)
+        if kind not in PHOTO_KINDS:
+            raise Invalid(f"kind is {' or '.join(PHOTO_KINDS)}, not {str(kind)[:32]!r}", field="kind")
+        if kind == "after":
+            case = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
+            if case is None:
+                raise NotFound(f"complaint {complaint_id} does not exist")
+            if not any(a in permissions.allowed_actions(caller) for a in _RESOLVING):
+                raise Forbidden("only whoever may resolve a complaint adds its after photos")
+            permissions.check_action(caller, case, workflow.Action.RESOLVE)
+        return self.save_photo(complaint_id, filename, data, kind=kind)
 
-    def save_photo(self, complaint_id: int, filename: str, data: bytes) -> dict:
+    def save_photo(self, complaint_id: int, filename: str, data: bytes, *, kind: str = "before") -> dict:
         if self.photo_dir is None:
             raise Unavailable("photo storage is not configured", code="no_photo_storage")
         if self.store.complaint(complaint_id) is None:
@@ -1033,28 +1067,32 @@ class ComplaintService:
                 code="photo_too_large",
                 field="photo",
             )
-        kind = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
-        if kind is None or (kind[0] == "image/webp" and data[8:12] != b"WEBP"):
+        found = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
+        if found is None or (found[0] == "image/webp" and data[8:12] != b"WEBP"):
             raise UnsupportedType(
                 f"photo {filename!r} is not a JPEG, PNG or WebP image", code="photo_type", field="photo"
             )
-        if len(self.store.photos(complaint_id)) >= MAX_PHOTOS:
+        # counted by kind, so photos taken at intake never leave no room for the after photo
+        if sum((p.kind or "before") == kind for p in self.store.photos(complaint_id)) >= MAX_PHOTOS:
             raise Invalid(
-                f"a complaint holds at most {MAX_PHOTOS} photos", code="too_many_photos", field="photo"
+                f"a complaint holds at most {MAX_PHOTOS} {'after ' if kind == 'after' else ''}photos",
+                code="too_many_photos",
+                field="photo",
             )
         digest = hashlib.sha256(data).hexdigest()
-        name = f"{digest}{kind[1]}"  # content-addressed: the user's file name never reaches the disk
+        name = f"{digest}{found[1]}"  # content-addressed: the user's file name never reaches the disk
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         (self.photo_dir / name).write_bytes(data)
         photo_id = self.store.add_photo(
             complaint_id,
             filename=Path(filename).name[:200],
-            content_type=kind[0],
+            content_type=found[0],
             size=len(data),
             sha256=digest,
             stored_as=name,
+            kind=kind,
         )
-        return {"id": photo_id, "content_type": kind[0], "size": len(data)}
+        return {"id": photo_id, "content_type": found[0], "size": len(data), "kind": kind}
 
     # --- the calendar ------------------------------------------------------------------------
 

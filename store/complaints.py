@@ -87,7 +87,15 @@ class ComplaintStore(Protocol):
 
     # photos
     def add_photo(
-        self, complaint_id: int, *, filename: str, content_type: str, size: int, sha256: str, stored_as: str
+        self,
+        complaint_id: int,
+        *,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        stored_as: str,
+        kind: str | None = None,
     ) -> int: ...
     def photos(self, complaint_id: int) -> list[Photo]: ...
 

@@ -502,7 +502,15 @@ class ComplaintSql:
     # --- photos -------------------------------------------------------------------------
 
     def add_photo(
-        self, complaint_id: int, *, filename: str, content_type: str, size: int, sha256: str, stored_as: str
+        self,
+        complaint_id: int,
+        *,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        stored_as: str,
+        kind: str | None = None,
     ) -> int:
         photos = self.t["complaint_photos"]
         with self.engine.begin() as conn:
@@ -517,6 +525,7 @@ class ComplaintSql:
                         sha256=sha256,
                         stored_as=stored_as,
                         created_at=_now(),
+                        kind=kind,
                     )
                     .returning(photos.c.id)
                 ).scalar_one()

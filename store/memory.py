@@ -744,7 +744,15 @@ class MemoryStore(AuditMemory):
     # --- photos -------------------------------------------------------------------------
 
     def add_photo(
-        self, complaint_id: int, *, filename: str, content_type: str, size: int, sha256: str, stored_as: str
+        self,
+        complaint_id: int,
+        *,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        stored_as: str,
+        kind: str | None = None,
     ) -> int:
         with self._transaction():
             (photo_id,) = self.t["complaint_photos"].insert(
@@ -756,6 +764,7 @@ class MemoryStore(AuditMemory):
                     "sha256": sha256,
                     "stored_as": stored_as,
                     "created_at": self._now(),
+                    "kind": kind,
                 },
                 strict=True,
             )

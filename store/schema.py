@@ -301,6 +301,8 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("stored_as", sa.Text, nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
+        # 'before' (taken at intake) or 'after' (the work done); null for photos kept before 0006
+        sa.Column("kind", sa.String(16)),
     )
     t["complaint_imports"] = sa.Table(
         "complaint_imports",

@@ -42,6 +42,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reported_at": ("受理时间", "Reported at"),
     "external_id": ("工单编号", "Ticket number"),
     "photos": ("照片", "Photos"),
+    # issue 9, item 7: before/after photos on the case page
+    "photo_before": ("受理照片", "Photo as reported"),
+    "photo_after": ("处理后照片", "Photo after the work"),
+    "photo_open": ("查看原图", "Open the photo"),
+    "after_photos": ("处理后照片（办结时上传）", "After photos (added when resolving)"),
+    "after_photos_hint": (
+        "此类诉求须上传至少一张处理后照片方可办结",
+        "This category is resolved only with at least one photo of the work done",
+    ),
+    "after_photo_required": (
+        "此类诉求须先上传处理后照片方可办结，请在“处理后照片”中选择照片后再提交。",
+        "This complaint is resolved only with an after photo: choose one under "
+        "'After photos' and submit again.",
+    ),
+    "after_photo_added": ("已上传处理后照片 {n} 张", "{n} after photo(s) added"),
     "submit": ("提交", "Submit"),
     "state": ("状态", "Status"),
     "grid": ("网格", "Grid"),

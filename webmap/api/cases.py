@@ -111,7 +111,10 @@ def add_photo(complaint_id: int):
     upload = request.files.get("photo")
     if upload is None:
         raise Problem("send the image as multipart field 'photo'", code="missing_file")
-    return jsonify(cases.add_photo(who, complaint_id, upload.filename or "photo", upload.read())), 201
+    # kind=after: a photo of the work done, by whoever may resolve the case
+    kind = request.form.get("kind") or request.args.get("kind") or "before"
+    added = cases.add_photo(who, complaint_id, upload.filename or "photo", upload.read(), kind=kind)
+    return jsonify(added), 201
 
 
 @bp.get("/complaints/<int:complaint_id>/photos/<int:photo_id>")

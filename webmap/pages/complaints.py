@@ -11,6 +11,7 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import send_file
 from flask import url_for
 
 from complaints import intake
@@ -28,6 +29,7 @@ from services.cases import CaseView
 from services.errors import Conflict
 from services.errors import DomainError
 from services.errors import NotFound
+from services.errors import Refused
 from services.permissions import allowed_actions
 from services.shapes import case_json
 from webmap import auth
@@ -209,6 +211,14 @@ def complaint(complaint_id: int):
         try:
             deadline = form.get("deadline") or None
             satisfied = {"yes": True, "no": False}.get(form.get("satisfied", ""))
+            # after photos (the work done) are kept first, so the resolve they go with may need them
+            added = 0
+            for upload in request.files.getlist("after_photos"):
+                if upload and upload.filename:
+                    cases.add_photo(who, complaint_id, upload.filename, upload.read(), kind="after")
+                    added += 1
+            if added:
+                flash(t("after_photo_added", n=added))
             cases.act(
                 who,
                 complaint_id,
@@ -225,6 +235,8 @@ def complaint(complaint_id: int):
             raise
         except Conflict:
             error = t("conflict")
+        except Refused as exc:
+            error = t("after_photo_required") if exc.code == "after_photo_required" else exc.message
         except DomainError as exc:
             error = exc.message
         except (GeoError, ComplaintsError, ValueError) as exc:  # workflow, calendar, catalogue refusals
@@ -233,6 +245,7 @@ def complaint(complaint_id: int):
     # the next steps the workflow allows from here that this caller's role may take
     mine = allowed_actions(who)
     allowed = [a for a in workflow.TRANSITIONS[workflow.State(view.case.state)] if a in mine]
+    category = cases.catalog.categories.get(view.case.category_code)
     return render_template(
         "complaint.html",
         c=_shown(view, case_json(view, cases.catalog), cases.now(), cases.calendar),
@@ -240,4 +253,36 @@ def complaint(complaint_id: int):
         error=error,
         catalog=cases.catalog,
         can_write=who.can(WRITE),
+        photos=_photos(view),
+        may_add_after=any(a in _RESOLVING for a in allowed),
+        requires_after_photo=bool(category and category.requires_after_photo),
+        after_photo_missing=error == t("after_photo_required"),
     ), (409 if error == t("conflict") else 422 if error else 200)
+
+
+#: the actions with which an after photo (the work done) is uploaded
+_RESOLVING = (workflow.Action.RESOLVE, workflow.Action.RESOLVE_ON_SITE)
+
+
+def _photos(view: CaseView) -> list[dict[str, Any]]:
+    """The case's photos for the page (only a caller who sees its contacts gets any), before
+    photos first; each links to ``complaint_photo``, which serves it through the service."""
+    shown = [
+        {
+            "id": p.id,
+            "kind": p.kind if p.kind == "after" else "before",
+            "filename": p.filename,
+            "url": url_for("pages.complaint_photo", complaint_id=view.case.id, photo_id=p.id),
+        }
+        for p in view.photos or []
+    ]
+    return sorted(shown, key=lambda p: (p["kind"] == "after", p["id"]))
+
+
+@bp.get("/complaints/<int:complaint_id>/photos/<int:photo_id>")
+def complaint_photo(complaint_id: int, photo_id: int):
+    """One photo of a case, for a caller who sees its contacts (each view is audited)."""
+    path, content_type = auth.services().cases.photo_file(auth.caller(), complaint_id, photo_id)
+    response = send_file(path, mimetype=content_type)
+    response.headers["Cache-Control"] = "private, no-store"  # people, number plates, homes
+    return response
