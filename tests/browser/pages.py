@@ -677,6 +677,26 @@ class ComplaintPage(AppPage):
         self.page.get_by_role("main").get_by_role("button", name=self.t("submit"), exact=True).click()
         self.settle()
 
+    @property
+    def after_photos_field(self) -> Locator:
+        """The action form's file field for after photos (the work done)."""
+        return self.page.get_by_label(self.t("after_photos"), exact=True)
+
+    def resolve_with_after_photos(self, *files: str, note: str = "") -> None:
+        """Choose after photos (file paths) and resolve (办结反馈) in one submit."""
+        self.after_photos_field.set_input_files(list(files))
+        self.act("resolve", note=note)
+
+    def error(self) -> Locator:
+        return self.page.get_by_role("main").get_by_role("alert")
+
+    def photos(self, kind: str) -> Locator:
+        """The photo links (each wraps its thumbnail) in the list of ``kind``: before or after."""
+        photo_list = self.page.get_by_role("main").get_by_role(
+            "list", name=self.t(f"photo_{kind}"), exact=True
+        )
+        return photo_list.get_by_role("link")
+
 
 class NewComplaintPage(AppPage):
     """``/complaints/new``: the intake form."""
