@@ -18,8 +18,8 @@ from playwright.sync_api import Locator
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
-from webmap.i18n import LANGS
-from webmap.i18n import STRINGS
+
+from webmap.i18n import translate
 
 TIMEOUT = 15_000
 
@@ -42,8 +42,7 @@ class AppPage:
 
     def t(self, key: str, **values) -> str:
         """The page's text for ``key`` in this page object's language."""
-        text = STRINGS[key][LANGS.index(self.lang)]
-        return text.format(**values) if values else text
+        return translate(key, self.lang, **values)
 
     def url(self, query: str | dict = "") -> str:
         if isinstance(query, dict):

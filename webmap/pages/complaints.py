@@ -33,10 +33,9 @@ from services.errors import Refused
 from services.permissions import allowed_actions
 from services.shapes import case_json
 from webmap import auth
-from webmap.i18n import LANGS
-from webmap.i18n import STRINGS
 from webmap.i18n import lang
 from webmap.i18n import t
+from webmap.i18n import translate
 from webmap.pages import bp
 from webmap.users import role_required
 
@@ -50,11 +49,6 @@ def beijing_text(value: datetime.datetime | None) -> str:
     return "" if value is None else to_beijing(value).strftime("%Y-%m-%d %H:%M")
 
 
-def _say(key: str, language: str, **values: object) -> str:
-    text = STRINGS[key][LANGS.index(language)]
-    return text.format(**values) if values else text
-
-
 def time_left(
     deadline: datetime.datetime, now: datetime.datetime, calendar: WorkCalendar, language: str = "zh"
 ) -> str | None:
@@ -65,10 +59,10 @@ def time_left(
     if now > deadline:
         days = (today - due).days
         if days <= 0:
-            return _say("deadline_overdue_today", language)
-        return _say("deadline_overdue_one" if days == 1 else "deadline_overdue_days", language, n=days)
+            return translate("deadline_overdue_today", language)
+        return translate("deadline_overdue_one" if days == 1 else "deadline_overdue_days", language, n=days)
     if due == today:
-        return _say("deadline_due_today", language)
+        return translate("deadline_due_today", language)
     if (due - today).days > _COUNTED_AHEAD_DAYS:
         return None
     try:
@@ -76,8 +70,8 @@ def time_left(
     except (ComplaintsError, ValueError, OverflowError):  # a year nobody can count: shown without
         return None
     if left == 0:
-        return _say("deadline_left_under_one", language)
-    return _say("deadline_left_one" if left == 1 else "deadline_left", language, n=left)
+        return translate("deadline_left_under_one", language)
+    return translate("deadline_left_one" if left == 1 else "deadline_left", language, n=left)
 
 
 def deadline_text(
@@ -99,7 +93,7 @@ def deadline_text(
         return ""
     notes = [time_left(deadline, now, calendar, language)] if running else []
     if provisional:
-        notes.append(_say("deadline_provisional", language))
+        notes.append(translate("deadline_provisional", language))
     shown = [n for n in notes if n]
     if not shown:
         return beijing_text(deadline)
