@@ -18,7 +18,6 @@ from playwright.sync_api import Locator
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
-
 from webmap.i18n import translate
 
 TIMEOUT = 15_000
