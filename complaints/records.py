@@ -71,6 +71,10 @@ class Case(_Record):
     closed_at: datetime.datetime | None = None
     satisfied: bool | None = None
     duplicate_of: str | None = None
+    #: the grid-team member (roster id, ``officials.id``) the case is assigned to (指派)
+    assignee: str | None = None
+    #: the deadline a department asked for (延期申请), until the dispatch centre decides
+    extension_deadline: datetime.datetime | None = None
     created_at: datetime.datetime | None = None
     updated_at: datetime.datetime | None = None
     import_id: int | None = None
@@ -90,6 +94,7 @@ class CaseEvent(_Record):
     deadline: datetime.datetime | None = None
     satisfied: bool | None = None
     duplicate_of: str | None = None
+    assignee: str | None = None
     id: int | None = None
     complaint_id: int | None = None
 

@@ -10,15 +10,25 @@ States and the actions that leave them::
 
     collected ──deliberate──▶ deliberation
     collected | deliberation ──resolve_on_site──▶ resolved_on_site   (就地调处)
-    collected | deliberation | reopened | dispatched ──dispatch──▶ dispatched
+    collected | deliberation | reopened | returned | dispatched ──dispatch──▶ dispatched
                                     (from dispatched: re-assignment, 改派, e.g. wrong department)
     dispatched ──resolve──▶ resolved                                 (问题化解)
+    dispatched ──return(note)──▶ returned                             (退单: back to the centre)
+    returned ──dispatch | deliberate | resolve_on_site | reject | mark_duplicate──▶ …
     resolved | resolved_on_site ──start_follow_up──▶ follow_up       (回访中: call-back begun, no verdict)
     resolved | resolved_on_site | follow_up ──follow_up(satisfied)──▶ closed | reopened
     resolved | resolved_on_site | follow_up | closed ──reopen(note)──▶ reopened
     reopened ──deliberate | dispatch──▶ …                            (不满意: back to work)
     collected | deliberation ──reject(note)──▶ rejected               (final)
-    collected | deliberation ──mark_duplicate(duplicate_of)──▶ duplicate (final)
+    collected | deliberation | returned ──mark_duplicate(duplicate_of)──▶ duplicate (final)
+
+Steps that keep the state (the case stays where it is; the history records them):
+
+    dispatched ──request_extension(deadline, note)──▶ dispatched      (延期申请, by the department)
+    dispatched ──approve_extension [deadline] | refuse_extension(note)──▶ dispatched
+    dispatched | reopened ──urge──▶ same                               (催办)
+    dispatched | reopened ──supervise(note)──▶ same                    (督办, on an overdue case)
+    any open state ──assign(assignee)──▶ same                          (指派 to a grid-team member)
 
 Decisions, and why:
 
@@ -33,6 +43,12 @@ Decisions, and why:
   resident's verdict.
 * Resolving on site and resolving by a department both end in a call-back: the
   resident, not the grid team, decides that a problem is solved.
+* 退单 (``return``) sends a case the department says is not its own back to the dispatch
+  centre with a reason, which re-dispatches it (or settles it otherwise); a department
+  never hands a case straight to another department.
+* An extension is asked for with the deadline wanted and a reason; at most one request is
+  pending (``Case.pending_extension``), and only the dispatch centre approves or refuses it.
+  Approving moves the deadline; refusing keeps it. A new dispatch drops a pending request.
 * The ``follow_up`` state is optional: it records that the call-back has begun (the
   resident was not reached, a visit is booked) so such cases are not counted as
   waiting; the verdict can also be given straight from ``resolved``.
@@ -67,6 +83,7 @@ class State(enum.StrEnum):
     REOPENED = "reopened"  # 不满意: back to work
     REJECTED = "rejected"  # junk or not a matter for the town: final
     DUPLICATE = "duplicate"  # the same problem is already a complaint: final
+    RETURNED = "returned"  # 退单: the department sent it back to the dispatch centre
 
 
 class Action(enum.StrEnum):
@@ -79,6 +96,13 @@ class Action(enum.StrEnum):
     REOPEN = "reopen"
     REJECT = "reject"
     MARK_DUPLICATE = "mark_duplicate"
+    RETURN = "return"  # 退单
+    REQUEST_EXTENSION = "request_extension"  # 延期申请
+    APPROVE_EXTENSION = "approve_extension"
+    REFUSE_EXTENSION = "refuse_extension"
+    URGE = "urge"  # 催办
+    SUPERVISE = "supervise"  # 督办
+    ASSIGN = "assign"  # 指派 to a named member of the grid team
 
 
 _S, _A = State, Action
@@ -102,6 +126,13 @@ TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
     _S.DISPATCHED: {
         _A.RESOLVE: _S.RESOLVED,
         _A.DISPATCH: _S.DISPATCHED,
+        _A.RETURN: _S.RETURNED,
+        _A.REQUEST_EXTENSION: _S.DISPATCHED,
+        _A.APPROVE_EXTENSION: _S.DISPATCHED,
+        _A.REFUSE_EXTENSION: _S.DISPATCHED,
+        _A.URGE: _S.DISPATCHED,
+        _A.SUPERVISE: _S.DISPATCHED,
+        _A.ASSIGN: _S.DISPATCHED,
     },
     _S.RESOLVED_ON_SITE: {
         _A.START_FOLLOW_UP: _S.FOLLOW_UP,
@@ -123,12 +154,30 @@ TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
     _S.REOPENED: {
         _A.DISPATCH: _S.DISPATCHED,
         _A.DELIBERATE: _S.DELIBERATION,
+        _A.URGE: _S.REOPENED,
+        _A.SUPERVISE: _S.REOPENED,
+        _A.ASSIGN: _S.REOPENED,
+    },
+    _S.RETURNED: {
+        _A.DISPATCH: _S.DISPATCHED,
+        _A.DELIBERATE: _S.DELIBERATION,
+        _A.RESOLVE_ON_SITE: _S.RESOLVED_ON_SITE,
+        _A.REJECT: _S.REJECTED,
+        _A.MARK_DUPLICATE: _S.DUPLICATE,
+        _A.ASSIGN: _S.RETURNED,
     },
     _S.REJECTED: {},
     _S.DUPLICATE: {},
 }
+# a grid-team member can be named on any case still being worked on
+for _state in (_S.COLLECTED, _S.DELIBERATION):
+    TRANSITIONS[_state][_A.ASSIGN] = _state  # type: ignore[index]
 
 FINAL_STATES = frozenset(s for s, actions in TRANSITIONS.items() if not actions)
+#: actions that leave the state as it is: recorded in the history, counted, never a transition
+KEEPS_STATE = frozenset(
+    {_A.REQUEST_EXTENSION, _A.APPROVE_EXTENSION, _A.REFUSE_EXTENSION, _A.URGE, _A.SUPERVISE, _A.ASSIGN}
+)
 
 # Open311 knows only open and closed. Resolved stays open until the resident's verdict,
 # as agreed for our Open311 mapping: 回访 done is what closes a request.
@@ -139,12 +188,13 @@ OPEN311_STATUS: Mapping[State, Literal["open", "closed"]] = {
 # Why an action is refused, said in the dispatcher's terms rather than as a table lookup.
 # Past intake the state alone explains it; at intake it depends on what was tried.
 _STATE_REASON: Mapping[State, str] = {
-    _S.DISPATCHED: "a department holds it; that department resolves it, or dispatch re-assigns it",
+    _S.DISPATCHED: "a department holds it; that department resolves or returns it, or dispatch re-assigns it",
     _S.RESOLVED: "it is already resolved and waits for the resident's verdict (follow_up), or reopen",
     _S.RESOLVED_ON_SITE: "it is already resolved and waits for the resident's verdict (follow_up), or reopen",
     _S.FOLLOW_UP: "the call-back is under way; record the resident's verdict (follow_up) or reopen",
     _S.CLOSED: "it is closed; reopen it first",
     _S.REOPENED: "a reopened complaint must be dispatched again or go back to deliberation",
+    _S.RETURNED: "the department returned it; the dispatch centre dispatches it again or settles it",
 }
 _INTAKE_REASON: Mapping[Action, str] = {
     _A.DELIBERATE: "it is already in deliberation",
@@ -152,6 +202,12 @@ _INTAKE_REASON: Mapping[Action, str] = {
     _A.START_FOLLOW_UP: "the call-back starts only once the complaint is resolved",
     _A.FOLLOW_UP: "the resident is called back only once the complaint is resolved",
     _A.REOPEN: "only a resolved or closed complaint can be reopened",
+    _A.RETURN: "only a case dispatched to a department can be returned",
+    _A.REQUEST_EXTENSION: "an extension is asked for only on a case dispatched to a department",
+    _A.APPROVE_EXTENSION: "there is no extension request on a case that is not dispatched",
+    _A.REFUSE_EXTENSION: "there is no extension request on a case that is not dispatched",
+    _A.URGE: "only a case with a running deadline (dispatched or reopened) is chased",
+    _A.SUPERVISE: "only a case with a running deadline (dispatched or reopened) is supervised",
 }
 
 # Fields each action takes; the ones in _REQUIRED must be given. Others are refused, so a
@@ -166,6 +222,13 @@ _TAKES: Mapping[Action, frozenset[str]] = {
     _A.REOPEN: frozenset({"note"}),
     _A.REJECT: frozenset({"note"}),
     _A.MARK_DUPLICATE: frozenset({"note", "duplicate_of"}),
+    _A.RETURN: frozenset({"note"}),
+    _A.REQUEST_EXTENSION: frozenset({"note", "deadline"}),
+    _A.APPROVE_EXTENSION: frozenset({"note", "deadline"}),
+    _A.REFUSE_EXTENSION: frozenset({"note"}),
+    _A.URGE: frozenset({"note"}),
+    _A.SUPERVISE: frozenset({"note"}),
+    _A.ASSIGN: frozenset({"note", "assignee"}),
 }
 
 _REQUIRED: Mapping[Action, tuple[tuple[str, str], ...]] = {
@@ -177,6 +240,15 @@ _REQUIRED: Mapping[Action, tuple[tuple[str, str], ...]] = {
     _A.REOPEN: (("note", "why it is reopened"),),
     _A.REJECT: (("note", "why it is rejected, for the resident and the record"),),
     _A.MARK_DUPLICATE: (("duplicate_of", "the id of the complaint it duplicates"),),
+    _A.RETURN: (("note", "why the department returns it (退单理由)"),),
+    _A.REQUEST_EXTENSION: (
+        ("deadline", "the new deadline asked for"),
+        ("note", "why more time is needed"),
+    ),
+    _A.APPROVE_EXTENSION: (("deadline", "the new deadline (the one asked for, or another)"),),
+    _A.REFUSE_EXTENSION: (("note", "why the extension is refused"),),
+    _A.SUPERVISE: (("note", "what the supervision requires (督办意见)"),),
+    _A.ASSIGN: (("assignee", "the grid-team member (roster id) who takes it"),),
 }
 
 
@@ -205,6 +277,12 @@ class IllegalTransition(WorkflowError):
         super().__init__(f"cannot {action} a complaint in state {state}: {reason}; allowed: {allowed}")
 
 
+class ExtensionError(WorkflowError):
+    """An extension asked for twice, or decided when none was asked for."""
+
+    code = "no_pending_extension"
+
+
 class MissingField(WorkflowError):
     """An action given without a field it needs (or with one it does not take)."""
 
@@ -225,6 +303,7 @@ class Event:
     deadline: datetime | None = None
     satisfied: bool | None = None
     duplicate_of: str | None = None
+    assignee: str | None = None
 
 
 class Step(NamedTuple):
@@ -261,7 +340,7 @@ def _check_fields(action: Action, who: str, when: datetime, fields: dict[str, An
     unexpected = sorted(set(fields) - _TAKES[action])
     if unexpected:
         raise MissingField(f"{action} does not take {', '.join(unexpected)}")
-    for name in ("note", "department", "duplicate_of"):
+    for name in ("note", "department", "duplicate_of", "assignee"):
         if isinstance(fields.get(name), str):
             fields[name] = fields[name].strip() or None
     if not isinstance(who, str) or not who.strip():
@@ -276,10 +355,11 @@ def _check_fields(action: Action, who: str, when: datetime, fields: dict[str, An
     deadline = fields.get("deadline")
     if deadline is not None:
         if not isinstance(deadline, datetime) or deadline.tzinfo is None or deadline.utcoffset() is None:
-            raise MissingField(f"dispatch needs deadline as a datetime with a time zone, got {deadline!r}")
+            raise MissingField(f"{action} needs deadline as a datetime with a time zone, got {deadline!r}")
         if deadline <= when:
             raise MissingField(
-                f"dispatch deadline {deadline.isoformat()} is not after the dispatch time {when.isoformat()}"
+                f"{action} deadline {deadline.isoformat()} is not after the "
+                f"{'dispatch time' if action is _A.DISPATCH else 'time of the action'} {when.isoformat()}"
             )
 
 
@@ -354,14 +434,33 @@ class Case:
         """The latest dispatch: its department and deadline are the ones that count now."""
         return next((e for e in reversed(self.events) if e.action is _A.DISPATCH), None)
 
+    @property
+    def deadline(self) -> datetime | None:
+        """The deadline that counts now: the last dispatch's, or a later approved extension's."""
+        for event in reversed(self.events):
+            if event.action in (_A.DISPATCH, _A.APPROVE_EXTENSION):
+                return event.deadline
+        return None
+
+    @property
+    def pending_extension(self) -> Event | None:
+        """The extension request the dispatch centre has not yet decided, if any."""
+        for event in reversed(self.events):
+            if event.action is _A.REQUEST_EXTENSION:
+                return event
+            if event.action in ENDS_EXTENSION:
+                return None
+        return None
+
     def deadline_status(self, now: datetime, calendar: WorkCalendar) -> DeadlineStatus:
         dispatch = self.last_dispatch
         if dispatch is None:
             return DeadlineStatus.NONE
-        return deadline_status(self.state, dispatch.when, dispatch.deadline, now, calendar)
+        return deadline_status(self.state, dispatch.when, self.deadline, now, calendar)
 
     def do(self, action: Action | str, *, who: str, when: datetime, **fields: Any) -> Case:
         """The case after ``action``; this case is unchanged, whether it succeeds or not."""
+        check_extension(action, pending=self.pending_extension is not None)
         step = apply(self.state, action, who=who, when=when, **fields)
         if self.events and when < self.events[-1].when:
             # Out-of-order events would make the history say a case was resolved before
@@ -371,6 +470,19 @@ class Case:
                 f"({self.events[-1].action} at {self.events[-1].when.isoformat()})"
             )
         return replace(self, events=(*self.events, step.event))
+
+
+#: what settles a pending extension request: a decision, a new dispatch or leaving the department
+ENDS_EXTENSION = frozenset({_A.APPROVE_EXTENSION, _A.REFUSE_EXTENSION, _A.DISPATCH, _A.RETURN, _A.RESOLVE})
+
+
+def check_extension(action: Action | str, *, pending: bool) -> None:
+    """One extension request at a time, and a decision only on a pending one."""
+    action = _parse(Action, action)
+    if action is _A.REQUEST_EXTENSION and pending:
+        raise ExtensionError("an extension request is already waiting for the dispatch centre's decision")
+    if action in (_A.APPROVE_EXTENSION, _A.REFUSE_EXTENSION) and not pending:
+        raise ExtensionError(f"cannot {action}: no extension has been asked for")
 
 
 class DeadlineStatus(enum.StrEnum):

@@ -608,6 +608,7 @@ class ComplaintService:
         deadline: str | None = None,
         satisfied: bool | None = None,
         duplicate_of: str | None = None,
+        assignee: str | None = None,
     ) -> CaseView:
         """A workflow step by a caller, who names the version of the case it saw."""
         self.require(caller, WRITE)
@@ -617,14 +618,24 @@ class ComplaintService:
             )
         version = bounded_id(expected_version, "version")
         # the values come from a JSON body: each must be of its type, or a 400 names it
-        for name, value in (("note", note), ("department", department), ("duplicate_of", duplicate_of)):
+        texts = (
+            ("note", note),
+            ("department", department),
+            ("duplicate_of", duplicate_of),
+            ("assignee", assignee),
+        )
+        for name, value in texts:
             if value is not None and not isinstance(value, str):
                 raise Invalid(f"{name} must be text", field=name)
         if note is not None and len(note) > MAX_NOTE:
             raise Invalid(f"note: {len(note)} characters; at most {MAX_NOTE}", field="note")
         if note is not None:
             note = intake.CONTROL.sub("", note)
-        for name, value in (("department", department), ("duplicate_of", duplicate_of)):
+        for name, value in (
+            ("department", department),
+            ("duplicate_of", duplicate_of),
+            ("assignee", assignee),
+        ):
             if value is not None and len(value) > 128:
                 raise Invalid(f"{name}: {len(value)} characters; at most 128", field=name)
         if deadline is not None and not isinstance(deadline, str):
@@ -640,6 +651,7 @@ class ComplaintService:
             deadline=when,
             satisfied=satisfied,
             duplicate_of=duplicate_of,
+            assignee=assignee,
             caller=caller,
         )
         view = self.view(caller, case, history=True)
@@ -895,6 +907,7 @@ class ComplaintService:
         deadline: datetime.datetime | None = None,
         satisfied: bool | None = None,
         duplicate_of: str | None = None,
+        assignee: str | None = None,
         department_scope: str | None = None,
         caller: Caller | None = None,
     ) -> Case:
@@ -913,6 +926,12 @@ class ComplaintService:
         if caller is not None:
             permissions.check_action(caller, current, action)
         now = self.now()
+        try:
+            workflow.check_extension(action, pending=current.extension_deadline is not None)
+        except workflow.ExtensionError as exc:
+            raise Refused(str(exc), code=exc.code, field="action") from exc
+        except workflow.WorkflowError:
+            pass  # not an action at all: workflow.apply below names the real ones
         fields: dict = {"note": note}
         if action == workflow.Action.DISPATCH:
             routing = self.catalog.route(current.category_code, self._kind(current))
@@ -929,6 +948,26 @@ class ComplaintService:
             fields["satisfied"] = satisfied
         elif action == workflow.Action.MARK_DUPLICATE:
             fields["duplicate_of"] = duplicate_of
+        elif action == workflow.Action.REQUEST_EXTENSION:
+            if deadline is not None and current.deadline is not None and deadline <= current.deadline:
+                raise Invalid(
+                    f"the extension asked for ({deadline.isoformat()}) is not after the current deadline "
+                    f"({current.deadline.isoformat()})",
+                    code="extension_not_later",
+                    field="deadline",
+                )
+            fields["deadline"] = deadline
+        elif action == workflow.Action.APPROVE_EXTENSION:
+            fields["deadline"] = deadline or current.extension_deadline
+        elif action == workflow.Action.SUPERVISE:
+            if self.deadline_status(current, now) is not workflow.DeadlineStatus.OVERDUE:
+                raise Refused(
+                    f"complaint {complaint_id} is not overdue: chase it (urge) instead of supervising it",
+                    code="not_overdue",
+                    field="action",
+                )
+        elif action == workflow.Action.ASSIGN:
+            fields["assignee"] = assignee
         if note is not None and len(note) > MAX_NOTE:
             raise Invalid(f"note: {len(note)} characters; at most {MAX_NOTE}", field="note")
         step = workflow.apply(current.state, action, who=actor, when=now, **fields)
@@ -939,9 +978,17 @@ class ComplaintService:
             self._check_after_photo(current)
         values: dict = {"state": step.state.value}
         if event.action == workflow.Action.DISPATCH:
-            values.update(department_code=event.department, dispatched_at=now, deadline=event.deadline)
+            values.update(department_code=event.department, dispatched_at=now)
+        if event.action in (workflow.Action.DISPATCH, workflow.Action.APPROVE_EXTENSION):
+            values["deadline"] = event.deadline
             if event.deadline is not None:
                 values["deadline_provisional"] = self.calendar.provisional_between(now, event.deadline)
+        if event.action is workflow.Action.REQUEST_EXTENSION:
+            values["extension_deadline"] = event.deadline
+        elif current.extension_deadline is not None and event.action in workflow.ENDS_EXTENSION:
+            values["extension_deadline"] = None
+        if event.action is workflow.Action.ASSIGN:
+            values["assignee"] = event.assignee
         if step.state in (State.RESOLVED, State.RESOLVED_ON_SITE):
             values["resolved_at"] = now
         if event.action == workflow.Action.FOLLOW_UP:
@@ -1227,6 +1274,7 @@ def event_row(event: workflow.Event) -> dict:
         "deadline": event.deadline,
         "satisfied": event.satisfied,
         "duplicate_of": event.duplicate_of,
+        "assignee": event.assignee,
     }
 
 

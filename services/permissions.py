@@ -19,8 +19,10 @@ CONTACTS   also the reporter's name and phone, text and notes unmasked, photos: 
 
 **Doing** (``ACTIONS``): one table of role → workflow actions, checked in one place
 (``ComplaintService.transition`` through ``check_action``). The dispatch centre does
-everything (dispatch, re-dispatch, follow-up, close…); a department only resolves cases
-dispatched to it (the workflow has no "return to the centre" action yet). API keys act as
+everything (dispatch, re-dispatch, follow-up, close, decide extensions, chase…); a department
+works only cases dispatched to it: it resolves them, returns one that is not its own to the
+centre with a reason (退单), or asks for more time (延期申请), and never hands a case to
+another department. API keys act as
 the dispatch centre with the ``dispatch`` scope, as their department when bound to one,
 and otherwise only file.
 
@@ -70,7 +72,7 @@ DISPATCH_CENTRE: frozenset[Action] = frozenset(Action)
 ACTIONS: Mapping[str, frozenset[Action]] = {
     "admin": DISPATCH_CENTRE,
     "dispatcher": DISPATCH_CENTRE,
-    "department": frozenset({Action.RESOLVE}),
+    "department": frozenset({Action.RESOLVE, Action.RETURN, Action.REQUEST_EXTENSION}),
     "planner": frozenset(),
 }
 #: roles that act only on cases dispatched to their own department

@@ -210,6 +210,7 @@ def case_json(view: CaseView, catalog: Catalog) -> dict:
         "dispatched_at": iso(c.dispatched_at),
         "deadline": iso(c.deadline),
         "deadline_status": view.deadline_status.value,
+        "extension_requested": iso(c.extension_deadline),
         "resolved_at": iso(c.resolved_at),
         "closed_at": iso(c.closed_at),
         "satisfied": c.satisfied if details else None,

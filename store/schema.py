@@ -209,7 +209,15 @@ def _indexes(dialect_name: str, t: dict[str, sa.Table]) -> None:
     """The indexes the migrations create beyond the column flags: the complaint filters, the
     event lookup and, on PostGIS, a GiST index on every geometry that is searched."""
     complaints = t["complaints"]
-    for column in ("grid_code", "state", "reported_at", "category_code", "department_code", "deadline"):
+    for column in (
+        "grid_code",
+        "state",
+        "reported_at",
+        "category_code",
+        "department_code",
+        "deadline",
+        "assignee",
+    ):
         sa.Index(f"ix_complaints_{column}", complaints.c[column])
     sa.Index("ix_complaint_events_complaint_id", t["complaint_events"].c.complaint_id)
     if dialect_name == "postgresql":
@@ -267,6 +275,10 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("closed_at", UtcDateTime),
         sa.Column("satisfied", sa.Boolean),
         sa.Column("duplicate_of", sa.Text),
+        # the grid-team member (officials.id) the case is assigned to, and a deadline a
+        # department asked for that the dispatch centre has not yet decided (migration 0007)
+        sa.Column("assignee", sa.String(64)),
+        sa.Column("extension_deadline", UtcDateTime),
         sa.Column("row_version", sa.Integer, nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -289,6 +301,7 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("deadline", UtcDateTime),
         sa.Column("satisfied", sa.Boolean),
         sa.Column("duplicate_of", sa.Text),
+        sa.Column("assignee", sa.String(64)),
     )
     t["complaint_photos"] = sa.Table(
         "complaint_photos",

@@ -195,7 +195,7 @@ def test_filing_again_with_the_same_external_id_returns_the_first_with_200(
 
 # --- refusals -------------------------------------------------------------------------------
 
-ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate"
+ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign"
 
 
 @pytest.mark.parametrize(
@@ -219,8 +219,9 @@ ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate"
             ["dispatch"],
             "follow_up",
             {"satisfied": True},
-            "cannot follow_up a complaint in state dispatched: a department holds it; that department resolves it, "
-            "or dispatch re-assigns it; allowed: resolve, dispatch",
+            "cannot follow_up a complaint in state dispatched: a department holds it; that department resolves "
+            "or returns it, or dispatch re-assigns it; allowed: resolve, dispatch, return, request_extension, "
+            "approve_extension, refuse_extension, urge, supervise, assign",
         ),
         (
             ["dispatch", "resolve", ("follow_up", {"satisfied": True})],
@@ -233,7 +234,7 @@ ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate"
             "resolve_on_site",
             {},
             "cannot resolve_on_site a complaint in state reopened: a reopened complaint must be dispatched again "
-            "or go back to deliberation; allowed: dispatch, deliberate",
+            "or go back to deliberation; allowed: dispatch, deliberate, urge, supervise, assign",
         ),
         (
             [("reject", {"note": "不属本镇管辖"})],
@@ -266,7 +267,8 @@ def test_an_illegal_action_is_422_naming_the_state_and_the_allowed_actions(
             {},
             "workflow_error",
             "unknown action 'fly'; one of: deliberate, resolve_on_site, dispatch, "
-            "resolve, start_follow_up, follow_up, reopen, reject, mark_duplicate",
+            "resolve, start_follow_up, follow_up, reopen, reject, mark_duplicate, return, request_extension, "
+            "approve_extension, refuse_extension, urge, supervise, assign",
         ),
         (
             "reject",

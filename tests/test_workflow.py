@@ -32,16 +32,27 @@ def cal() -> WorkCalendar:
 # The rules written out again, independently of workflow.TRANSITIONS, so a change to the
 # machine must be made twice: once on purpose, once here.
 ALLOWED: dict[str, list[str]] = {
-    "collected": ["deliberate", "resolve_on_site", "dispatch", "reject", "mark_duplicate"],
-    "deliberation": ["resolve_on_site", "dispatch", "reject", "mark_duplicate"],
-    "dispatched": ["resolve", "dispatch"],
+    "collected": ["deliberate", "resolve_on_site", "dispatch", "reject", "mark_duplicate", "assign"],
+    "deliberation": ["resolve_on_site", "dispatch", "reject", "mark_duplicate", "assign"],
+    "dispatched": [
+        "resolve",
+        "dispatch",
+        "return",
+        "request_extension",
+        "approve_extension",
+        "refuse_extension",
+        "urge",
+        "supervise",
+        "assign",
+    ],
     "resolved_on_site": ["start_follow_up", "follow_up", "reopen"],
     "resolved": ["start_follow_up", "follow_up", "reopen"],
     "follow_up": ["follow_up", "reopen"],
     "closed": ["reopen"],
-    "reopened": ["dispatch", "deliberate"],
+    "reopened": ["dispatch", "deliberate", "urge", "supervise", "assign"],
     "rejected": [],
     "duplicate": [],
+    "returned": ["dispatch", "deliberate", "resolve_on_site", "reject", "mark_duplicate", "assign"],
 }
 EXPECTED_TARGET = {
     "deliberate": "deliberation",
@@ -53,7 +64,10 @@ EXPECTED_TARGET = {
     "reopen": "reopened",
     "reject": "rejected",
     "mark_duplicate": "duplicate",
+    "return": "returned",
 }
+#: actions recorded in the history that leave the case in the state it was in
+KEEPING = {"request_extension", "approve_extension", "refuse_extension", "urge", "supervise", "assign"}
 WHEN = at(11, 16, 9)
 DEADLINE = at(11, 19, 23, 59, 59)
 # The fields that make each action valid, so only the state decides legality.
@@ -67,6 +81,13 @@ GOOD_FIELDS: dict[str, dict[str, Any]] = {
     "reopen": {"note": "the resident reports the lamp is out again"},
     "reject": {"note": "advertising, not a complaint"},
     "mark_duplicate": {"duplicate_of": "C-2026-000123"},
+    "return": {"note": "street lights are the power company's, not ours"},
+    "request_extension": {"deadline": DEADLINE, "note": "the part is on order"},
+    "approve_extension": {"deadline": DEADLINE},
+    "refuse_extension": {"note": "a temporary repair is possible today"},
+    "urge": {},
+    "supervise": {"note": "overdue two days: report by noon"},
+    "assign": {"assignee": "17"},
 }
 LEGAL = [(s, a) for s in ALLOWED for a in ALLOWED[s]]
 ILLEGAL = [(s.value, a.value) for s in State for a in Action if a.value not in ALLOWED[s.value]]
@@ -74,6 +95,7 @@ ILLEGAL = [(s.value, a.value) for s in State for a in Action if a.value not in A
 
 def test_the_independent_table_covers_every_state_and_action() -> None:
     assert set(ALLOWED) == {s.value for s in State}
+    assert {a.value for a in wf.KEEPS_STATE} == KEEPING
     assert {a: list(map(str, t)) for a, t in wf.TRANSITIONS.items()} == ALLOWED
     assert len(LEGAL) + len(ILLEGAL) == len(State) * len(Action)
 
@@ -81,7 +103,7 @@ def test_the_independent_table_covers_every_state_and_action() -> None:
 @pytest.mark.parametrize(("state", "action"), LEGAL)
 def test_every_allowed_action_moves_to_its_state(state: str, action: str) -> None:
     step = wf.apply(state, action, who="网格员 张三", when=WHEN, **GOOD_FIELDS[action])
-    assert step.state == EXPECTED_TARGET[action]
+    assert step.state == (state if action in KEEPING else EXPECTED_TARGET[action])
     assert step.event.from_state == state
     assert step.event.to_state == step.state
     assert step.event.action == action
@@ -105,31 +127,32 @@ def test_every_illegal_transition_is_refused_naming_state_and_allowed(state: str
             "collected",
             "resolve",
             "cannot resolve a complaint in state collected: it must be resolved on site or dispatched first; "
-            "allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate",
+            "allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign",
         ),
         (
             "deliberation",
             "deliberate",
             "cannot deliberate a complaint in state deliberation: it is already in deliberation; "
-            "allowed: resolve_on_site, dispatch, reject, mark_duplicate",
+            "allowed: resolve_on_site, dispatch, reject, mark_duplicate, assign",
         ),
         (
             "collected",
             "follow_up",
             "cannot follow_up a complaint in state collected: the resident is called back only once the "
-            "complaint is resolved; allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate",
+            "complaint is resolved; allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign",
         ),
         (
             "dispatched",
             "resolve_on_site",
             "cannot resolve_on_site a complaint in state dispatched: a department holds it; that department "
-            "resolves it, or dispatch re-assigns it; allowed: resolve, dispatch",
+            "resolves or returns it, or dispatch re-assigns it; allowed: resolve, dispatch, return, "
+            "request_extension, approve_extension, refuse_extension, urge, supervise, assign",
         ),
         (
             "reopened",
             "resolve_on_site",
             "cannot resolve_on_site a complaint in state reopened: a reopened complaint must be dispatched "
-            "again or go back to deliberation; allowed: dispatch, deliberate",
+            "again or go back to deliberation; allowed: dispatch, deliberate, urge, supervise, assign",
         ),
         (
             "closed",
@@ -420,7 +443,49 @@ def test_unknown_state_and_action_names_list_the_real_ones() -> None:
         wf.apply("open", "resolve", who="张三", when=WHEN)
     assert str(excinfo.value) == (
         "unknown state 'open'; one of: collected, deliberation, resolved_on_site, dispatched, resolved, "
-        "follow_up, closed, reopened, rejected, duplicate"
+        "follow_up, closed, reopened, rejected, duplicate, returned"
     )
     with pytest.raises(WorkflowError, match="unknown action 'fix'; one of: deliberate, resolve_on_site"):
         wf.apply("dispatched", "fix", who="张三", when=WHEN)
+
+
+def dispatched_case() -> wf.Case:
+    return wf.Case().do(
+        "dispatch", who="调度 王", when=WHEN, department="urban_management", deadline=DEADLINE
+    )
+
+
+def test_an_approved_extension_moves_the_deadline_and_a_refused_one_keeps_it() -> None:
+    case = dispatched_case()
+    later = at(11, 24, 23, 59, 59)
+    asked = case.do("request_extension", who="城管 李", when=at(11, 17, 9), deadline=later, note="零件在途")
+    assert asked.state == "dispatched" and asked.pending_extension is not None
+    assert asked.deadline == DEADLINE  # asking moves nothing
+    approved = asked.do("approve_extension", who="调度 王", when=at(11, 17, 10), deadline=later)
+    assert approved.deadline == later and approved.pending_extension is None
+    refused = asked.do("refuse_extension", who="调度 王", when=at(11, 17, 10), note="今日可临时修复")
+    assert refused.deadline == DEADLINE and refused.pending_extension is None
+    assert refused.deadline_status(at(11, 20, 9), WorkCalendar()) is wf.DeadlineStatus.OVERDUE
+    assert approved.deadline_status(at(11, 20, 9), WorkCalendar()) is not wf.DeadlineStatus.OVERDUE
+
+
+def test_one_extension_request_at_a_time_and_no_decision_without_one() -> None:
+    case = dispatched_case()
+    with pytest.raises(wf.ExtensionError, match="no extension has been asked for"):
+        case.do("approve_extension", who="调度 王", when=at(11, 17, 10), deadline=at(11, 24))
+    asked = case.do("request_extension", who="城管 李", when=at(11, 17, 9), deadline=at(11, 24), note="雨天")
+    with pytest.raises(wf.ExtensionError, match="already waiting"):
+        asked.do("request_extension", who="城管 李", when=at(11, 17, 11), deadline=at(11, 25), note="再延")
+    # a new dispatch (改派) drops the pending request with the department that asked
+    moved = asked.do("dispatch", who="调度 王", when=at(11, 17, 12), department="water", deadline=at(11, 20))
+    assert moved.pending_extension is None and moved.deadline == at(11, 20)
+
+
+def test_a_returned_case_goes_back_to_the_centre_and_is_dispatched_again() -> None:
+    returned = dispatched_case().do("return", who="城管 李", when=at(11, 16, 10), note="不属本部门")
+    assert returned.state == "returned"
+    assert returned.deadline_status(at(11, 30), WorkCalendar()) is wf.DeadlineStatus.NONE
+    again = returned.do("dispatch", who="调度 王", when=at(11, 16, 11), department="water", deadline=DEADLINE)
+    assert again.state == "dispatched" and again.last_dispatch.department == "water"
+    with pytest.raises(wf.MissingField, match="return needs note"):
+        dispatched_case().do("return", who="城管 李", when=at(11, 16, 10))

@@ -54,7 +54,8 @@ def test_one_table_names_every_role_and_only_the_dispatch_centre_does_the_centre
     centre = {Action.DISPATCH, Action.FOLLOW_UP, Action.START_FOLLOW_UP, Action.REOPEN, Action.REJECT}
     for role, actions in ACTIONS.items():
         assert (centre <= actions) == (role in ("dispatcher", "admin")), role
-    assert ACTIONS["department"] == {Action.RESOLVE}  # no "return" action yet: resolve only
+    # a department resolves, returns (退单) or asks for time; it never dispatches or decides
+    assert ACTIONS["department"] == {Action.RESOLVE, Action.RETURN, Action.REQUEST_EXTENSION}
     assert ACTIONS["planner"] == frozenset()
     keys = {
         "write": Caller("k", "api_key", frozenset({"write"})),

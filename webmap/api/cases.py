@@ -79,7 +79,7 @@ def get_complaint(complaint_id: int):
 
 @bp.post("/complaints/<int:complaint_id>/actions")
 def act(complaint_id: int):
-    """A workflow action: {action, version, note, department, deadline, satisfied, duplicate_of}.
+    """A workflow action: {action, version, note, department, deadline, satisfied, duplicate_of, assignee}.
 
     ``version`` (or an ``If-Match`` header) is the version the caller saw; a stale one gets 409.
     """
@@ -99,6 +99,7 @@ def act(complaint_id: int):
         deadline=data.get("deadline") or None,
         satisfied=data.get("satisfied"),
         duplicate_of=data.get("duplicate_of"),
+        assignee=data.get("assignee"),
     )
     return no_store(jsonify(case_json(view, cases.catalog)))
 

@@ -281,13 +281,18 @@ class ActionIn(BaseModel):
     """A workflow step; ``version`` is the case version the caller saw (or send If-Match)."""
 
     model_config = ConfigDict(extra="allow")
-    action: str | None = Field(None, description="dispatch, resolve, close, reopen, …")
+    action: str | None = Field(
+        None,
+        description="dispatch, resolve, return, request_extension, approve_extension, refuse_extension, "
+        "urge, supervise, assign, follow_up, reopen, …",
+    )
     version: int | str | None = None
     note: str | None = None
     department: str | None = None
-    deadline: str | None = None
+    deadline: str | None = Field(None, description="dispatch, request_extension, approve_extension")
     satisfied: bool | None = None
     duplicate_of: int | None = None
+    assignee: str | None = Field(None, description="assign: the grid-team member's roster id")
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -532,6 +537,9 @@ class Complaint(Answer):
     dispatched_at: str | None
     deadline: str | None
     deadline_status: str
+    extension_requested: str | None = Field(
+        None, description="the deadline a department asked for (延期申请), until the dispatch centre decides"
+    )
     resolved_at: str | None
     closed_at: str | None
     satisfied: bool | None
