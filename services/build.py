@@ -28,6 +28,7 @@ from services.grids import GridService
 from services.permissions import GrantService
 from services.places import PlaceService
 from services.planner import PlannerService
+from services.printing import PrintService
 from store import open_store
 from store.base import Store
 
@@ -45,6 +46,7 @@ class Services:
     audit: AuditService
     grants: GrantService
     dashboard: DashboardService
+    printing: PrintService
 
 
 def build_services(config: Config, *, store: Store | None = None, clock: Clock | None = None) -> Services:
@@ -83,6 +85,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         audit,
         GrantService(store, audit),
         DashboardService(store, cases, grids),
+        PrintService(cases),
     )
 
 

@@ -119,6 +119,12 @@ def visibility(caller: Caller, case: Case) -> Visibility:
     return Visibility.DETAILS
 
 
+def sees_team_phones(caller: Caller) -> bool:
+    """Whether officials' full phones are shown to the caller (else masked): those with
+    ``personal_data``, as on the lookup answers; each view that shows them is audited."""
+    return caller.can(PERSONAL_DATA)
+
+
 def allowed_actions(caller: Caller) -> frozenset[Action]:
     role = acting_role(caller)
     return ACTIONS.get(role, frozenset()) if role else frozenset()
@@ -286,5 +292,6 @@ __all__ = [
     "may_file_under",
     "redact_case",
     "redact_event",
+    "sees_team_phones",
     "visibility",
 ]

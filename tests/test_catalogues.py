@@ -21,6 +21,15 @@ def fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+@pytest.mark.parametrize("language", LANGS)
+def test_no_key_is_written_twice(language):
+    # merges keep both sides of a catalogue (.gitattributes: merge=union): a key added on two
+    # branches would otherwise be read as whichever comes last
+    lines = catalogue_path(language).read_text(encoding="utf-8").splitlines()
+    keys = [line for line in lines if line.startswith('msgid "') and line != 'msgid ""']
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
+
+
 def test_both_catalogues_have_the_same_keys():
     zh, en = entries("zh"), entries("en")
     assert set(zh) - set(en) == set(), "keys missing from the English catalogue"

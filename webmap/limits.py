@@ -100,6 +100,7 @@ HEAVY = (
     "stats_api.stat_overdue",
     "planner.page",
     "planner.export",
+    "pages.print_sheet",  # a PDF is laid out and rendered (about 0.1–1 s each)
 )
 #: heavy endpoints whose answers are cached (per caller, query and complaint-record state)
 CACHED = tuple(e for e in HEAVY if e.startswith("stats_api."))

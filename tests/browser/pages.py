@@ -688,6 +688,24 @@ class ComplaintPage(AppPage):
     def error(self) -> Locator:
         return self.page.get_by_role("main").get_by_role("alert")
 
+    def print_link(self, kind: str) -> Locator:
+        """A link of the print block under the title: ``order`` (打印派单单) or ``case`` (打印诉求单)."""
+        block = self.page.get_by_role("navigation", name=self.t("print_links"), exact=True)
+        return block.get_by_role("link", name=self.t(f"print_{kind}_link"), exact=True)
+
+    def print_sheet(self, kind: str) -> bytes:
+        """Click a print link: the PDF the browser was sent, then back to the case page.
+        Chromium hands a PDF to its viewer, which keeps the bytes to itself, so they are asked
+        again at the same address in the same session."""
+        with self.page.expect_response(lambda r: "/print/" in r.url) as answer:
+            self.print_link(kind).click()
+        response = answer.value
+        assert response.status == 200 and response.headers["content-type"] == "application/pdf", response
+        body = self.page.request.get(response.url).body()
+        self.page.go_back()
+        self.settle()
+        return body
+
     def photos(self, kind: str) -> Locator:
         """The photo links (each wraps its thumbnail) in the list of ``kind``: before or after."""
         photo_list = self.page.get_by_role("main").get_by_role(
