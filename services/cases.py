@@ -1119,14 +1119,18 @@ class ComplaintService:
             raise UnsupportedType(
                 f"photo {filename!r} is not a JPEG, PNG or WebP image", code="photo_type", field="photo"
             )
+        digest = hashlib.sha256(data).hexdigest()
+        kept = self.store.photos(complaint_id)
+        same = next((p for p in kept if p.sha256 == digest and (p.kind or "before") == kind), None)
+        if same is not None:  # sent again (a phone retrying after a lost answer): one copy
+            return {"id": same.id, "content_type": same.content_type, "size": same.size, "kind": kind}
         # counted by kind, so photos taken at intake never leave no room for the after photo
-        if sum((p.kind or "before") == kind for p in self.store.photos(complaint_id)) >= MAX_PHOTOS:
+        if sum((p.kind or "before") == kind for p in kept) >= MAX_PHOTOS:
             raise Invalid(
                 f"a complaint holds at most {MAX_PHOTOS} {'after ' if kind == 'after' else ''}photos",
                 code="too_many_photos",
                 field="photo",
             )
-        digest = hashlib.sha256(data).hexdigest()
         name = f"{digest}{found[1]}"  # content-addressed: the user's file name never reaches the disk
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         (self.photo_dir / name).write_bytes(data)

@@ -91,9 +91,10 @@ class Recorded:
         return [text for kind, text in self.console if kind == "error"] + self.page_errors
 
 
-def new_recorded_page(browser, base: str):
-    """A fresh context and page that records requests and console messages (``page.record``)."""
-    context = browser.new_context(viewport=VIEWPORT, locale=LOCALE)
+def new_recorded_page(browser, base: str, **options):
+    """A fresh context and page that records requests and console messages (``page.record``);
+    ``options`` go to ``new_context`` (a phone: viewport, has_touch, geolocation, ...)."""
+    context = browser.new_context(**{"viewport": VIEWPORT, "locale": LOCALE, **options})
     page = context.new_page()
     record = Recorded()
     page.on("request", lambda r: record.requests.append(r.url))

@@ -745,3 +745,43 @@ class NewComplaintPage(AppPage):
         self.page.get_by_role("main").get_by_role("button", name=self.t("submit"), exact=True).click()
         self.page.wait_for_url(re.compile(r"/complaints/\d+$"))
         return ComplaintPage(self.page, self.base, self.lang)
+
+
+class FieldPage(AppPage):
+    """巡查上报, the grid team's phone page: reports wait on the phone until they can be sent."""
+
+    path = "/field/"
+
+    @property
+    def status(self) -> Locator:
+        return self.page.get_by_role("status")
+
+    @property
+    def outbox(self) -> Locator:
+        return self.page.get_by_role("list", name=self.t("field_outbox")).get_by_role("listitem")
+
+    @property
+    def sent(self) -> Locator:
+        return self.page.get_by_role("list", name=self.t("field_sent_list")).get_by_role("listitem")
+
+    def wait_until_offline_ready(self) -> None:
+        """The service worker controls the page, so it opens again without a connection."""
+        self.page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        if not self.page.evaluate("!!navigator.serviceWorker.controller"):
+            self.page.reload()
+        self.page.wait_for_function("!!navigator.serviceWorker.controller")
+
+    def report(self, category_name: str, text: str, photo: tuple[str, bytes] | None = None) -> None:
+        """Fill in a patrol report at the phone's location and send it (or keep it, offline)."""
+        self.page.get_by_label(self.t("category"), exact=True).select_option(label=category_name)
+        self.page.get_by_label(self.t("field_what"), exact=True).fill(text)
+        self.page.get_by_role("button", name=self.t("field_use_location")).tap()
+        expect(self.page.locator("#field-location")).to_contain_text(
+            self.t("field_located", lon="", lat="", m="")[:2]
+        )
+        if photo is not None:
+            name, data = photo
+            self.page.get_by_label(self.t("field_photos"), exact=True).set_input_files(
+                files=[{"name": name, "mimeType": "image/png", "buffer": data}]
+            )
+        self.page.get_by_role("button", name=self.t("field_submit"), exact=True).tap()

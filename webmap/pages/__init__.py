@@ -12,6 +12,7 @@ bp = Blueprint("pages", __name__)
 from webmap.pages import admin  # noqa: E402, F401  (registers its views on bp)
 from webmap.pages import complaints  # noqa: E402, F401
 from webmap.pages import dashboard  # noqa: E402, F401
+from webmap.pages import field  # noqa: E402, F401
 from webmap.pages import maps  # noqa: E402, F401
 from webmap.pages import printing  # noqa: E402, F401
 from webmap.pages import progress  # noqa: E402, F401
