@@ -16,6 +16,7 @@ from geo.lookup import Status
 from geo.officials import Assignment
 from geo.officials import mask_phone
 from services.cases import CaseView
+from services.grids import CommunityAnswer
 from services.grids import GridSet
 from services.grids import PointAnswer
 from services.permissions import Visibility
@@ -52,6 +53,24 @@ def grid_json(grid_set: GridSet, i: int) -> dict:
         "area_m2": round(float(row["area_m2"]), 1),
         "population": _int(row["population"]),
         "households": _int(row["households"]),
+        "version": {
+            "id": grid_set.version.id,
+            "label": grid_set.version.label,
+            "active": grid_set.version.active,
+        },
+    }
+
+
+def community_json(answer: CommunityAnswer, *, show_phone: bool) -> dict:
+    """A community with its grids (code and name) and its community- and town-level team."""
+    grid_set = answer.grid_set
+    info = grid_set.communities.get(answer.code, {"code": answer.code})
+    return {
+        "code": answer.code,
+        "name": info.get("name"),
+        "kind": info.get("kind"),
+        "grids": [grid_brief(grid_set, i) for i in answer.grids],
+        "team": team_json(answer.team, show_phone=show_phone),
         "version": {
             "id": grid_set.version.id,
             "label": grid_set.version.label,
