@@ -71,6 +71,7 @@ def suggest_categories(text: str, categories: Iterable[Category], limit: int = 3
                 words.append(word)
         if covered:
             longest = max(len(w) for w in words)
-            found.append((len(covered), longest, -order, Suggestion(category.code, len(covered), tuple(words))))
+            suggestion = Suggestion(category.code, len(covered), tuple(words))
+            found.append((len(covered), longest, -order, suggestion))
     found.sort(key=lambda f: (f[0], f[1], f[2]), reverse=True)
     return [f[3] for f in found[: max(limit, 0)]]

@@ -29,12 +29,12 @@ from complaints import stats
 from complaints import workflow
 from complaints.catalog import Catalog
 from complaints.catalog import CommunityKind
-from complaints.suggest import Suggestion
-from complaints.suggest import suggest_categories
 from complaints.intake import ComplaintInput
 from complaints.records import Case
 from complaints.records import CaseEvent
 from complaints.records import Photo
+from complaints.suggest import Suggestion
+from complaints.suggest import suggest_categories
 from complaints.workdays import UnknownCalendarYear
 from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus

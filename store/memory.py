@@ -842,7 +842,8 @@ class MemoryStore(AuditMemory):
 
     def preferences(self, user_id: int) -> dict[str, str]:
         with self._lock:
-            return {r["name"]: r["value"] for r in self.t["user_preferences"].all() if r["user_id"] == user_id}
+            rows = self.t["user_preferences"].all()
+            return {r["name"]: r["value"] for r in rows if r["user_id"] == user_id}
 
     def set_preference(self, user_id: int, name: str, value: str) -> None:
         prefs = self.t["user_preferences"]

@@ -27,7 +27,9 @@ def _login(client, username: str) -> None:
 def _settings(page_html: str) -> dict:
     import json
 
-    found = re.search(r'<script type="application/json" id="dispatcher-settings">(.*?)</script>', page_html, re.S)
+    found = re.search(
+        r'<script type="application/json" id="dispatcher-settings">(.*?)</script>', page_html, re.S
+    )
     return json.loads(found.group(1))
 
 
@@ -79,12 +81,16 @@ def test_a_wrong_preference_is_refused_naming_it_and_nothing_is_kept(app):
     _login(client, "wang")
     token = _settings(client.get("/").get_data(as_text=True))["csrf"]
     bad = client.post(
-        "/preferences/coordsys", data={"value": "mars"}, headers={"X-CSRFToken": token, "Accept": "application/json"}
+        "/preferences/coordsys",
+        data={"value": "mars"},
+        headers={"X-CSRFToken": token, "Accept": "application/json"},
     )
     assert bad.status_code == 400  # Invalid: the value named, and the field
     assert "mars" in bad.get_data(as_text=True) and "gcj02" in bad.get_data(as_text=True)
     unknown = client.post(
-        "/preferences/colour", data={"value": "red"}, headers={"X-CSRFToken": token, "Accept": "application/json"}
+        "/preferences/colour",
+        data={"value": "red"},
+        headers={"X-CSRFToken": token, "Accept": "application/json"},
     )
     assert unknown.status_code == 400 and "colour" in unknown.get_data(as_text=True)
     store = app.extensions["redgrid"].store
@@ -106,8 +112,14 @@ def test_a_community_answers_with_its_grids_and_the_team_above_them(app):
     grids = client.get("/api/v1/grids").get_json()["grids"]
     community = grids[0]["community"]
     body = client.get(f"/api/v1/communities/{community['code']}").get_json()
-    assert (body["code"], body["name"], body["kind"]) == (community["code"], community["name"], community["kind"])
-    mine = [{"code": g["code"], "name": g["name"]} for g in grids if g["community"]["code"] == community["code"]]
+    assert (body["code"], body["name"], body["kind"]) == (
+        community["code"],
+        community["name"],
+        community["kind"],
+    )
+    mine = [
+        {"code": g["code"], "name": g["name"]} for g in grids if g["community"]["code"] == community["code"]
+    ]
     assert body["grids"] == mine and len(mine) > 1
     assert body["team"] and {p["unit"] for p in body["team"]} <= {"community", "town"}
     assert all(p["phone_masked"] for p in body["team"])  # anonymous: masked
@@ -153,6 +165,8 @@ def test_the_call_text_fills_the_form_and_suggests_its_category(app):
 def test_the_suggestion_is_in_english_on_english_pages(app):
     client = app.test_client()
     _login(client, "wang")
-    text = client.get("/complaints/new", query_string={"text": "井盖不见了", "lang": "en"}).get_data(as_text=True)
+    text = client.get("/complaints/new", query_string={"text": "井盖不见了", "lang": "en"}).get_data(
+        as_text=True
+    )
     note = html.unescape(re.search(r'id="category-suggested">(.*?)</p>', text).group(1))
     assert note.startswith("Suggested from the call: ") and "井盖" in note

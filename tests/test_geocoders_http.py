@@ -11,11 +11,10 @@ never reach logs or messages, and the chain's order and grid check.
 
 from __future__ import annotations
 
-import re
-
 import json
 import logging
 import math
+import re
 import threading
 import time
 import urllib.parse
@@ -344,8 +343,9 @@ def test_online_explanations_are_chinese_like_the_gazetteers(server, base_url, g
         TiandituGeocoder("TDT-ROAD", base_url=base_url).geocode("某处"),
         tianditu.geocode("奇槎大道38号"),
         TiandituGeocoder("TDT-EMPTY", base_url=base_url).geocode("某处"),
-        ChainGeocoder(gazetteer, [AmapGeocoder("AMAP-ELSEWHERE", base_url=base_url)], grid_index=grid_index)
-        .geocode("幸福路88号"),
+        ChainGeocoder(
+            gazetteer, [AmapGeocoder("AMAP-ELSEWHERE", base_url=base_url)], grid_index=grid_index
+        ).geocode("幸福路88号"),
     ]
     for answer in answers:
         assert_chinese(answer.explanation)

@@ -88,4 +88,6 @@ def test_keywords_are_read_from_the_catalogue_and_optional(tmp_path: Path):
     assert first.keywords == ("路灯", "黑灯", "照明")
     shipped = Catalog.load()
     assert shipped.categories["street_light"].keywords and shipped.categories["other"].keywords == ()
-    assert shipped.categories["illegal_construction"].requires_after_photo  # the other optional column still read
+    assert shipped.categories[
+        "illegal_construction"
+    ].requires_after_photo  # the other optional column still read

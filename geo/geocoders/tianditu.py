@@ -115,16 +115,15 @@ class TiandituGeocoder:
         status, msg = str(data.get("status")), str(data.get("msg", ""))
         base: ResultBase = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
         if status == "101":
-            return GeocodeResult(status="not_found", explanation=f"天地图未找到该地址（{msg}）" if msg else "天地图未找到该地址", **base)
+            why = f"天地图未找到该地址（{msg}）" if msg else "天地图未找到该地址"
+            return GeocodeResult(status="not_found", explanation=why, **base)
         if status != "0":
             raise _message_error(msg, status, reply.status)
         cand = self._candidate(data.get("location"))
         if cand is None:
             raise ProviderUnavailable(self.name, "answer has no usable location", info=msg, infocode=status)
         if cand.score < CANDIDATE_THRESHOLD:
-            return GeocodeResult(
-                status="not_found", explanation=f"天地图只定位到{cand.level}一级", **base
-            )
+            return GeocodeResult(status="not_found", explanation=f"天地图只定位到{cand.level}一级", **base)
         if cand.score >= MATCH_THRESHOLD:
             return GeocodeResult(
                 status="matched", best=cand, candidates=(cand,), explanation=cand.matched, **base

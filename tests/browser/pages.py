@@ -326,9 +326,9 @@ class DispatcherPage(AppPage):
         return self.definition(self.community_card, self.t(key))
 
     def community_grid_buttons(self) -> Locator:
-        return self.community_card.get_by_role("list", name=self.t("community_grids"), exact=True).get_by_role(
-            "button"
-        )
+        return self.community_card.get_by_role(
+            "list", name=self.t("community_grids"), exact=True
+        ).get_by_role("button")
 
     # --- the call text --------------------------------------------------------------------------------
 
@@ -347,7 +347,10 @@ class DispatcherPage(AppPage):
 
     def candidate_pins(self) -> Locator:
         """The numbered candidate pins on the map (buttons named 候选地点N：text)."""
-        return self.map.get_by_role("button", name=re.compile("^" + re.escape(self.t("candidate_pin", n=0, text="")).replace("0", r"\d+")))
+        return self.map.get_by_role(
+            "button",
+            name=re.compile("^" + re.escape(self.t("candidate_pin", n=0, text="")).replace("0", r"\d+")),
+        )
 
     def view(self) -> dict:
         """Where the map is: its centre and zoom."""
@@ -804,7 +807,9 @@ class NewComplaintPage(AppPage):
 
     @property
     def category_suggestion(self) -> Locator:
-        return self.page.get_by_text(re.compile(re.escape(self.t("category_suggested", name="", words="")[:6])))
+        return self.page.get_by_text(
+            re.compile(re.escape(self.t("category_suggested", name="", words="")[:6]))
+        )
 
     def file(self, text: str, category_index: int = 1, **fields: str) -> ComplaintPage:
         """Choose a category, write the text (and any other field by key), submit; the complaint's page."""

@@ -19,7 +19,6 @@ from tests.browser.harness import new_recorded_page
 from tests.browser.pages import TIMEOUT
 from tests.browser.pages import DispatcherPage
 from tests.browser.pages import NewComplaintPage
-from tests.browser.test_dispatcher import api  # noqa: F401  (fixture)
 
 PHONE = {"width": 390, "height": 844}
 
@@ -46,7 +45,9 @@ def _other_reading_outside(grids, api):
     xs, ys = np.meshgrid(np.linspace(x0, x1, 120), np.linspace(y0, y1, 120))
     xs, ys = xs.ravel(), ys.ravel()
     wx, wy = datums.gcj02_to_wgs84(xs, ys)
-    hits = np.flatnonzero(shapely.contains_xy(town, wx, wy) & ~shapely.contains_xy(town.buffer(0.001), xs, ys))
+    hits = np.flatnonzero(
+        shapely.contains_xy(town, wx, wy) & ~shapely.contains_xy(town.buffer(0.001), xs, ys)
+    )
     for k in hits[:20]:
         pair = f"{xs[k]:.7f},{ys[k]:.7f}"
         as_gcj = api(f"/api/v1/point/gcj02/{pair}")["grid"]
