@@ -38,6 +38,11 @@ def version_json(info: VersionInfo) -> dict:
     }
 
 
+def version_ref(grid_set: GridSet) -> dict:
+    """The version an answer comes from, as a grid or community carries it."""
+    return {"id": grid_set.version.id, "label": grid_set.version.label, "active": grid_set.version.active}
+
+
 def grid_brief(grid_set: GridSet, i: int) -> dict:
     return {"code": str(grid_set.index.codes[i]), "name": grid_set.grid_row(i)["name"]}
 
@@ -53,11 +58,7 @@ def grid_json(grid_set: GridSet, i: int) -> dict:
         "area_m2": round(float(row["area_m2"]), 1),
         "population": _int(row["population"]),
         "households": _int(row["households"]),
-        "version": {
-            "id": grid_set.version.id,
-            "label": grid_set.version.label,
-            "active": grid_set.version.active,
-        },
+        "version": version_ref(grid_set),
     }
 
 
@@ -71,11 +72,7 @@ def community_json(answer: CommunityAnswer, *, show_phone: bool) -> dict:
         "kind": info.get("kind"),
         "grids": [grid_brief(grid_set, i) for i in answer.grids],
         "team": team_json(answer.team, show_phone=show_phone),
-        "version": {
-            "id": grid_set.version.id,
-            "label": grid_set.version.label,
-            "active": grid_set.version.active,
-        },
+        "version": version_ref(grid_set),
     }
 
 
@@ -134,11 +131,7 @@ def point_json(
         "input": given,
         "wgs84": {"lon": round(wgs84[0], 8), "lat": round(wgs84[1], 8)},
         "status": match.status.label,
-        "version": {
-            "id": grid_set.version.id,
-            "label": grid_set.version.label,
-            "active": grid_set.version.active,
-        },
+        "version": version_ref(grid_set),
         "grid": None,
         "team": [],
         "near_boundary": None,
