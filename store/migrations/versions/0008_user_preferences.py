@@ -4,8 +4,8 @@ The first is the dispatcher's datum for pasted coordinates (GCJ-02 by default, s
 Amap, Tencent and WeChat location shares give GCJ-02): a dispatcher who works from GPS
 devices chooses WGS84 once and finds it chosen on every computer.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from store.schema import UtcDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
