@@ -572,11 +572,13 @@
     return getJSON(API + "/geocode?" + new URLSearchParams({q: text}).toString()).then(function (result) {
       if (mine !== generation) { return; }
       var best = result.best;
+      // the geocoder explains in Chinese; an English page says in its own words what was found
+      var said = zh ? result.explanation : "";
       if (result.status === "matched" && best && best.kind === "grid" && best.code) {
-        return locateGrid(best.code, mine, result.explanation || S.grid_name + COLON + best.text);
+        return locateGrid(best.code, mine, said || S.grid_name + COLON + best.text);
       }
       if (result.status === "matched" && best && best.kind === "community" && best.code) {
-        return locateCommunity(best.code, mine, result.explanation);
+        return locateCommunity(best.code, mine, said);
       }
       if (result.status === "matched" && best) {
         return locatePoint(best.lon, best.lat, "wgs84", best.text, mine);
