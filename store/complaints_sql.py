@@ -615,7 +615,7 @@ class ComplaintSql:
         prefs = self.t["user_preferences"]
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(prefs.c.name, prefs.c.value).where(prefs.c.user_id == user_id))
-            return dict(rows.tuples().all())
+            return {str(r.name): str(r.value) for r in rows}
 
     def set_preference(self, user_id: int, name: str, value: str) -> None:
         prefs = self.t["user_preferences"]
