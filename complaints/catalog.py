@@ -45,7 +45,9 @@ MAX_DEADLINE_DAYS = 60
 DEPARTMENT_COLUMNS = ("code", "name_zh", "name_en")
 CATEGORY_COLUMNS = ("code", "name_zh", "name_en", "kind", "class", "department", "deadline_days")
 #: optional category columns: a catalogue without them is read as before
-OPTIONAL_CATEGORY_COLUMNS = ("requires_after_photo",)
+OPTIONAL_CATEGORY_COLUMNS = ("requires_after_photo", "keywords")
+#: how the words of a ``keywords`` cell are separated (Excel users type any of these)
+_KEYWORD_SEPARATORS = re.compile(r"[|｜、，,;；\s]+")
 #: how a yes/no cell may be written (an empty cell is no)
 _YES = frozenset({"yes", "y", "true", "1", "是"})
 _NO = frozenset({"no", "n", "false", "0", "否", ""})
@@ -94,6 +96,8 @@ class Category:
     deadline_days: int
     #: a case of this category is resolved only once an "after" photo shows the work done
     requires_after_photo: bool = False
+    #: words a caller uses for it (路灯, 不亮, 黑灯): what ``complaints.suggest`` looks for
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,13 +206,10 @@ def _load_categories(
     first_row: dict[str, int] = {}
     first_name: dict[str, int] = {}
     try:
-        rows = read_table(path, CATEGORY_COLUMNS + OPTIONAL_CATEGORY_COLUMNS, CatalogError, what)
-    except CatalogError:
-        try:  # without the optional columns (or with the fault the plain read names)
-            rows = read_table(path, CATEGORY_COLUMNS, CatalogError, what)
-        except CatalogError as error:
-            errors.extend(error.errors)
-            return categories
+        rows = read_table(path, CATEGORY_COLUMNS, CatalogError, what, optional=OPTIONAL_CATEGORY_COLUMNS)
+    except CatalogError as error:
+        errors.extend(error.errors)
+        return categories
     file = path.name
     for row, values in rows:
         before = len(errors)
@@ -258,6 +259,7 @@ def _load_categories(
                 department=department,
                 deadline_days=days,
                 requires_after_photo=after_photo in _YES,
+                keywords=tuple(w for w in _KEYWORD_SEPARATORS.split(values.get("keywords", "")) if w),
             )
     if not rows:
         errors.append(f"{file}: no categories")

@@ -16,11 +16,16 @@ from complaints.errors import DataFileError
 
 
 def read_table(
-    path: Path, columns: Sequence[str], error: type[DataFileError], what: str
+    path: Path,
+    columns: Sequence[str],
+    error: type[DataFileError],
+    what: str,
+    optional: Sequence[str] = (),
 ) -> list[tuple[int, dict[str, str]]]:
     """Each non-blank data row as (spreadsheet row number, {column: stripped text}).
 
     Raises ``error(what, …)`` when the file is missing, not UTF-8, or lacks a column.
+    ``optional`` columns may be absent: each row then has "" for them.
     """
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -36,9 +41,12 @@ def read_table(
         found = ", ".join(h for h in header if h) or "nothing"
         raise error(what, [f"{path.name}: missing column(s) {', '.join(missing)} (found: {found})"])
     index = {column: header.index(column) for column in columns}
+    index.update({column: header.index(column) for column in optional if column in header})
+    absent = {column: "" for column in optional if column not in header}
     rows: list[tuple[int, dict[str, str]]] = []
     for row_number, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
-        rows.append((row_number, {c: (cells[i].strip() if i < len(cells) else "") for c, i in index.items()}))
+        values = {c: (cells[i].strip() if i < len(cells) else "") for c, i in index.items()}
+        rows.append((row_number, {**values, **absent}))
     return rows

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
+from geo.crs import COORDSYS_NAMES
 from services.callers import KEY_SCOPES
 from services.callers import ROLES
 from services.callers import Caller
@@ -69,6 +70,13 @@ def _dummy_hash() -> str:
         if not _dummy:
             _dummy.append(generate_password_hash(secrets.token_urlsafe(16), method="scrypt"))
         return _dummy[0]
+
+
+#: the settings a person may keep: name → (default, allowed values). Pasted coordinates are
+#: read as GCJ-02 unless chosen otherwise: Amap, Tencent and WeChat location shares give GCJ-02.
+PREFERENCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "coordsys": ("gcj02", COORDSYS_NAMES),
+}
 
 
 class AccountService:
@@ -164,6 +172,30 @@ class AccountService:
     def user_id(self, username: str) -> int | None:
         account = self.store.user(username=username)
         return account.id if account is not None else None
+
+    # --- preferences ----------------------------------------------------------------------
+
+    def preferences(self, caller: Caller) -> dict[str, str]:
+        """A signed-in person's kept settings, each with its default when never set."""
+        kept: dict[str, str] = {}
+        if caller.kind == "user":
+            account = self.store.user(username=caller.name)
+            kept = self.store.preferences(account.id) if account is not None else {}
+        return {name: kept.get(name, default) for name, (default, _) in PREFERENCES.items()}
+
+    def set_preference(self, caller: Caller, name: str, value: str) -> None:
+        """Keep one setting of the signed-in caller (anonymous visitors keep theirs in the browser)."""
+        if caller.kind != "user":
+            raise Unauthenticated("sign in to keep a setting")
+        if name not in PREFERENCES:
+            raise Invalid(f"unknown setting {name!r}; known: {', '.join(PREFERENCES)}", field="name")
+        allowed = PREFERENCES[name][1]
+        if value not in allowed:
+            raise Invalid(f"{name} must be one of {', '.join(allowed)}, not {value!r}", field=name)
+        account = self.store.user(username=caller.name)
+        if account is None:
+            raise NotFound(f"no user {caller.name!r}")
+        self.store.set_preference(account.id, name, value)
 
     @staticmethod
     def _caller(account: UserAccount) -> Caller:

@@ -33,6 +33,8 @@ from complaints.intake import ComplaintInput
 from complaints.records import Case
 from complaints.records import CaseEvent
 from complaints.records import Photo
+from complaints.suggest import Suggestion
+from complaints.suggest import suggest_categories
 from complaints.workdays import UnknownCalendarYear
 from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus
@@ -480,6 +482,10 @@ class ComplaintService:
         if existed:  # the answer is the case stored before, not what the caller just sent
             self._audit_views(caller, [view], audit_log.CASE_VIEW, f"complaint:{case.id}", {"via": "file"})
         return view, not existed
+
+    def suggest_categories(self, text: str, limit: int = 3) -> list[Suggestion]:
+        """Categories the caller's words point to, best first (none when no word is known)."""
+        return suggest_categories(text, self.catalog.categories.values(), limit=limit)
 
     def check_source(self, caller: Caller, source: str) -> None:
         """Refuse filing under a source the caller is not granted (``services.permissions``)."""

@@ -121,6 +121,16 @@ class PointAnswer:
 
 
 @dataclass(frozen=True)
+class CommunityAnswer:
+    """A community asked by name or code: its grids (positions in the set) and its team."""
+
+    grid_set: GridSet
+    code: str
+    grids: list[int]
+    team: list[Assignment]
+
+
+@dataclass(frozen=True)
 class ImportOutcome:
     version_id: int
     created: bool  # False when the same file was already imported as that version
@@ -313,6 +323,16 @@ class GridService:
         if i is None:
             raise NotFound(f"grid {code} is not in version {grid_set.version.id}")
         return i
+
+    def community(self, grid_set: GridSet, code: str) -> CommunityAnswer:
+        """A community of a version: its grids and the people answering for it (community and
+        town posts; each grid's own workers come with the grid)."""
+        members = [i for i in range(len(grid_set.index)) if grid_set.grid_row(i)["community_code"] == code]
+        if not members:
+            raise NotFound(f"community {code} has no grids in version {grid_set.version.id}")
+        first = str(grid_set.index.codes[members[0]])
+        team = [a for a in self.team(first) if a.unit_level is not UnitLevel.GRID]
+        return CommunityAnswer(grid_set, code, members, team)
 
     def community_shapes(self, version_id: int) -> gpd.GeoDataFrame:
         return self.store.community_shapes(version_id)

@@ -16,6 +16,7 @@ from geo.lookup import Status
 from geo.officials import Assignment
 from geo.officials import mask_phone
 from services.cases import CaseView
+from services.grids import CommunityAnswer
 from services.grids import GridSet
 from services.grids import PointAnswer
 from services.permissions import Visibility
@@ -37,6 +38,11 @@ def version_json(info: VersionInfo) -> dict:
     }
 
 
+def version_ref(grid_set: GridSet) -> dict:
+    """The version an answer comes from, as a grid or community carries it."""
+    return {"id": grid_set.version.id, "label": grid_set.version.label, "active": grid_set.version.active}
+
+
 def grid_brief(grid_set: GridSet, i: int) -> dict:
     return {"code": str(grid_set.index.codes[i]), "name": grid_set.grid_row(i)["name"]}
 
@@ -52,11 +58,21 @@ def grid_json(grid_set: GridSet, i: int) -> dict:
         "area_m2": round(float(row["area_m2"]), 1),
         "population": _int(row["population"]),
         "households": _int(row["households"]),
-        "version": {
-            "id": grid_set.version.id,
-            "label": grid_set.version.label,
-            "active": grid_set.version.active,
-        },
+        "version": version_ref(grid_set),
+    }
+
+
+def community_json(answer: CommunityAnswer, *, show_phone: bool) -> dict:
+    """A community with its grids (code and name) and its community- and town-level team."""
+    grid_set = answer.grid_set
+    info = grid_set.communities.get(answer.code, {"code": answer.code})
+    return {
+        "code": answer.code,
+        "name": info.get("name"),
+        "kind": info.get("kind"),
+        "grids": [grid_brief(grid_set, i) for i in answer.grids],
+        "team": team_json(answer.team, show_phone=show_phone),
+        "version": version_ref(grid_set),
     }
 
 
@@ -115,11 +131,7 @@ def point_json(
         "input": given,
         "wgs84": {"lon": round(wgs84[0], 8), "lat": round(wgs84[1], 8)},
         "status": match.status.label,
-        "version": {
-            "id": grid_set.version.id,
-            "label": grid_set.version.label,
-            "active": grid_set.version.active,
-        },
+        "version": version_ref(grid_set),
         "grid": None,
         "team": [],
         "near_boundary": None,

@@ -50,6 +50,14 @@ class AccountStore(Protocol):
         active); returns how many users were changed (0 or 1)."""
         ...
 
+    def preferences(self, user_id: int) -> dict[str, str]:
+        """A user's kept settings (name → value); empty when none was set."""
+        ...
+
+    def set_preference(self, user_id: int, name: str, value: str) -> None:
+        """Keep one setting of a user, replacing the one of that name."""
+        ...
+
     def add_api_key(self, name: str, token_sha256: str, scopes: Sequence[str]) -> int: ...
     def api_key_scopes(self, token_sha256: str) -> tuple[str, list[str]] | None:
         """(key name, scopes) of a key not revoked, or None."""

@@ -611,6 +611,18 @@ class ComplaintSql:
                 for r in conn.execute(sa.select(users).order_by(users.c.id)).mappings().all()
             ]
 
+    def preferences(self, user_id: int) -> dict[str, str]:
+        prefs = self.t["user_preferences"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(prefs.c.name, prefs.c.value).where(prefs.c.user_id == user_id))
+            return {str(r.name): str(r.value) for r in rows}
+
+    def set_preference(self, user_id: int, name: str, value: str) -> None:
+        prefs = self.t["user_preferences"]
+        with self.engine.begin() as conn:
+            conn.execute(prefs.delete().where(prefs.c.user_id == user_id, prefs.c.name == name))
+            conn.execute(prefs.insert().values(user_id=user_id, name=name, value=value, updated_at=_now()))
+
     # --- working-day calendar ---------------------------------------------------------------
 
     def put_calendar_days(self, rows: Sequence[dict], source: str, *, year: int | None = None) -> int:

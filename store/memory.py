@@ -840,6 +840,17 @@ class MemoryStore(AuditMemory):
         with self._lock:
             return [UserAccount.from_mapping(r) for r in self.t["users"].all()]
 
+    def preferences(self, user_id: int) -> dict[str, str]:
+        with self._lock:
+            rows = self.t["user_preferences"].all()
+            return {r["name"]: r["value"] for r in rows if r["user_id"] == user_id}
+
+    def set_preference(self, user_id: int, name: str, value: str) -> None:
+        prefs = self.t["user_preferences"]
+        with self._transaction():
+            prefs.delete(lambda r: r["user_id"] == user_id and r["name"] == name)
+            prefs.insert({"user_id": user_id, "name": name, "value": value, "updated_at": self._now()})
+
     # --- working-day calendar ---------------------------------------------------------------
 
     def put_calendar_days(self, rows: Sequence[dict], source: str, *, year: int | None = None) -> int:

@@ -241,6 +241,15 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         # raised by logout, a password change or disabling: every older session ends (migration 0004)
         sa.Column("session_generation", sa.Integer, nullable=False, server_default="0"),
     )
+    # a person's settings kept between sessions, one row per name (migration 0008)
+    t["user_preferences"] = sa.Table(
+        "user_preferences",
+        md,
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
     t["complaints"] = sa.Table(
         "complaints",
         md,

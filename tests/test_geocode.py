@@ -1,4 +1,4 @@
-"""The gazetteer geocoder: the demo gazetteer, the 430-address test set, rates, latency, reverse.
+"""The gazetteer geocoder: the demo gazetteer, the 445-address test set, rates, latency, reverse.
 
 The whole-set test prints the numbers quoted in the closing note of the geocoding
 issue. What its thresholds mean, and why they are where they are:
@@ -24,6 +24,8 @@ Issue 9 added 150 cases (the rates above are of the first 280, printed as
 address, prefixes that contradict it (``ask``: must come back ambiguous with the
 address among the candidates, never matched), community and grid names alone, and
 names that must not be found. The test prints each kind's rates; wrong grid must stay 0.
+Item 8 (the dispatcher page) added 15 more: names copied from the page's community and
+grid cards (``desk-copy``, measured hit 1.000) and grid numbers a community lacks.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from geo.lookup import GridIndex
 from geo.lookup import Status
 from tests.fixtures.geocode.make_cases import CASES_CSV
 from tests.fixtures.geocode.make_cases import N_AREA_KINDS
+from tests.fixtures.geocode.make_cases import N_DESK_KINDS
 from tests.fixtures.geocode.make_cases import build_cases
 from tests.fixtures.geocode.make_cases import read_gazetteer
 from tests.fixtures.geocode.make_cases import to_csv_text
@@ -149,7 +152,8 @@ def test_case_set_is_reproducible_from_its_script(frame):
 
 
 def test_case_set_has_the_intended_mix(cases, gazetteer, areas):
-    assert len(cases) == 280 + sum(N_AREA_KINDS.values()) and cases["case_id"].is_unique
+    assert len(cases) == 280 + sum(N_AREA_KINDS.values()) + sum(N_DESK_KINDS.values())
+    assert cases["case_id"].is_unique
     none = (cases["expected_id"] == "none").mean()
     assert 0.18 <= none <= 0.25
     assert set(cases["category"]) == {"found", "none", "ask"}
@@ -192,6 +196,7 @@ _KINDS = (
     "area-contradicts",
     "community-name",
     "grid-name",
+    "desk-copy",
 )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 import urllib.parse
@@ -297,7 +298,8 @@ def test_chain_drops_provider_answers_outside_the_grids(base_url, gazetteer, gri
     chain = ChainGeocoder(gazetteer, [elsewhere], grid_index=grid_index)
     result = chain.geocode("幸福路88号")
     assert result.status == "not_found"
-    assert "outside the town's grids" in result.explanation
+    assert "高德的结果不在本镇网格内" in result.explanation
+    assert_chinese(result.explanation)
 
 
 def test_chain_records_a_failing_provider_and_falls_through_to_the_next(base_url, gazetteer, grid_index):
@@ -318,3 +320,34 @@ def test_chain_keeps_the_local_candidates_when_no_provider_matches(base_url, gaz
     assert result.status == "ambiguous" and result.source == "gazetteer"
     assert {c.text for c in result.candidates} == {"沥苑路10号", "沥苑路14号"}
     assert "INVALID_USER_KEY" in result.errors[0]
+
+
+# ------------------------------------------------------- explanations a dispatcher reads
+
+
+def assert_chinese(text: str) -> None:
+    """Chinese words only: no English word (three Latin letters or more) in ``text``."""
+    assert text and re.search(r"[\u4e00-\u9fff]", text), text
+    assert not re.search(r"[A-Za-z]{3,}", text), text
+
+
+def test_online_explanations_are_chinese_like_the_gazetteers(server, base_url, gazetteer, grid_index):
+    """Every answer of Amap and Tianditu, through the chain too, explains itself in Chinese."""
+    amap = AmapGeocoder("AMAP-OK", base_url=base_url)
+    tianditu = TiandituGeocoder("TDT-OK", base_url=base_url)
+    answers = [
+        amap.geocode("奇槎大道38号"),
+        AmapGeocoder("AMAP-TOWN", base_url=base_url).geocode("某处"),
+        AmapGeocoder("AMAP-SEVERAL", base_url=base_url).geocode("某处"),
+        AmapGeocoder("AMAP-EMPTY", base_url=base_url).geocode("某处"),
+        TiandituGeocoder("TDT-ROAD", base_url=base_url).geocode("某处"),
+        tianditu.geocode("奇槎大道38号"),
+        TiandituGeocoder("TDT-EMPTY", base_url=base_url).geocode("某处"),
+        ChainGeocoder(
+            gazetteer, [AmapGeocoder("AMAP-ELSEWHERE", base_url=base_url)], grid_index=grid_index
+        ).geocode("幸福路88号"),
+    ]
+    for answer in answers:
+        assert_chinese(answer.explanation)
+        for cand in answer.candidates:
+            assert_chinese(cand.matched)

@@ -19,6 +19,9 @@ about 600 m off WGS84 in Foshan: a grid's width, so the conversion is not option
 Amap gives no score, only a ``level`` (the finest unit it resolved). A door or
 building level counts as a match; a road or village is a hint; a town or district
 is no answer at all for a dispatcher.
+
+Explanations and ``matched`` texts are in Chinese, as the local gazetteer's: dispatchers
+read them on the page (levels are Amap's own Chinese words).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class AmapGeocoder:
     """Amap geocoding behind the ``Geocoder`` protocol; points come back in WGS84."""
 
     name = "amap"
+    label = "高德"  # how the dispatcher reads the provider's name
 
     def __init__(
         self,
@@ -132,7 +136,7 @@ class AmapGeocoder:
         cands = cands[: self.max_candidates]
         if not cands or cands[0].score < CANDIDATE_THRESHOLD:
             level = cands[0].level if cands else None
-            why = f"Amap resolved it only to {level}" if level else "Amap found nothing"
+            why = f"高德只定位到{level}一级" if level else "高德未找到该地址"
             return GeocodeResult(status="not_found", explanation=why, **base)
         top = cands[0]
         if top.score >= MATCH_THRESHOLD and len(cands) == 1:
@@ -140,9 +144,9 @@ class AmapGeocoder:
                 status="matched", best=top, candidates=(top,), explanation=top.matched, **base
             )
         why = (
-            f"Amap returned {len(cands)} places"
+            f"高德返回{len(cands)}处地点，请从候选中选择"
             if len(cands) > 1
-            else f"Amap resolved it only to {top.level}"
+            else f"高德只定位到{top.level}一级，请从候选中选择"
         )
         return GeocodeResult(status="ambiguous", best=top, candidates=tuple(cands), explanation=why, **base)
 
@@ -163,7 +167,7 @@ class AmapGeocoder:
             lon=float(lon84),
             lat=float(lat84),
             score=score,
-            matched=f"Amap level {level}: {where}",
+            matched=f"高德（{level}）：{where}",
             source=self.name,
             level=level,
         )

@@ -61,10 +61,10 @@ class ChainGeocoder:
             if answer.status == "ambiguous":
                 unsure.append(answer)
             else:
-                said.append(f"{provider.name}: {answer.explanation}")
+                said.append(f"{_label(provider)}：{answer.explanation}")
         if unsure:
             return replace(unsure[0], errors=tuple(errors))
-        return replace(first, errors=tuple(errors), explanation="; ".join([first.explanation, *said]))
+        return replace(first, errors=tuple(errors), explanation="；".join([first.explanation, *said]))
 
     def _in_grids(self, result: GeocodeResult) -> GeocodeResult:
         """Give provider candidates their grid; drop those in no grid, demoting the answer if need be."""
@@ -81,7 +81,16 @@ class ChainGeocoder:
                 status="not_found",
                 best=None,
                 candidates=(),
-                explanation=f"{result.source}'s answer lies outside the town's grids ({result.explanation})",
+                explanation=f"{_label(result.source)}的结果不在本镇网格内（{result.explanation}）",
             )
         # A match has one candidate, so if anything was kept it is the match itself.
         return replace(result, best=kept[0], candidates=tuple(kept))
+
+
+#: the providers' names as dispatchers read them (explanations are in Chinese)
+LABELS = {"amap": "高德", "tianditu": "天地图", "gazetteer": "本地标准地址库"}
+
+
+def _label(provider: Geocoder | str) -> str:
+    name = provider if isinstance(provider, str) else provider.name
+    return LABELS.get(name, getattr(provider, "label", name))

@@ -19,6 +19,9 @@ wrong type) and a short JSON or text body. That body's exact shape is **not**
 verified here; the parser reads a ``msg``/``message`` field when there is one and
 classifies by HTTP status and wording. Browser-type keys are checked against the
 User-Agent and refused from servers, so a deployment needs a server (服务端) key.
+
+Explanations and ``matched`` texts are in Chinese, as the local gazetteer's: dispatchers
+read them on the page.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class TiandituGeocoder:
     """Tianditu geocoding behind the ``Geocoder`` protocol; points come back in WGS84."""
 
     name = "tianditu"
+    label = "天地图"  # how the dispatcher reads the provider's name
 
     def __init__(
         self,
@@ -111,16 +115,15 @@ class TiandituGeocoder:
         status, msg = str(data.get("status")), str(data.get("msg", ""))
         base: ResultBase = {"query": text, "normalized": parsed.text, "parsed": parsed, "source": self.name}
         if status == "101":
-            return GeocodeResult(status="not_found", explanation=f"Tianditu found nothing ({msg})", **base)
+            why = f"天地图未找到该地址（{msg}）" if msg else "天地图未找到该地址"
+            return GeocodeResult(status="not_found", explanation=why, **base)
         if status != "0":
             raise _message_error(msg, status, reply.status)
         cand = self._candidate(data.get("location"))
         if cand is None:
             raise ProviderUnavailable(self.name, "answer has no usable location", info=msg, infocode=status)
         if cand.score < CANDIDATE_THRESHOLD:
-            return GeocodeResult(
-                status="not_found", explanation=f"Tianditu resolved it only to {cand.level}", **base
-            )
+            return GeocodeResult(status="not_found", explanation=f"天地图只定位到{cand.level}一级", **base)
         if cand.score >= MATCH_THRESHOLD:
             return GeocodeResult(
                 status="matched", best=cand, candidates=(cand,), explanation=cand.matched, **base
@@ -129,7 +132,7 @@ class TiandituGeocoder:
             status="ambiguous",
             best=cand,
             candidates=(cand,),
-            explanation=f"Tianditu is unsure: {cand.matched}",
+            explanation=f"天地图不能确定，请核对：{cand.matched}",
             **base,
         )
 
@@ -149,7 +152,7 @@ class TiandituGeocoder:
             except (TypeError, ValueError):
                 pass
         where = str(loc.get("keyWord") or "")
-        said = f"Tianditu level {level}" + (f", score {loc['score']}" if "score" in loc else "")
+        said = f"天地图（{level}" + (f"，匹配度{loc['score']}" if "score" in loc else "") + "）"
         return Candidate(
             text=where or f"{lon:.6f},{lat:.6f}",
             lon=float(lon84),

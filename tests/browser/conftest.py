@@ -85,6 +85,19 @@ def page(browser, live_server):
     context.close()
 
 
+@pytest.fixture
+def api(live_server):
+    """GET a JSON answer of the live server's API (Flask's test client): what a page must show."""
+    client = live_server.app.test_client()
+
+    def get(url: str) -> dict:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.get_json())
+        return response.get_json()
+
+    return get
+
+
 def login(page, username: str, password: str) -> None:
     LoginPage(page).login(username, password)
 

@@ -285,6 +285,57 @@ class DispatcherPage(AppPage):
     def open_complaint_states(self) -> list[str]:
         return self.open_complaints.locator(".badge.state").all_inner_texts()
 
+    # --- the datum kept per person, the two readings of a pasted pair ----------------------------------
+
+    @property
+    def coordsys_note(self) -> Locator:
+        """The line under the datum picker saying where the choice is kept (and once saved, what)."""
+        return self.page.locator("#coordsys-note")  # a paragraph with no role
+
+    def choose_coordsys(self, coordsys: str) -> None:
+        """Pick the datum pasted pairs are read in (the page keeps the choice) and wait until kept."""
+        self.coordsys.select_option(coordsys)
+        expect(self.coordsys_note).to_have_attribute("data-saved", coordsys, timeout=TIMEOUT)
+
+    def paste(self, text: str) -> None:
+        """Type a question and press 查询 with whatever datum is chosen (the person's kept one)."""
+        self.search_box.fill(text)
+        self.search_button.click()
+
+    @property
+    def readings(self) -> Locator:
+        return self._panel("readings")
+
+    def reading_items(self) -> Locator:
+        return self.readings.get_by_role("listitem")
+
+    def reading_grid_codes(self) -> list[str]:
+        return self.readings.locator(".reading-grid").evaluate_all("ns => ns.map(n => n.dataset.code || '')")
+
+    def read_instead(self, coordsys: str) -> None:
+        name = self.t(f"coordsys_{coordsys}")
+        self.readings.get_by_role("button", name=self.t("reading_use", name=name), exact=True).click()
+
+    # --- a community asked by name -------------------------------------------------------------------
+
+    @property
+    def community_card(self) -> Locator:
+        return self._panel("community_card")
+
+    def community_value(self, key: str) -> Locator:
+        return self.definition(self.community_card, self.t(key))
+
+    def community_grid_buttons(self) -> Locator:
+        return self.community_card.get_by_role(
+            "list", name=self.t("community_grids"), exact=True
+        ).get_by_role("button")
+
+    # --- the call text --------------------------------------------------------------------------------
+
+    @property
+    def call_text(self) -> Locator:
+        return self.page.get_by_label(self.t("call_text"), exact=True)
+
     # --- the map ----------------------------------------------------------------------------------
 
     @property
@@ -293,6 +344,20 @@ class DispatcherPage(AppPage):
 
     def markers(self) -> Locator:
         return self.map.get_by_role("img", name="Marker")
+
+    def candidate_pins(self) -> Locator:
+        """The numbered candidate pins on the map (buttons named 候选地点N：text)."""
+        return self.map.get_by_role(
+            "button",
+            name=re.compile("^" + re.escape(self.t("candidate_pin", n=0, text="")).replace("0", r"\d+")),
+        )
+
+    def view(self) -> dict:
+        """Where the map is: its centre and zoom."""
+        return self.page.evaluate(
+            "() => { const m = window.RedGridDispatcher.map; const c = m.getCenter();"
+            " return {lat: c.lat, lon: c.lng, zoom: m.getZoom()}; }"
+        )
 
     def click_map(self, lon: float, lat: float) -> None:
         """Centre the map on a point (in the map's own datum) at zoom 15 and click it."""
@@ -735,6 +800,16 @@ class NewComplaintPage(AppPage):
 
     def value(self, key: str) -> str:
         return self.field(key).input_value()
+
+    def chosen_category(self) -> str:
+        """The text of the category chosen in the select (suggested or picked)."""
+        return self.field("category").locator("option:checked").inner_text()
+
+    @property
+    def category_suggestion(self) -> Locator:
+        return self.page.get_by_text(
+            re.compile(re.escape(self.t("category_suggested", name="", words="")[:6]))
+        )
 
     def file(self, text: str, category_index: int = 1, **fields: str) -> ComplaintPage:
         """Choose a category, write the text (and any other field by key), submit; the complaint's page."""

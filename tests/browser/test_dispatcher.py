@@ -38,18 +38,6 @@ def gazetteer_row(text: str) -> dict:
         return next(row for row in csv.DictReader(f) if row["text"] == text)
 
 
-@pytest.fixture
-def api(live_server):
-    client = live_server.app.test_client()
-
-    def get(url: str) -> dict:
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.get_json())
-        return response.get_json()
-
-    return get
-
-
 def test_address_shows_its_grid_and_the_five_level_team(page, api):
     row = gazetteer_row(ADDRESS)
     expected = api(f"/api/v1/point/wgs84/{row['lon']},{row['lat']}")

@@ -69,3 +69,18 @@ def test_a_token_hash_is_stored_once(store):
     with pytest.raises(sa.exc.IntegrityError):
         store.add_api_key("b", "ab" * 32, ["write"])
     assert store.api_key_scopes("ab" * 32) == ("a", [])
+
+
+def test_preferences_are_kept_per_user_and_replaced_by_name(store):
+    wang = store.add_user("wang", "王芳", "hash-1", "dispatcher")
+    li = store.add_user("li", "李明", "hash-2", "dispatcher")
+    assert store.preferences(wang) == {}
+    store.set_preference(wang, "coordsys", "wgs84")
+    store.set_preference(li, "coordsys", "gcj02")
+    store.set_preference(wang, "coordsys", "bd09")  # the same name again replaces, never adds
+    store.set_preference(wang, "lang", "en")
+    assert store.preferences(wang) == {"coordsys": "bd09", "lang": "en"}
+    assert store.preferences(li) == {"coordsys": "gcj02"}
+    with pytest.raises(sa.exc.IntegrityError):  # a preference of nobody is refused
+        store.set_preference(li + wang + 1000, "coordsys", "wgs84")
+    assert store.preferences(li + wang + 1000) == {}

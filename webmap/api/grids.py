@@ -29,6 +29,7 @@ from geo.crs import normalise_coordsys
 from services import batch_io
 from services.callers import PERSONAL_DATA
 from services.grids import GridSet
+from services.shapes import community_json
 from services.shapes import grid_json
 from services.shapes import point_answer_json
 from services.shapes import team_json
@@ -300,6 +301,14 @@ def communities_geojson():
         return {"type": "FeatureCollection", "features": features}
 
     return _conditional_geojson(grid_set, ("communities", simplify), build)
+
+
+@bp.get("/communities/<code>")
+def community(code: str):
+    """One community by its 12-digit code: its grids and the team above the grids."""
+    answer = auth.services().grids.community(_grid_set(), code)
+    show = _phones_shown(f"community:{code}", answer.team)
+    return json_response(community_json(answer, show_phone=show), cache=False)
 
 
 @bp.get("/communities/<code>.geojson")

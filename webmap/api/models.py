@@ -415,6 +415,15 @@ class GridWithTeam(Grid):
     team: list[Official]
 
 
+class CommunityWithTeam(Answer):
+    code: str
+    name: str | None
+    kind: str | None
+    grids: list[GridBrief]
+    team: list[Official]
+    version: VersionRef
+
+
 class Version(Answer):
     id: int
     label: str | None

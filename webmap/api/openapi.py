@@ -172,6 +172,14 @@ OPERATIONS: list[Operation] = [
         conditional=True,
     ),
     Operation(
+        "api.community",
+        "One community by its 12-digit code: its grids and the team above the grids",
+        "grids",
+        {200: _json(m.CommunityWithTeam)},
+        path=m.CodePath,
+        query=m.VersionQuery,
+    ),
+    Operation(
         "api.community_geojson",
         "One community outline",
         "grids",

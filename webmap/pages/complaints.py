@@ -136,8 +136,16 @@ def new_complaint():
             "address": request.args.get("address", ""),
             "reported_at": datetime.datetime.now(BEIJING).strftime("%Y-%m-%dT%H:%M"),
             "channel": "hotline",
+            "text": request.args.get("text", ""),
+            "category": request.args.get("category", ""),
         }
     )
+    suggested = None
+    if request.method == "GET" and values["text"] and not values["category"]:
+        found = cases.suggest_categories(values["text"], limit=1)
+        if found:
+            values["category"] = found[0].code
+            suggested = found[0]
     if request.method == "POST":
         values.setdefault("external_id", f"form-{uuid.uuid4().hex[:12]}")
         who = auth.caller()
@@ -159,6 +167,7 @@ def new_complaint():
         values=values,
         errors=errors,
         catalog=cases.catalog,
+        suggested=suggested,
         channels=list(intake.CHANNELS),
         coordsys_names=COORDSYS_NAMES,
     ), (422 if errors else 200)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from flask import abort
 from flask import current_app
+from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from complaints import workflow
 from geo.crs import COORDSYS_NAMES
 from webmap import maps
+from webmap.auth import caller
 from webmap.auth import services
 from webmap.i18n import lang
 from webmap.i18n import t
@@ -70,6 +73,21 @@ DISPATCHER_STRINGS = (
     "error",
     "searching",
     "no_results",
+    "coordsys_saved",
+    "coordsys_wgs84",
+    "coordsys_cgcs2000",
+    "coordsys_gcj02",
+    "coordsys_bd09",
+    "readings",
+    "reading_chosen",
+    "reading_other",
+    "reading_use",
+    "reading_apart",
+    "reading_no_grid",
+    "community_card",
+    "community_code",
+    "community_grids",
+    "candidate_pin",
 )
 
 
@@ -109,7 +127,14 @@ def dispatcher():
     )
     strings.update({f"state_{s.value}": t(f"state_{s.value}") for s in workflow.State})
     can_file = current_user.is_authenticated and current_user.role in ("dispatcher", "admin")
+    who = caller()
+    signed_in = who.kind == "user"
     settings = {
+        # the datum pasted coordinates are read in: kept on the server for a signed-in person,
+        # in the browser (localStorage) for anyone else; GCJ-02 until chosen otherwise
+        "coordsys": services().accounts.preferences(who)["coordsys"],
+        "keepsCoordsys": "server" if signed_in else "browser",
+        "csrf": generate_csrf() if signed_in else None,
         "mapName": embedded.map_name if embedded else None,
         "overlay": maps.overlay_coordsys(tiles),
         "lang": lang(),
@@ -121,9 +146,19 @@ def dispatcher():
             "complaint": url_for("pages.complaint", complaint_id=0).rsplit("/", 1)[0],
             "complaints": url_for("pages.complaint_list"),
             "newComplaint": url_for("pages.new_complaint"),
+            "preference": url_for("pages.set_preference", name="coordsys"),
         },
     }
-    return render_template("dispatcher.html", em=embedded, settings=settings, coordsys_names=COORDSYS_NAMES)
+    return render_template(
+        "dispatcher.html", em=embedded, settings=settings, coordsys_names=COORDSYS_NAMES, signed_in=signed_in
+    )
+
+
+@bp.post("/preferences/<name>")
+def set_preference(name: str):
+    """Keep a setting of the signed-in person (the dispatcher's datum); the form's ``value``."""
+    services().accounts.set_preference(caller(), name, request.form.get("value", ""))
+    return jsonify({name: request.form.get("value", "")})
 
 
 @bp.get("/grids")

@@ -25,6 +25,10 @@
   var fileLink = document.getElementById("file-here");
   var teamBox = document.getElementById("team");
   var complaintsBox = document.getElementById("open-complaints");
+  var readingsBox = document.getElementById("readings");
+  var communityCard = document.getElementById("community-card");
+  var callText = document.getElementById("call-text");
+  var coordsysNote = document.getElementById("coordsys-note");
 
   var zh = cfg.lang === "zh";
   var COLON = zh ? "：" : ": ";
@@ -82,6 +86,9 @@
     fileLink.hidden = true;
     teamBox.hidden = true;
     complaintsBox.hidden = true;
+    readingsBox.hidden = true;
+    clear(readingsBox.querySelector("ol"));
+    communityCard.hidden = true;
     if (drawn) { drawn.clearLayers(); }
   }
 
@@ -293,21 +300,57 @@
     });
   }
 
-  function showFileLink(point) {
-    if (!cfg.canFile || !point) { return; }
+  var filePoint = null;
+
+  /** The intake form's address: the point, and what the caller said (a category is suggested from it). */
+  function fileHref(point) {
     var params = new URLSearchParams({lon: String(point.lon), lat: String(point.lat), coordsys: point.coordsys,
                                       address: point.address || ""});
-    fileLink.href = cfg.urls.newComplaint + "?" + params.toString();
+    var said = callText ? callText.value.trim() : "";
+    if (said) { params.set("text", said); }
+    return cfg.urls.newComplaint + "?" + params.toString();
+  }
+
+  function showFileLink(point) {
+    if (!cfg.canFile || !point) { return; }
+    filePoint = point;
+    fileLink.href = fileHref(point);
     fileLink.hidden = false;
+  }
+
+  if (callText) {
+    callText.addEventListener("input", function () {
+      if (filePoint && !fileLink.hidden) { fileLink.href = fileHref(filePoint); }
+    });
   }
 
   // --- the three kinds of question -----------------------------------------------------------------
 
-  /** A point in a named datum (typed, clicked, or a geocoded address in WGS84). */
-  function locatePoint(lon, lat, coordsys, address, mine) {
-    var url = API + "/point/" + encodeURIComponent(coordsys) + "/" + lon + "," + lat;
-    return getJSON(url).then(function (body) {
+  function pointUrl(coordsys, lon, lat) {
+    return API + "/point/" + encodeURIComponent(coordsys) + "/" + lon + "," + lat;
+  }
+
+  /** The other datum a pasted pair may well be in: GCJ-02 for WGS84 (or CGCS2000), WGS84 for GCJ-02. */
+  function otherReading(coordsys) {
+    if (coordsys === "gcj02") { return "wgs84"; }
+    if (coordsys === "wgs84" || coordsys === "cgcs2000") { return "gcj02"; }
+    return null;
+  }
+
+  /** A point in a named datum (typed, clicked, or a geocoded address in WGS84).
+   *  opts.readings: also read the pair in the other common datum and show both when the grids differ;
+   *  opts.keepView: leave the map where it is (a click: the dispatcher is looking there). */
+  function locatePoint(lon, lat, coordsys, address, mine, opts) {
+    opts = opts || {};
+    var altSys = opts.readings ? otherReading(coordsys) : null;
+    var alt = altSys ? getJSON(pointUrl(altSys, lon, lat)).catch(function () { return null; }) : null;
+    return Promise.all([getJSON(pointUrl(coordsys, lon, lat)), alt]).then(function (answers) {
+      var body = answers[0];
+      var other = answers[1];
       if (mine !== generation) { return; }
+      var differ = other && other.grid && (!body.grid || other.grid.code !== body.grid.code);
+      if (differ) { showReadings(coordsys, body, altSys, other); }
+      var fit = opts.keepView ? function () {} : fitTo;
       var at = coordsys === overlay ? L.latLng(lat, lon) : drawAt(body.wgs84.lon, body.wgs84.lat);
       var marker = addMarker(at, address || (lon + "," + lat));
       showWarnings(body);
@@ -316,29 +359,97 @@
         showGridCard(body.grid);
         showTeam(body.team);
         showFileLink(point);
-        var other = body.near_boundary ? body.near_boundary.grid.code : null;
+        var near = body.near_boundary ? body.near_boundary.grid.code : null;
         return Promise.all([
           drawGrid(body.grid.code, body.version.id, MAIN_STYLE, mine),
-          other ? drawGrid(other, body.version.id, OTHER_STYLE, mine) : null,
+          near ? drawGrid(near, body.version.id, OTHER_STYLE, mine) : null,
           showComplaints(body.grid.code, mine),
         ]).then(function (layers) {
           if (mine !== generation) { return; }
-          fitTo([layers[0]], marker);
-          setStatus(address ? S.matched_address + COLON + address : S.point_at + COLON + lon + "," + lat);
+          return (differ ? drawReading(altSys, other, mine) : Promise.resolve(null)).then(function (otherLayer) {
+            if (mine !== generation) { return; }
+            fit([layers[0], otherLayer], marker);
+            setStatus(address ? S.matched_address + COLON + address : S.point_at + COLON + lon + "," + lat);
+          });
         });
       }
       setStatus(S.outside_all, true);
-      if (body.nearest) {
-        return drawGrid(body.nearest.grid.code, body.version.id, OTHER_STYLE, mine).then(function (layer) {
-          if (mine === generation) { fitTo([layer], marker); }
+      if (differ) {
+        return drawReading(altSys, other, mine).then(function (layer) {
+          if (mine === generation) { fit([layer], marker); }
         });
       }
-      fitTo([], marker);
+      if (body.nearest) {
+        return drawGrid(body.nearest.grid.code, body.version.id, OTHER_STYLE, mine).then(function (layer) {
+          if (mine === generation) { fit([layer], marker); }
+        });
+      }
+      fit([], marker);
       return null;
     });
   }
 
-  function locateGrid(code, mine) {
+  // --- two readings of one pasted pair -----------------------------------------------------------------
+
+  function coordsysName(name) {
+    return S["coordsys_" + name] || name;
+  }
+
+  /** Metres between two WGS84 points (haversine; plenty for a few hundred metres). */
+  function metresApart(a, b) {
+    var rad = Math.PI / 180;
+    var dLat = (b.lat - a.lat) * rad;
+    var dLon = (b.lon - a.lon) * rad;
+    var h = Math.sin(dLat / 2) * Math.sin(dLat / 2) +
+      Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
+    return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
+  }
+
+  function readingItem(title, body, className) {
+    var li = el("li", "reading " + className);
+    li.dataset.coordsys = body.given ? body.given.coordsys : "";
+    li.appendChild(el("strong", "reading-title", title));
+    if (!body.grid) {
+      li.appendChild(el("div", "reading-grid", S.reading_no_grid));
+      return li;
+    }
+    var g = body.grid;
+    var community = g.community && g.community.name ? (zh ? "，" : ", ") + g.community.name : "";
+    var line = el("div", "reading-grid", (zh ? g.name + "（" + g.code + "）" : g.name + " (" + g.code + ")") + community);
+    line.dataset.code = g.code;
+    li.appendChild(line);
+    var workers = (body.team || []).filter(function (p) { return p.role === "grid_worker"; });
+    workers.forEach(function (p) {
+      li.appendChild(el("div", "reading-worker small", roleLabel(p) + COLON + p.name + " " + (p.phone || "")));
+    });
+    return li;
+  }
+
+  /** Both answers, the chosen datum's first, and a way to switch to the other. */
+  function showReadings(coordsys, body, altSys, other) {
+    var list = readingsBox.querySelector("ol");
+    clear(list);
+    list.appendChild(readingItem(format(S.reading_chosen, {name: coordsysName(coordsys)}), body, "chosen"));
+    var second = readingItem(format(S.reading_other, {name: coordsysName(altSys)}), other, "other");
+    var use = el("button", "secondary small", format(S.reading_use, {name: coordsysName(altSys)}));
+    use.type = "button";
+    use.addEventListener("click", function () {
+      coordsysSelect.value = altSys;
+      search(input.value, altSys);
+    });
+    second.appendChild(use);
+    list.appendChild(second);
+    var metres = Math.round(metresApart(body.wgs84, other.wgs84));
+    readingsBox.querySelector(".apart").textContent = format(S.reading_apart, {distance: metres});
+    readingsBox.hidden = false;
+  }
+
+  function drawReading(altSys, other, mine) {
+    addMarker(drawAt(other.wgs84.lon, other.wgs84.lat), coordsysName(altSys));
+    return drawGrid(other.grid.code, other.version.id, OTHER_STYLE, mine);
+  }
+
+  function locateGrid(code, mine, said) {
     return getJSON(API + "/grids/" + encodeURIComponent(code)).then(function (grid) {
       if (mine !== generation) { return; }
       showGridCard(grid);
@@ -347,7 +458,7 @@
         .then(function (layers) {
           if (mine !== generation) { return; }
           fitTo([layers[0]], null);
-          setStatus(S.grid_code + COLON + code);
+          setStatus(said || S.grid_code + COLON + code);
         });
     }, function (failure) {
       if (failure.status === 404) { throw new ApiFailure(S.not_found_grid + COLON + code, 404, null); }
@@ -355,35 +466,122 @@
     });
   }
 
+  /** A community named alone: its card, its grids to pick from, the team above the grids. */
+  function locateCommunity(code, mine, said) {
+    return getJSON(API + "/communities/" + encodeURIComponent(code)).then(function (community) {
+      if (mine !== generation) { return; }
+      var dl = communityCard.querySelector("dl");
+      clear(dl);
+      [[S.community, community.name], [S.community_code, community.code], [S.kind, kindLabel(community.kind)]]
+        .forEach(function (row) {
+          dl.appendChild(el("dt", null, row[0]));
+          dl.appendChild(el("dd", null, row[1]));
+        });
+      var list = communityCard.querySelector("ul");
+      clear(list);
+      community.grids.forEach(function (g) {
+        var li = el("li");
+        var button = el("button", "grid-pick", g.name || g.code);
+        button.type = "button";
+        button.dataset.code = g.code;
+        button.addEventListener("click", function () {
+          input.value = g.code;
+          run(function (n) { return locateGrid(g.code, n); }, "?" + new URLSearchParams({q: g.code}).toString());
+        });
+        li.appendChild(button);
+        list.appendChild(li);
+      });
+      communityCard.dataset.code = community.code;
+      communityCard.hidden = false;
+      showTeam(community.team);
+      setStatus(said || S.community + COLON + community.name);
+      if (!map || overlay !== "wgs84") { return null; }  // outlines come in WGS84 only
+      return getJSON(API + "/communities/" + encodeURIComponent(code) + ".geojson").then(function (feature) {
+        if (mine !== generation) { return; }
+        var layer = L.geoJSON(feature, {style: function () { return MAIN_STYLE; }, interactive: false});
+        layer.addTo(drawn);
+        fitTo([layer], null);
+      });
+    });
+  }
+
+  /** A candidate chosen (from the list or its pin on the map): a place, a grid or a community. */
+  function pick(c) {
+    input.value = c.text;
+    var query = "?" + new URLSearchParams({q: c.text}).toString();
+    if (c.kind === "grid" && c.code) {
+      return run(function (n) { return locateGrid(c.code, n, S.grid_name + COLON + c.text); }, query);
+    }
+    if (c.kind === "community" && c.code) {
+      return run(function (n) { return locateCommunity(c.code, n); }, query);
+    }
+    return run(function (n) { return locatePoint(c.lon, c.lat, "wgs84", c.text, n); }, query);
+  }
+
+  /** Each candidate as a numbered pin the dispatcher can pick (a road alone: its doors along it). */
+  function drawCandidates(candidates) {
+    if (!map) { return; }
+    var layers = [];
+    candidates.forEach(function (c, i) {
+      if (typeof c.lon !== "number" || typeof c.lat !== "number") { return; }
+      var label = format(S.candidate_pin, {n: i + 1, text: c.text});
+      var pin = L.marker(drawAt(c.lon, c.lat), {
+        icon: L.divIcon({className: "candidate-pin", html: "", iconSize: [24, 24]}),
+        keyboard: true,
+        title: label,
+      });
+      pin.on("click", function () { pick(c); });
+      pin.addTo(drawn);
+      var node = pin.getElement();
+      if (node) {
+        node.textContent = String(i + 1);
+        node.setAttribute("aria-label", label);
+        node.dataset.lon = c.lon;
+        node.dataset.lat = c.lat;
+      }
+      layers.push(pin);
+    });
+    if (layers.length) {
+      var bounds = L.latLngBounds(layers.map(function (p) { return p.getLatLng(); }));
+      map.fitBounds(bounds, {padding: [40, 40], maxZoom: 17});
+    }
+  }
+
   function showCandidates(result) {
     var list = candidatesBox.querySelector("ul");
     clear(list);
-    result.candidates.forEach(function (c) {
+    result.candidates.forEach(function (c, i) {
       var li = el("li");
       var button = el("button", "candidate");
       button.type = "button";
+      button.appendChild(el("span", "num", String(i + 1)));  // the number of its pin on the map
       button.appendChild(el("span", "text", c.text));
       button.appendChild(el("span", "meta", (c.grid_code || "") + (c.matched ? " · " + c.matched : "")));
       button.dataset.lon = c.lon;
       button.dataset.lat = c.lat;
-      button.addEventListener("click", function () {
-        input.value = c.text;
-        run(function (n) {
-          return locatePoint(c.lon, c.lat, "wgs84", c.text, n);
-        }, "?" + new URLSearchParams({q: c.text}).toString());
-      });
+      button.addEventListener("click", function () { pick(c); });
       li.appendChild(button);
       list.appendChild(li);
     });
     candidatesBox.hidden = false;
+    drawCandidates(result.candidates);
     setStatus(result.explanation || "");
   }
 
   function locateAddress(text, mine) {
     return getJSON(API + "/geocode?" + new URLSearchParams({q: text}).toString()).then(function (result) {
       if (mine !== generation) { return; }
-      if (result.status === "matched" && result.best) {
-        return locatePoint(result.best.lon, result.best.lat, "wgs84", result.best.text, mine);
+      var best = result.best;
+      // the geocoder explains in Chinese; an English page says in its own words what was found
+      var said = zh ? result.explanation : "";
+      if (result.status === "matched" && best && best.kind === "grid" && best.code) {
+        return locateGrid(best.code, mine, said || S.grid_name + COLON + best.text);
+      }
+      if (result.status === "matched" && best && best.kind === "community" && best.code) {
+        return locateCommunity(best.code, mine, said);
+      }
+      if (result.status === "matched" && best) {
+        return locatePoint(best.lon, best.lat, "wgs84", best.text, mine);
       }
       if (result.status === "ambiguous" && result.candidates.length) {
         showCandidates(result);
@@ -417,7 +615,7 @@
   var GRID_CODE = /^\d{15}$/;
   var PAIR = /^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$/;
 
-  function search(text, coordsys) {
+  function search(text, coordsys, clicked) {
     var q = text.trim();
     if (!q) { return Promise.resolve(); }
     var query = "?" + new URLSearchParams({q: q, coordsys: coordsys}).toString();
@@ -426,7 +624,9 @@
     }
     var pair = PAIR.exec(q);
     if (pair) {
-      return run(function (n) { return locatePoint(Number(pair[1]), Number(pair[2]), coordsys, "", n); }, query);
+      var opts = clicked ? {keepView: true} : {readings: true};
+      return run(function (n) { return locatePoint(Number(pair[1]), Number(pair[2]), coordsys, "", n, opts); },
+                 query);
     }
     return run(function (n) { return locateAddress(q, n); }, query);
   }
@@ -442,13 +642,58 @@
       var lon = Math.round(event.latlng.lng * 1e7) / 1e7;
       var lat = Math.round(event.latlng.lat * 1e7) / 1e7;
       input.value = lon + "," + lat;
-      coordsysSelect.value = overlay;
-      search(input.value, overlay);
+      coordsysSelect.value = overlay;  // the box now holds the map's own datum (not kept as the choice)
+      search(input.value, overlay, true);
     });
   }
 
   // for tests and for other pages linking here (?q=…&coordsys=…)
-  window.RedGridDispatcher = {search: search, wgs84ToGcj02: wgs84ToGcj02, map: map, drawn: drawn};
+  window.RedGridDispatcher = {search: search, wgs84ToGcj02: wgs84ToGcj02, map: map, drawn: drawn,
+                              keepCoordsys: function (name) { return keepCoordsys(name); }};
+
+  // --- the datum pasted coordinates are read in, kept per person -------------------------------------
+
+  var STORE_KEY = "redgrid.coordsys";
+  var preferred = cfg.coordsys;
+
+  function knownCoordsys(name) {
+    return Array.prototype.some.call(coordsysSelect.options, function (o) { return o.value === name; });
+  }
+
+  if (cfg.keepsCoordsys === "browser") {
+    try {
+      var kept = window.localStorage.getItem(STORE_KEY);
+      if (kept && knownCoordsys(kept)) { preferred = kept; }
+    } catch (_e) { /* storage refused: the default stands */ }
+  }
+  coordsysSelect.value = preferred;
+
+  function keepCoordsys(name) {
+    preferred = name;
+    var saved = function () {
+      coordsysNote.textContent = format(S.coordsys_saved, {name: coordsysName(name)});
+      coordsysNote.dataset.saved = name;
+    };
+    if (cfg.keepsCoordsys === "server") {
+      var body = new URLSearchParams({value: name});
+      return fetch(cfg.urls.preference, {method: "POST", credentials: "same-origin", body: body,
+                                         headers: {"X-CSRFToken": cfg.csrf, Accept: "application/json"}})
+        .then(function (response) {
+          if (!response.ok) { throw new ApiFailure(response.statusText, response.status, null); }
+          saved();
+        })
+        .catch(function (failure) { setStatus(S.error + COLON + failure.message, true); });
+    }
+    try { window.localStorage.setItem(STORE_KEY, name); } catch (_e) { return Promise.resolve(); }
+    saved();
+    return Promise.resolve();
+  }
+
+  coordsysSelect.addEventListener("change", function () { keepCoordsys(coordsysSelect.value); });
+  // after a map click the select shows the map's datum; typing again is back to the person's choice
+  input.addEventListener("input", function () {
+    if (coordsysSelect.value !== preferred) { coordsysSelect.value = preferred; }
+  });
 
   var params = new URLSearchParams(window.location.search);
   if (params.get("coordsys")) { coordsysSelect.value = params.get("coordsys"); }
@@ -456,4 +701,5 @@
     input.value = params.get("q");
     search(input.value, coordsysSelect.value);
   }
+  input.focus();
 })();
