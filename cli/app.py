@@ -18,6 +18,7 @@ from services.build import Services
 from services.build import build_services
 from services.config import Config
 from services.errors import DomainError
+from webmap.i18n import translate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +50,7 @@ def services() -> Services:
     if "redgrid.services" not in meta:
         given = settings()
         config = Config.from_mapping(given) if given.get("DATABASE_URL") else Config.from_env()
-        meta["redgrid.services"] = build_services(config)
+        meta["redgrid.services"] = build_services(config, translate=translate)
     return meta["redgrid.services"]
 
 
@@ -92,4 +93,5 @@ def register() -> None:
     from cli import cases  # noqa: F401
     from cli import demo  # noqa: F401
     from cli import grids  # noqa: F401
+    from cli import notify  # noqa: F401
     from cli import serve  # noqa: F401

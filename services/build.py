@@ -25,6 +25,10 @@ from services.dashboard import DashboardService
 from services.demo import DemoService
 from services.demo import default_data_dir
 from services.grids import GridService
+from services.notices import NoticePlanner
+from services.notifications import NotificationService
+from services.notifications import Translate
+from services.notifications import senders_from
 from services.permissions import GrantService
 from services.places import PlaceService
 from services.planner import PlannerService
@@ -47,10 +51,18 @@ class Services:
     grants: GrantService
     dashboard: DashboardService
     printing: PrintService
+    notifications: NotificationService
 
 
-def build_services(config: Config, *, store: Store | None = None, clock: Clock | None = None) -> Services:
-    """Every service on one store (opened from ``config.database_url`` unless given)."""
+def build_services(
+    config: Config,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    translate: Translate | None = None,
+) -> Services:
+    """Every service on one store (opened from ``config.database_url`` unless given);
+    ``translate`` renders notification texts from the adapters' catalogues."""
     store = store or open_store(config.database_url, upgrade=config.auto_migrate)
     grids = GridService(
         store,
@@ -62,6 +74,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
     catalog = Catalog.load(config.catalog_dir or DEFAULT_CATALOG_DIR)
     extra = {"clock": clock} if clock is not None else {}
     audit = AuditService(store, **extra)
+    notices = NoticePlanner(store, store, catalog)
     cases = ComplaintService(
         store,
         grids,
@@ -70,9 +83,22 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         geocoder=_geocoder(config, _active_areas(grids)),
         photo_dir=config.photo_dir,
         audit=audit,
+        notices=notices,
         **extra,
     )
     places = PlaceService(store)
+    notifications = NotificationService(
+        store,
+        cases,
+        notices,
+        senders=senders_from(config),
+        audit=audit,
+        max_attempts=config.notify_max_attempts,
+        backoff_s=config.notify_backoff_s,
+        lease_s=config.notify_lease_s,
+        translate=translate,
+        **extra,
+    )
     return Services(
         config,
         store,
@@ -86,6 +112,7 @@ def build_services(config: Config, *, store: Store | None = None, clock: Clock |
         GrantService(store, audit),
         DashboardService(store, cases, grids),
         PrintService(cases),
+        notifications,
     )
 
 

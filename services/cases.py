@@ -9,6 +9,7 @@ re-aggregation onto newer grids is kept beside the records, not in them.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -67,6 +68,7 @@ from services.errors import Unavailable
 from services.errors import UnsupportedType
 from services.grids import GridService
 from services.grids import Progress
+from services.notices import NoticePlanner
 from services.permissions import Visibility
 from store.base import Store
 from store.complaints_sql import ConcurrentUpdate
@@ -292,8 +294,11 @@ class ComplaintService:
         photo_dir: Path | None = None,
         clock: Clock = utcnow,
         audit: AuditService | None = None,
+        notices: NoticePlanner | None = None,
     ) -> None:
         self.store = store
+        #: plans the outbox messages a workflow step causes (``services.notices``), stored with it
+        self.notices = notices
         self.grids = grids
         self.catalog = catalog
         # the stored schedules this calendar was built on, checked again every CALENDAR_CHECK_S
@@ -1003,13 +1008,27 @@ class ComplaintService:
             values["closed_at"] = now
         if event.duplicate_of:
             values["duplicate_of"] = event.duplicate_of
+        messages = self._notices(current, values, expected_version + 1, event.action.value, now)
         try:
-            self.store.update_complaint(complaint_id, expected_version, values, event_row(event))
+            self.store.update_complaint(complaint_id, expected_version, values, event_row(event), messages)
         except ConcurrentUpdate as exc:
             raise Conflict(str(exc)) from exc
         updated = self.store.complaint(complaint_id)
         assert updated is not None  # complaints are never deleted
         return updated
+
+    def _notices(
+        self, current: Case, values: Mapping[str, Any], version: int, action: str, now: datetime.datetime
+    ) -> list[dict]:
+        """The outbox rows a step causes (``services.notices.ON_ACTION``), for the case as it
+        will be after it; stored in the step's own transaction."""
+        if self.notices is None:
+            return []
+        known = {f.name for f in dataclasses.fields(Case)}
+        after = dataclasses.replace(
+            current, **{k: v for k, v in values.items() if k in known}, row_version=version
+        )
+        return self.notices.for_action(after, action, str(version), now)
 
     def _check_after_photo(self, case: Case) -> None:
         """Refuse to resolve a case whose category requires an after photo until one is kept."""

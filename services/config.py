@@ -38,6 +38,20 @@ class Config:
     photo_dir: Path | None = None
     catalog_dir: Path | None = None
     auto_migrate: bool = True
+    #: notifications (``services.senders``): the SMS gateway, SMTP, and the delivery worker
+    sms_url: str | None = None
+    sms_key: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "redgrid@localhost"
+    smtp_starttls: bool = False
+    wecom_enabled: bool = True
+    notify_timeout_s: float = 10.0
+    notify_max_attempts: int = 6
+    notify_backoff_s: float = 60.0
+    notify_lease_s: float = 300.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, instance: Path | None = None) -> Config:
@@ -60,6 +74,19 @@ class Config:
             photo_dir=path("PHOTO_DIR", instance / "photos"),
             catalog_dir=path("CATALOG_DIR"),
             auto_migrate=_flag(values.get("AUTO_MIGRATE", True)),
+            sms_url=values.get("SMS_URL") or None,
+            sms_key=values.get("SMS_KEY") or None,
+            smtp_host=values.get("SMTP_HOST") or None,
+            smtp_port=int(values.get("SMTP_PORT", 25)),
+            smtp_user=values.get("SMTP_USER") or None,
+            smtp_password=values.get("SMTP_PASSWORD") or None,
+            smtp_from=str(values.get("SMTP_FROM") or "redgrid@localhost"),
+            smtp_starttls=_flag(values.get("SMTP_STARTTLS", False)),
+            wecom_enabled=_flag(values.get("WECOM_ENABLED", True)),
+            notify_timeout_s=float(values.get("NOTIFY_TIMEOUT_S", 10.0)),
+            notify_max_attempts=int(values.get("NOTIFY_MAX_ATTEMPTS", 6)),
+            notify_backoff_s=float(values.get("NOTIFY_BACKOFF_S", 60.0)),
+            notify_lease_s=float(values.get("NOTIFY_LEASE_S", 300.0)),
         )
 
     @classmethod

@@ -1,7 +1,8 @@
 """The storage interface every caller uses: the union of the per-concern protocols.
 
 A caller that needs one concern only should ask for that protocol (``PlaceStore``,
-``ComplaintStore``, ``AccountStore``, ``CalendarStore``, ``AuditStore``, ``GrantStore``);
+``ComplaintStore``, ``AccountStore``, ``CalendarStore``, ``AuditStore``, ``GrantStore``,
+``OutboxStore``);
 ``Store`` is what ``open_store`` returns and what the application is built on.
 """
 
@@ -17,16 +18,19 @@ from store.calendar_days import CalendarStore
 from store.complaints import AddResult
 from store.complaints import ComplaintStore
 from store.complaints import ConcurrentUpdate
+from store.outbox import OutboxStore
 from store.places import ImportSummary
 from store.places import PlaceStore
 from store.places import Town
 from store.places import VersionInfo
 
 
-class Store(PlaceStore, ComplaintStore, AccountStore, CalendarStore, AuditStore, GrantStore, Protocol):
+class Store(
+    PlaceStore, ComplaintStore, AccountStore, CalendarStore, AuditStore, GrantStore, OutboxStore, Protocol
+):
     """Persistence for grids and their versions, officials, complaints, users, API keys,
-    the calendar, the audit log and grants. Every write is one transaction: it is stored
-    whole or not at all."""
+    the calendar, the audit log, grants and the notification outbox. Every write is one
+    transaction: it is stored whole or not at all."""
 
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "ConcurrentUpdate",
     "GrantStore",
     "ImportSummary",
+    "OutboxStore",
     "PlaceStore",
     "Store",
     "Town",

@@ -65,9 +65,15 @@ class ComplaintStore(Protocol):
     def complaint_by_external(self, source: str, external_id: str) -> Case | None: ...
     def complaint_events(self, complaint_id: int) -> list[CaseEvent]: ...
 
-    # changing one (optimistic locking: raises ConcurrentUpdate, or KeyError if it does not exist)
+    # changing one (optimistic locking: raises ConcurrentUpdate, or KeyError if it does not exist);
+    # ``messages`` are outbox rows (``store.outbox``) the change causes, stored with it or not at all
     def update_complaint(
-        self, complaint_id: int, expected_version: int, values: dict, event: dict
+        self,
+        complaint_id: int,
+        expected_version: int,
+        values: dict,
+        event: dict,
+        messages: Sequence[dict] = (),
     ) -> int: ...
 
     # reading many

@@ -27,6 +27,7 @@ from complaints.records import Photo
 from store.accounts import UserAccount
 from store.complaints import AddResult
 from store.complaints import ConcurrentUpdate
+from store.outbox_sql import insert_messages
 from store.schema import UtcDateTime
 
 
@@ -384,8 +385,16 @@ class ComplaintSql:
             )
         return [CaseEvent.from_mapping(_named(r)) for r in rows]
 
-    def update_complaint(self, complaint_id: int, expected_version: int, values: dict, event: dict) -> int:
-        """Apply a change and record its event, if the complaint is still at ``expected_version``."""
+    def update_complaint(
+        self,
+        complaint_id: int,
+        expected_version: int,
+        values: dict,
+        event: dict,
+        messages: Sequence[dict] = (),
+    ) -> int:
+        """Apply a change and record its event (and the outbox ``messages`` it causes, in the
+        same transaction), if the complaint is still at ``expected_version``."""
         complaints = self.t["complaints"]
         with self.engine.begin() as conn:
             done = conn.execute(
@@ -401,6 +410,8 @@ class ComplaintSql:
                     raise KeyError(f"complaint {complaint_id} does not exist")
                 raise ConcurrentUpdate(complaint_id, expected_version, actual)
             conn.execute(self.t["complaint_events"].insert().values(**event, complaint_id=complaint_id))
+            if messages:
+                insert_messages(conn, self.t["outbox"], messages, event["at"])
         return expected_version + 1
 
     def list_complaints(

@@ -43,6 +43,7 @@ from store.audit_memory import AuditMemory
 from store.complaints import AddResult
 from store.complaints import Chunk
 from store.complaints import ConcurrentUpdate
+from store.outbox_memory import OutboxMemory
 from store.places import ImportSummary
 from store.places import Town
 from store.places import VersionInfo
@@ -245,7 +246,7 @@ def _test(key: str, value: Any, columns: list[str]) -> Callable[[dict[str, Any]]
     return lambda r: r[key] is not None and r[key] == value
 
 
-class MemoryStore(AuditMemory):
+class MemoryStore(AuditMemory, OutboxMemory):
     """``store.base.Store`` in memory: every protocol, no database."""
 
     def __init__(self, now: Callable[[], datetime.datetime] = _utc_now) -> None:
@@ -649,7 +650,14 @@ class MemoryStore(AuditMemory):
             rows = [r for r in self.t["complaint_events"].all() if r["complaint_id"] == complaint_id]
         return [CaseEvent.from_mapping(r) for r in rows]
 
-    def update_complaint(self, complaint_id: int, expected_version: int, values: dict, event: dict) -> int:
+    def update_complaint(
+        self,
+        complaint_id: int,
+        expected_version: int,
+        values: dict,
+        event: dict,
+        messages: Sequence[dict] = (),
+    ) -> int:
         complaints = self.t["complaints"]
         with self._transaction():
             row = complaints.rows.get((complaint_id,))
@@ -661,6 +669,7 @@ class MemoryStore(AuditMemory):
                 (complaint_id,), {**values, "row_version": expected_version + 1, "updated_at": self._now()}
             )
             self.t["complaint_events"].insert({**event, "complaint_id": complaint_id}, strict=True)
+            self._insert_messages(messages, event["at"])
         return expected_version + 1
 
     def _matching(self, filters: dict | None) -> list[dict[str, Any]]:

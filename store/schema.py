@@ -177,6 +177,7 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     )
     _complaint_tables(md, t, geom)
     _audit_tables(md, t)
+    _outbox_tables(md, t)
     _indexes(dialect_name, t)
     return md, t
 
@@ -202,6 +203,42 @@ def _audit_tables(md: sa.MetaData, t: dict[str, sa.Table]) -> None:
         sa.Column("kind", sa.String(16), primary_key=True),
         sa.Column("value", sa.String(200), primary_key=True),
         sa.Column("granted_at", UtcDateTime, nullable=False),
+    )
+
+
+def _outbox_tables(md: sa.MetaData, t: dict[str, sa.Table]) -> None:
+    """Notifications waiting to be sent, and the contacts they go to (migration 0009)."""
+    t["outbox"] = sa.Table(
+        "outbox",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        # one message per case, deadline, kind and address: the scan may run any number of times
+        sa.Column("dedupe_key", sa.String(255), nullable=False, unique=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id")),
+        sa.Column("recipient_kind", sa.String(16), nullable=False),
+        sa.Column("recipient_code", sa.String(64), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("address", sa.Text),
+        sa.Column("params", sa.JSON, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("next_at", UtcDateTime, nullable=False),
+        sa.Column("claimed_by", sa.String(64)),
+        sa.Column("lease_until", UtcDateTime),
+        sa.Column("sent_at", UtcDateTime),
+        sa.Column("last_error", sa.Text),
+    )
+    sa.Index("ix_outbox_status_next_at", t["outbox"].c.status, t["outbox"].c.next_at)
+    t["notify_contacts"] = sa.Table(
+        "notify_contacts",
+        md,
+        sa.Column("owner_kind", sa.String(16), primary_key=True),
+        sa.Column("owner_code", sa.String(64), primary_key=True),
+        sa.Column("channel", sa.String(16), primary_key=True),
+        sa.Column("address", sa.String(500), primary_key=True),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
     )
 
 

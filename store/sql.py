@@ -28,6 +28,7 @@ from geo.officials import UnitLevel
 from store.audit_sql import AuditSql
 from store.base import Store
 from store.complaints_sql import ComplaintSql
+from store.outbox_sql import OutboxSql
 from store.places import ImportSummary
 from store.places import Town
 from store.places import VersionInfo
@@ -91,7 +92,7 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
     return SqlStore(engine)
 
 
-class SqlStore(AuditSql, ComplaintSql):
+class SqlStore(AuditSql, ComplaintSql, OutboxSql):
     """``store.base.Store`` over SQLAlchemy Core."""
 
     def __init__(self, engine: sa.Engine) -> None:

@@ -30,6 +30,7 @@ from services.build import build_services
 from services.config import Config
 from services.config import default_instance
 from webmap import limits
+from webmap.i18n import translate
 
 DEFAULTS: dict[str, Any] = {
     # the embedded default: SQLite in the instance folder
@@ -139,7 +140,7 @@ def _configure_json(app: Flask) -> None:
 
 def _configure_service(app: Flask) -> None:
     config = Config.from_mapping(app.config, instance=Path(app.instance_path))
-    app.extensions["redgrid"] = build_services(config)
+    app.extensions["redgrid"] = build_services(config, translate=translate)
 
 
 class _SessionInterface(SecureCookieSessionInterface):

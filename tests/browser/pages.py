@@ -860,3 +860,31 @@ class FieldPage(AppPage):
                 files=[{"name": name, "mimeType": "image/png", "buffer": data}]
             )
         self.page.get_by_role("button", name=self.t("field_submit"), exact=True).tap()
+
+
+class UndeliveredPage(AppPage):
+    """``/notifications/undelivered``: notifications not delivered, each with a retry button."""
+
+    path = "/notifications/undelivered"
+
+    def open(self, query: str | dict = "") -> UndeliveredPage:
+        self.goto(query)
+        return self
+
+    @property
+    def table(self) -> Locator:
+        return self.page.get_by_role("table", name=self.t("notify_title"), exact=True)
+
+    def rows(self) -> Locator:
+        """The message rows (the header row left out)."""
+        return self.table.get_by_role("row").filter(has=self.page.get_by_role("cell"))
+
+    def row_about(self, text: str) -> Locator:
+        return self.rows().filter(has_text=text)
+
+    def retry(self, row: Locator) -> None:
+        row.get_by_role("button", name=self.t("notify_retry"), exact=True).click()
+        self.settle()
+
+    def flash(self) -> str:
+        return self.page.locator(".flash").inner_text()

@@ -9,7 +9,15 @@ from tests.browser.pages import LoginPage
 
 PHONE = {"width": 390, "height": 844}
 PUBLIC = ["/", "/grids", "/complaints", "/progress", "/login", "/complaints?lang=en", "/?lang=en"]
-STAFF = ["/complaints", "/complaints/1", "/complaints/new", "/planner", "/dashboard", "/complaints?lang=en"]
+STAFF = [
+    "/complaints",
+    "/complaints/1",
+    "/complaints/new",
+    "/planner",
+    "/dashboard",
+    "/complaints?lang=en",
+    "/notifications/undelivered",
+]
 
 
 def _width(page, url: str) -> int:

@@ -12,9 +12,10 @@ from store.audit import GrantStore
 from store.base import Store
 from store.calendar_days import CalendarStore
 from store.complaints import ComplaintStore
+from store.outbox import OutboxStore
 from store.places import PlaceStore
 
-PARTS = (PlaceStore, ComplaintStore, AccountStore, CalendarStore, AuditStore, GrantStore)
+PARTS = (PlaceStore, ComplaintStore, AccountStore, CalendarStore, AuditStore, GrantStore, OutboxStore)
 
 
 def _methods(protocol) -> dict[str, inspect.Signature]:

@@ -14,5 +14,6 @@ from webmap.pages import complaints  # noqa: E402, F401
 from webmap.pages import dashboard  # noqa: E402, F401
 from webmap.pages import field  # noqa: E402, F401
 from webmap.pages import maps  # noqa: E402, F401
+from webmap.pages import notifications  # noqa: E402, F401
 from webmap.pages import printing  # noqa: E402, F401
 from webmap.pages import progress  # noqa: E402, F401
