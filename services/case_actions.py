@@ -71,9 +71,7 @@ def chase_counts(events: list[CaseEvent] | None) -> dict[str, int]:
     return {a.value: sum(e.action == a.value for e in events or []) for a in CHASING}
 
 
-def deadline_bounds(
-    now: datetime.datetime, max_days: int
-) -> tuple[datetime.datetime, datetime.datetime]:
+def deadline_bounds(now: datetime.datetime, max_days: int) -> tuple[datetime.datetime, datetime.datetime]:
     """(earliest, latest) deadline a person may set at ``now``."""
     return now + MIN_DEADLINE_LEAD, now + datetime.timedelta(days=max_days)
 

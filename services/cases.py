@@ -53,12 +53,12 @@ from geo.timeutil import utcnow
 from services import audit as audit_log
 from services import permissions
 from services.audit import AuditService
-from services.case_actions import MIN_DEADLINE_LEAD
-from services.case_actions import NextSteps
-from services.case_actions import next_steps
 from services.callers import PERSONAL_DATA
 from services.callers import WRITE
 from services.callers import Caller
+from services.case_actions import MIN_DEADLINE_LEAD
+from services.case_actions import NextSteps
+from services.case_actions import next_steps
 from services.errors import Conflict
 from services.errors import Forbidden
 from services.errors import Invalid

@@ -14,6 +14,7 @@ from complaints.records import Case
 from complaints.records import CaseEvent
 from complaints.workflow import Action
 from complaints.workflow import State
+from geo.timeutil import InvalidTime
 from geo.timeutil import to_beijing
 from webmap.i18n import lang
 from webmap.i18n import t
@@ -93,7 +94,8 @@ def field_label(field: str | None, action: str) -> str:
 def refusal(exc: Exception, action: str, case_state: str, form: dict[str, Any]) -> tuple[str, str | None]:
     """(what the page says, the field at fault) for a refused action, in the page language."""
     code = str(getattr(exc, "code", ""))
-    field = getattr(exc, "field", None)
+    # a date-time the reader typed that is none: the only time field of an action is its deadline
+    field = getattr(exc, "field", None) or ("deadline" if isinstance(exc, InvalidTime) else None)
     label = field_label(field, action)
     if code == "conflict":
         return t("conflict"), None

@@ -1,4 +1,4 @@
-"""The complaint pages: the intake form, the list, and one case with its next workflow step."""
+"""The complaint pages: the intake form, the list, and one case with a form per step its reader may take."""
 
 from __future__ import annotations
 
