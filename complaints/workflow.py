@@ -284,9 +284,14 @@ class ExtensionError(WorkflowError):
 
 
 class MissingField(WorkflowError):
-    """An action given without a field it needs (or with one it does not take)."""
+    """An action given without a field it needs (or with one it does not take); ``field``
+    names it, so a form can show the message beside it in the reader's language."""
 
     code = "missing_field"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -349,17 +354,22 @@ def _check_fields(action: Action, who: str, when: datetime, fields: dict[str, An
         raise MissingField(f"{action} needs when: a datetime with a time zone, got {when!r}")
     for name, meaning in _REQUIRED.get(action, ()):
         if fields.get(name) is None:
-            raise MissingField(f"{action} needs {name}: {meaning}")
+            raise MissingField(f"{action} needs {name}: {meaning}", field=name)
     if action is _A.FOLLOW_UP and not isinstance(fields["satisfied"], bool):
-        raise MissingField(f"follow_up needs satisfied as True or False, got {fields['satisfied']!r}")
+        raise MissingField(
+            f"follow_up needs satisfied as True or False, got {fields['satisfied']!r}", field="satisfied"
+        )
     deadline = fields.get("deadline")
     if deadline is not None:
         if not isinstance(deadline, datetime) or deadline.tzinfo is None or deadline.utcoffset() is None:
-            raise MissingField(f"{action} needs deadline as a datetime with a time zone, got {deadline!r}")
+            raise MissingField(
+                f"{action} needs deadline as a datetime with a time zone, got {deadline!r}", field="deadline"
+            )
         if deadline <= when:
             raise MissingField(
                 f"{action} deadline {deadline.isoformat()} is not after the "
-                f"{'dispatch time' if action is _A.DISPATCH else 'time of the action'} {when.isoformat()}"
+                f"{'dispatch time' if action is _A.DISPATCH else 'time of the action'} {when.isoformat()}",
+                field="deadline",
             )
 
 

@@ -56,6 +56,9 @@ from services.audit import AuditService
 from services.callers import PERSONAL_DATA
 from services.callers import WRITE
 from services.callers import Caller
+from services.case_actions import MIN_DEADLINE_LEAD
+from services.case_actions import NextSteps
+from services.case_actions import next_steps
 from services.errors import Conflict
 from services.errors import Forbidden
 from services.errors import Invalid
@@ -669,6 +672,11 @@ class ComplaintService:
         self._audit_views(caller, [view], audit_log.CASE_VIEW, f"complaint:{complaint_id}", {"via": action})
         return view
 
+    def next_steps(self, caller: Caller, view: CaseView) -> NextSteps:
+        """The actions ``caller`` may take on the case of ``view`` now, with what their forms
+        start from (``services.case_actions``): what the case page offers."""
+        return next_steps(self, caller, view.case, view.events)
+
     def progress(self, caller: Caller, ticket: str, phone_last4: str) -> PublicProgress:
         """A resident's view of their case (进度查询), for anyone who knows the pair.
 
@@ -1074,12 +1082,22 @@ class ComplaintService:
         self._provisional = _Provisional(calendar)
 
     def _check_deadline(self, now: datetime.datetime, deadline: datetime.datetime) -> None:
-        """A deadline that can be stored: within a year, in years whose working days are known
-        or (on the service's calendar, see ``stored_calendar``) provisionally counted.
+        """A deadline that can be stored: at least an hour ahead (``MIN_DEADLINE_LEAD``), within a
+        year, in years whose working days are known or (on the service's calendar, see
+        ``stored_calendar``) provisionally counted.
 
         Raised before writing, so a refused dispatch leaves the case as it was (it used to be
         stored and then fail when its status was computed, breaking every list showing it).
         """
+        if deadline < now + MIN_DEADLINE_LEAD:
+            earliest = now + MIN_DEADLINE_LEAD
+            raise Invalid(
+                f"deadline {deadline.isoformat()} is less than an hour from now; the earliest is "
+                f"{earliest.isoformat(timespec='minutes')}",
+                code="deadline_too_soon",
+                field="deadline",
+                details={"earliest": earliest.isoformat()},
+            )
         if deadline - now > datetime.timedelta(days=MAX_DEADLINE_DAYS):
             raise Invalid(
                 f"deadline {deadline.isoformat()} is more than {MAX_DEADLINE_DAYS} days ahead",

@@ -7,8 +7,9 @@ the time a complaint was reported), so the page, its Excel export and
 week (Monday first) and this month, each against the whole previous day, week or month.
 
 Two figures need a case's history, which the statistics API does not read: the reopen
-rate (complaints reopened at least once, over those resolved at least once) and the
-deliberations (``deliberate`` steps, 多元议事). 吹哨 (whistle) records do not exist yet:
+rate (complaints reopened at least once, over those resolved at least once), the
+deliberations (``deliberate`` steps, 多元议事) and the chasing of departments (``urge`` and
+``supervise`` steps, 催办 and 督办). 吹哨 (whistle) records do not exist yet:
 the dashboard says so instead of showing a number.
 
 Nothing personal is returned: overdue complaints carry their id, category, department,
@@ -97,6 +98,8 @@ class Figures:
     overdue: int  # reported in the period, past the deadline and still open now
     deliberations: int  # ``deliberate`` steps of the period's complaints
     whistles: int | None = None  # 吹哨 records do not exist yet
+    urges: int = 0  # 催办 (``urge``) steps of the period's complaints
+    supervisions: int = 0  # 督办 (``supervise``) steps of the period's complaints
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ class DashboardService:
             value = everyone["on_time_rate"].iloc[0]
             on_time = None if pd.isna(value) else float(value)
         sat = self.cases.stat_satisfaction(filters, None).iloc[0]
-        reopened, ever_resolved, deliberations = self._history(frame["id"].tolist())
+        reopened, ever_resolved, deliberations, urges, supervisions = self._history(frame["id"].tolist())
         return Figures(
             received=sum(by_state.values()),
             closed=by_state.get("closed", 0),
@@ -176,18 +179,23 @@ class DashboardService:
             reopen_rate=_rate(reopened, ever_resolved),
             overdue=len(self.cases.stat_overdue(filters)),
             deliberations=deliberations,
+            urges=urges,
+            supervisions=supervisions,
         )
 
-    def _history(self, ids: list[int]) -> tuple[int, int, int]:
-        """(complaints reopened at least once, resolved at least once, deliberate steps)."""
-        reopened = resolved = deliberations = 0
+    def _history(self, ids: list[int]) -> tuple[int, int, int, int, int]:
+        """(complaints reopened at least once, resolved at least once, deliberate, urge and
+        supervise steps)."""
+        reopened = resolved = deliberations = urges = supervisions = 0
         for complaint_id in ids:
             events = self.store.complaint_events(int(complaint_id))
             # a resident's 不满意 at follow-up and an explicit reopen both lead to "reopened"
             reopened += any(e.to_state == "reopened" for e in events)
             resolved += any(e.to_state in ("resolved", "resolved_on_site") for e in events)
             deliberations += sum(e.action == "deliberate" for e in events)
-        return reopened, resolved, deliberations
+            urges += sum(e.action == "urge" for e in events)
+            supervisions += sum(e.action == "supervise" for e in events)
+        return reopened, resolved, deliberations, urges, supervisions
 
     def build(self, caller: Caller, kind: str = "month", now: datetime.datetime | None = None) -> Dashboard:
         self.require(caller)
@@ -332,6 +340,8 @@ FIGURE_NAMES = (
     ("reopen_rate", "重办率"),
     ("overdue", "本期超期件数"),
     ("deliberations", "多元议事次数"),
+    ("urges", "催办次数"),
+    ("supervisions", "督办次数"),
     ("whistles", "吹哨次数"),
 )
 

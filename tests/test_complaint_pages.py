@@ -219,9 +219,9 @@ def test_a_dispatcher_files_a_complaint_and_moves_it_through_the_form(people, de
         f"/complaints/{complaint_id}", data={"csrf_token": token, "version": "2", "action": "resolve"}
     )
     assert response.status_code == 422
-    assert html.escape("cannot resolve a complaint in state deliberation", quote=False) in response.get_data(
-        as_text=True
-    )
+    # issue 9: the refusal in the page language, naming the state and the step (never English)
+    refused = response.get_data(as_text=True)
+    assert "该诉求当前为“多元议事”，不能办结反馈" in refused and "cannot resolve" not in refused
     assert store.complaint(complaint_id).row_version == 2
 
 

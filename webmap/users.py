@@ -125,6 +125,9 @@ def login():
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME idle
             login_user(User.of(found.user_id, found.caller, found.generation))
             _audit(found.caller, "login", target=f"user:{username}")
+            if not request.args.get("next") and found.caller.role == "department":
+                # a department clerk starts from the department's cases, not the dispatcher map
+                return redirect(url_for("pages.complaint_list", department=found.caller.department_code))
             return redirect(_safe_next(request.args.get("next")))
         throttle.failed(username)
         _audit(ANONYMOUS, "login.failed", target=f"user:{username}")

@@ -726,24 +726,72 @@ class ComplaintPage(AppPage):
     def history_rows(self) -> Locator:
         return self.page.get_by_role("main").get_by_role("table").get_by_role("row")
 
-    @property
-    def action(self) -> Locator:
-        return self.page.get_by_role("combobox", name=self.t("state"), exact=True)
+    # --- the action forms (one per step the user may take now) ----------------------------------
 
-    def act(self, action: str, note: str = "", department: str | None = None) -> None:
-        """Take a workflow action (its value, e.g. "dispatch") with a note."""
-        self.action.select_option(action)
+    def action_label(self, action: str) -> str:
+        """The step's name on its button: 派单, 退单, 延期申请…; a dispatch of a dispatched case is 改派."""
+        if action == "dispatch" and self.t("state_dispatched") in self.heading():
+            return self.t("act_redispatch")
+        return self.t(f"action_{action}")
+
+    def offered_actions(self) -> list[str]:
+        """The names of the steps offered (each opens its own form)."""
+        return [s.strip() for s in self.page.get_by_role("main").locator("summary").all_inner_texts()]
+
+    def action_form(self, action: str) -> Locator:
+        """The form of one step, opened (it sits in a disclosure the user opens by its name)."""
+        label = self.action_label(action)
+        form = self.page.get_by_role("main").get_by_role("form", name=label, exact=True)
+        if not form.is_visible():
+            self.page.get_by_role("main").locator("summary").filter(has_text=exactly(label)).click()
+        expect(form).to_be_visible(timeout=TIMEOUT)
+        return form
+
+    def act(
+        self,
+        action: str,
+        note: str = "",
+        department: str | None = None,
+        *,
+        deadline: str | None = None,
+        reason: str | None = None,
+        satisfied: bool | None = None,
+    ) -> None:
+        """Take a step through its own form: ``deadline`` as the date-time field takes it
+        (``2026-06-18T17:30``, Beijing time), ``department`` by its shown name or code."""
+        label = self.action_label(action)
+        form = self.action_form(action)
+        if reason is not None:
+            form.get_by_label(self.t("act_reason_dispatch"), exact=True).fill(reason)
         if department is not None:
-            self.page.get_by_label(self.t("department"), exact=True).select_option(department)
+            form.get_by_label(self.t("department"), exact=True).select_option(department)
+        if deadline is not None:
+            key = "act_field_extension_deadline" if action == "request_extension" else "act_field_deadline"
+            form.get_by_label(self.t(key), exact=True).fill(deadline)
+        if satisfied is not None:
+            form.get_by_label(self.t("satisfied" if satisfied else "not_satisfied"), exact=True).check()
         if note:
-            self.page.get_by_label(self.t("note"), exact=True).fill(note)
-        self.page.get_by_role("main").get_by_role("button", name=self.t("submit"), exact=True).click()
+            form.get_by_label(self.t(f"act_note_{action}"), exact=True).fill(note)
+        form.get_by_role("button", name=label, exact=True).click()
         self.settle()
+
+    def field(self, action: str, key: str) -> Locator:
+        """A field of a step's form by its label key (e.g. ``department``, ``act_field_deadline``)."""
+        return self.action_form(action).get_by_label(self.t(key), exact=True)
+
+    def confirmation(self) -> str:
+        """The message saying what the last step did (已派单至 …)."""
+        return self.page.get_by_role("status").inner_text()
+
+    def history_steps(self) -> list[str]:
+        """Each history row's step, oldest first."""
+        rows = self.history_rows()
+        return [rows.nth(i).get_by_role("cell").nth(2).inner_text() for i in range(1, rows.count())]
 
     @property
     def after_photos_field(self) -> Locator:
-        """The action form's file field for after photos (the work done)."""
-        return self.page.get_by_label(self.t("after_photos"), exact=True)
+        """The resolve form's file field for after photos (the work done)."""
+        return self.action_form("resolve").get_by_label(self.t("after_photos"), exact=True)
 
     def resolve_with_after_photos(self, *files: str, note: str = "") -> None:
         """Choose after photos (file paths) and resolve (办结反馈) in one submit."""

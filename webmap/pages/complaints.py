@@ -1,4 +1,4 @@
-"""The complaint pages: the intake form, the list, and one case with its next workflow step."""
+"""The complaint pages: the intake form, the list, and one case with a form per step its reader may take."""
 
 from __future__ import annotations
 
@@ -24,19 +24,20 @@ from geo.errors import GeoError
 from geo.errors import RowErrors
 from geo.timeutil import BEIJING
 from geo.timeutil import to_beijing
+from services import case_actions
 from services.callers import WRITE
+from services.case_actions import NextSteps
 from services.cases import CaseView
-from services.errors import Conflict
 from services.errors import DomainError
+from services.errors import Invalid
 from services.errors import NotFound
-from services.errors import Refused
-from services.permissions import allowed_actions
 from services.shapes import case_json
 from webmap import auth
 from webmap.i18n import lang
 from webmap.i18n import t
 from webmap.i18n import translate
 from webmap.pages import bp
+from webmap.pages import case_forms
 from webmap.users import role_required
 
 PAGE_SIZE = 50
@@ -183,6 +184,7 @@ def complaint_list():
             ("state", request.args.get("state")),
             ("grid_code", request.args.get("grid")),
             ("category_code", request.args.get("category")),
+            ("department_code", request.args.get("department")),
         )
         if v
     }
@@ -203,17 +205,19 @@ def complaint_list():
 
 @bp.route("/complaints/<int:complaint_id>", methods=["GET", "POST"])
 def complaint(complaint_id: int):
-    """One complaint, its history and (for staff) the next workflow step."""
+    """One complaint, its history and (for staff) a form for each step they may take now."""
     cases = auth.services().cases
     who = auth.caller()
-    error = None
+    error = failed = error_field = None
+    refused_code = ""
     if request.method == "POST":
         if not who.can(WRITE):
             abort(403)
-        form = request.form
+        form = request.form.to_dict()
+        action = form.get("action", "")
+        before = cases.get(who, complaint_id, history=False).case
         try:
-            deadline = form.get("deadline") or None
-            satisfied = {"yes": True, "no": False}.get(form.get("satisfied", ""))
+            note = _note(action, before, form)
             # after photos (the work done) are kept first, so the resolve they go with may need them
             added = 0
             for upload in request.files.getlist("after_photos"):
@@ -222,45 +226,88 @@ def complaint(complaint_id: int):
                     added += 1
             if added:
                 flash(t("after_photo_added", n=added))
-            cases.act(
+            done = cases.act(
                 who,
                 complaint_id,
-                form.get("action", ""),
+                action,
                 expected_version=form.get("version", "0"),
-                note=form.get("note"),
+                note=note,
                 department=form.get("department") or None,
-                deadline=deadline,
-                satisfied=satisfied,
+                deadline=form.get("deadline") or None,
+                satisfied={"yes": True, "no": False}.get(form.get("satisfied", "")),
                 duplicate_of=form.get("duplicate_of") or None,
             )
+            chased = case_actions.chase_counts(done.events)
+            flash(case_forms.confirmation(action, before, done.case, cases.catalog, chased))
             return redirect(url_for("pages.complaint", complaint_id=complaint_id))
         except NotFound:
             raise
-        except Conflict:
-            error = t("conflict")
-        except Refused as exc:
-            error = t("after_photo_required") if exc.code == "after_photo_required" else exc.message
-        except DomainError as exc:
-            error = exc.message
-        except (GeoError, ComplaintsError, ValueError) as exc:  # workflow, calendar, catalogue refusals
-            error = str(exc)
+        except (DomainError, GeoError, ComplaintsError) as exc:  # workflow, calendar, catalogue refusals
+            error, error_field = case_forms.refusal(exc, action, before.state, form)
+            failed = {**form, "action": action}
+            refused_code = str(getattr(exc, "code", ""))
     view = cases.get(who, complaint_id)
-    # the next steps the workflow allows from here that this caller's role may take
-    mine = allowed_actions(who)
-    allowed = [a for a in workflow.TRANSITIONS[workflow.State(view.case.state)] if a in mine]
+    steps = cases.next_steps(who, view)
     category = cases.catalog.categories.get(view.case.category_code)
+    body = _shown(view, case_json(view, cases.catalog), cases.now(), cases.calendar)
+    for event, shown in zip(view.events or [], body.get("events") or [], strict=False):
+        shown.update(case_forms.history_step(event))
+    status = {"conflict": 409, "forbidden": 403}.get(refused_code, 422) if error else 200
     return render_template(
         "complaint.html",
-        c=_shown(view, case_json(view, cases.catalog), cases.now(), cases.calendar),
-        allowed=allowed,
+        c=body,
+        case=view.case,
+        steps=steps,
+        forms=case_forms,
+        suggestion=_suggestion(steps, cases.catalog),
         error=error,
+        error_field=error_field,
+        failed=failed or {},
         catalog=cases.catalog,
         can_write=who.can(WRITE),
         photos=_photos(view),
-        may_add_after=any(a in _RESOLVING for a in allowed),
         requires_after_photo=bool(category and category.requires_after_photo),
-        after_photo_missing=error == t("after_photo_required"),
-    ), (409 if error == t("conflict") else 422 if error else 200)
+        after_photo_missing=error_field == "after_photos",
+    ), status
+
+
+def _note(action: str, case: Any, form: dict[str, str]) -> str | None:
+    """The note the step records. 改派 (a dispatch from dispatched) needs a reason, kept at the
+    head of the note before the instructions (办理要求)."""
+    note = (form.get("note") or "").strip() or None
+    if action != workflow.Action.DISPATCH or not case_forms.is_redispatch(case):
+        return note
+    reason = (form.get("reason") or "").strip()
+    if not reason:
+        raise Invalid("a re-dispatch needs a reason", code="missing_field", field="reason")
+    head = f"{t('act_reason_dispatch')}：{reason}"
+    return head if note is None else f"{head}\n{t('act_note_dispatch')}：{note}"
+
+
+def _suggestion(steps: NextSteps, catalog: Any) -> dict[str, str] | None:
+    """The dispatch suggestion as the form shows it: department and why, deadline and bounds."""
+    s = steps.suggestion
+    if s is None:
+        return None
+    category = catalog.categories.get(s.category_code)
+    group = next((g for g in catalog.whistle_groups.values() if g.code == s.whistle_group_code), None)
+    english = lang() == "en"
+    return {
+        "department": s.department_code,
+        "why": t(
+            "act_suggested_why",
+            department=case_forms.department_name(catalog, s.department_code),
+            category=(category.name_en if english else category.name_zh) if category else s.category_code,
+            group=(group.name_en if english else group.name_zh) if group else s.whistle_group_code,
+        ),
+        "deadline": case_forms.datetime_local(s.deadline),
+        "deadline_why": t(
+            "act_deadline_why",
+            days=s.deadline_days,
+            earliest=case_forms.beijing_minutes(steps.earliest_deadline),
+            latest=case_forms.beijing_minutes(steps.latest_deadline),
+        ),
+    }
 
 
 #: the actions with which an after photo (the work done) is uploaded

@@ -35,6 +35,8 @@ FIGURES = (
     ("reopen_rate", "dash_reopen_rate", "r"),
     ("overdue", "dash_overdue", "n"),
     ("deliberations", "dash_deliberations", "n"),
+    ("urges", "dash_urges", "n"),
+    ("supervisions", "dash_supervisions", "n"),
 )
 
 
