@@ -4,6 +4,7 @@ case's contacts, each view audited; a category may require an after photo before
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -91,7 +92,9 @@ def test_a_catalogue_without_the_column_still_loads_and_a_bad_value_is_named(tmp
     loaded = Catalog.load(tmp_path)
     assert loaded.categories.keys() == source.categories.keys()
     assert not any(c.requires_after_photo for c in loaded.categories.values())
-    bad = [lines[0], lines[1].rsplit(",", 1)[0] + ",maybe"]
+    header, first = next(csv.reader([lines[0]])), next(csv.reader([lines[1]]))
+    first[header.index("requires_after_photo")] = "maybe"
+    bad = [lines[0], ",".join(first)]
     (tmp_path / "categories.csv").write_text("\n".join(bad) + "\n", encoding="utf-8")
     with pytest.raises(CatalogError) as refused:
         Catalog.load(tmp_path)
