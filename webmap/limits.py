@@ -55,6 +55,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 MB = 1024 * 1024
 
@@ -253,6 +254,45 @@ def hit(limit: str, *identity: str) -> None:
 
 def parse_many(text: str) -> list[RateLimitItem]:
     return [parse(part.strip()) for part in text.split(";") if part.strip()]
+
+
+class LeanLimit:
+    """The anonymous caller's rate limit for a request answered in front of Flask (the lean
+    single lookup, ``webmap.api.grids.LeanPoint``).
+
+    It counts in the limiter's own storage under the key Flask-Limiter gives the application
+    limit (``addr:<address>`` in the scope ``global``), so a caller has one budget whichever
+    path answers. The address is the one ProxyFix would give Flask when it sits right below
+    (``TRUSTED_PROXIES``). The limits are parsed once per configured value: a hit costs one
+    storage increment per limit, nothing else.
+    """
+
+    def __init__(self, app: Flask, below: Any) -> None:
+        self.app = app
+        self.below = below  # the WSGI app under the lean path: ProxyFix, when proxies are trusted
+        self._parsed: tuple[str, list[RateLimitItem]] = ("", [])
+
+    def admit(self, environ: dict) -> bool:
+        """Count one request; False when the caller's budget is spent (or cannot be counted here)."""
+        ext = self.app.extensions.get("redgrid.limiter")
+        if ext is None or not ext.enabled:
+            return True
+        text = self.app.config["LIMIT_ANONYMOUS"]
+        if self._parsed[0] != text:
+            self._parsed = (text, parse_many(text))
+        key = "addr:" + self.address(environ)
+        try:
+            return all(ext.limiter.hit(item, key, "global") for item in self._parsed[1])
+        except Exception:  # a storage fault: Flask-Limiter decides (and reports) as it would
+            return False
+
+    def address(self, environ: dict) -> str:
+        proxy = self.below
+        if isinstance(proxy, ProxyFix) and proxy.x_for:
+            real = proxy._get_real_value(proxy.x_for, environ.get("HTTP_X_FORWARDED_FOR"))
+            if real:
+                return str(real)
+        return environ.get("REMOTE_ADDR") or "unknown"
 
 
 # --------------------------------------------------------------------------- login throttling
@@ -459,6 +499,7 @@ __all__ = [
     "SETTINGS",
     "Busy",
     "HeavyGate",
+    "LeanLimit",
     "LoginThrottle",
     "SqliteFileStorage",
     "TooMany",
