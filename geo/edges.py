@@ -235,7 +235,8 @@ class _FarCells:
         with its lowest grid. A vertex is dropped when a point ``q`` of the boundary (the nearest
         to the centre) is nearer than it to every point of the cell (a half-plane: the corners
         tell again, with a margin far above rounding); a segment when it is farther from the
-        whole cell than ``q`` is from any point of it.
+        whole cell (at least its distance from the centre less the half-diagonal) than ``q``
+        is from any point of it.
         """
         col, row = cells % self.nx, cells // self.nx
         x0 = self.x0 + col * self.size
@@ -256,7 +257,9 @@ class _FarCells:
         qx, qy = q[ci, 0], q[ci, 1]
         to_q = [np.hypot(px - qx, py - qy) for px, py in corners]
         farthest_q = np.max(to_q, axis=0)
-        lower = shapely.distance(shapely.box(x0, y0, x0 + size, y0 + size)[ci], self.lines[seg])
+        # no point of the cell is nearer a segment than its centre is, less the half-diagonal
+        centre_x, centre_y = x0[ci] + 0.5 * size, y0[ci] + 0.5 * size
+        lower = edges.distance(centre_x, centre_y, seg) - size * np.sqrt(0.5)
         keep = lower <= farthest_q * (1 + 1e-9) + 1e-9
         ci, seg = ci[keep], seg[keep]
         corners = [(px[keep], py[keep]) for px, py in corners]

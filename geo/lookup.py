@@ -28,6 +28,10 @@ points are sorted along a Morton curve so neighbouring points hit the same
 polygons while they are hot in cache, candidates come from an STRtree, and
 containment is ``shapely.contains_xy`` on prepared polygons. A precomputed
 lookup table (``geo.lut``) answers most points without touching a polygon.
+The batch's annotations (runner-ups, nearest grids) are distances to boundary
+segments computed with numpy (``geo.edges``), in GEOS's arithmetic, so they
+equal the single path's shapely distances; only points in table cells within
+the near distance of an edge are measured against the edges near them.
 """
 
 from __future__ import annotations

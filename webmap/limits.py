@@ -262,15 +262,30 @@ class LeanLimit:
 
     It counts in the limiter's own storage under the key Flask-Limiter gives the application
     limit (``addr:<address>`` in the scope ``global``), so a caller has one budget whichever
-    path answers. The address is the one ProxyFix would give Flask when it sits right below
-    (``TRUSTED_PROXIES``). The limits are parsed once per configured value: a hit costs one
-    storage increment per limit, nothing else.
+    path answers, every worker's together. The address is the one ProxyFix would give Flask
+    when it sits right below (``TRUSTED_PROXIES``).
+
+    One storage increment (a SQLite write) costs more than the lookup it guards, so a caller
+    who keeps asking takes hits in leases: the first request of a caller (or after a quiet
+    second) counts one, and each lease used up within a second doubles the next, up to 1/64
+    of the smallest limit (``LEASE_SHARE``) and ``LEASE_MAX``. A lease is counted in the shared
+    storage when taken and spent locally for at most ``LEASE_S``; what is left unspent is lost,
+    never given: a worker lets through no more than it counted, so the limit holds for all
+    workers together (slow callers and small limits lease one at a time, as before). A lease
+    that does not fit in the budget is refused whole, and Flask answers the request (429).
     """
+
+    LEASE_SHARE = 64
+    LEASE_MAX = 1024
+    LEASE_S = 1.0
 
     def __init__(self, app: Flask, below: Any) -> None:
         self.app = app
         self.below = below  # the WSGI app under the lean path: ProxyFix, when proxies are trusted
-        self._parsed: tuple[str, list[RateLimitItem]] = ("", [])
+        self._parsed: tuple[str, list[RateLimitItem], int] = ("", [], 1)
+        # key -> [hits left, taken at (monotonic), size]
+        self._leases: TTLCache[str, list] = TTLCache(maxsize=65536, ttl=2 * self.LEASE_S)
+        self._lock = threading.Lock()
 
     def admit(self, environ: dict) -> bool:
         """Count one request; False when the caller's budget is spent (or cannot be counted here)."""
@@ -279,12 +294,28 @@ class LeanLimit:
             return True
         text = self.app.config["LIMIT_ANONYMOUS"]
         if self._parsed[0] != text:
-            self._parsed = (text, parse_many(text))
+            items = parse_many(text)
+            cap = max(1, min([self.LEASE_MAX, *(item.amount // self.LEASE_SHARE for item in items)]))
+            self._parsed = (text, items, cap)
+        _, items, cap = self._parsed
         key = "addr:" + self.address(environ)
+        now = time.monotonic()
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and lease[0] > 0 and now - lease[1] < self.LEASE_S:
+                lease[0] -= 1
+                return True
+            quick = lease is not None and now - lease[1] < self.LEASE_S
+            size = min(lease[2] * 2, cap) if quick and lease is not None else 1
         try:
-            return all(ext.limiter.hit(item, key, "global") for item in self._parsed[1])
+            granted = all(ext.limiter.hit(item, key, "global", cost=size) for item in items)
         except Exception:  # a storage fault: Flask-Limiter decides (and reports) as it would
             return False
+        if not granted:
+            return False
+        with self._lock:
+            self._leases[key] = [size - 1, now, size]
+        return True
 
     def address(self, environ: dict) -> str:
         proxy = self.below

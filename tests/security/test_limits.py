@@ -249,3 +249,22 @@ def test_lean_single_lookups_are_counted_with_limits_on(demo_template, tmp_path)
     assert refused.mimetype == "application/problem+json" and "Retry-After" in refused.headers
     other = a.get(url, environ_base={"REMOTE_ADDR": "10.0.0.9"})  # another address: its own budget
     assert other.status_code == 200
+
+
+def test_a_fast_caller_takes_lean_hits_in_leases_and_the_limit_still_holds(demo_template, tmp_path):
+    """A caller asking many times a second is counted in leases (one storage write for many
+    lookups): two workers together still let through no more than the limit, and little less."""
+    config = {
+        "RATELIMIT_ENABLED": True,
+        "LIMIT_ANONYMOUS": "640/minute",  # leases of up to 640 / 64 = 10 hits
+        "RATELIMIT_STORAGE_URI": f"sqlitefile:///{tmp_path / 'ratelimit.db'}",
+        "ACTIVE_TTL_S": 60.0,  # nothing changes meanwhile: the version and roster as in production
+    }
+    apps = [demo_template.app(**config), demo_template.app(**config)]
+    clients = [app.test_client() for app in apps]
+    url = "/api/v1/point/wgs84/113.1457,23.1110"
+    codes = [c.get(url).status_code for _ in range(300) for c in clients]
+    writes = sum(app.extensions["redgrid.limiter"].storage._hits for app in apps)
+    assert codes == [200] * 600 and writes < 150, writes  # far fewer storage writes than lookups
+    codes += [c.get(url).status_code for _ in range(40) for c in clients]
+    assert 640 - 3 * 10 <= codes.count(200) <= 640 and codes[-1] == 429
