@@ -121,16 +121,13 @@ def _points_near(draw, index: GridIndex):
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_points_near(_DEMO_LUT), min_size=1, max_size=25))
 def test_property_annotations_equal_shapely_distances(points):
-    lon = np.array([p[0] for p in points])
-    lat = np.array([p[1] for p in points])
-    _check_against_reference(_DEMO_LUT, lon, lat)
+    _check_against_reference(_DEMO_LUT, *np.array(points).T)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_points_near(_BOXES), min_size=1, max_size=25))
-def test_property_boxes_with_many_exact_ties(points):
-    lon = np.array([p[0] for p in points])
-    lat = np.array([p[1] for p in points])
+def test_property_on_boxes_batch_single_and_shapely_agree(points):
+    lon, lat = np.array(points).T
     _check_against_reference(_BOXES, lon, lat)
     batch = _BOXES.locate_many(lon, lat)
     for i in range(len(lon)):
