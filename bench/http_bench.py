@@ -299,6 +299,9 @@ def markdown(result: dict) -> str:
     lines = [
         f"# HTTP benchmark ({result['date']}, {result['machine']})",
         "",
+        f"Load average (1 min) before / after the run: {result.get('load_average_before', '?')} / "
+        f"{result.get('load_average_after', '?')} (other work on the machine moves the numbers).",
+        "",
         f"Served with `{result['serve']}`; peer: {result['peer']}. wrk {result['seconds']} s per row, "
         "random points in the demo grids' bounding box (same sequence for both).",
         "",
@@ -369,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         "shared SQLite counters, LIMIT_ANONYMOUS=1000000000/minute)",
         "peer": "bare Flask app, STRtree query per point, grid id only, same gunicorn settings",
         "seconds": args.seconds,
+        "load_average_before": round(os.getloadavg()[0], 2),
         "single": [],
     }
     with tempfile.TemporaryDirectory(prefix="redgrid-http-bench-") as tmp:
@@ -432,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             result["in_process_points"] = args.points
             result["in_process"] = in_process(env, args.points)
             print(json.dumps(result["in_process"]), file=sys.stderr)
+    result["load_average_after"] = round(os.getloadavg()[0], 2)
     if args.skip:
         print(json.dumps(result, indent=1))
         return 0
