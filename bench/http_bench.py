@@ -1,8 +1,10 @@
 """HTTP benchmark: RedGrid served the production way against a bare Flask app, same run, loopback.
 
 RedGrid runs as the README says to run it in production (``gunicorn -c python:webmap.serving``:
-2 threaded workers) on a copy of the bundled demo (309 grids, with the roster), with rate
-limits off (one address sends thousands of requests a second); the peer is a bare Flask
+2 threaded workers) on a copy of the bundled demo (309 grids, with the roster), twice: with
+rate limits off, and with them on (every request counted in the shared SQLite storage, as in
+production, under a limit high enough that one address sending thousands of requests a second
+is never refused); the peer is a bare Flask
 app under the same gunicorn settings that answers a point with one STRtree query and the grid id
 only (``bare_app`` below, the yardstick of /work/shared/anchors/PERF-BASELINE.md).
 
@@ -297,19 +299,23 @@ def markdown(result: dict) -> str:
     lines = [
         f"# HTTP benchmark ({result['date']}, {result['machine']})",
         "",
+        f"Load average (1 min) before / after the run: {result.get('load_average_before', '?')} / "
+        f"{result.get('load_average_after', '?')} (other work on the machine moves the numbers).",
+        "",
         f"Served with `{result['serve']}`; peer: {result['peer']}. wrk {result['seconds']} s per row, "
         "random points in the demo grids' bounding box (same sequence for both).",
         "",
-        "| connections | bare req/s | RedGrid req/s | ratio | bare p50 / p99 ms | RedGrid p50 / p99 ms "
-        "| non-2xx |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| connections | bare req/s | RedGrid req/s | ratio | RedGrid, limits on, req/s | ratio "
+        "| bare p50 / p99 ms | RedGrid p50 / p99 ms | limits on p50 / p99 ms | non-2xx |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["single"]:
-        b, r = row["bare"], row["redgrid"]
+        b, r, x = row["bare"], row["redgrid"], row["redgrid_limits_on"]
         lines.append(
             f"| {row['connections']} | {b['req_s']:,} | {r['req_s']:,} | {r['req_s'] / b['req_s']:.2f}x | "
+            f"{x['req_s']:,} | {x['req_s'] / b['req_s']:.2f}x | "
             f"{b['p50_ms']:.2f} / {b['p99_ms']:.2f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | "
-            f"{b['non_2xx']} / {r['non_2xx']} |"
+            f"{x['p50_ms']:.2f} / {x['p99_ms']:.2f} | {b['non_2xx']} / {r['non_2xx']} / {x['non_2xx']} |"
         )
     batch = result["batch"]
     lines += [
@@ -362,9 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} CPUs",
-        "serve": "gunicorn -c python:webmap.serving 'webmap:create_app()' (rate limits off)",
+        "serve": "gunicorn -c python:webmap.serving 'webmap:create_app()' (rate limits off; and on, "
+        "shared SQLite counters, LIMIT_ANONYMOUS=1000000000/minute)",
         "peer": "bare Flask app, STRtree query per point, grid id only, same gunicorn settings",
         "seconds": args.seconds,
+        "load_average_before": round(os.getloadavg()[0], 2),
         "single": [],
     }
     with tempfile.TemporaryDirectory(prefix="redgrid-http-bench-") as tmp:
@@ -372,11 +380,22 @@ def main(argv: list[str] | None = None) -> int:
         env = demo_db(root)
         script = root / "points.lua"
         script.write_text(LUA)
-        p_app, p_bare = free_port(), free_port()
+        p_app, p_bare, p_lim = free_port(), free_port(), free_port()
         app = start(
             [str(BIN / "gunicorn"), *GUNICORN, "-b", f"127.0.0.1:{p_app}", "webmap:create_app()"],
             env,
             p_app,
+            "/api/v1/health",
+        )
+        limited_env = {
+            **env,
+            "REDGRID_RATELIMIT_ENABLED": "true",
+            "REDGRID_LIMIT_ANONYMOUS": "1000000000/minute",
+        }
+        limited = start(
+            [str(BIN / "gunicorn"), *GUNICORN, "-b", f"127.0.0.1:{p_lim}", "webmap:create_app()"],
+            limited_env,
+            p_lim,
             "/api/v1/health",
         )
         bare = start(
@@ -389,25 +408,35 @@ def main(argv: list[str] | None = None) -> int:
                 for c in (int(v) for v in args.connections.split(",")):
                     wrk(p_bare, "/lookup/", bbox, c, 1, script)  # warm up
                     wrk(p_app, "/api/v1/point/wgs84/", bbox, c, 1, script)
+                    wrk(p_lim, "/api/v1/point/wgs84/", bbox, c, 1, script)
                     row = {
                         "connections": c,
                         "bare": wrk(p_bare, "/lookup/", bbox, c, args.seconds, script),
                         "redgrid": wrk(p_app, "/api/v1/point/wgs84/", bbox, c, args.seconds, script),
+                        "redgrid_limits_on": wrk(
+                            p_lim, "/api/v1/point/wgs84/", bbox, c, args.seconds, script
+                        ),
                     }
                     row["ratio"] = round(row["redgrid"]["req_s"] / row["bare"]["req_s"], 2)
+                    row["ratio_limits_on"] = round(
+                        row["redgrid_limits_on"]["req_s"] / row["bare"]["req_s"], 2
+                    )
                     print(json.dumps(row), file=sys.stderr)
                     result["single"].append(row)
             stop(bare)
+            stop(limited)
             if "batch" not in args.skip:
                 result["batch"] = batch_rates(p_app, args.points, bbox, args.repeat)
                 print(json.dumps(result["batch"]), file=sys.stderr)
         finally:
             stop(app)
             stop(bare)
+            stop(limited)
         if "inprocess" not in args.skip:
             result["in_process_points"] = args.points
             result["in_process"] = in_process(env, args.points)
             print(json.dumps(result["in_process"]), file=sys.stderr)
+    result["load_average_after"] = round(os.getloadavg()[0], 2)
     if args.skip:
         print(json.dumps(result, indent=1))
         return 0

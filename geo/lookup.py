@@ -13,11 +13,12 @@ them to it):
    Neighbours whose edges carry different vertices never meet exactly in
    floating point, so "on the edge" must mean "within a micrometre of it".
 4. Otherwise the point is in no grid; the nearest grid and its distance are
-   reported instead.
+   reported instead (of grids at exactly the same distance, the lowest code).
 
 A point within ``near_m`` (default 30 m) of a grid other than its own is
-flagged ``near_boundary`` with that runner-up and the distance: a dispatcher
-should confirm such addresses before sending a team.
+flagged ``near_boundary`` with that runner-up and the distance (of runner-ups at
+exactly the same distance, the lowest code): a dispatcher should confirm such
+addresses before sending a team.
 
 Containment and touching are tested on the WGS84 polygons (what the data
 says: a straight lon/lat edge bows by millimetres once projected, so a
@@ -27,10 +28,15 @@ points are sorted along a Morton curve so neighbouring points hit the same
 polygons while they are hot in cache, candidates come from an STRtree, and
 containment is ``shapely.contains_xy`` on prepared polygons. A precomputed
 lookup table (``geo.lut``) answers most points without touching a polygon.
+The batch's annotations (runner-ups, nearest grids) are distances to boundary
+segments computed with numpy (``geo.edges``), in GEOS's arithmetic, so they
+equal the single path's shapely distances; only points in table cells within
+the near distance of an edge are measured against the edges near them.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -43,6 +49,8 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import MetricFrame
+from geo.edges import EdgeIndex
+from geo.edges import lowest_per_point
 from geo.lut import OUTSIDE as LUT_OUTSIDE
 from geo.lut import LookupTable
 
@@ -59,7 +67,6 @@ CHUNK = 200_000
 BLOCK = 32
 _NONE = np.iinfo(np.int32).max
 _UNKNOWN = -2  # a grid the lookup table leaves open
-_NEAREST_CELL_M = 100.0  # cells grouping the points in no grid (see GridIndex._nearest)
 
 
 class Status(IntEnum):
@@ -182,6 +189,8 @@ class GridIndex:
         self.served_margin_m = float(served_margin_m)
         self.position = {code: i for i, code in enumerate(self.codes)}
         self._buckets = _NearBuckets(self.metric, self.near_m)
+        self._edges: EdgeIndex | None = None
+        self._edges_lock = threading.Lock()
         self.lut: LookupTable | None = None  # set by attach_lut
 
     def __len__(self) -> int:
@@ -298,8 +307,10 @@ class GridIndex:
             k = int(np.argmin(dist))
             nearest, nearest_m = int(cands[k]), float(dist[k])
         else:
-            idx, d = self.tree_m.query_nearest(pt, return_distance=True, all_matches=False)
-            nearest, nearest_m = int(idx[0]), float(d[0])
+            # every grid at the least distance comes back: the lowest code wins, as in the batch
+            idx, d = self.tree_m.query_nearest(pt, return_distance=True, all_matches=True)
+            k = int(np.argmin(idx))
+            nearest, nearest_m = int(idx[k]), float(d[k])
         return PointMatch(Status.OUTSIDE, nearest=nearest, nearest_m=nearest_m)
 
     # --- many points --------------------------------------------------------------------
@@ -439,17 +450,43 @@ class GridIndex:
         out.grid[idx[found]] = tie[found]
         out.status[idx[~found]] = Status.OUTSIDE
 
+    @property
+    def edges(self) -> EdgeIndex:
+        """The grids' boundary segments for numpy distances (``geo.edges``), made on first use."""
+        edges = self._edges
+        if edges is None:
+            with self._edges_lock:
+                if self._edges is None:
+                    x0, y0, x1, y1 = self.served
+                    served = shapely.segmentize(shapely.box(x0, y0, x1, y1), (x1 - x0) / 64)
+                    rx0, ry0, rx1, ry1 = shapely.bounds(
+                        self.frame.project(np.array([served], dtype=object))[0]
+                    )
+                    self._edges = EdgeIndex(self.metric, self.near_m, (rx0, ry0, rx1, ry1))
+                edges = self._edges
+        return edges
+
     def _annotate(self, px: NDArray, py: NDArray, idx: NDArray, out: BatchMatch) -> None:
-        """Edge ties, also_touches, runner-ups and nearest grids, from metric distances."""
+        """Edge ties, also_touches, runner-ups and nearest grids, from metric distances.
+
+        Distances come from ``geo.edges``: numpy over the boundary segments within ``near_m``
+        of each point, as GEOS computes them. A grid that is not the point's own but within
+        ``_TOUCH_SCREEN_M`` of it is measured by shapely itself (it may hold the point, at
+        distance 0: a point on a shared edge) and tested for touching in lon/lat. Points in no
+        grid and beyond ``near_m`` of every grid get their nearest grid from the far cells.
+        """
+        edges = self.edges
         mx, my = self.frame.forward(px, py)
-        pts = shapely.points(mx, my)
-        pi, gi = self.tree_m.query(pts, predicate="dwithin", distance=self.near_m)
-        dist = shapely.distance(self.metric[gi], pts[pi])
+        pi, gi, dist = edges.near_pairs(mx, my)
         grid = out.grid[idx].astype(np.int64)
-        edge = (dist <= _TOUCH_SCREEN_M) & (gi != grid[pi])  # the containing grid needs no test
-        if edge.any():
-            edge[edge] = shapely.dwithin(
-                self.geoms[gi[edge]], shapely.points(px[pi[edge]], py[pi[edge]]), EDGE_TOLERANCE_DEG
+        close = (dist <= _TOUCH_SCREEN_M) & (gi != grid[pi])  # the containing grid needs no test
+        edge = np.zeros(len(pi), dtype=bool)
+        if close.any():
+            rows = np.flatnonzero(close)
+            dist[rows] = shapely.distance(self.metric[gi[rows]], shapely.points(mx[pi[rows]], my[pi[rows]]))
+            screen = rows[dist[rows] <= _TOUCH_SCREEN_M]
+            edge[screen] = shapely.dwithin(
+                self.geoms[gi[screen]], shapely.points(px[pi[screen]], py[pi[screen]]), EDGE_TOLERANCE_DEG
             )
         tie = np.full(len(idx), _NONE, np.int64)
         np.minimum.at(tie, pi[edge], gi[edge])
@@ -460,85 +497,30 @@ class GridIndex:
         other = (gi != own) & (own >= 0)
         touch = other & edge
         if touch.any():
-            tp, tg = pi[touch], gi[touch]
-            order = np.lexsort((tg, tp))
-            tp, tg = tp[order], tg[order]
+            tp, tg = np.unique(np.c_[pi[touch], gi[touch]], axis=0).T
             for p, members in zip(*_groups(tp, tg), strict=True):
                 out.also_touches[int(idx[p])] = tuple(int(g) for g in members)
-        if other.any():
-            cp, cg, cd = pi[other], gi[other], dist[other]
-            order = np.lexsort((cg, cd, cp))
-            cp, cg, cd = cp[order], cg[order], cd[order]
-            first = np.r_[True, cp[1:] != cp[:-1]]
-            out.runner_up[idx[cp[first]]] = cg[first]
-            out.runner_up_m[idx[cp[first]]] = cd[first]
+        # runner-up: the nearest other grid within near_m, the lowest code among equals
+        runner, runner_m = lowest_per_point(len(idx), pi[other], gi[other], dist[other])
+        found = runner >= 0
+        out.runner_up[idx[found]] = runner[found]
+        out.runner_up_m[idx[found]] = runner_m[found]
         missing = np.flatnonzero(grid < 0)
         if len(missing):
+            alone = own < 0
+            near, near_m = lowest_per_point(len(idx), pi[alone], gi[alone], dist[alone])
+            far = missing[near[missing] < 0]
+            if len(far):
+                near[far], near_m[far] = edges.nearest(mx[far], my[far])
             rows = idx[missing]
-            out.nearest[rows], out.nearest_m[rows] = self._nearest(pts[missing], mx[missing], my[missing])
+            out.nearest[rows], out.nearest_m[rows] = near[missing], near_m[missing]
             out.status[rows] = Status.OUTSIDE
 
     def _nearest_only(self, x: NDArray, y: NDArray, todo: NDArray, out: BatchMatch) -> None:
         """Points the lookup table puts in no grid and beyond the near distance of every grid."""
-        px, py = x[todo], y[todo]
-        order = morton_order(px, py, self.bounds) if len(todo) > 4096 else np.arange(len(todo))
-        px, py, idx = px[order], py[order], todo[order]
-        mx, my = self.frame.forward(px, py)
-        out.nearest[idx], out.nearest_m[idx] = self._nearest(shapely.points(mx, my), mx, my)
-        out.status[idx] = Status.OUTSIDE
-
-    def _nearest(self, pts: NDArray, mx: NDArray, my: NDArray) -> tuple[NDArray, NDArray]:
-        """The nearest grid and its distance for points in no grid: what ``tree_m.query_nearest``
-        answers, at a fraction of its cost for many points.
-
-        Points are grouped in square cells of ``_NEAREST_CELL_M``. With ``d0`` the nearest distance
-        from a cell's centre and ``h`` the cell's half-diagonal, a point's nearest grid lies within
-        ``d0 + 2h`` of the centre, so only those grids are measured. Where two grids tie for the
-        minimum, the point goes to ``query_nearest`` itself (its choice among ties is its own).
-        """
-        n = len(pts)
-        if n < 2048:
-            near_i, near_d = self.tree_m.query_nearest(pts, return_distance=True, all_matches=False)
-            grid = np.full(n, -1, np.int32)
-            dist = np.full(n, np.nan)
-            grid[near_i[0]], dist[near_i[0]] = near_i[1], near_d
-            return grid, dist
-        size = _NEAREST_CELL_M
-        col = np.floor(mx / size).astype(np.int64)
-        row = np.floor(my / size).astype(np.int64)
-        col -= col.min()
-        row -= row.min()
-        cells, inverse = np.unique(row * (int(col.max()) + 1) + col, return_inverse=True)
-        ncol = int(col.max()) + 1
-        x0 = np.floor(mx.min() / size) * size
-        y0 = np.floor(my.min() / size) * size
-        centres = shapely.points(x0 + (cells % ncol + 0.5) * size, y0 + (cells // ncol + 0.5) * size)
-        c_i, c_d = self.tree_m.query_nearest(centres, return_distance=True, all_matches=False)
-        reach = np.empty(len(cells))
-        reach[c_i[0]] = c_d
-        reach += size * np.sqrt(2.0) + 1e-6 * (1.0 + reach)  # 2h, and a margin for rounding
-        ci, cg = self.tree_m.query(centres, predicate="dwithin", distance=reach)
-        order = np.lexsort((cg, ci))
-        ci, cg = ci[order], cg[order]
-        count = np.bincount(ci, minlength=len(cells))
-        start = np.cumsum(count) - count
-        per_point = count[inverse]
-        pp = np.repeat(np.arange(n), per_point)
-        offset = np.arange(len(pp)) - np.repeat(np.cumsum(per_point) - per_point, per_point)
-        pg = cg[np.repeat(start[inverse], per_point) + offset]
-        d = shapely.distance(self.metric[pg], pts[pp])
-        best = np.full(n, np.inf)
-        np.minimum.at(best, pp, d)
-        win = d == best[pp]
-        wins = np.bincount(pp[win], minlength=n)
-        grid = np.full(n, -1, np.int32)
-        grid[pp[win]] = pg[win]
-        tied = np.flatnonzero(wins != 1)
-        if len(tied):
-            near_i, near_d = self.tree_m.query_nearest(pts[tied], return_distance=True, all_matches=False)
-            grid[tied[near_i[0]]] = near_i[1]
-            best[tied[near_i[0]]] = near_d
-        return grid, best
+        mx, my = self.frame.forward(x[todo], y[todo])
+        out.nearest[todo], out.nearest_m[todo] = self.edges.nearest(mx, my)
+        out.status[todo] = Status.OUTSIDE
 
 
 def _groups(keys: NDArray, values: NDArray) -> tuple[NDArray, list[NDArray]]:

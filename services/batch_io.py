@@ -272,40 +272,59 @@ def _with_none(values: ArrayLike) -> np.ndarray:
     return np.concatenate([np.ravel(values), np.array([None], dtype=object)])
 
 
+#: the columns of ``fields=grid``: what the fastest path computes (no annotations: a point's
+#: runner-up, nearest grid and touching grids are not looked for, so they are not sent as if
+#: there were none)
+GRID_FIELDS = ("row", "id", "status", "grid_code", "grid_name", "community_code")
+
+
 def answer_columns(
-    chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch, grid_set: GridSet
+    chunk: Chunk,
+    wlon: np.ndarray,
+    wlat: np.ndarray,
+    match: BatchMatch,
+    grid_set: GridSet,
+    fields: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The answer table of one chunk as columns (None where a value does not apply)."""
+    """The answer table of one chunk as columns (None where a value does not apply); ``fields``
+    names the columns wanted (all by default)."""
     codes = _with_none(grid_set.index.codes)  # position -1 reads the trailing None
-    names = _with_none(grid_set.grids["name"].to_numpy(dtype=object, na_value=None))
-    communities = _with_none(grid_set.grids["community_code"].to_numpy(dtype=object))
     n = len(chunk.lon)
-    touches = np.full(n, None, dtype=object)
-    for i, members in match.also_touches.items():
-        touches[i] = ";".join(str(grid_set.index.codes[g]) for g in members)
-    cols = {
-        "row": np.arange(chunk.offset, chunk.offset + n),
-        "id": chunk.ids if chunk.ids is not None else np.full(n, None, dtype=object),
-        "lon": chunk.lon,
-        "lat": chunk.lat,
-        "wgs84_lon": np.round(wlon, 8),
-        "wgs84_lat": np.round(wlat, 8),
-        "status": STATUS_LABELS[match.status],
-        "grid_code": codes[match.grid],
-        "grid_name": names[match.grid],
-        "community_code": communities[match.grid],
-        "near_boundary": match.runner_up >= 0,
-        "runner_up_code": codes[match.runner_up],
-        "runner_up_m": np.round(match.runner_up_m, 2),
-        "nearest_code": codes[match.nearest],
-        "nearest_m": np.round(match.nearest_m, 1),
+
+    def touches() -> np.ndarray:
+        out = np.full(n, None, dtype=object)
+        for i, members in match.also_touches.items():
+            out[i] = ";".join(str(grid_set.index.codes[g]) for g in members)
+        return out
+
+    makers = {
+        "row": lambda: np.arange(chunk.offset, chunk.offset + n),
+        "id": lambda: chunk.ids if chunk.ids is not None else np.full(n, None, dtype=object),
+        "lon": lambda: chunk.lon,
+        "lat": lambda: chunk.lat,
+        "wgs84_lon": lambda: np.round(wlon, 8),
+        "wgs84_lat": lambda: np.round(wlat, 8),
+        "status": lambda: STATUS_LABELS[match.status],
+        "grid_code": lambda: codes[match.grid],
+        "grid_name": lambda: _with_none(grid_set.grids["name"].to_numpy(dtype=object, na_value=None))[
+            match.grid
+        ],
+        "community_code": lambda: _with_none(grid_set.grids["community_code"].to_numpy(dtype=object))[
+            match.grid
+        ],
+        "near_boundary": lambda: match.runner_up >= 0,
+        "runner_up_code": lambda: codes[match.runner_up],
+        "runner_up_m": lambda: np.round(match.runner_up_m, 2),
+        "nearest_code": lambda: codes[match.nearest],
+        "nearest_m": lambda: np.round(match.nearest_m, 1),
         "also_touches": touches,
     }
-    return cols
+    return {name: makers[name]() for name in (fields or makers)}
 
 
 class Writer:
     mimetype = "application/json"
+    fields: tuple[str, ...] | None = None  # None: every column (``GRID_FIELDS`` for fields=grid)
 
     def head(self) -> bytes:
         return b""
@@ -357,7 +376,7 @@ class JsonWriter(Writer):
         *,
         first: bool,
     ) -> bytes:
-        records = _records(answer_columns(chunk, wlon, wlat, match, grid_set))
+        records = _records(answer_columns(chunk, wlon, wlat, match, grid_set, self.fields))
         body = orjson.dumps(records)[1:-1]
         if not body:  # an empty chunk (Arrow streams may open with one) adds nothing, not a comma
             return b""
@@ -382,7 +401,7 @@ class NdjsonWriter(Writer):
         *,
         first: bool,
     ) -> bytes:
-        records = _records(answer_columns(chunk, wlon, wlat, match, grid_set))
+        records = _records(answer_columns(chunk, wlon, wlat, match, grid_set, self.fields))
         return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
 
@@ -399,7 +418,7 @@ class CsvWriter(Writer):
         *,
         first: bool,
     ) -> bytes:
-        frame = pd.DataFrame(answer_columns(chunk, wlon, wlat, match, grid_set))
+        frame = pd.DataFrame(answer_columns(chunk, wlon, wlat, match, grid_set, self.fields))
         return frame.to_csv(index=False, header=first, lineterminator="\n").encode("utf-8")
 
 
@@ -431,7 +450,7 @@ class ArrowWriter(Writer):
     ) -> bytes:
         if self._dicts is None or self._dicts[0] is not grid_set:
             self._dicts = (grid_set, _ArrowDictionaries(grid_set))
-        batch = self._dicts[1].batch(chunk, wlon, wlat, match)
+        batch = self._dicts[1].batch(chunk, wlon, wlat, match, self.fields)
         if self._writer is None:
             self._writer = pyarrow.ipc.new_stream(self._sink, batch.schema)
         self._writer.write_batch(batch)
@@ -461,28 +480,38 @@ class _ArrowDictionaries:
         )
         self.touch_codes = grid_set.index.codes
 
-    def batch(self, chunk: Chunk, wlon: np.ndarray, wlat: np.ndarray, match: BatchMatch) -> pa.RecordBatch:
+    def batch(
+        self,
+        chunk: Chunk,
+        wlon: np.ndarray,
+        wlat: np.ndarray,
+        match: BatchMatch,
+        fields: tuple[str, ...] | None = None,
+    ) -> pa.RecordBatch:
         n = len(chunk.lon)
         grid = match.grid
-        cols = {
-            "row": pa.array(np.arange(chunk.offset, chunk.offset + n)),
-            "id": pa.nulls(n, pa.string()) if chunk.ids is None else _arrow_column(chunk.ids),
-            "lon": pa.array(chunk.lon),
-            "lat": pa.array(chunk.lat),
-            "wgs84_lon": pa.array(np.round(wlon, 8)),
-            "wgs84_lat": pa.array(np.round(wlat, 8)),
-            "status": pa.DictionaryArray.from_arrays(pa.array(match.status.astype(np.int8)), self.status),
-            "grid_code": _encoded(grid, self.codes),
-            "grid_name": _encoded(_through(self.name_of, grid), self.names),
-            "community_code": _encoded(_through(self.community_of, grid), self.communities),
-            "near_boundary": pa.array(match.runner_up >= 0),
-            "runner_up_code": _encoded(match.runner_up, self.codes),
-            "runner_up_m": pa.array(np.round(match.runner_up_m, 2)),
-            "nearest_code": _encoded(match.nearest, self.codes),
-            "nearest_m": pa.array(np.round(match.nearest_m, 1)),
-            "also_touches": self._touches(n, match),
+        makers = {
+            "row": lambda: pa.array(np.arange(chunk.offset, chunk.offset + n)),
+            "id": lambda: pa.nulls(n, pa.string()) if chunk.ids is None else _arrow_column(chunk.ids),
+            "lon": lambda: pa.array(chunk.lon),
+            "lat": lambda: pa.array(chunk.lat),
+            "wgs84_lon": lambda: pa.array(np.round(wlon, 8)),
+            "wgs84_lat": lambda: pa.array(np.round(wlat, 8)),
+            "status": lambda: pa.DictionaryArray.from_arrays(
+                pa.array(match.status.astype(np.int8)), self.status
+            ),
+            "grid_code": lambda: _encoded(grid, self.codes),
+            "grid_name": lambda: _encoded(_through(self.name_of, grid), self.names),
+            "community_code": lambda: _encoded(_through(self.community_of, grid), self.communities),
+            "near_boundary": lambda: pa.array(match.runner_up >= 0),
+            "runner_up_code": lambda: _encoded(match.runner_up, self.codes),
+            "runner_up_m": lambda: pa.array(np.round(match.runner_up_m, 2)),
+            "nearest_code": lambda: _encoded(match.nearest, self.codes),
+            "nearest_m": lambda: pa.array(np.round(match.nearest_m, 1)),
+            "also_touches": lambda: self._touches(n, match),
         }
-        return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+        names = list(fields or makers)
+        return pa.RecordBatch.from_arrays([makers[name]() for name in names], names=names)
 
     def _touches(self, n: int, match: BatchMatch) -> pa.Array:
         if not match.also_touches:
@@ -503,14 +532,24 @@ def _dictionary(values: np.ndarray) -> tuple[pa.Array, np.ndarray]:
 
 
 def _through(index: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Per-point dictionary indices from per-grid ones; -1 where the point has no grid."""
-    return np.where(grid >= 0, index[grid], -1)
+    """Per-point dictionary indices from per-grid ones; -1 where the point has no grid (one
+    gather: position -1 reads the trailing -1)."""
+    return np.append(index, -1).astype(np.int32)[grid]
 
 
 def _encoded(index: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
-    """A dictionary column from int indices, null where the index is negative."""
-    index = index.astype(np.int32, copy=False)
-    return pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), dictionary)
+    """A dictionary column from int indices, null where the index is negative: int16 indices
+    (two bytes a point) while the dictionary fits them, int32 beyond. The arrays are made from
+    their buffers (a validity bitmap packed by numpy), without a pass per value in Python."""
+    kind = np.int16 if len(dictionary) < np.iinfo(np.int16).max else np.int32
+    valid = index >= 0
+    nulls = len(index) - int(np.count_nonzero(valid))
+    values = np.maximum(index, 0).astype(kind)  # the slot of a null holds 0, a valid index
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    indices = pa.Array.from_buffers(
+        pa.from_numpy_dtype(kind), len(values), [bitmap, pa.py_buffer(values)], null_count=nulls
+    )
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def _arrow_column(values: np.ndarray) -> pa.Array:
@@ -542,8 +581,18 @@ class AcceptHeader(Protocol):
     def best_match(self, matches: list[str]) -> str | None: ...
 
 
-def writer_for(format_arg: str | None, accept: AcceptHeader | None, input_mimetype: str) -> Writer:
-    """``format=`` wins, then an explicit Accept type, then the input's own family."""
+def writer_for(
+    format_arg: str | None, accept: AcceptHeader | None, input_mimetype: str, *, grid_only: bool = False
+) -> Writer:
+    """``format=`` wins, then an explicit Accept type, then the input's own family; ``grid_only``
+    (``fields=grid``) writes only ``GRID_FIELDS``."""
+    writer = _writer_for(format_arg, accept, input_mimetype)
+    if grid_only:
+        writer.fields = GRID_FIELDS
+    return writer
+
+
+def _writer_for(format_arg: str | None, accept: AcceptHeader | None, input_mimetype: str) -> Writer:
     if format_arg:
         if format_arg not in WRITERS:
             raise Invalid(

@@ -208,6 +208,8 @@ class GridService:
         if version is not None and at is not None:
             raise Invalid("give either version or at, not both", field="version")
         if version is not None:
+            if self._sets.peek(version) is not None:  # built, so it exists (versions are never deleted)
+                return version
             if self.store.version(version) is None:
                 raise NotFound(f"grid version {version} does not exist", code="unknown_version")
             return version

@@ -413,6 +413,48 @@ def test_arrow_writer_turns_numeric_ids_into_text(answers):
     assert pyarrow.ipc.open_stream(body).read_all().column("id").to_pylist() == ["1", None, "3"]
 
 
+def test_grid_only_answers_carry_the_grid_columns_and_agree_with_the_full_answer(answers):
+    full = pyarrow.ipc.open_stream(_write(batch_io.ArrowWriter(), answers)).read_all()
+    lean_writer = batch_io.writer_for("arrow", None, "application/json", grid_only=True)
+    lean = pyarrow.ipc.open_stream(_write(lean_writer, answers)).read_all()
+    assert lean.schema.names == list(batch_io.GRID_FIELDS)
+    for name in batch_io.GRID_FIELDS:
+        assert lean.column(name).to_pylist() == full.column(name).to_pylist(), name
+    for fmt in ("json", "csv", "ndjson"):
+        text = _write(batch_io.writer_for(fmt, None, "application/json", grid_only=True), answers).decode()
+        header = text.splitlines()[0] if fmt == "csv" else json.dumps(json.loads(text.splitlines()[0]))
+        assert "runner_up_code" not in header and "grid_name" in header, fmt
+
+
+def test_arrow_codes_are_dictionary_encoded_with_two_byte_indices(demo_app):
+    """A million-point answer is a few bytes a point: each code, name and status is an index into
+    one dictionary per stream (int16 for the demo's 309 grids), never the text per point."""
+    svc = demo_app.extensions["redgrid"].grids
+    grid_set = svc.grid_set(svc.active_version_id())
+    rng = np.random.default_rng(2)
+    x0, y0, x1, y1 = grid_set.index.bounds
+    n = 200_000
+    lon, lat = rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)
+    writer = batch_io.writer_for("arrow", None, batch_io.ARROW, grid_only=True)
+    body = writer.head()
+    for start in range(0, n, 100_000):
+        chunk = batch_io.Chunk(start, lon[start : start + 100_000], lat[start : start + 100_000], None)
+        _, match, wlon, wlat = svc.locate_many(chunk.lon, chunk.lat, annotate=False)
+        body += writer.rows(chunk, wlon, wlat, match, grid_set, first=start == 0)
+    body += writer.tail()
+    table = pyarrow.ipc.open_stream(body).read_all()
+    for name in ("grid_code", "grid_name", "community_code"):
+        kind = table.schema.field(name).type
+        assert pa.types.is_dictionary(kind) and kind.index_type == pa.int16(), name
+        assert len(table.column(name).chunk(0).dictionary) <= len(grid_set.index)
+    assert table.schema.field("status").type.index_type == pa.int8()
+    # row (8) + id (null text: 4) + status (1) + three int16 indices (6) + validity bitmaps
+    assert len(body) / n < 22
+    truth = svc.locate_many(lon, lat, annotate=False)[1]
+    codes = np.append(grid_set.index.codes, None)[truth.grid]
+    assert table.column("grid_code").to_pylist() == codes.tolist()
+
+
 @pytest.mark.parametrize(
     ("format_arg", "accept", "input_type", "expected"),
     [

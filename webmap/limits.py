@@ -55,6 +55,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 MB = 1024 * 1024
 
@@ -253,6 +254,76 @@ def hit(limit: str, *identity: str) -> None:
 
 def parse_many(text: str) -> list[RateLimitItem]:
     return [parse(part.strip()) for part in text.split(";") if part.strip()]
+
+
+class LeanLimit:
+    """The anonymous caller's rate limit for a request answered in front of Flask (the lean
+    single lookup, ``webmap.api.grids.LeanPoint``).
+
+    It counts in the limiter's own storage under the key Flask-Limiter gives the application
+    limit (``addr:<address>`` in the scope ``global``), so a caller has one budget whichever
+    path answers, every worker's together. The address is the one ProxyFix would give Flask
+    when it sits right below (``TRUSTED_PROXIES``).
+
+    One storage increment (a SQLite write) costs more than the lookup it guards, so a caller
+    who keeps asking takes hits in leases: the first request of a caller (or after a quiet
+    second) counts one, and each lease used up within a second doubles the next, up to 1/64
+    of the smallest limit (``LEASE_SHARE``) and ``LEASE_MAX``. A lease is counted in the shared
+    storage when taken and spent locally for at most ``LEASE_S``; what is left unspent is lost,
+    never given: a worker lets through no more than it counted, so the limit holds for all
+    workers together (slow callers and small limits lease one at a time, as before). A lease
+    that does not fit in the budget is refused whole, and Flask answers the request (429).
+    """
+
+    LEASE_SHARE = 64
+    LEASE_MAX = 1024
+    LEASE_S = 1.0
+
+    def __init__(self, app: Flask, below: Any) -> None:
+        self.app = app
+        self.below = below  # the WSGI app under the lean path: ProxyFix, when proxies are trusted
+        self._parsed: tuple[str, list[RateLimitItem], int] = ("", [], 1)
+        # key -> [hits left, taken at (monotonic), size]
+        self._leases: TTLCache[str, list] = TTLCache(maxsize=65536, ttl=2 * self.LEASE_S)
+        self._lock = threading.Lock()
+
+    def admit(self, environ: dict) -> bool:
+        """Count one request; False when the caller's budget is spent (or cannot be counted here)."""
+        ext = self.app.extensions.get("redgrid.limiter")
+        if ext is None or not ext.enabled:
+            return True
+        text = self.app.config["LIMIT_ANONYMOUS"]
+        if self._parsed[0] != text:
+            items = parse_many(text)
+            cap = max(1, min([self.LEASE_MAX, *(item.amount // self.LEASE_SHARE for item in items)]))
+            self._parsed = (text, items, cap)
+        _, items, cap = self._parsed
+        key = "addr:" + self.address(environ)
+        now = time.monotonic()
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and lease[0] > 0 and now - lease[1] < self.LEASE_S:
+                lease[0] -= 1
+                return True
+            quick = lease is not None and now - lease[1] < self.LEASE_S
+            size = min(lease[2] * 2, cap) if quick and lease is not None else 1
+        try:
+            granted = all(ext.limiter.hit(item, key, "global", cost=size) for item in items)
+        except Exception:  # a storage fault: Flask-Limiter decides (and reports) as it would
+            return False
+        if not granted:
+            return False
+        with self._lock:
+            self._leases[key] = [size - 1, now, size]
+        return True
+
+    def address(self, environ: dict) -> str:
+        proxy = self.below
+        if isinstance(proxy, ProxyFix) and proxy.x_for:
+            real = proxy._get_real_value(proxy.x_for, environ.get("HTTP_X_FORWARDED_FOR"))
+            if real:
+                return str(real)
+        return environ.get("REMOTE_ADDR") or "unknown"
 
 
 # --------------------------------------------------------------------------- login throttling
@@ -459,6 +530,7 @@ __all__ = [
     "SETTINGS",
     "Busy",
     "HeavyGate",
+    "LeanLimit",
     "LoginThrottle",
     "SqliteFileStorage",
     "TooMany",

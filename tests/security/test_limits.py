@@ -223,3 +223,48 @@ def test_unknown_and_known_user_names_take_the_same_time(tmp_path):
     fastest, slowest = min(medians.values()), max(medians.values())
     assert fastest > 0.01  # a scrypt verification on every path
     assert slowest / fastest < 1.5, medians  # before: 95 ms against 3 ms
+
+
+def test_lean_single_lookups_are_counted_with_limits_on(demo_template, tmp_path):
+    """Anonymous single lookups are answered in front of Flask (LeanPoint) with rate limits on too:
+    each is counted in the shared storage under the caller's key, so lookups and other requests
+    spend one budget, every worker's together, and a spent budget gets Flask's 429."""
+    config = {
+        "RATELIMIT_ENABLED": True,
+        "LIMIT_ANONYMOUS": "8/minute",
+        "RATELIMIT_STORAGE_URI": f"sqlitefile:///{tmp_path / 'ratelimit.db'}",
+    }
+    one, two = demo_template.app(**config), demo_template.app(**config)
+    seen_by_flask = []
+    one.before_request(lambda: seen_by_flask.append(1))
+    url = "/api/v1/point/wgs84/113.1457,23.1110"
+    a, b = one.test_client(), two.test_client()
+    codes = [a.get(url).status_code]  # the first is Flask's: the lean path learns its headers
+    assert seen_by_flask == [1]
+    codes += [c.get(url).status_code for _ in range(3) for c in (a, b)]  # two workers, one budget
+    assert seen_by_flask == [1], "the later lookups were answered in front of Flask"
+    codes.append(a.get("/api/v1/health").status_code)  # another endpoint spends the same budget
+    refused = a.get(url)
+    assert codes == [200] * 8 and refused.status_code == 429
+    assert refused.mimetype == "application/problem+json" and "Retry-After" in refused.headers
+    other = a.get(url, environ_base={"REMOTE_ADDR": "10.0.0.9"})  # another address: its own budget
+    assert other.status_code == 200
+
+
+def test_a_fast_caller_takes_lean_hits_in_leases_and_the_limit_still_holds(demo_template, tmp_path):
+    """A caller asking many times a second is counted in leases (one storage write for many
+    lookups): two workers together still let through no more than the limit, and little less."""
+    config = {
+        "RATELIMIT_ENABLED": True,
+        "LIMIT_ANONYMOUS": "640/minute",  # leases of up to 640 / 64 = 10 hits
+        "RATELIMIT_STORAGE_URI": f"sqlitefile:///{tmp_path / 'ratelimit.db'}",
+        "ACTIVE_TTL_S": 60.0,  # nothing changes meanwhile: the version and roster as in production
+    }
+    apps = [demo_template.app(**config), demo_template.app(**config)]
+    clients = [app.test_client() for app in apps]
+    url = "/api/v1/point/wgs84/113.1457,23.1110"
+    codes = [c.get(url).status_code for _ in range(300) for c in clients]
+    writes = sum(app.extensions["redgrid.limiter"].storage._hits for app in apps)
+    assert codes == [200] * 600 and writes < 150, writes  # far fewer storage writes than lookups
+    codes += [c.get(url).status_code for _ in range(40) for c in clients]
+    assert 640 - 3 * 10 <= codes.count(200) <= 640 and codes[-1] == 429

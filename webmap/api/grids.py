@@ -39,6 +39,7 @@ from webmap.api.params import json_response
 from webmap.api.params import parse_pair
 from webmap.api.params import version_args
 from webmap.errors import Problem
+from webmap.limits import LeanLimit
 
 bp = Blueprint("api", __name__)
 bp.before_request(auth.check_request)
@@ -81,11 +82,13 @@ class LeanPoint:
     the anonymous caller, phones masked) is answered here, in front of Flask: routing, the
     session, the login manager and the response hooks cost several times the lookup itself.
     Only while rate limits are off (``RATELIMIT_ENABLED``, e.g. behind a gateway that limits
-    callers itself): they count every request inside Flask, so with them on Flask answers.
-    The answer is the very bytes ``point`` gives (``point_body``), and the headers are those
-    Flask sent for the first such request, learnt from it, so the hooks' headers (CORS, CSP,
-    caching) stay theirs. Anything else, and any request this path cannot answer (a bad
-    coordinate, an unknown coordinate system, an error), goes to Flask as before.
+    callers itself) or, with them on, after counting the request here against the anonymous
+    caller's budget (``webmap.limits.LeanLimit``: the same counters, under the same key, as
+    Flask-Limiter's, so the two paths spend one budget); a caller whose budget is spent goes
+    to Flask, which answers 429. The answer is the very bytes ``point`` gives (``point_body``),
+    and the headers are those Flask sent for the first such request, learnt from it, so the
+    hooks' headers (CORS, CSP, caching) stay theirs. Anything else, and any request this path
+    cannot answer (a bad coordinate, an unknown coordinate system, an error), goes to Flask.
     """
 
     def __init__(self, wsgi_app, app, prefix: str) -> None:
@@ -93,12 +96,12 @@ class LeanPoint:
         self.app = app
         self.prefix = prefix
         self.headers: list[tuple[str, str]] | None = None
+        self.limit = LeanLimit(app, wsgi_app)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if (
             not path.startswith(self.prefix)
-            or self._limited()
             or environ.get("REQUEST_METHOD") != "GET"
             or environ.get("QUERY_STRING")
             or "HTTP_AUTHORIZATION" in environ
@@ -109,15 +112,10 @@ class LeanPoint:
         if self.headers is None:
             return self.wsgi_app(environ, self._learn(start_response))
         body = self._answer(path[len(self.prefix) :])
-        if body is None:
+        if body is None or not self.limit.admit(environ):  # counted only when answered here
             return self.wsgi_app(environ, start_response)
         start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
         return [body]
-
-    def _limited(self) -> bool:
-        """Rate limits count every request in Flask (webmap.limits): with them on, Flask answers."""
-        limiter = self.app.extensions.get("redgrid.limiter")
-        return limiter is not None and limiter.enabled
 
     def _answer(self, rest: str) -> bytes | None:
         parts = rest.split("/")
@@ -172,7 +170,9 @@ def points():
     # streamed back while the upload still ran would deadlock a client that sends everything before
     # it reads (requests, http.client) once both socket buffers fill. The answer still streams.
     reader = batch_io.reader_for(request.mimetype, request.stream, request.get_data)
-    writer = batch_io.writer_for(request.args.get("format"), request.accept_mimetypes, request.mimetype)
+    writer = batch_io.writer_for(
+        request.args.get("format"), request.accept_mimetypes, request.mimetype, grid_only=not annotate
+    )
     # Read the first chunk before answering: a body that is not CSV/Arrow/Parquet, or lacks the
     # lon/lat columns, must get its 400 now, not break a stream that already sent 200.
     reader = iter(reader)

@@ -173,7 +173,8 @@ class GeoJSONQuery(VersionQuery):
 class PointsQuery(VersionQuery):
     coordsys: CoordSys | None = Field(None, description="the coordinate system of the input points")
     fields: _documented({"enum": ["full", "grid"]}) | None = Field(  # type: ignore[valid-type]
-        None, description="grid: only the grid (the fastest)"
+        None,
+        description="grid: only the grid, the fastest: row, id, status, grid_code, grid_name, community_code",
     )
     format: _documented({"enum": ["json", "ndjson", "csv", "arrow"]}) | None = Field(  # type: ignore[valid-type]
         None, description="answer format (default: from Accept, then the input's own)"
@@ -494,8 +495,8 @@ class CommunityCollection(Answer):
 class PointRow(Answer):
     row: int
     id: Any = None
-    lon: float | None
-    lat: float | None
+    lon: float | None = Field(None, description="as given (not with fields=grid)")
+    lat: float | None = Field(None, description="as given (not with fields=grid)")
     status: str
     grid_code: str | None
 

@@ -130,7 +130,8 @@ OPERATIONS: list[Operation] = [
         query=m.PointsQuery,
         body=_POINTS_IN,
         description="Batch point-in-grid: JSON, GeoJSON, CSV, Arrow IPC or Parquet in; JSON, NDJSON, "
-        "CSV or Arrow out (format= or Accept). fields=grid answers only the grid, the fastest path.",
+        "CSV or Arrow out (format= or Accept). fields=grid answers only the grid (row, id, status, "
+        "grid_code, grid_name, community_code), the fastest path.",
     ),
     Operation(
         "api.grids",
