@@ -29,6 +29,8 @@ Steps that keep the state (the case stays where it is; the history records them)
     dispatched | reopened ──urge──▶ same                               (催办)
     dispatched | reopened ──supervise(note)──▶ same                    (督办, on an overdue case)
     any open state ──assign(assignee)──▶ same                          (指派 to a grid-team member)
+    duplicate ──original_closed(duplicate_of)──▶ duplicate             (by the system: its original
+                                    was closed or rejected; recorded with the original's step)
 
 Decisions, and why:
 
@@ -103,6 +105,7 @@ class Action(enum.StrEnum):
     URGE = "urge"  # 催办
     SUPERVISE = "supervise"  # 督办
     ASSIGN = "assign"  # 指派 to a named member of the grid team
+    ORIGINAL_CLOSED = "original_closed"  # the original of a duplicate was closed or rejected
 
 
 _S, _A = State, Action
@@ -167,17 +170,31 @@ TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
         _A.ASSIGN: _S.RETURNED,
     },
     _S.REJECTED: {},
-    _S.DUPLICATE: {},
+    # final, but told what became of its original (the resident's progress page shows it)
+    _S.DUPLICATE: {_A.ORIGINAL_CLOSED: _S.DUPLICATE},
 }
 # a grid-team member can be named on any case still being worked on
 for _state in (_S.COLLECTED, _S.DELIBERATION):
     TRANSITIONS[_state][_A.ASSIGN] = _state  # type: ignore[index]
 
-FINAL_STATES = frozenset(s for s, actions in TRANSITIONS.items() if not actions)
 #: actions that leave the state as it is: recorded in the history, counted, never a transition
 KEEPS_STATE = frozenset(
-    {_A.REQUEST_EXTENSION, _A.APPROVE_EXTENSION, _A.REFUSE_EXTENSION, _A.URGE, _A.SUPERVISE, _A.ASSIGN}
+    {
+        _A.REQUEST_EXTENSION,
+        _A.APPROVE_EXTENSION,
+        _A.REFUSE_EXTENSION,
+        _A.URGE,
+        _A.SUPERVISE,
+        _A.ASSIGN,
+        _A.ORIGINAL_CLOSED,
+    }
 )
+#: states no action moves out of (a record may still be added to them: ``KEEPS_STATE``)
+FINAL_STATES = frozenset(s for s, actions in TRANSITIONS.items() if set(actions) <= KEEPS_STATE)
+#: actions only the system records (never offered to a person, refused when one asks)
+SYSTEM_ONLY = frozenset({_A.ORIGINAL_CLOSED})
+#: what closing or rejecting an original tells its duplicates (``Action.ORIGINAL_CLOSED``)
+INFORMS_DUPLICATES = frozenset({_S.CLOSED, _S.REJECTED})
 
 # Open311 knows only open and closed. Resolved stays open until the resident's verdict,
 # as agreed for our Open311 mapping: 回访 done is what closes a request.
@@ -208,6 +225,7 @@ _INTAKE_REASON: Mapping[Action, str] = {
     _A.REFUSE_EXTENSION: "there is no extension request on a case that is not dispatched",
     _A.URGE: "only a case with a running deadline (dispatched or reopened) is chased",
     _A.SUPERVISE: "only a case with a running deadline (dispatched or reopened) is supervised",
+    _A.ORIGINAL_CLOSED: "only a duplicate is told that its original was closed",
 }
 
 # Fields each action takes; the ones in _REQUIRED must be given. Others are refused, so a
@@ -229,6 +247,7 @@ _TAKES: Mapping[Action, frozenset[str]] = {
     _A.URGE: frozenset({"note"}),
     _A.SUPERVISE: frozenset({"note"}),
     _A.ASSIGN: frozenset({"note", "assignee"}),
+    _A.ORIGINAL_CLOSED: frozenset({"note", "duplicate_of"}),
 }
 
 _REQUIRED: Mapping[Action, tuple[tuple[str, str], ...]] = {
@@ -249,6 +268,7 @@ _REQUIRED: Mapping[Action, tuple[tuple[str, str], ...]] = {
     _A.REFUSE_EXTENSION: (("note", "why the extension is refused"),),
     _A.SUPERVISE: (("note", "what the supervision requires (督办意见)"),),
     _A.ASSIGN: (("assignee", "the grid-team member (roster id) who takes it"),),
+    _A.ORIGINAL_CLOSED: (("duplicate_of", "the id of the original that was closed or rejected"),),
 }
 
 
@@ -266,7 +286,7 @@ class IllegalTransition(WorkflowError):
     def __init__(self, state: State, action: Action) -> None:
         self.state = state
         self.action = action
-        self.allowed = tuple(TRANSITIONS[state])
+        self.allowed = tuple(a for a in TRANSITIONS[state] if a not in SYSTEM_ONLY)
         if state in FINAL_STATES:
             reason = f"{state} is final; file a new complaint if the problem persists"
         elif state in _STATE_REASON:
@@ -337,7 +357,7 @@ def _parse(kind: type[_E], value: _E | str) -> _E:
     try:
         return kind(value)
     except ValueError:
-        names = ", ".join(kind)
+        names = ", ".join(v for v in kind if v not in SYSTEM_ONLY)  # what a person may name
         raise WorkflowError(f"unknown {kind.__name__.lower()} {value!r}; one of: {names}") from None
 
 

@@ -41,6 +41,7 @@ from complaints.workdays import WorkCalendar
 from complaints.workflow import DeadlineStatus
 from complaints.workflow import State
 from geo import crs as crs_mod
+from geo.errors import GeoError
 from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.geocoders.base import Geocoder
@@ -51,6 +52,7 @@ from geo.timeutil import parse_since
 from geo.timeutil import parse_when
 from geo.timeutil import utcnow
 from services import audit as audit_log
+from services import duplicates as dups
 from services import permissions
 from services.audit import AuditService
 from services.callers import PERSONAL_DATA
@@ -139,6 +141,9 @@ class CaseView:
     deadline_status: DeadlineStatus
     events: list[CaseEvent] | None = None
     photos: list[Photo] | None = None
+    #: the cases marked as duplicates of this one (with the history; None when not looked up or
+    #: not shown at the caller's level)
+    duplicates: list[Case] | None = None
 
     @property
     def personal(self) -> bool:
@@ -206,6 +211,8 @@ class PublicProgress:
     department_zh: str | None
     department_en: str | None
     steps: tuple[PublicStep, ...]
+    #: for a duplicate (已合并办理): the stage its original has reached, the resident's outcome
+    original_stage: str | None = None
 
     @property
     def stage_zh(self) -> str:
@@ -448,15 +455,24 @@ class ComplaintService:
         }
         return row, event
 
-    def file(self, item: ComplaintInput, *, actor: str) -> Case:
-        """File one complaint (form or API); filing the same source id again returns the first."""
+    def file(self, item: ComplaintInput, *, actor: str, duplicate_of: Case | None = None) -> Case:
+        """File one complaint (form or API); filing the same source id again returns the first.
+
+        With ``duplicate_of`` (an open original, ``original``) it is filed and marked a duplicate
+        of that case in one write: its history says both.
+        """
         existing = self.store.complaint_by_external(item.source, item.external_id)
         if existing is not None:
             return existing
         where = self.place(item)
         row, event = self._record(item, where)
         event["actor"] = actor
-        result = self.store.add_complaints([row], [[event]])
+        events = [event]
+        if duplicate_of is not None:
+            step = workflow.mark_duplicate(State.COLLECTED, str(duplicate_of.id), who=actor, when=event["at"])
+            row.update(state=step.state.value, duplicate_of=str(duplicate_of.id))
+            events.append(event_row(step.event))
+        result = self.store.add_complaints([row], [events])
         found = (
             self.store.complaint(result.added[0])
             if result.added
@@ -477,6 +493,12 @@ class ComplaintService:
         data = dict(values)
         source = str(data.pop("source", None) or source or f"api:{caller.name}")
         self.check_source(caller, source)
+        original = None
+        wanted = data.pop("duplicate_of", None)
+        if wanted not in (None, ""):
+            if workflow.Action.MARK_DUPLICATE not in permissions.allowed_actions(caller):
+                raise Forbidden("only the dispatch centre files a complaint as a duplicate")
+            original = self.original(bounded_id(wanted, "duplicate_of"))
         if not data.get("external_id"):
             data["external_id"] = hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()[:24]
         if not data.get("reported_at"):
@@ -485,7 +507,7 @@ class ComplaintService:
         if item is None:  # without an errors list, check raises its faults rather than return None
             raise RuntimeError("intake.check returned no complaint and raised no fault")
         existed = self.store.complaint_by_external(item.source, item.external_id) is not None
-        case = self.file(item, actor=caller.actor)
+        case = self.file(item, actor=caller.actor, duplicate_of=original)
         view = self.view(caller, case)
         if existed:  # the answer is the case stored before, not what the caller just sent
             self._audit_views(caller, [view], audit_log.CASE_VIEW, f"complaint:{case.id}", {"via": "file"})
@@ -529,7 +551,13 @@ class ComplaintService:
             events = [permissions.redact_event(e, level) for e in events]
         pictures = self.store.photos(case.id) if photos and level >= Visibility.CONTACTS else None
         status = self.deadline_status(case)
-        return CaseView(permissions.redact_case(case, level), level, status, events, pictures)
+        linked = None
+        if history and level >= Visibility.DETAILS:  # who duplicates whom is not public
+            found = self.store.list_complaints(
+                filters={"duplicate_of": str(case.id)}, limit=MAX_PAGE, newest_first=False
+            )
+            linked = [permissions.redact_case(d, permissions.visibility(caller, d)) for d in found]
+        return CaseView(permissions.redact_case(case, level), level, status, events, pictures, linked)
 
     def _audit_views(
         self, caller: Caller, views: Sequence[CaseView], action: str, target: str, detail: dict | None = None
@@ -719,6 +747,11 @@ class ComplaintService:
             steps.append(PublicStep(event.at, stage))
         department = self.catalog.departments.get(found.department_code or "")
         stage = PUBLIC_STAGES.get(found.state, "in_progress")
+        original = (
+            self.store.complaint(int(found.duplicate_of))
+            if found.state == State.DUPLICATE and (found.duplicate_of or "").isdigit()
+            else None
+        )
         return PublicProgress(
             case_id=found.id,
             stage=stage,
@@ -727,7 +760,147 @@ class ComplaintService:
             department_zh=department.name_zh if department else None,
             department_en=department.name_en if department else None,
             steps=tuple(steps),
+            original_stage=PUBLIC_STAGES.get(original.state, "in_progress") if original else None,
         )
+
+    # --- duplicates (services.duplicates) -----------------------------------------------------
+
+    def original(self, original_id: int, *, of: int | None = None) -> Case:
+        """The case a complaint is marked a duplicate of: one that exists, is not ``of`` itself
+        and is not a duplicate (the original of a duplicate is named instead)."""
+        found = self.store.complaint(original_id) if 0 < original_id <= MAX_ID else None
+        if found is None:
+            raise Invalid(
+                f"duplicate_of: complaint {original_id} does not exist",
+                code="unknown_original",
+                field="duplicate_of",
+            )
+        if found.id == of:
+            raise Invalid(
+                "duplicate_of: a complaint cannot duplicate itself",
+                code="unknown_original",
+                field="duplicate_of",
+            )
+        if found.state == State.DUPLICATE:
+            raise Invalid(
+                f"duplicate_of: complaint {found.id} is itself a duplicate of {found.duplicate_of}; "
+                "name that original",
+                code="unknown_original",
+                field="duplicate_of",
+            )
+        return found
+
+    def duplicate_candidates(
+        self,
+        caller: Caller,
+        *,
+        category: str,
+        lon: object = None,
+        lat: object = None,
+        coordsys: str | None = None,
+        address: str | None = None,
+    ) -> list[dups.DuplicateCandidate]:
+        """The open cases a complaint being filed may duplicate (``services.duplicates``): same
+        category, last 30 days, within 50 m of its point or at its standard address."""
+        if not caller.authenticated:
+            raise Unauthenticated("log in or send an API key to look for duplicates")
+        if not isinstance(category, str) or category not in self.catalog.categories:
+            raise Invalid(
+                f"category={str(category)[:40]!r} is not a category code of the catalogue", field="category"
+            )
+        address = address.strip()[: intake.MAX_LENGTH["address"]] if isinstance(address, str) else ""
+        point = None
+        if lon not in (None, "") or lat not in (None, ""):
+            point = self._wgs84_point(lon, lat, coordsys or "wgs84")
+        if point is None and not address:
+            raise Invalid("give lon and lat, or an address", field="lon")
+        keys = dups.address_keys(address)
+        if point is None and self.geocoder is not None:
+            try:
+                result = self.geocoder.geocode(address)
+            except GeoError:  # an online provider down: the address text still matches
+                result = None
+            if result is not None and result.status == "matched" and result.best is not None:
+                point = (result.best.lon, result.best.lat)
+                keys |= dups.address_keys(result.best.text)
+        return self._candidates(caller, category, point, keys, exclude=None)
+
+    def original_candidates(self, caller: Caller, complaint_id: int) -> list[dups.DuplicateCandidate]:
+        """The candidate originals of a case already filed (the picker of 标记重复)."""
+        case = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
+        if case is None:
+            raise NotFound(f"complaint {complaint_id} does not exist")
+        point = (case.lon, case.lat) if case.lon is not None and case.lat is not None else None
+        keys = dups.address_keys(case.address, case.geocode)
+        return self._candidates(caller, case.category_code, point, keys, exclude=case.id)
+
+    def _wgs84_point(self, lon: object, lat: object, coordsys: str) -> tuple[float, float]:
+        values = []
+        for name, value in (("lon", lon), ("lat", lat)):
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise Invalid(f"{name}={str(value)[:40]!r} is not a number", field=name) from None
+            if not np.isfinite(number):
+                raise Invalid(f"{name}={value!r} is not a number", field=name)
+            values.append(number)
+        x, y = (float(v) for v in crs_mod.to_wgs84(values[0], values[1], coordsys))
+        if not (-180 <= x <= 180 and -90 <= y <= 90):
+            raise Invalid(f"({values[0]}, {values[1]}) is not a point on Earth", field="lon")
+        return x, y
+
+    def _candidates(
+        self,
+        caller: Caller,
+        category: str,
+        point: tuple[float, float] | None,
+        keys: frozenset[str],
+        *,
+        exclude: int | None,
+    ) -> list[dups.DuplicateCandidate]:
+        filters = {
+            "category_code": category,
+            "state": list(dups.OPEN_STATES),
+            "since": self.now() - dups.WINDOW,
+        }
+        found = dups.match(self.store.complaints_frame(dups.COLUMNS, filters), point, keys, exclude=exclude)
+        out = []
+        for cid, distance, same in found.itertuples(index=False):
+            case = self.store.complaint(int(cid))
+            if case is None:
+                continue
+            view = self.view(caller, case)
+            shown = None if np.isnan(distance) or view.visibility < Visibility.DETAILS else float(distance)
+            out.append(dups.DuplicateCandidate(view, shown, bool(same)))
+        self._audit_views(
+            caller, [c.view for c in out], audit_log.CASE_LIST, "complaints", {"via": "duplicates"}
+        )
+        return out
+
+    def _inform_duplicates(
+        self, original: Case, state: State, now: datetime.datetime
+    ) -> list[tuple[int, dict]]:
+        """The events that tell an original's duplicates it was closed or rejected (stored with it)."""
+        if state not in workflow.INFORMS_DUPLICATES:
+            return []
+        found = self.store.list_complaints(
+            filters={"duplicate_of": str(original.id), "state": State.DUPLICATE.value},
+            limit=MAX_ID,
+            newest_first=False,
+        )
+        note = dups.OUTCOME_NOTE[state].format(id=original.id)
+        told = []
+        for duplicate in found:
+            step = workflow.apply(
+                duplicate.state,
+                workflow.Action.ORIGINAL_CLOSED,
+                who=dups.SYSTEM_ACTOR,
+                when=now,
+                duplicate_of=str(original.id),
+                note=note,
+            )
+            told.append((duplicate.id, event_row(step.event)))
+        return told
 
     # --- leaders' views ---------------------------------------------------------------------
 
@@ -966,7 +1139,17 @@ class ComplaintService:
         elif action == workflow.Action.FOLLOW_UP:
             fields["satisfied"] = satisfied
         elif action == workflow.Action.MARK_DUPLICATE:
+            if duplicate_of is not None and str(duplicate_of).strip():
+                duplicate_of = str(
+                    self.original(
+                        bounded_id(str(duplicate_of).strip().lstrip("#"), "duplicate_of"), of=complaint_id
+                    ).id
+                )
             fields["duplicate_of"] = duplicate_of
+        elif action in workflow.SYSTEM_ONLY:
+            raise Refused(
+                f"{action} is recorded by the system, never asked for", code="system_action", field="action"
+            )
         elif action == workflow.Action.REQUEST_EXTENSION:
             if deadline is not None and current.deadline is not None and deadline <= current.deadline:
                 raise Invalid(
@@ -1017,8 +1200,11 @@ class ComplaintService:
         if event.duplicate_of:
             values["duplicate_of"] = event.duplicate_of
         messages = self._notices(current, values, expected_version + 1, event.action.value, now)
+        linked = self._inform_duplicates(current, step.state, now)
         try:
-            self.store.update_complaint(complaint_id, expected_version, values, event_row(event), messages)
+            self.store.update_complaint(
+                complaint_id, expected_version, values, event_row(event), messages, linked=linked
+            )
         except ConcurrentUpdate as exc:
             raise Conflict(str(exc)) from exc
         updated = self.store.complaint(complaint_id)

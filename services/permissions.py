@@ -42,6 +42,7 @@ from collections.abc import Mapping
 
 from complaints.records import Case
 from complaints.records import CaseEvent
+from complaints.workflow import SYSTEM_ONLY
 from complaints.workflow import Action
 from geo.officials import mask_phone
 from services.audit import AuditService
@@ -66,8 +67,8 @@ class Visibility(enum.IntEnum):
         return self.name.lower()
 
 
-#: the dispatch centre (调度中心) may take every action of the workflow
-DISPATCH_CENTRE: frozenset[Action] = frozenset(Action)
+#: the dispatch centre (调度中心) may take every action of the workflow a person takes
+DISPATCH_CENTRE: frozenset[Action] = frozenset(Action) - SYSTEM_ONLY
 #: role → the workflow actions it may take; the one table the workflow is checked against
 ACTIONS: Mapping[str, frozenset[Action]] = {
     "admin": DISPATCH_CENTRE,

@@ -15,7 +15,9 @@ from geo.lookup import PointMatch
 from geo.lookup import Status
 from geo.officials import Assignment
 from geo.officials import mask_phone
+from geo.timeutil import to_beijing
 from services.cases import CaseView
+from services.duplicates import DuplicateCandidate
 from services.grids import CommunityAnswer
 from services.grids import GridSet
 from services.grids import PointAnswer
@@ -249,9 +251,34 @@ def case_json(view: CaseView, catalog: Catalog) -> dict:
             }
             for e in view.events
         ]
+        # an original's duplicates (who duplicates whom is shown from ``details``)
+        body["duplicates"] = (
+            None
+            if view.duplicates is None
+            else [{"id": d.id, "reported_at": iso(d.reported_at), "state": d.state} for d in view.duplicates]
+        )
     if view.photos is not None and contacts:
         body["photos"] = [{"id": p.id, "content_type": p.content_type, "size": p.size} for p in view.photos]
     return body
+
+
+def duplicate_candidate_json(candidate: DuplicateCandidate, catalog: Catalog) -> dict:
+    """A candidate original of a complaint being filed: where and when, its state and a short
+    text, at the caller's level (``services.duplicates``)."""
+    c = candidate.view.case
+    details = candidate.view.visibility >= Visibility.DETAILS
+    category = catalog.categories.get(c.category_code)
+    return {
+        "id": c.id,
+        "distance_m": None if candidate.distance_m is None else round(candidate.distance_m, 1),
+        "same_address": candidate.same_address,
+        "address": c.address if details else None,
+        "reported_at": iso(c.reported_at),
+        "reported_at_beijing": to_beijing(c.reported_at).strftime("%Y-%m-%d %H:%M"),
+        "state": c.state,
+        "category": {"code": c.category_code, "name": category.name_zh if category else None},
+        "text": candidate.short_text if details else None,
+    }
 
 
 def table_rows(frame: pd.DataFrame) -> list[dict]:

@@ -66,7 +66,9 @@ class ComplaintStore(Protocol):
     def complaint_events(self, complaint_id: int) -> list[CaseEvent]: ...
 
     # changing one (optimistic locking: raises ConcurrentUpdate, or KeyError if it does not exist);
-    # ``messages`` are outbox rows (``store.outbox``) the change causes, stored with it or not at all
+    # ``messages`` are outbox rows (``store.outbox``) the change causes, stored with it or not at all;
+    # ``linked`` events (complaint id, event) are recorded on other complaints in the same
+    # transaction, each raising that complaint's row_version (a closed original tells its duplicates)
     def update_complaint(
         self,
         complaint_id: int,
@@ -74,6 +76,8 @@ class ComplaintStore(Protocol):
         values: dict,
         event: dict,
         messages: Sequence[dict] = (),
+        *,
+        linked: Sequence[tuple[int, dict]] = (),
     ) -> int: ...
 
     # reading many

@@ -392,9 +392,12 @@ class ComplaintSql:
         values: dict,
         event: dict,
         messages: Sequence[dict] = (),
+        *,
+        linked: Sequence[tuple[int, dict]] = (),
     ) -> int:
         """Apply a change and record its event (and the outbox ``messages`` it causes, in the
-        same transaction), if the complaint is still at ``expected_version``."""
+        same transaction), if the complaint is still at ``expected_version``; ``linked`` events
+        go to other complaints in the same transaction."""
         complaints = self.t["complaints"]
         with self.engine.begin() as conn:
             done = conn.execute(
@@ -412,6 +415,15 @@ class ComplaintSql:
             conn.execute(self.t["complaint_events"].insert().values(**event, complaint_id=complaint_id))
             if messages:
                 insert_messages(conn, self.t["outbox"], messages, event["at"])
+            for other_id, other_event in linked:
+                touched = conn.execute(
+                    complaints.update()
+                    .where(complaints.c.id == other_id)
+                    .values(row_version=complaints.c.row_version + 1, updated_at=_now())
+                )
+                if touched.rowcount != 1:
+                    raise KeyError(f"complaint {other_id} does not exist")
+                conn.execute(self.t["complaint_events"].insert().values(**other_event, complaint_id=other_id))
         return expected_version + 1
 
     def list_complaints(

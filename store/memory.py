@@ -657,6 +657,8 @@ class MemoryStore(AuditMemory, OutboxMemory):
         values: dict,
         event: dict,
         messages: Sequence[dict] = (),
+        *,
+        linked: Sequence[tuple[int, dict]] = (),
     ) -> int:
         complaints = self.t["complaints"]
         with self._transaction():
@@ -670,6 +672,14 @@ class MemoryStore(AuditMemory, OutboxMemory):
             )
             self.t["complaint_events"].insert({**event, "complaint_id": complaint_id}, strict=True)
             self._insert_messages(messages, event["at"])
+            for other_id, other_event in linked:
+                other = complaints.rows.get((other_id,))
+                if other is None:
+                    raise KeyError(f"complaint {other_id} does not exist")
+                complaints.update(
+                    (other_id,), {"row_version": other["row_version"] + 1, "updated_at": self._now()}
+                )
+                self.t["complaint_events"].insert({**other_event, "complaint_id": other_id}, strict=True)
         return expected_version + 1
 
     def _matching(self, filters: dict | None) -> list[dict[str, Any]]:

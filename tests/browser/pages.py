@@ -819,6 +819,17 @@ class ComplaintPage(AppPage):
         self.settle()
         return body
 
+    def original_link(self) -> Locator:
+        """The link to the case this one duplicates (原诉求)."""
+        return self.definition(self.page.get_by_role("main"), self.t("duplicate_of_case")).get_by_role("link")
+
+    def duplicate_links(self) -> Locator:
+        """The links to the cases marked as duplicates of this one (重复件)."""
+        listed = self.page.get_by_role("main").get_by_role(
+            "list", name=self.t("duplicates_of_case"), exact=True
+        )
+        return listed.get_by_role("link")
+
     def photos(self, kind: str) -> Locator:
         """The photo links (each wraps its thumbnail) in the list of ``kind``: before or after."""
         photo_list = self.page.get_by_role("main").get_by_role(
@@ -858,6 +869,33 @@ class NewComplaintPage(AppPage):
         return self.page.get_by_text(
             re.compile(re.escape(self.t("category_suggested", name="", words="")[:6]))
         )
+
+    @property
+    def duplicates(self) -> Locator:
+        """The box of possible duplicates (可能重复的诉求), filled while the form is filled in."""
+        return self.page.get_by_role("region", name=self.t("dup_heading"), exact=True)
+
+    def duplicate_choice(self, complaint_id: int | str) -> Locator:
+        """The choice to file this complaint as a duplicate of ``complaint_id``."""
+        name = re.compile("^" + re.escape(self.t("dup_as_duplicate", id=complaint_id)))
+        return self.duplicates.get_by_role("radio", name=name)
+
+    @property
+    def new_case_choice(self) -> Locator:
+        return self.duplicates.get_by_role("radio", name=self.t("dup_as_new"), exact=True)
+
+    def fill_in(self, text: str, category: str, **fields: str) -> None:
+        """Write the text and fields (by key), then choose the category by its code, as a
+        dispatcher does last once the place is known: the form then looks for duplicates."""
+        self.field("text").fill(text)
+        for key, value in fields.items():
+            self.field(key).fill(value)
+        self.field("category").select_option(category)
+
+    def submit(self) -> ComplaintPage:
+        self.page.get_by_role("main").get_by_role("button", name=self.t("submit"), exact=True).click()
+        self.page.wait_for_url(re.compile(r"/complaints/\d+$"))
+        return ComplaintPage(self.page, self.base, self.lang)
 
     def file(self, text: str, category_index: int = 1, **fields: str) -> ComplaintPage:
         """Choose a category, write the text (and any other field by key), submit; the complaint's page."""

@@ -162,6 +162,48 @@ def test_a_failing_event_leaves_the_update_undone(store):
     assert len(store.complaint_events(cid)) == 1
 
 
+def test_linked_events_go_to_other_complaints_in_the_same_transaction(store):
+    """Closing an original tells its duplicates: their events are stored with the original's step,
+    each raising that duplicate's version; a fault in one stores none of it."""
+    [original] = store.add_complaints([_row("o", duplicate_of=None)], [[_event()]]).added
+    dup_a, dup_b = store.add_complaints(
+        [_row(f"d{i}", state="duplicate", duplicate_of=of) for i, of in enumerate((str(original), "x"))],
+        [[_event()], [_event()]],
+    ).added
+    # a store query by duplicate_of finds an original's duplicates
+    assert [c.id for c in store.list_complaints(filters={"duplicate_of": str(original)})] == [dup_a]
+    told = _event("original_closed", "duplicate", from_state="duplicate", duplicate_of=str(original))
+    before = store.complaint(dup_b)
+    with pytest.raises(KeyError):
+        store.update_complaint(
+            original,
+            1,
+            {"state": "rejected"},
+            _event("reject", "rejected"),
+            linked=[(dup_b, told), (999_999, told)],
+        )
+    assert store.complaint(original).state == "collected" and store.complaint(dup_b) == before
+    assert _counts(store)[1] == 3
+    version = store.update_complaint(
+        original,
+        1,
+        {"state": "rejected"},
+        _event("reject", "rejected"),
+        linked=[(dup_a, told), (dup_b, told)],
+    )
+    assert version == 2 and store.complaint(original).state == "rejected"
+    for dup in (dup_a, dup_b):
+        stored = store.complaint(dup)
+        assert (stored.state, stored.row_version) == ("duplicate", 2)
+        assert stored.updated_at >= before.updated_at
+        last = store.complaint_events(dup)[-1]
+        assert (last.action, last.to_state, last.duplicate_of) == (
+            "original_closed",
+            "duplicate",
+            str(original),
+        )
+
+
 def test_two_threads_updating_the_same_version_one_wins_and_the_other_stores_nothing(store):
     ids = store.add_complaints([_row(f"race{i}") for i in range(5)], [[_event()]] * 5).added
     for cid in ids:

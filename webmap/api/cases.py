@@ -16,7 +16,10 @@ from flask import send_file
 
 from services.callers import WRITE
 from services.cases import case_filters
+from services.duplicates import RADIUS_M
+from services.duplicates import WINDOW
 from services.shapes import case_json
+from services.shapes import duplicate_candidate_json
 from webmap import auth
 from webmap.api.params import int_arg
 from webmap.api.params import no_store
@@ -63,6 +66,31 @@ def list_complaints():
                 "limit": page.limit,
                 "offset": page.offset,
                 "complaints": [case_json(v, cases.catalog) for v in page.items],
+            }
+        )
+    )
+
+
+@bp.get("/complaints/duplicates")
+def duplicate_candidates():
+    """Open cases a complaint being filed may duplicate: same category, within 50 m of lon/lat
+    (coordsys) or at the same standard address, reported in the last 30 days."""
+    cases = auth.services().cases
+    args = request.args
+    found = cases.duplicate_candidates(
+        auth.caller(),
+        category=args.get("category", ""),
+        lon=args.get("lon"),
+        lat=args.get("lat"),
+        coordsys=args.get("coordsys") or None,
+        address=args.get("address"),
+    )
+    return no_store(
+        jsonify(
+            {
+                "radius_m": RADIUS_M,
+                "days": WINDOW.days,
+                "candidates": [duplicate_candidate_json(c, cases.catalog) for c in found],
             }
         )
     )

@@ -245,6 +245,17 @@ class SatisfactionQuery(StatsQuery):
     )
 
 
+class DuplicatesQuery(Query):
+    """Where and what a complaint being filed is: its category and its point or address."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["category"]})
+    category: str = Field("", description="a category code of /api/v1/catalog")
+    lon: str | None = Field(None, description="longitude of the complaint (with lat)")
+    lat: str | None = Field(None, description="latitude of the complaint (with lon)")
+    coordsys: CoordSys | None = Field(None, description="the system of lon/lat (default wgs84)")
+    address: str | None = Field(None, description="the address as typed; compared in its standard form")
+
+
 class GeocodeQuery(Query):
     model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["q"]})
     q: Annotated[str, AfterValidator(_address), WithJsonSchema({"type": "string", "minLength": 1})] = Field(
@@ -276,6 +287,9 @@ class ComplaintIn(BaseModel):
     external_id: str | int | None = None
     source: str | None = None
     reported_at: str | None = None
+    duplicate_of: int | str | None = Field(
+        None, description="file it as a duplicate of this open case (the dispatch centre only)"
+    )
 
 
 class ActionIn(BaseModel):
@@ -524,6 +538,12 @@ class CaseEvent(Answer):
     satisfied: bool | None
 
 
+class DuplicateRef(Answer):
+    id: int
+    reported_at: str | None
+    state: str
+
+
 class Complaint(Answer):
     """A complaint as the caller may see it (``visibility``: public, details or contacts): what a
     level does not show is null."""
@@ -557,7 +577,30 @@ class Complaint(Answer):
     version: int
     reporter: dict[str, str | None] | None
     events: list[CaseEvent] | None = None
+    duplicates: list[DuplicateRef] | None = Field(
+        None, description="with the history: the cases marked as duplicates of this one"
+    )
     photos: list[dict[str, Any]] | None = None
+
+
+class DuplicateCandidate(Answer):
+    """An open case the complaint being filed may duplicate."""
+
+    id: int
+    distance_m: float | None = Field(description="metres from the point given; null without points")
+    same_address: bool = Field(description="at the same standard address")
+    address: str | None
+    reported_at: str | None
+    reported_at_beijing: str = Field(description="the report time in Beijing time, YYYY-MM-DD HH:MM")
+    state: str
+    category: CodeName
+    text: str | None = Field(description="the start of its text, at the caller's level")
+
+
+class DuplicateCandidates(Answer):
+    radius_m: float
+    days: int
+    candidates: list[DuplicateCandidate]
 
 
 class ComplaintPage(Answer):

@@ -212,6 +212,13 @@ OPERATIONS: list[Operation] = [
         body_model=m.ComplaintIn,
     ),
     Operation(
+        "complaints_api.duplicate_candidates",
+        "Open cases a complaint being filed may duplicate (50 m or the same address, 30 days)",
+        "complaints",
+        {200: _json(m.DuplicateCandidates)},
+        query=m.DuplicatesQuery,
+    ),
+    Operation(
         "complaints_api.get_complaint",
         "One complaint with its history",
         "complaints",

@@ -32,6 +32,7 @@ from services.errors import DomainError
 from services.errors import Invalid
 from services.errors import NotFound
 from services.shapes import case_json
+from services.shapes import duplicate_candidate_json
 from webmap import auth
 from webmap.i18n import lang
 from webmap.i18n import t
@@ -127,6 +128,7 @@ def new_complaint():
     """登记诉求 / File a complaint (dispatchers)."""
     cases = auth.services().cases
     errors: dict[str, str] = {}
+    candidates: list[dict] | None = None
     values = (
         request.form.to_dict()
         if request.method == "POST"
@@ -147,7 +149,23 @@ def new_complaint():
         if found:
             values["category"] = found[0].code
             suggested = found[0]
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("step") == "check":
+        # 查重 without scripts: the candidate originals of what is typed so far, nothing filed
+        values.pop("step", None)
+        try:
+            picked = cases.duplicate_candidates(
+                auth.caller(),
+                category=values.get("category", ""),
+                lon=values.get("lon"),
+                lat=values.get("lat"),
+                coordsys=values.get("coordsys"),
+                address=values.get("address"),
+            )
+            candidates = [duplicate_candidate_json(c, cases.catalog) for c in picked]
+        except (GeoError, DomainError) as exc:
+            field = getattr(exc, "field", None)
+            errors = {field if field in _FORM_FIELDS else "_": str(getattr(exc, "message", exc))}
+    elif request.method == "POST":
         values.setdefault("external_id", f"form-{uuid.uuid4().hex[:12]}")
         who = auth.caller()
         try:
@@ -157,7 +175,10 @@ def new_complaint():
             for upload in request.files.getlist("photos"):
                 if upload and upload.filename:
                     cases.add_photo(who, view.case.id, upload.filename, upload.read())
-            flash(t("filed"))
+            if view.case.duplicate_of:
+                flash(t("filed_as_duplicate", id=view.case.duplicate_of))
+            else:
+                flash(t("filed"))
             return redirect(url_for("pages.complaint", complaint_id=view.case.id))
         except RowErrors as exc:
             errors = {e.field: e.message for e in exc.errors}
@@ -171,7 +192,25 @@ def new_complaint():
         suggested=suggested,
         channels=list(intake.CHANNELS),
         coordsys_names=COORDSYS_NAMES,
+        candidates=candidates,
+        intake_settings=_intake_settings(),
     ), (422 if errors else 200)
+
+
+#: the intake form's fields a refusal may name (others are shown above the form)
+_FORM_FIELDS = frozenset({"category", "text", "address", "lon", "lat", "reported_at", "reporter_phone"})
+
+
+def _intake_settings() -> dict[str, Any]:
+    """What the intake form's script needs to look for duplicates: where, and the page's words."""
+    keys = ("dup_as_new", "dup_as_duplicate", "dup_distance", "dup_same_address", "dup_none", "dup_choice")
+    strings = {k: t(k) for k in keys}
+    strings.update({f"state_{s.value}": t(f"state_{s.value}") for s in workflow.State})
+    return {
+        "url": url_for("complaints_api.duplicate_candidates"),
+        "complaint": url_for("pages.complaint", complaint_id=0).rsplit("/", 1)[0],
+        "strings": strings,
+    }
 
 
 @bp.get("/complaints")
@@ -248,6 +287,11 @@ def complaint(complaint_id: int):
             refused_code = str(getattr(exc, "code", ""))
     view = cases.get(who, complaint_id)
     steps = cases.next_steps(who, view)
+    picks = (
+        [duplicate_candidate_json(d, cases.catalog) for d in cases.original_candidates(who, complaint_id)]
+        if who.can(WRITE) and workflow.Action.MARK_DUPLICATE in steps
+        else []
+    )
     category = cases.catalog.categories.get(view.case.category_code)
     body = _shown(view, case_json(view, cases.catalog), cases.now(), cases.calendar)
     for event, shown in zip(view.events or [], body.get("events") or [], strict=False):
@@ -268,6 +312,7 @@ def complaint(complaint_id: int):
         photos=_photos(view),
         requires_after_photo=bool(category and category.requires_after_photo),
         after_photo_missing=error_field == "after_photos",
+        duplicate_candidates=picks,
     ), status
 
 

@@ -33,6 +33,7 @@ def _shown(found: PublicProgress) -> dict:
         "updated_at": beijing_text(found.updated_at),
         "department": found.department_en if lang() == "en" else found.department_zh,
         "steps": [{"at": beijing_text(s.at), "stage": s.stage} for s in found.steps],
+        "original_stage": found.original_stage,
     }
 
 
