@@ -747,11 +747,15 @@ class ComplaintService:
             steps.append(PublicStep(event.at, stage))
         department = self.catalog.departments.get(found.department_code or "")
         stage = PUBLIC_STAGES.get(found.state, "in_progress")
-        original = (
-            self.store.complaint(int(found.duplicate_of))
-            if found.state == State.DUPLICATE and (found.duplicate_of or "").isdigit()
-            else None
+        of = found.duplicate_of or ""
+        linked = (
+            found.state == State.DUPLICATE
+            and of.isascii()
+            and of.isdigit()
+            and len(of) <= 10
+            and int(of) <= MAX_ID
         )
+        original = self.store.complaint(int(of)) if linked else None
         return PublicProgress(
             case_id=found.id,
             stage=stage,
