@@ -44,9 +44,18 @@ def read_table(
     index.update({column: header.index(column) for column in optional if column in header})
     absent = {column: "" for column in optional if column not in header}
     rows: list[tuple[int, dict[str, str]]] = []
+    overflowing: list[str] = []
     for row_number, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
+        if any(cell.strip() for cell in cells[len(header) :]):
+            # an unquoted comma inside a cell: the text after it would be lost without a word
+            overflowing.append(
+                f"{path.name} row {row_number}: {len(cells)} cells for {len(header)} columns; "
+                "put a cell that contains a comma in double quotes"
+            )
         values = {c: (cells[i].strip() if i < len(cells) else "") for c, i in index.items()}
         rows.append((row_number, {**values, **absent}))
+    if overflowing:
+        raise error(what, overflowing)
     return rows

@@ -237,3 +237,26 @@ def test_an_edited_copy_of_the_shipped_catalog_is_checked_the_same_way(tmp_path:
     errors = load_errors(folder)
     assert errors
     assert all("unknown department 'fire_rescue' (not in departments.csv)" in e for e in errors)
+
+
+def test_an_unquoted_comma_in_a_name_is_refused_not_cut(tmp_path: Path) -> None:
+    """A comma inside an unquoted cell made the shipped English name of 水务 end at
+    'rivers and canals' (issue 9, item 10); now the row is named and nothing is loaded."""
+    departments = DEPARTMENTS + "water,水务,Water affairs (rivers, drainage)\n"
+    errors = load_errors(make_catalog(tmp_path, departments=departments))
+    assert (
+        errors[0]
+        == "departments.csv row 4: 4 cells for 3 columns; put a cell that contains a comma in double quotes"
+    )
+    quoted = DEPARTMENTS + 'water,水务,"Water affairs (rivers, drainage)"\n'
+    catalog = Catalog.load(make_catalog(tmp_path / "quoted", departments=quoted))
+    assert catalog.departments["water"].name_en == "Water affairs (rivers, drainage)"
+
+
+def test_the_shipped_english_names_are_whole(shipped: Catalog) -> None:
+    assert (
+        shipped.departments["water_affairs"].name_en
+        == "Water affairs (rivers and canals, drainage, water supply)"
+    )
+    for item in (*shipped.departments.values(), *shipped.categories.values()):
+        assert item.name_en and item.name_en.count("(") == item.name_en.count(")"), item
