@@ -135,6 +135,10 @@ class AccountService:
     def users(self) -> list[UserAccount]:
         return self.store.users()
 
+    def display_names(self) -> dict[str, str]:
+        """username → the name people know the user by (pages show it instead of account ids)."""
+        return {u.username: u.display_name for u in self.store.users() if u.display_name}
+
     def _account(self, username: str) -> UserAccount:
         account = self.store.user(username=username)
         if account is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import io
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -197,18 +198,22 @@ class DashboardService:
             supervisions += sum(e.action == "supervise" for e in events)
         return reopened, resolved, deliberations, urges, supervisions
 
-    def build(self, caller: Caller, kind: str = "month", now: datetime.datetime | None = None) -> Dashboard:
+    def build(
+        self, caller: Caller, kind: str = "month", now: datetime.datetime | None = None, language: str = "zh"
+    ) -> Dashboard:
+        """The board; categories and departments named in ``language`` (zh or en: the catalogue
+        has both), places by their own names."""
         self.require(caller)
         now = now or self.cases.now()
         period, previous = periods(kind, now)
-        names = self._names()
+        names = self._names(language)
         return Dashboard(
             period=period,
             previous=previous,
             now=now,
             current=self.figures(period),
             before=self.figures(previous),
-            departments=self._departments(period, previous),
+            departments=self._departments(period, previous, names["department"]),
             overdue=self._overdue(names),
             overdue_total=len(self.cases.stat_overdue({})),
             communities=self._ranking("community_code", period, previous, names["community"]),
@@ -219,11 +224,12 @@ class DashboardService:
 
     # --- tables ---------------------------------------------------------------------------
 
-    def _names(self) -> dict[str, dict[str, str]]:
+    def _names(self, language: str = "zh") -> dict[str, dict[str, str]]:
         catalog = self.cases.catalog
+        zh = language != "en"
         out: dict[str, dict[str, str]] = {
-            "category": {c.code: c.name_zh for c in catalog.categories.values()},
-            "department": {d.code: d.name_zh for d in catalog.departments.values()},
+            "category": {c.code: c.name_zh if zh else c.name_en for c in catalog.categories.values()},
+            "department": {d.code: d.name_zh if zh else d.name_en for d in catalog.departments.values()},
             "community": {},
             "grid": {},
             "grid_community": {},
@@ -237,13 +243,14 @@ class DashboardService:
                 out["grid_community"][str(row.code)] = str(row.community_code or "")
         return out
 
-    def _departments(self, period: Period, previous: Period) -> list[dict[str, Any]]:
+    def _departments(
+        self, period: Period, previous: Period, names: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
         now_rows = self.cases.stat_departments(period.filters)
         before = {
             str(r.department_code): r.on_time_rate
             for r in self.cases.stat_departments(previous.filters).itertuples(index=False)
         }
-        names = {d.code: d.name_zh for d in self.cases.catalog.departments.values()}
         rows: list[dict[str, Any]] = []
         for r in now_rows.itertuples(index=False):
             code = str(r.department_code)
@@ -346,22 +353,75 @@ FIGURE_NAMES = (
 )
 
 
-def to_xlsx(board: Dashboard) -> bytes:
-    """The dashboard as an Excel workbook with Chinese headers (one sheet per table)."""
+#: the workbook's words in English (the Chinese are the literals in ``to_xlsx``)
+XLSX_ENGLISH = {
+    "概览": "Overview",
+    "统计周期": "Period",
+    "上期": "Previous period",
+    "指标": "Figure",
+    "本期": "This period",
+    "变化": "Change",
+    "暂无记录": "no records yet",
+    "部门按时办结率": "On time by department",
+    "部门": "Department",
+    "派单数": "Dispatched",
+    "已办结": "Resolved",
+    "按时办结": "Resolved on time",
+    "超期未办结": "Overdue, open",
+    "按时办结率": "On-time rate",
+    "上期按时办结率": "On-time rate, previous period",
+    "超期清单": "Overdue cases",
+    "诉求编号": "Case number",
+    "类别": "Category",
+    "责任部门": "Department",
+    "社区": "Community",
+    "网格": "Grid",
+    "超期天数": "Days overdue",
+    "社区排名": "Communities",
+    "排名": "Rank",
+    "受理量": "Received",
+    "上期受理量": "Received, previous period",
+    "网格排名": "Grids",
+    "所属社区": "Community",
+    "至": "to",
+    "办结量": "Closed",
+    "已处置量": "Resolved",
+    "回访数": "Followed up",
+    "满意数": "Satisfied",
+    "满意率": "Satisfaction rate",
+    "重办件数": "Reopened",
+    "重办率": "Reopen rate",
+    "本期超期件数": "Overdue in the period",
+    "多元议事次数": "Deliberations",
+    "吹哨次数": "Whistle-group calls",
+}
+
+
+def to_xlsx(board: Dashboard, language: str = "zh") -> bytes:
+    """The dashboard as an Excel workbook (one sheet per table), its headers in ``language``:
+    Chinese for a Chinese page, English for an English one (names of places stay as they are;
+    categories and departments come named in the board's language)."""
     from openpyxl import Workbook
+
+    def w(zh: str) -> str:
+        return zh if language != "en" else XLSX_ENGLISH.get(zh, zh)
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "概览"
-    sheet.append(["统计周期", _span(board.period), "上期", _span(board.previous)])
-    sheet.append(["指标", "本期", "上期", "变化"])
+    sheet.title = w("概览")
+    sheet.append([w("统计周期"), _span(board.period, w), w("上期"), _span(board.previous, w)])
+    sheet.append([w("指标"), w("本期"), w("上期"), w("变化")])
     changes = board.changes()
     for key, name in FIGURE_NAMES:
         value, old = getattr(board.current, key), getattr(board.before, key)
-        sheet.append([name, "暂无记录" if value is None and key == "whistles" else value, old, changes[key]])
+        sheet.append(
+            [w(name), w("暂无记录") if value is None and key == "whistles" else value, old, changes[key]]
+        )
 
-    sheet = book.create_sheet("部门按时办结率")
-    sheet.append(["部门", "派单数", "已办结", "按时办结", "超期未办结", "按时办结率", "上期按时办结率"])
+    sheet = book.create_sheet(w("部门按时办结率"))
+    sheet.append(
+        [w(h) for h in ("部门", "派单数", "已办结", "按时办结", "超期未办结", "按时办结率", "上期按时办结率")]
+    )
     for d in board.departments:
         sheet.append(
             [
@@ -375,18 +435,18 @@ def to_xlsx(board: Dashboard) -> bytes:
             ]
         )
 
-    sheet = book.create_sheet("超期清单")
-    sheet.append(["诉求编号", "类别", "责任部门", "社区", "网格", "超期天数"])
+    sheet = book.create_sheet(w("超期清单"))
+    sheet.append([w(h) for h in ("诉求编号", "类别", "责任部门", "社区", "网格", "超期天数")])
     for o in board.overdue:
         sheet.append([o["id"], o["category"], o["department"], o["community"], o["grid"], o["overdue_days"]])
 
-    sheet = book.create_sheet("社区排名")
-    sheet.append(["排名", "社区", "受理量", "上期受理量"])
+    sheet = book.create_sheet(w("社区排名"))
+    sheet.append([w(h) for h in ("排名", "社区", "受理量", "上期受理量")])
     for i, c in enumerate(board.communities, 1):
         sheet.append([i, c["name"], c["count"], c["previous"]])
 
-    sheet = book.create_sheet("网格排名")
-    sheet.append(["排名", "网格", "所属社区", "受理量", "上期受理量"])
+    sheet = book.create_sheet(w("网格排名"))
+    sheet.append([w(h) for h in ("排名", "网格", "所属社区", "受理量", "上期受理量")])
     for i, g in enumerate(board.grids, 1):
         sheet.append([i, g["name"], g["community"], g["count"], g["previous"]])
 
@@ -395,5 +455,5 @@ def to_xlsx(board: Dashboard) -> bytes:
     return out.getvalue()
 
 
-def _span(period: Period) -> str:
-    return f"{period.since.date().isoformat()} 至 {period.last_day.isoformat()}"
+def _span(period: Period, w: Callable[[str], str] = str) -> str:
+    return f"{period.since.date().isoformat()} {w('至')} {period.last_day.isoformat()}"

@@ -114,6 +114,9 @@ def point_answer_json(answer: PointAnswer, *, show_phone: bool, near_m: float) -
                 "code": "datum_suspect",
                 "message": f"read as {other}, the point falls in grid {code}: check the "
                 f"coordinate system (coordsys={other}?)",
+                # the same as members, so a page can say it in its own language
+                "coordsys": other,
+                "grid_code": code,
             }
         )
     return body

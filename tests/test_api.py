@@ -381,6 +381,8 @@ def test_a_gcj02_point_sent_as_wgs84_gets_a_datum_warning(demo_client, places):
         "code": "datum_suspect",
         "message": f"read as gcj02, the point falls in grid {places.datum_code}: check the "
         f"coordinate system (coordsys=gcj02?)",
+        "coordsys": "gcj02",  # the same as members, for a page to say in its own language
+        "grid_code": places.datum_code,
     } in suspect
 
 

@@ -8,6 +8,7 @@ known hot block, and the page's numbers against the store's own counts.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime
 import io
 import json
@@ -481,10 +482,47 @@ def page_total(response) -> int:
     return int(re.search(r'id="pl-total" data-value="(\d+)"', response.get_data(as_text=True)).group(1))
 
 
+#: the per-grid table's fields (the CSV heads them in the page's language)
+GRID_TABLE_FIELDS = (
+    "code",
+    "name",
+    "community_code",
+    "community",
+    "population",
+    "complaints",
+    "rate_per_1000",
+    "rate_eb_per_1000",
+    "count_class",
+    "rate_class",
+    "gi_z",
+    "gi_p",
+    "gi_bin",
+    "gi_label",
+    "gi_spot",
+    "gi_spot_label",
+    "hot_cluster",
+    "hot_cluster_size",
+    "hot_cluster_total",
+    "lisa",
+    "lisa_p",
+    "emerging",
+    "emerging_label",
+    "trend",
+    "sen_slope",
+    "top_categories",
+)
+
+
 def read_csv(response) -> pd.DataFrame:
     body = response.data
     assert body.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark, for Excel
-    return pd.read_csv(io.BytesIO(body), encoding="utf-8-sig", dtype={"code": str, "community_code": str})
+    # the headers are in the page's language (Chinese here): back to the table's field names
+    header, rest = body.decode("utf-8-sig").split("\n", 1)
+    fields = {translate(f"grid_col_{f}", "zh"): f for f in GRID_TABLE_FIELDS}
+    named = ",".join(fields.get(h, h) for h in next(csv.reader([header])))
+    assert set(GRID_TABLE_FIELDS) <= set(named.split(",")), header
+    text = named + "\n" + rest
+    return pd.read_csv(io.StringIO(text), dtype={"code": str, "community_code": str})
 
 
 def test_anonymous_visitors_are_sent_to_login(planner_app):

@@ -104,11 +104,16 @@ def problem(status: int, code: str, message: str, details: dict | None = None) -
 
 
 def _wants_html() -> bool:
-    path = request.path
-    if path.startswith(("/api/", "/open311/")):
+    """A browser gets a page: it names text/html in Accept. API clients (which send */*,
+    application/json or nothing) keep problem details on the API's paths."""
+    accept = request.accept_mimetypes
+    best = accept.best_match(["text/html", "application/json"])
+    if request.path.startswith("/open311/"):
         return False
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "text/html" or not request.accept_mimetypes.provided
+    if request.path.startswith("/api/"):
+        named = any(mimetype == "text/html" for mimetype, _ in accept)
+        return named and best == "text/html"
+    return best == "text/html" or not accept.provided
 
 
 def render(exc: Exception) -> Response | tuple[str, int]:

@@ -52,6 +52,12 @@ def translate(key: str, language: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def has_text(key: str, language: str | None = None) -> bool:
+    """Whether the catalogue of ``language`` (default: the request's) holds ``key``."""
+    chosen = language or lang()
+    return translate(key, chosen) != key
+
+
 def lang() -> str:
     if "lang" not in g:
         chosen = request.args.get("lang") or request.cookies.get("lang") or "zh"
@@ -64,8 +70,32 @@ def t(key: str, **values) -> str:
     return translate(key, lang(), **values)
 
 
+#: the words Leaflet and its animation player write into a map, set by webmap/static/js/leaflet-words.js
+MAP_WORDS = (
+    "zoom_in",
+    "zoom_out",
+    "layers",
+    "marker",
+    "leaflet_title",
+    "player_play",
+    "player_pause",
+    "player_backward",
+    "player_forward",
+    "player_loop",
+    "player_date",
+    "player_play_reverse",
+    "player_fps",
+    "player_no_time",
+)
+
+
+def map_words() -> dict[str, str]:
+    """The maps' own words in the request's language (base.html puts them in #map-words)."""
+    return {key: t("map_" + key) for key in MAP_WORDS}
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, lang=lang)
+    app.jinja_env.globals.update(t=t, lang=lang, map_words=map_words)
 
     @app.after_request
     def _remember(response):

@@ -16,6 +16,7 @@ import folium
 import numpy as np
 from flask import Blueprint
 from flask import Response
+from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
@@ -32,6 +33,7 @@ from services.planner import table_geojson
 from webmap import auth
 from webmap import maps
 from webmap.auth import services
+from webmap.i18n import has_text
 from webmap.i18n import lang
 from webmap.i18n import t
 from webmap.maps import hotspots
@@ -181,7 +183,7 @@ def _qs(pairs: list[tuple[str, str]]) -> str:
 def export(fmt: str):
     """The per-grid table as CSV or GeoJSON, or the map as one HTML file."""
     if fmt not in ("csv", "geojson", "html"):
-        return Response("unknown export format", status=404, mimetype="text/plain")
+        abort(404)  # an HTML page for a browser, like every other error
     ctx = _context()
     stamp = datetime.datetime.now(BEIJING).strftime("%Y%m%d-%H%M")
     # every export is recorded: who took which table or map, with which filters, from where
@@ -193,7 +195,12 @@ def export(fmt: str):
         return _download(body, "text/html; charset=utf-8", f"redgrid-planner-{stamp}.html")
     table = grid_table(ctx.analysis, ctx.grid_set, category_names())
     if fmt == "csv":
-        return _download(table_csv(table), "text/csv; charset=utf-8", f"redgrid-grids-{stamp}.csv")
+        # people open the CSV in Excel: its headers in the page's language (the GeoJSON, a
+        # machine format, keeps the field names)
+        headed = table.rename(
+            columns={c: t("grid_col_" + c) for c in table.columns if has_text("grid_col_" + c)}
+        )
+        return _download(table_csv(headed), "text/csv; charset=utf-8", f"redgrid-grids-{stamp}.csv")
     return _download(
         table_geojson(table, ctx.grid_set, ctx.analysis, ctx.filters),
         "application/geo+json",

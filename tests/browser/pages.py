@@ -343,7 +343,7 @@ class DispatcherPage(AppPage):
         return self.page.locator(".folium-map")
 
     def markers(self) -> Locator:
-        return self.map.get_by_role("img", name="Marker")
+        return self.map.get_by_role("img", name=self.t("map_marker"))
 
     def candidate_pins(self) -> Locator:
         """The numbered candidate pins on the map (buttons named 候选地点N：text)."""
@@ -525,7 +525,7 @@ class PlannerPage(AppPage):
         return self.time_control.locator(".timecontrol-date")
 
     def step_forward(self) -> None:
-        self.time_control.get_by_title("Forward", exact=True).click()
+        self.time_control.get_by_title(self.t("map_player_forward"), exact=True).click()
 
     @property
     def heat_canvas(self) -> Locator:

@@ -30,7 +30,10 @@ def test_complaint_list_filters_by_grid_and_opens_a_complaint(page, live_server)
     LoginPage(page).login("dispatcher", "dispatcher-pass-123")
     complaints = ComplaintListPage(page).open()
     first = complaints.complaint_rows().first.get_by_role("cell")
-    grid = first.nth(4).inner_text()
+    # the list shows the grid's name (网格名（社区名）); the filter takes its code
+    shown = first.nth(4).inner_text()
+    grid = store.complaint(int(first.nth(0).inner_text())).grid_code
+    assert grid not in shown and shown.startswith(grid_names(live_server.app)[grid])
     complaints.filter(grid=grid)
     assert "grid=" + grid in page.url
     expected = store.count_complaints({"grid_code": grid})
@@ -40,5 +43,12 @@ def test_complaint_list_filters_by_grid_and_opens_a_complaint(page, live_server)
     complaint = complaints.open_complaint(complaint_id)
     page.wait_for_url(f"**/complaints/{complaint_id}")
     assert complaint.complaint_id() == int(complaint_id)
-    assert complaint.value("grid").startswith(grid)
+    assert complaint.value("grid") == shown
     assert_clean(page)
+
+
+def grid_names(app) -> dict[str, str]:
+    """grid code → name in the active version, from the grid service."""
+    grids = app.extensions["redgrid"].grids
+    frame = grids.grid_set(grids.active_or_none()).grids
+    return dict(zip(frame["code"].astype(str), frame["name"].astype(str), strict=True))

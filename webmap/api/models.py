@@ -389,6 +389,9 @@ class Official(Answer):
 class Warning(Answer):
     code: str
     message: str
+    # datum_suspect: the datum the point may be in and the grid it would fall in, read so
+    coordsys: str | None = None
+    grid_code: str | None = None
 
 
 class NearBoundary(Answer):

@@ -1,7 +1,8 @@
 """Leaders' views (counts, departments, satisfaction, overdue), geocoding and the catalogue.
 
 Tables are JSON by default and CSV with ``format=csv`` (UTF-8 with a BOM, so Excel opens
-the Chinese text).
+the Chinese text). Their headers are the field names in every language: scripts read them by
+name (the downloads of the pages, for people, are headed in the page's language).
 """
 
 from __future__ import annotations

@@ -55,7 +55,11 @@ def configure_assets(static_url: str = "/static") -> None:
     if static_url in _configured:
         return
     vendor = f"{static_url}/vendor"
-    folium.Map.default_js = [("leaflet", f"{vendor}/leaflet/dist/leaflet.js")]
+    folium.Map.default_js = [
+        ("leaflet", f"{vendor}/leaflet/dist/leaflet.js"),
+        # Leaflet's own words (zoom, layers, marker, attribution) in the page's language
+        ("redgrid_leaflet_words", f"{static_url}/js/leaflet-words.js"),
+    ]
     folium.Map.default_css = [
         ("leaflet_css", f"{vendor}/leaflet/dist/leaflet.css"),
         ("redgrid_map_css", f"{static_url}/css/map.css"),

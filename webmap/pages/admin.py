@@ -13,8 +13,11 @@ from geo.timeutil import BEIJING
 from services.callers import ADMIN
 from services.errors import DomainError
 from webmap import auth
+from webmap.i18n import has_text
 from webmap.i18n import lang
+from webmap.i18n import t
 from webmap.pages import bp
+from webmap.pages import readable
 from webmap.users import role_required
 
 PAGE_SIZE = 100
@@ -65,10 +68,10 @@ def audit_log():
         entries=[
             {
                 "at": e.at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
-                "who": e.who,
-                "role": e.role or "",
-                "action": e.action,
-                "target": e.target or "",
+                "who": readable.person(e.who),
+                "role": readable.role_name(e.role) if e.role else "",
+                "action": _word("audit_action_", e.action),
+                "target": _target(e.target or ""),
                 "address": e.address or "",
                 "detail": e.detail or {},
             }
@@ -81,3 +84,20 @@ def audit_log():
         more=more,
         error=error,
     ), (422 if error else 200)
+
+
+def _word(prefix: str, code: str) -> str:
+    """A recorded code in the page's language (the code itself when the catalogue lacks it)."""
+    return t(prefix + code) if has_text(prefix + code) else code
+
+
+def _target(target: str) -> str:
+    """``complaint:12`` → 诉求 12, ``user:wang`` → the user's name; others as recorded."""
+    kind, sep, rest = target.partition(":")
+    if not sep:
+        return _word("audit_target_", target)
+    if kind == "user":
+        return readable.person(target)
+    if has_text("audit_target_" + kind):
+        return f"{t('audit_target_' + kind)} {rest}"
+    return target

@@ -39,6 +39,7 @@ from webmap.i18n import t
 from webmap.i18n import translate
 from webmap.pages import bp
 from webmap.pages import case_forms
+from webmap.pages import readable
 from webmap.users import role_required
 
 PAGE_SIZE = 50
@@ -107,6 +108,12 @@ def deadline_text(
 def _shown(view: CaseView, body: dict[str, Any], now: datetime.datetime, calendar: WorkCalendar) -> dict:
     """``case_json`` for a page: its times in Beijing time and the deadline with the time left."""
     c = view.case
+    catalog = auth.services().cases.catalog
+    body["category"]["name"] = readable.category_name(catalog, c.category_code)
+    if body.get("department"):
+        body["department"]["name"] = readable.department_name(catalog, c.department_code)
+    body["grid_text"] = readable.grid_text(body["grid"])
+    body["ticket_text"] = readable.ticket(body)
     body["reported_at_text"] = beijing_text(c.reported_at)
     body["deadline_provisional"] = bool(c.deadline_provisional)
     body["deadline_text"] = deadline_text(
@@ -119,6 +126,10 @@ def _shown(view: CaseView, body: dict[str, Any], now: datetime.datetime, calenda
     )
     for event, shown in zip(view.events or [], body.get("events") or [], strict=False):
         shown["at_text"] = beijing_text(event.at)
+        shown["actor_text"] = readable.person(shown.get("actor"))
+        if event.action == "collect" and event.from_state is None and shown.get("note"):
+            # intake's own note ("hotline: form") says how the case came in: in words
+            shown["note"] = readable.received_via(c.channel)
     return body
 
 
@@ -180,10 +191,10 @@ def new_complaint():
             else:
                 flash(t("filed"))
             return redirect(url_for("pages.complaint", complaint_id=view.case.id))
-        except RowErrors as exc:
-            errors = {e.field: e.message for e in exc.errors}
+        except RowErrors as exc:  # intake's messages are English: the page says it in its language
+            errors = {e.field: readable.field_error(e.field) for e in exc.errors}
         except (GeoError, DomainError) as exc:
-            errors = {"_": str(exc)}
+            errors = {"_": readable.refusal(exc)}
     return render_template(
         "complaint_new.html",
         values=values,

@@ -44,7 +44,7 @@ def _board() -> Dashboard:
     kind = request.args.get("period", "month")
     at = request.args.get("at")
     when = parse_when(at) if at else None
-    return auth.services().dashboard.build(auth.caller(), kind if kind else "month", when)
+    return auth.services().dashboard.build(auth.caller(), kind if kind else "month", when, language=lang())
 
 
 @bp.get("/dashboard")
@@ -64,7 +64,6 @@ def dashboard():
         }
         for key, label, kind in FIGURES
     ]
-    zh = lang() == "zh"
     return no_store(
         Response(
             render_template(
@@ -78,7 +77,7 @@ def dashboard():
                 num=_num,
                 trend_chart=_sparkline(board.series, t("dash_trend")),
                 department_chart=_bars(
-                    [(d["name"] if zh else d["code"], d["on_time_rate"]) for d in board.departments],
+                    [(d["name"], d["on_time_rate"]) for d in board.departments],
                     percent=True,
                     title=t("dash_on_time_by_department"),
                 ),
@@ -96,7 +95,7 @@ def dashboard():
 def dashboard_xlsx():
     """The dashboard as an Excel workbook (Chinese headers)."""
     board = _board()
-    data = to_xlsx(board)
+    data = to_xlsx(board, lang())
     auth.services().audit.record(
         auth.caller(), "export", "dashboard", {"format": "xlsx", "period": board.period.kind, **request.args}
     )
@@ -136,7 +135,7 @@ def _sparkline(series: list[tuple[str, int]], title: str) -> Markup:
     return Markup(
         f'<svg class="dash-spark" viewBox="0 0 {width:g} {height + 14:g}" role="img" '
         f'aria-label="{escape(title)}">'
-        f"<title>{escape(title)}: {escape(first)} – {escape(last)}, max {top}</title>"
+        f"<title>{escape(t('dash_chart_max', title=title, since=first, until=last, top=top))}</title>"
         f'<polygon points="{area}" fill="#f6d5cf"/>'
         f'<polyline points="{line}" fill="none" stroke="#c0392b" stroke-width="1.5"/>'
         f'<text x="{pad:g}" y="{height + 12:g}" font-size="10" fill="#666">{escape(first)}</text>'

@@ -20,6 +20,7 @@ from webmap.i18n import lang
 from webmap.i18n import t
 from webmap.maps import gridmaps
 from webmap.pages import bp
+from webmap.pages import readable
 
 
 @bp.get("/favicon.ico")
@@ -126,6 +127,12 @@ def dispatcher():
         }
     )
     strings.update({f"state_{s.value}": t(f"state_{s.value}") for s in workflow.State})
+    # a failed question on a Chinese page is named by its status (the service's message is English)
+    strings.update({f"coordsys_{c}": t(f"coordsys_{c}") for c in COORDSYS_NAMES})
+    strings["warn_datum_detail"] = t("warn_datum_detail")
+    strings.update({k: t(k) for k in ("error_400", "error_404", "error_422", "error_429", "error_503")})
+    strings["error_other"] = t("error_other")
+    catalog = services().cases.catalog
     can_file = current_user.is_authenticated and current_user.role in ("dispatcher", "admin")
     who = caller()
     signed_in = who.kind == "user"
@@ -141,6 +148,7 @@ def dispatcher():
         "canFile": can_file,
         "openStates": OPEN_STATES,
         "strings": strings,
+        "categories": {c.code: readable.category_name(catalog, c.code) for c in catalog.categories.values()},
         "urls": {
             "api": url_for("api.health").rsplit("/", 1)[0],
             "complaint": url_for("pages.complaint", complaint_id=0).rsplit("/", 1)[0],

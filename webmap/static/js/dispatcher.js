@@ -258,7 +258,9 @@
         link.href = cfg.urls.complaint + "/" + encodeURIComponent(c.id);
         head.appendChild(link);
         head.appendChild(el("span", "badge state", S["state_" + c.state] || c.state));
-        if (c.category && c.category.name) { head.appendChild(el("span", "category", c.category.name)); }
+        if (c.category && c.category.name) {  // the API names it in Chinese: the page's language from cfg
+          head.appendChild(el("span", "category", (cfg.categories || {})[c.category.code] || c.category.name));
+        }
         if (c.reported_at) { head.appendChild(el("span", "muted", c.reported_at.slice(0, 16).replace("T", " "))); }
         li.appendChild(head);
         li.appendChild(el("p", "complaint-text", c.text));
@@ -294,8 +296,11 @@
       } else if (w.code === "outside_grids" && body.nearest) {
         addWarning(w.code, format(S.warn_outside, {name: body.nearest.grid.name, code: body.nearest.grid.code,
                                                    distance: Math.round(body.nearest.distance_m)}));
-      } else {  // datum_suspect, far_outside, …: our words, and the service's details under them
-        addWarning(w.code, S["warn_" + w.code] || S.warn_other, w.message);
+      } else if (w.code === "datum_suspect" && w.coordsys) {
+        addWarning(w.code, S.warn_datum_suspect, format(S.warn_datum_detail, {
+          coordsys: S["coordsys_" + w.coordsys] || w.coordsys, code: w.grid_code}));
+      } else {  // far_outside, …: our words, and (on an English page) the service's details under them
+        addWarning(w.code, S["warn_" + w.code] || S.warn_other, zh ? null : w.message);  // its details are English
       }
     });
   }
@@ -605,6 +610,9 @@
       .catch(function (failure) {
         if (mine !== generation) { return; }
         var message = failure && failure.message ? failure.message : String(failure);
+        if (zh && failure && failure.body) {  // the service's messages are English: say what kind of failure
+          message = (failure && S["error_" + failure.status]) || S.error_other;
+        }
         setStatus(S.error + COLON + message, true);
       })
       .then(function () {
