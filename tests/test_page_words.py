@@ -45,6 +45,9 @@ SKIPPED_ENDPOINTS = {
     "users.logout": "an action (POST), answered by a redirect",
     "pages.dashboard_xlsx": "a download: its headers are checked by test_exports_speak_the_page_language",
     "planner.export": "a download: its headers are checked by test_exports_speak_the_page_language",
+    "pages.print_sheet": "a PDF (its words are the printing tests' to check)",
+    "pages.field_session": "JSON for the field page's script (a fresh CSRF token)",
+    "pages.field_worker": "the field page's service worker (a script)",
 }
 
 #: Latin words a Chinese page may show: brand and product names, file formats, units, the
@@ -84,7 +87,7 @@ ALLOWED_CJK = ("中文", "奇槎大道1号")
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 #: codes: upper-case letters with digits (WGS84, GCJ-02, H3, CGCS2000)
-_CODE = re.compile(r"\b[A-Z][A-Z0-9]*-?\d[A-Z0-9-]*\b")
+_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]*-?\d[A-Z0-9-]*(?![A-Za-z0-9])")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]")
 _URL = re.compile(r"https?://\S+")
 _VISIBLE_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
@@ -336,6 +339,7 @@ FILLERS: dict[str, Callable[[Site], list[Visit]]] = {
     "pages.audit_log": _everyone("/admin/audit", ("admin",)),
     "pages.progress": _progress,
     "users.login": lambda s: [Visit("anonymous", "/login")],
+    "pages.field": _everyone("/field/", ("dispatcher", "admin")),
 }
 
 #: error pages a browser may meet
@@ -418,7 +422,7 @@ def test_the_checks_find_what_they_look_for():
     page = (
         '<html><head><title>调度</title><script>var x = "secret";</script></head><body>'
         '<p>王调度 (dispatcher)</p><input placeholder="Search"><img alt="张三"><p>WGS84 坐标</p>'
-        "<p>GCJ-02 · Amap</p><td>form / form-78b8c</td></body></html>"
+        "<p>GCJ-02 · Amap</p><p>位置为GCJ-02）</p><td>form / form-78b8c</td></body></html>"
     )
     texts = visible_texts(page)
     assert "secret" not in " ".join(texts)

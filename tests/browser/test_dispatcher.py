@@ -21,6 +21,7 @@ from tests.browser.conftest import login
 from tests.browser.conftest import serve_copy_of_demo
 from tests.browser.pages import DispatcherPage
 from tests.browser.pages import NewComplaintPage
+from webmap.i18n import translate
 
 REPO = Path(__file__).resolve().parents[2]
 GAZETTEER = REPO / "data" / "gazetteer" / "dali-demo-addresses.csv"
@@ -204,7 +205,7 @@ def test_a_point_given_in_the_wrong_datum_is_flagged(page, api, demo_grids):
     dispatcher.search(f"{point[0]:.7f},{point[1]:.7f}")
     text = dispatcher.wait_for_warning("datum_suspect").inner_text()
     # the datum it may be, in the page's words (the service's English detail stays in the API)
-    assert "坐标系可能选错" in text and "GCJ-02（高德/腾讯）" in text and "coordsys=" not in text
+    assert "坐标系可能选错" in text and translate("coordsys_gcj02", "zh") in text and "coordsys=" not in text
     assert_clean(page)
 
 
