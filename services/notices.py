@@ -112,6 +112,9 @@ class NoticePlanner:
             "id": case.id,
             "category": category.name_zh if category else case.category_code,
             "department": department.name_zh if department else "—",
+            # the codes too, so a page in English names them in English (services.notifications)
+            "category_code": case.category_code,
+            "department_code": case.department_code,
             "deadline": _beijing(case.deadline),
             "extension": _beijing(case.extension_deadline),
         }

@@ -175,7 +175,18 @@ class NotificationService:
         return self.now() + min(self.backoff * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
     def text(self, message: OutboxMessage, language: str = SEND_LANGUAGE) -> str:
-        return self.translate(f"notify_msg_{message.kind}", language, **message.params)
+        """The message in ``language``; its category and department named in that language too
+        (messages keep the Chinese names they were sent with, and their codes)."""
+        values = dict(message.params)
+        if language != SEND_LANGUAGE:
+            catalog = self.cases.catalog
+            category = catalog.categories.get(str(values.get("category_code") or ""))
+            department = catalog.departments.get(str(values.get("department_code") or ""))
+            if category is not None:
+                values["category"] = category.name_en
+            if department is not None:
+                values["department"] = department.name_en
+        return self.translate(f"notify_msg_{message.kind}", language, **values)
 
     def send_due(self, *, worker: str | None = None, limit: int = 50) -> DeliveryReport:
         """Claim due messages, send each, record the outcome."""

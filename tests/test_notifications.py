@@ -157,8 +157,13 @@ def test_a_dispatch_writes_one_message_per_department_contact_with_the_change(sv
         "department": "城市管理和综合执法（城管）",
         "deadline": stored.deadline.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
         "extension": "—",
+        "category_code": case.category_code,
+        "department_code": DEPARTMENT,
     }
     assert "城管" in svc.notifications.text(rows[0]) and f"#{case.id}" in svc.notifications.text(rows[0])
+    # an English page names the category and department in English (issue 9, item 10)
+    english = svc.notifications.text(rows[0], "en")
+    assert svc.cases.catalog.departments[DEPARTMENT].name_en in english and "城管" not in english
     # a refused step (a stale version) writes no message either
     with pytest.raises(Conflict):
         svc.cases.transition(case.id, "resolve", expected_version=case.row_version, actor="user:wang")

@@ -340,6 +340,7 @@ FILLERS: dict[str, Callable[[Site], list[Visit]]] = {
     "pages.progress": _progress,
     "users.login": lambda s: [Visit("anonymous", "/login")],
     "pages.field": _everyone("/field/", ("dispatcher", "admin")),
+    "pages.undelivered": _everyone("/notifications/undelivered", ("dispatcher", "admin")),
 }
 
 #: error pages a browser may meet
