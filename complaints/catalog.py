@@ -9,7 +9,9 @@ so the catalogue is refused, with every faulty row named, rather than loaded in 
 Classes follow GB/T 30428.2 (管理部件和事件): an event (事件) is in one of six classes,
 a component (部件, a physical asset such as a lamp or a manhole cover) in one of five.
 The two 吹哨群 (whistle groups) split dispatch by community kind, urban (城市社区) or
-rural (农村社区), as in Dali's 党建小红格 scheme.
+rural (农村社区), as in Dali's 党建小红格 scheme. A group lists its member departments
+(optional ``departments`` column, codes separated by ``;``): those are the departments
+summoned when a case in a community of that kind is whistled (吹哨报到).
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ _KEYWORD_SEPARATORS = re.compile(r"[|｜、，,;；\s]+")
 _YES = frozenset({"yes", "y", "true", "1", "是"})
 _NO = frozenset({"no", "n", "false", "0", "否", ""})
 WHISTLE_GROUP_COLUMNS = ("code", "community_kind", "name_zh", "name_en")
+#: optional whistle-group column: the member departments' codes, separated by ";"
+OPTIONAL_WHISTLE_GROUP_COLUMNS = ("departments",)
+_LIST_SEPARATORS = re.compile(r"[;；、,，\s]+")
 
 # Codes travel in URLs and as Open311 service_code, so they stay plain ASCII.
 _CODE = re.compile(r"[a-z][a-z0-9_]*")
@@ -108,6 +113,8 @@ class WhistleGroup:
     community_kind: CommunityKind
     name_zh: str
     name_en: str
+    #: the departments summoned when a case is whistled (吹哨), in the catalogue's order
+    departments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ class Catalog:
         errors: list[RowError | str] = []
         departments = _load_departments(folder / "departments.csv", what, errors)
         categories = _load_categories(folder / "categories.csv", what, departments, errors)
-        whistle_groups = _load_whistle_groups(folder / "whistle_groups.csv", what, errors)
+        whistle_groups = _load_whistle_groups(folder / "whistle_groups.csv", what, departments, errors)
         if errors:
             raise CatalogError(what, errors)
         return cls(departments=departments, categories=categories, whistle_groups=whistle_groups)
@@ -274,16 +281,19 @@ def _deadline_days(text: str) -> int | None:
 
 
 def _load_whistle_groups(
-    path: Path, what: str, errors: list[RowError | str]
+    path: Path, what: str, departments: Mapping[str, Department], errors: list[RowError | str]
 ) -> dict[CommunityKind, WhistleGroup]:
     groups: dict[CommunityKind, WhistleGroup] = {}
     first_row: dict[str, int] = {}
     first_kind: dict[CommunityKind, int] = {}
     try:
-        rows = read_table(path, WHISTLE_GROUP_COLUMNS, CatalogError, what)
-    except CatalogError as error:
-        errors.extend(error.errors)
-        return groups
+        rows = read_table(path, WHISTLE_GROUP_COLUMNS + OPTIONAL_WHISTLE_GROUP_COLUMNS, CatalogError, what)
+    except CatalogError:
+        try:  # without the optional column (or with the fault the plain read names)
+            rows = read_table(path, WHISTLE_GROUP_COLUMNS, CatalogError, what)
+        except CatalogError as error:
+            errors.extend(error.errors)
+            return groups
     file = path.name
     for row, values in rows:
         before = len(errors)
@@ -299,8 +309,15 @@ def _load_whistle_groups(
             errors.append(RowError(row, "community_kind", message, file=file))
         else:
             first_kind[kind] = row
+        members = tuple(
+            dict.fromkeys(c for c in _LIST_SEPARATORS.split(values.get("departments") or "") if c)
+        )
+        unknown = [c for c in members if c not in departments]
+        if unknown and departments:
+            message = f"{', '.join(repr(c) for c in unknown)} not in departments.csv"
+            errors.append(RowError(row, "departments", message, file=file))
         if len(errors) == before:
-            groups[kind] = WhistleGroup(values["code"], kind, values["name_zh"], values["name_en"])
+            groups[kind] = WhistleGroup(values["code"], kind, values["name_zh"], values["name_en"], members)
     for kind in COMMUNITY_KINDS:
         if kind not in first_kind:
             errors.append(f"{file}: no whistle group for {kind} communities")

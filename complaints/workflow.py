@@ -31,6 +31,8 @@ Steps that keep the state (the case stays where it is; the history records them)
     any open state ──assign(assignee)──▶ same                          (指派 to a grid-team member)
     duplicate ──original_closed(duplicate_of)──▶ duplicate             (by the system: its original
                                     was closed or rejected; recorded with the original's step)
+    collected | deliberation | dispatched | reopened | returned ──whistle──▶ same
+                                    (吹哨: the whistle group's departments are summoned to report in)
 
 Decisions, and why:
 
@@ -106,6 +108,7 @@ class Action(enum.StrEnum):
     SUPERVISE = "supervise"  # 督办
     ASSIGN = "assign"  # 指派 to a named member of the grid team
     ORIGINAL_CLOSED = "original_closed"  # the original of a duplicate was closed or rejected
+    WHISTLE = "whistle"  # 吹哨: summon the whistle group's departments to report in (报到)
 
 
 _S, _A = State, Action
@@ -176,6 +179,10 @@ TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
 # a grid-team member can be named on any case still being worked on
 for _state in (_S.COLLECTED, _S.DELIBERATION):
     TRANSITIONS[_state][_A.ASSIGN] = _state  # type: ignore[index]
+#: the states in which a case is being worked on: the departments may be whistled (吹哨) to it
+WHISTLE_STATES = (_S.COLLECTED, _S.DELIBERATION, _S.DISPATCHED, _S.REOPENED, _S.RETURNED)
+for _state in WHISTLE_STATES:
+    TRANSITIONS[_state][_A.WHISTLE] = _state  # type: ignore[index]
 
 #: actions that leave the state as it is: recorded in the history, counted, never a transition
 KEEPS_STATE = frozenset(
@@ -187,6 +194,7 @@ KEEPS_STATE = frozenset(
         _A.SUPERVISE,
         _A.ASSIGN,
         _A.ORIGINAL_CLOSED,
+        _A.WHISTLE,
     }
 )
 #: states no action moves out of (a record may still be added to them: ``KEEPS_STATE``)
@@ -248,6 +256,7 @@ _TAKES: Mapping[Action, frozenset[str]] = {
     _A.SUPERVISE: frozenset({"note"}),
     _A.ASSIGN: frozenset({"note", "assignee"}),
     _A.ORIGINAL_CLOSED: frozenset({"note", "duplicate_of"}),
+    _A.WHISTLE: frozenset({"note"}),
 }
 
 _REQUIRED: Mapping[Action, tuple[tuple[str, str], ...]] = {

@@ -10,6 +10,8 @@ recorded, with its ``action``:
 * ``login`` / ``login.failed``: sign-ins, good and bad (``webmap.users`` records them);
 * ``key.use``: an API key presented (once per key and address per hour and process, so a
   polling client does not flood the log; its views and changes are recorded in full);
+* ``deliberation.view``: a 多元议事 record shown with the residents who took part named;
+  ``deliberation.record``: one recorded;
 * ``key.create``, ``key.revoke``, ``user.create``, ``user.change``, ``grant.add``,
   ``grant.remove``: account, key, role and grant changes.
 
@@ -38,6 +40,8 @@ from store.audit import AuditStore
 
 CASE_VIEW = "case.view"
 CASE_LIST = "case.list"
+DELIBERATION_VIEW = "deliberation.view"
+DELIBERATION_RECORD = "deliberation.record"
 TEAM_VIEW = "team.view"
 EXPORT = "export"
 LOGIN = "login"
@@ -153,6 +157,8 @@ def _plain(value: Any) -> Any:
 __all__ = [
     "CASE_LIST",
     "CASE_VIEW",
+    "DELIBERATION_RECORD",
+    "DELIBERATION_VIEW",
     "EXPORT",
     "GRANT_ADD",
     "GRANT_REMOVE",

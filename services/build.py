@@ -22,6 +22,7 @@ from services.cases import ComplaintService
 from services.cases import stored_calendar
 from services.config import Config
 from services.dashboard import DashboardService
+from services.deliberations import DeliberationService
 from services.demo import DemoService
 from services.demo import default_data_dir
 from services.grids import GridService
@@ -33,6 +34,7 @@ from services.permissions import GrantService
 from services.places import PlaceService
 from services.planner import PlannerService
 from services.printing import PrintService
+from services.whistles import WhistleService
 from store import open_store
 from store.base import Store
 
@@ -52,6 +54,8 @@ class Services:
     dashboard: DashboardService
     printing: PrintService
     notifications: NotificationService
+    whistles: WhistleService
+    deliberations: DeliberationService
 
 
 def build_services(
@@ -99,6 +103,14 @@ def build_services(
         translate=translate,
         **extra,
     )
+    whistles = WhistleService(store, cases)
+    deliberations = DeliberationService(
+        store,
+        cases,
+        grids,
+        audit,
+        photo_dir=config.photo_dir / "deliberations" if config.photo_dir else None,
+    )
     return Services(
         config,
         store,
@@ -110,9 +122,11 @@ def build_services(
         DemoService(places, grids, cases),
         audit,
         GrantService(store, audit),
-        DashboardService(store, cases, grids),
+        DashboardService(store, cases, grids, whistles, deliberations),
         PrintService(cases),
         notifications,
+        whistles,
+        deliberations,
     )
 
 

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 #: the earliest deadline a person may set: an hour from now (a case nobody can start is no dispatch)
 MIN_DEADLINE_LEAD = datetime.timedelta(hours=1)
-#: actions offered with a form of their own; 指派 (assign) waits for the grid-team picker (item 5)
-OFFERED: tuple[Action, ...] = tuple(a for a in Action if a is not Action.ASSIGN)
+#: actions offered with a form of their own; 指派 (assign) waits for the grid-team picker (item 5);
+#: 吹哨 (whistle) summons departments, so it has its own section (webmap/templates/_whistle.html)
+OFFERED: tuple[Action, ...] = tuple(a for a in Action if a not in (Action.ASSIGN, Action.WHISTLE))
 #: the keep-state steps that chase a department, counted on the case and on the dashboard
 CHASING = (Action.URGE, Action.SUPERVISE)
 
@@ -104,7 +105,7 @@ def next_steps(
     earliest, latest = deadline_bounds(now, MAX_DEADLINE_DAYS)
     suggestion = None
     if Action.DISPATCH in actions:
-        routing = service.catalog.route(case.category_code, service._kind(case))
+        routing = service.catalog.route(case.category_code, service.community_kind(case))
         try:
             due = service.calendar.add_workdays(now, routing.deadline_days)
         except ComplaintsError:  # a year nobody can count: the form asks for a deadline by hand

@@ -76,6 +76,7 @@ from services.grids import Progress
 from services.notices import NoticePlanner
 from services.permissions import Visibility
 from store.base import Store
+from store.casework import CaseStep
 from store.complaints_sql import ConcurrentUpdate
 
 Clock = Callable[[], datetime.datetime]
@@ -1114,6 +1115,56 @@ class ComplaintService:
         to that department (for callers of this method without a ``Caller``).
         Everything is checked before anything is written: a refused action changes nothing.
         """
+        if action == workflow.Action.WHISTLE:
+            # a whistle is stored with the departments it summons (services.casework)
+            raise Refused(
+                "blow the whistle through the whistle form (POST /complaints/ID/whistle): "
+                "it summons the whistle group's departments",
+                code="whistle_elsewhere",
+                field="action",
+            )
+        step = self.plan(
+            complaint_id,
+            action,
+            expected_version=expected_version,
+            actor=actor,
+            note=note,
+            department=department,
+            deadline=deadline,
+            satisfied=satisfied,
+            duplicate_of=duplicate_of,
+            assignee=assignee,
+            department_scope=department_scope,
+            caller=caller,
+        )
+        try:
+            self.store.update_complaint(
+                complaint_id, expected_version, step.values, step.event, step.messages, linked=step.linked
+            )
+        except ConcurrentUpdate as exc:
+            raise Conflict(str(exc)) from exc
+        updated = self.store.complaint(complaint_id)
+        assert updated is not None  # complaints are never deleted
+        return updated
+
+    def plan(
+        self,
+        complaint_id: int,
+        action: str,
+        *,
+        expected_version: int,
+        actor: str,
+        note: str | None = None,
+        department: str | None = None,
+        deadline: datetime.datetime | None = None,
+        satisfied: bool | None = None,
+        duplicate_of: str | None = None,
+        assignee: str | None = None,
+        department_scope: str | None = None,
+        caller: Caller | None = None,
+    ) -> CaseStep:
+        """The checked step ``transition`` writes, for services that write it with records of
+        their own in one transaction (``services.casework``: whistles, deliberations)."""
         current = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
         if current is None:
             raise NotFound(f"complaint {complaint_id} does not exist")
@@ -1130,7 +1181,7 @@ class ComplaintService:
             pass  # not an action at all: workflow.apply below names the real ones
         fields: dict = {"note": note}
         if action == workflow.Action.DISPATCH:
-            routing = self.catalog.route(current.category_code, self._kind(current))
+            routing = self.catalog.route(current.category_code, self.community_kind(current))
             department = department or routing.department.code
             if department not in self.catalog.departments:
                 raise Invalid(
@@ -1205,15 +1256,9 @@ class ComplaintService:
             values["duplicate_of"] = event.duplicate_of
         messages = self._notices(current, values, expected_version + 1, event.action.value, now)
         linked = self._inform_duplicates(current, step.state, now)
-        try:
-            self.store.update_complaint(
-                complaint_id, expected_version, values, event_row(event), messages, linked=linked
-            )
-        except ConcurrentUpdate as exc:
-            raise Conflict(str(exc)) from exc
-        updated = self.store.complaint(complaint_id)
-        assert updated is not None  # complaints are never deleted
-        return updated
+        return CaseStep(
+            complaint_id, expected_version, values, event_row(event), tuple(messages), tuple(linked)
+        )
 
     def _notices(
         self, current: Case, values: Mapping[str, Any], version: int, action: str, now: datetime.datetime
@@ -1242,7 +1287,8 @@ class ComplaintService:
             field="after_photo",
         )
 
-    def _kind(self, complaint: Case) -> str:
+    def community_kind(self, complaint: Case) -> str:
+        """The kind (urban or rural) of the community a case is in: it picks the whistle group."""
         community = self.store.communities()
         kinds = dict(zip(community["code"], community["kind"], strict=True))
         return kinds.get(complaint.community_code, "urban")
@@ -1340,18 +1386,7 @@ class ComplaintService:
             raise Unavailable("photo storage is not configured", code="no_photo_storage")
         if self.store.complaint(complaint_id) is None:
             raise NotFound(f"complaint {complaint_id} does not exist")
-        if len(data) > MAX_PHOTO_BYTES:
-            raise TooLarge(
-                f"photo {filename!r} is {len(data) / 1e6:.1f} MB; at most "
-                f"{MAX_PHOTO_BYTES // 1024 // 1024} MB",
-                code="photo_too_large",
-                field="photo",
-            )
-        found = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
-        if found is None or (found[0] == "image/webp" and data[8:12] != b"WEBP"):
-            raise UnsupportedType(
-                f"photo {filename!r} is not a JPEG, PNG or WebP image", code="photo_type", field="photo"
-            )
+        found = photo_type(filename, data)
         digest = hashlib.sha256(data).hexdigest()
         kept = self.store.photos(complaint_id)
         same = next((p for p in kept if p.sha256 == digest and (p.kind or "before") == kind), None)
@@ -1475,6 +1510,23 @@ class ComplaintService:
         if progress:
             progress("reaggregated", count, count)
         return count
+
+
+def photo_type(filename: str, data: bytes) -> tuple[str, str]:
+    """(content type, file suffix) of an uploaded photo, or the refusal: too large, or not a
+    JPEG, PNG or WebP image (told by its first bytes, never by its name)."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise TooLarge(
+            f"photo {filename!r} is {len(data) / 1e6:.1f} MB; at most {MAX_PHOTO_BYTES // 1024 // 1024} MB",
+            code="photo_too_large",
+            field="photo",
+        )
+    found = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if found is None or (found[0] == "image/webp" and data[8:12] != b"WEBP"):
+        raise UnsupportedType(
+            f"photo {filename!r} is not a JPEG, PNG or WebP image", code="photo_type", field="photo"
+        )
+    return found
 
 
 def _or_nan(value: float | None) -> float:

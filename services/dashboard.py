@@ -9,8 +9,10 @@ week (Monday first) and this month, each against the whole previous day, week or
 Two figures need a case's history, which the statistics API does not read: the reopen
 rate (complaints reopened at least once, over those resolved at least once), the
 deliberations (``deliberate`` steps, 多元议事) and the chasing of departments (``urge`` and
-``supervise`` steps, 催办 and 督办). 吹哨 (whistle) records do not exist yet:
-the dashboard says so instead of showing a number.
+``supervise`` steps, 催办 and 督办). Whistles (吹哨报到, ``services.whistles``) and
+deliberation meetings (``services.deliberations``) are counted by when they happened: the
+whistles blown in the period with the median time from the whistle to the summoned
+departments reporting in and responding, and the meetings held in the period, by community.
 
 Nothing personal is returned: overdue complaints carry their id, category, department,
 community and grid names and days overdue, never the reporter, phone, text or address.
@@ -34,9 +36,11 @@ from geo.timeutil import beijing_today
 from geo.timeutil import start_of_day
 from services.callers import Caller
 from services.cases import ComplaintService
+from services.deliberations import DeliberationService
 from services.errors import Forbidden
 from services.errors import Invalid
 from services.grids import GridService
+from services.whistles import WhistleService
 from store.base import Store
 
 PERIODS = ("today", "week", "month")
@@ -98,9 +102,13 @@ class Figures:
     reopen_rate: float | None  # reopened at least once / resolved at least once
     overdue: int  # reported in the period, past the deadline and still open now
     deliberations: int  # ``deliberate`` steps of the period's complaints
-    whistles: int | None = None  # 吹哨 records do not exist yet
     urges: int = 0  # 催办 (``urge``) steps of the period's complaints
     supervisions: int = 0  # 督办 (``supervise``) steps of the period's complaints
+    whistles: int = 0  # whistles blown in the period
+    whistle_report_rate: float | None = None  # summoned departments that reported in (报到)
+    whistle_report_minutes: float | None = None  # median, whistle → report in
+    whistle_response_minutes: float | None = None  # median, whistle → response
+    deliberation_meetings: int = 0  # 多元议事 records of meetings held in the period
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,8 @@ class Dashboard:
     grids: list[dict]  # code, name, community, count, previous
     series: list[tuple[str, int]]  # received per day (per hour for today) in the period
     notes: list[str] = field(default_factory=list)
+    #: 多元议事 meetings held in the period per community: code, name, count, previous
+    deliberation_communities: list[dict] = field(default_factory=list)
 
     def changes(self) -> dict[str, float | int | None]:
         """Current minus previous, per figure (rates in percentage points ×0.01)."""
@@ -140,10 +150,19 @@ def _int(value: Any) -> int:
 class DashboardService:
     """The dashboard's figures, from the complaint statistics and the store's frames."""
 
-    def __init__(self, store: Store, cases: ComplaintService, grids: GridService) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cases: ComplaintService,
+        grids: GridService,
+        whistles: WhistleService,
+        deliberations: DeliberationService,
+    ) -> None:
         self.store = store
         self.cases = cases
         self.grids = grids
+        self.whistles = whistles
+        self.deliberations = deliberations
 
     @staticmethod
     def require(caller: Caller) -> None:
@@ -168,6 +187,8 @@ class DashboardService:
             on_time = None if pd.isna(value) else float(value)
         sat = self.cases.stat_satisfaction(filters, None).iloc[0]
         reopened, ever_resolved, deliberations, urges, supervisions = self._history(frame["id"].tolist())
+        whistled = self.whistles.figures(period.since, period.until)
+        meetings = self.deliberations.counts("community_code", period.since, period.until)
         return Figures(
             received=sum(by_state.values()),
             closed=by_state.get("closed", 0),
@@ -182,6 +203,11 @@ class DashboardService:
             deliberations=deliberations,
             urges=urges,
             supervisions=supervisions,
+            whistles=whistled.whistles,
+            whistle_report_rate=whistled.report_rate,
+            whistle_report_minutes=whistled.median_report_minutes,
+            whistle_response_minutes=whistled.median_response_minutes,
+            deliberation_meetings=int(meetings["count"].sum()),
         )
 
     def _history(self, ids: list[int]) -> tuple[int, int, int, int, int]:
@@ -219,8 +245,24 @@ class DashboardService:
             communities=self._ranking("community_code", period, previous, names["community"]),
             grids=self._grid_ranking(period, previous, names),
             series=self._series(period),
-            notes=["whistles_missing"],
+            deliberation_communities=self._meetings(period, previous, names["community"]),
         )
+
+    def _meetings(self, period: Period, previous: Period, names: Mapping[str, str]) -> list[dict]:
+        """Deliberation meetings per community in the period, most first, against the previous."""
+        now_rows = self.deliberations.counts("community_code", period.since, period.until)
+        before = self.deliberations.counts("community_code", previous.since, previous.until)
+        old = dict(zip(before["community_code"], before["count"], strict=True))
+        rows = [
+            {
+                "code": str(code),
+                "name": names.get(str(code), str(code)),
+                "count": int(n),
+                "previous": int(old.get(code, 0)),
+            }
+            for code, n in now_rows.itertuples(index=False)
+        ]
+        return rows[:RANK_TOP]
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -350,6 +392,10 @@ FIGURE_NAMES = (
     ("urges", "催办次数"),
     ("supervisions", "督办次数"),
     ("whistles", "吹哨次数"),
+    ("whistle_report_rate", "吹哨报到率"),
+    ("whistle_report_minutes", "吹哨至报到用时中位数（分钟）"),
+    ("whistle_response_minutes", "吹哨至响应用时中位数（分钟）"),
+    ("deliberation_meetings", "多元议事会议次数"),
 )
 
 
@@ -394,6 +440,13 @@ XLSX_ENGLISH = {
     "本期超期件数": "Overdue in the period",
     "多元议事次数": "Deliberations",
     "吹哨次数": "Whistle-group calls",
+    "吹哨报到率": "Whistle report-in rate",
+    "吹哨至报到用时中位数（分钟）": "Median minutes, whistle to report-in",
+    "吹哨至响应用时中位数（分钟）": "Median minutes, whistle to response",
+    "多元议事会议次数": "Deliberation meetings",
+    "多元议事": "Deliberation meetings by community",
+    "会议次数": "Meetings",
+    "上期会议次数": "Meetings, previous period",
 }
 
 
@@ -414,9 +467,7 @@ def to_xlsx(board: Dashboard, language: str = "zh") -> bytes:
     changes = board.changes()
     for key, name in FIGURE_NAMES:
         value, old = getattr(board.current, key), getattr(board.before, key)
-        sheet.append(
-            [w(name), w("暂无记录") if value is None and key == "whistles" else value, old, changes[key]]
-        )
+        sheet.append([w(name), value, old, changes[key]])
 
     sheet = book.create_sheet(w("部门按时办结率"))
     sheet.append(
@@ -449,6 +500,11 @@ def to_xlsx(board: Dashboard, language: str = "zh") -> bytes:
     sheet.append([w(h) for h in ("排名", "网格", "所属社区", "受理量", "上期受理量")])
     for i, g in enumerate(board.grids, 1):
         sheet.append([i, g["name"], g["community"], g["count"], g["previous"]])
+
+    sheet = book.create_sheet(w("多元议事"))
+    sheet.append([w("排名"), w("社区"), w("会议次数"), w("上期会议次数")])
+    for i, c in enumerate(board.deliberation_communities, 1):
+        sheet.append([i, c["name"], c["count"], c["previous"]])
 
     out = io.BytesIO()
     book.save(out)

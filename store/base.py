@@ -15,6 +15,7 @@ from store.accounts import UserAccount
 from store.audit import AuditStore
 from store.audit import GrantStore
 from store.calendar_days import CalendarStore
+from store.casework import CaseWorkStore
 from store.complaints import AddResult
 from store.complaints import ComplaintStore
 from store.complaints import ConcurrentUpdate
@@ -26,11 +27,19 @@ from store.places import VersionInfo
 
 
 class Store(
-    PlaceStore, ComplaintStore, AccountStore, CalendarStore, AuditStore, GrantStore, OutboxStore, Protocol
+    PlaceStore,
+    ComplaintStore,
+    AccountStore,
+    CalendarStore,
+    AuditStore,
+    GrantStore,
+    OutboxStore,
+    CaseWorkStore,
+    Protocol,
 ):
     """Persistence for grids and their versions, officials, complaints, users, API keys,
-    the calendar, the audit log, grants and the notification outbox. Every write is one
-    transaction: it is stored whole or not at all."""
+    the calendar, the audit log, grants, the notification outbox, whistles and deliberations.
+    Every write is one transaction: it is stored whole or not at all."""
 
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
     "AddResult",
     "AuditStore",
     "CalendarStore",
+    "CaseWorkStore",
     "ComplaintStore",
     "ConcurrentUpdate",
     "GrantStore",

@@ -398,32 +398,47 @@ class ComplaintSql:
         """Apply a change and record its event (and the outbox ``messages`` it causes, in the
         same transaction), if the complaint is still at ``expected_version``; ``linked`` events
         go to other complaints in the same transaction."""
-        complaints = self.t["complaints"]
         with self.engine.begin() as conn:
-            done = conn.execute(
-                complaints.update()
-                .where(complaints.c.id == complaint_id, complaints.c.row_version == expected_version)
-                .values(**values, row_version=expected_version + 1, updated_at=_now())
+            return self._update_complaint_in(
+                conn, complaint_id, expected_version, values, event, messages, linked
             )
-            if done.rowcount != 1:
-                actual = conn.execute(
-                    sa.select(complaints.c.row_version).where(complaints.c.id == complaint_id)
-                ).scalar()
-                if actual is None:
-                    raise KeyError(f"complaint {complaint_id} does not exist")
-                raise ConcurrentUpdate(complaint_id, expected_version, actual)
-            conn.execute(self.t["complaint_events"].insert().values(**event, complaint_id=complaint_id))
-            if messages:
-                insert_messages(conn, self.t["outbox"], messages, event["at"])
-            for other_id, other_event in linked:
-                touched = conn.execute(
-                    complaints.update()
-                    .where(complaints.c.id == other_id)
-                    .values(row_version=complaints.c.row_version + 1, updated_at=_now())
-                )
-                if touched.rowcount != 1:
-                    raise KeyError(f"complaint {other_id} does not exist")
-                conn.execute(self.t["complaint_events"].insert().values(**other_event, complaint_id=other_id))
+
+    def _update_complaint_in(
+        self,
+        conn: sa.Connection,
+        complaint_id: int,
+        expected_version: int,
+        values: dict,
+        event: dict,
+        messages: Sequence[dict] = (),
+        linked: Sequence[tuple[int, dict]] = (),
+    ) -> int:
+        """``update_complaint`` inside a transaction the caller holds (with other writes)."""
+        complaints = self.t["complaints"]
+        done = conn.execute(
+            complaints.update()
+            .where(complaints.c.id == complaint_id, complaints.c.row_version == expected_version)
+            .values(**values, row_version=expected_version + 1, updated_at=_now())
+        )
+        if done.rowcount != 1:
+            actual = conn.execute(
+                sa.select(complaints.c.row_version).where(complaints.c.id == complaint_id)
+            ).scalar()
+            if actual is None:
+                raise KeyError(f"complaint {complaint_id} does not exist")
+            raise ConcurrentUpdate(complaint_id, expected_version, actual)
+        conn.execute(self.t["complaint_events"].insert().values(**event, complaint_id=complaint_id))
+        if messages:
+            insert_messages(conn, self.t["outbox"], messages, event["at"])
+        for other_id, other_event in linked:
+            touched = conn.execute(
+                complaints.update()
+                .where(complaints.c.id == other_id)
+                .values(row_version=complaints.c.row_version + 1, updated_at=_now())
+            )
+            if touched.rowcount != 1:
+                raise KeyError(f"complaint {other_id} does not exist")
+            conn.execute(self.t["complaint_events"].insert().values(**other_event, complaint_id=other_id))
         return expected_version + 1
 
     def list_complaints(

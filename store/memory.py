@@ -40,6 +40,7 @@ from geo.officials import Role
 from geo.officials import UnitLevel
 from store.accounts import UserAccount
 from store.audit_memory import AuditMemory
+from store.casework_memory import CaseWorkMemory
 from store.complaints import AddResult
 from store.complaints import Chunk
 from store.complaints import ConcurrentUpdate
@@ -246,7 +247,7 @@ def _test(key: str, value: Any, columns: list[str]) -> Callable[[dict[str, Any]]
     return lambda r: r[key] is not None and r[key] == value
 
 
-class MemoryStore(AuditMemory, OutboxMemory):
+class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
     """``store.base.Store`` in memory: every protocol, no database."""
 
     def __init__(self, now: Callable[[], datetime.datetime] = _utc_now) -> None:

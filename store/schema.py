@@ -178,6 +178,7 @@ def build_tables(dialect_name: str) -> tuple[sa.MetaData, dict[str, sa.Table]]:
     _complaint_tables(md, t, geom)
     _audit_tables(md, t)
     _outbox_tables(md, t)
+    _casework_tables(md, t)
     _indexes(dialect_name, t)
     return md, t
 
@@ -239,6 +240,76 @@ def _outbox_tables(md: sa.MetaData, t: dict[str, sa.Table]) -> None:
         sa.Column("channel", sa.String(16), primary_key=True),
         sa.Column("address", sa.String(500), primary_key=True),
         sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+
+
+def _casework_tables(md: sa.MetaData, t: dict[str, sa.Table]) -> None:
+    """吹哨报到 (whistles and the departments they summon) and 多元议事 records (migration 0010)."""
+    t["whistles"] = sa.Table(
+        "whistles",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), nullable=False, index=True),
+        sa.Column("group_code", sa.String(32), nullable=False),
+        sa.Column("blown_at", UtcDateTime, nullable=False, index=True),
+        sa.Column("blown_by", sa.Text, nullable=False),
+        sa.Column("note", sa.Text),
+    )
+    t["whistle_summons"] = sa.Table(
+        "whistle_summons",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("whistle_id", sa.Integer, sa.ForeignKey("whistles.id"), nullable=False, index=True),
+        sa.Column("department_code", sa.String(32), nullable=False),
+        sa.Column("reported_at", UtcDateTime),
+        sa.Column("reported_by", sa.Text),
+        sa.Column("responded_at", UtcDateTime),
+        sa.Column("responded_by", sa.Text),
+        sa.Column("response", sa.Text),
+        sa.UniqueConstraint("whistle_id", "department_code", name="uq_whistle_summons_department"),
+    )
+    t["deliberations"] = sa.Table(
+        "deliberations",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("held_at", UtcDateTime, nullable=False),
+        sa.Column("place", sa.Text, nullable=False),
+        sa.Column("grid_code", sa.String(15), index=True),
+        sa.Column("community_code", sa.String(12), nullable=False, index=True),
+        sa.Column("matter", sa.Text, nullable=False),
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("minutes", sa.Text),
+        # the case it was held on, and whether its outcome settled that case (就地调处)
+        sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), index=True),
+        sa.Column("settled", sa.Boolean, nullable=False),
+        sa.Column("recorded_by", sa.Text, nullable=False),
+        sa.Column("recorded_at", UtcDateTime, nullable=False),
+    )
+    t["deliberation_participants"] = sa.Table(
+        "deliberation_participants",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "deliberation_id", sa.Integer, sa.ForeignKey("deliberations.id"), nullable=False, index=True
+        ),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("affiliation", sa.Text),
+    )
+    t["deliberation_photos"] = sa.Table(
+        "deliberation_photos",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "deliberation_id", sa.Integer, sa.ForeignKey("deliberations.id"), nullable=False, index=True
+        ),
+        sa.Column("filename", sa.Text, nullable=False),
+        sa.Column("content_type", sa.String(64), nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("stored_as", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
     )
 
 

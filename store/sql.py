@@ -27,6 +27,7 @@ from geo.officials import Role
 from geo.officials import UnitLevel
 from store.audit_sql import AuditSql
 from store.base import Store
+from store.casework_sql import CaseWorkSql
 from store.complaints_sql import ComplaintSql
 from store.outbox_sql import OutboxSql
 from store.places import ImportSummary
@@ -92,7 +93,7 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
     return SqlStore(engine)
 
 
-class SqlStore(AuditSql, ComplaintSql, OutboxSql):
+class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
     """``store.base.Store`` over SQLAlchemy Core."""
 
     def __init__(self, engine: sa.Engine) -> None:

@@ -114,7 +114,7 @@ def test_page_is_chinese_with_charts_and_no_personal_data(app):
     client = app.test_client()
     _login(client, "wang")
     page = client.get("/dashboard?period=month").get_data(as_text=True)
-    assert "领导驾驶舱" in page and "按时办结率" in page and "吹哨报到尚无记录" in page
+    assert "领导驾驶舱" in page and "按时办结率" in page and "报到用时中位数" in page
     assert "<svg" in page and "<script" not in page
     assert 'href="/dashboard"' in page  # the nav link
     english = html.unescape(client.get("/dashboard?period=week&lang=en").get_data(as_text=True))
@@ -138,7 +138,7 @@ def test_excel_export_has_chinese_headers_and_the_same_numbers(app):
     assert response.status_code == 200
     assert response.mimetype.endswith("spreadsheetml.sheet")
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["概览", "部门按时办结率", "超期清单", "社区排名", "网格排名"]
+    assert book.sheetnames == ["概览", "部门按时办结率", "超期清单", "社区排名", "网格排名", "多元议事"]
     overview = list(book["概览"].iter_rows(values_only=True))
     assert overview[1] == ("指标", "本期", "上期", "变化")
     values = {row[0]: row[1:] for row in overview[2:]}
@@ -146,7 +146,8 @@ def test_excel_export_has_chinese_headers_and_the_same_numbers(app):
     assert values["受理量"][1] == int(figures["received"]["previous"])
     assert values["办结量"][0] == int(figures["closed"]["value"])
     assert values["满意率"][0] == _float(figures["satisfaction_rate"]["value"])
-    assert values["吹哨次数"][0] == "暂无记录"
+    assert values["吹哨次数"][0] == int(figures["whistles"]["value"])
+    assert values["多元议事会议次数"][0] == int(figures["deliberation_meetings"]["value"])
 
     departments = list(book["部门按时办结率"].iter_rows(values_only=True))
     assert departments[0][:6] == ("部门", "派单数", "已办结", "按时办结", "超期未办结", "按时办结率")

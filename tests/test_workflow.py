@@ -32,8 +32,16 @@ def cal() -> WorkCalendar:
 # The rules written out again, independently of workflow.TRANSITIONS, so a change to the
 # machine must be made twice: once on purpose, once here.
 ALLOWED: dict[str, list[str]] = {
-    "collected": ["deliberate", "resolve_on_site", "dispatch", "reject", "mark_duplicate", "assign"],
-    "deliberation": ["resolve_on_site", "dispatch", "reject", "mark_duplicate", "assign"],
+    "collected": [
+        "deliberate",
+        "resolve_on_site",
+        "dispatch",
+        "reject",
+        "mark_duplicate",
+        "assign",
+        "whistle",
+    ],
+    "deliberation": ["resolve_on_site", "dispatch", "reject", "mark_duplicate", "assign", "whistle"],
     "dispatched": [
         "resolve",
         "dispatch",
@@ -44,15 +52,24 @@ ALLOWED: dict[str, list[str]] = {
         "urge",
         "supervise",
         "assign",
+        "whistle",
     ],
     "resolved_on_site": ["start_follow_up", "follow_up", "reopen"],
     "resolved": ["start_follow_up", "follow_up", "reopen"],
     "follow_up": ["follow_up", "reopen"],
     "closed": ["reopen"],
-    "reopened": ["dispatch", "deliberate", "urge", "supervise", "assign"],
+    "reopened": ["dispatch", "deliberate", "urge", "supervise", "assign", "whistle"],
     "rejected": [],
     "duplicate": ["original_closed"],
-    "returned": ["dispatch", "deliberate", "resolve_on_site", "reject", "mark_duplicate", "assign"],
+    "returned": [
+        "dispatch",
+        "deliberate",
+        "resolve_on_site",
+        "reject",
+        "mark_duplicate",
+        "assign",
+        "whistle",
+    ],
 }
 EXPECTED_TARGET = {
     "deliberate": "deliberation",
@@ -75,6 +92,7 @@ KEEPING = {
     "supervise",
     "assign",
     "original_closed",
+    "whistle",
 }
 #: recorded by the system only: never listed to a person as allowed
 SYSTEM_ONLY = {"original_closed"}
@@ -99,6 +117,7 @@ GOOD_FIELDS: dict[str, dict[str, Any]] = {
     "supervise": {"note": "overdue two days: report by noon"},
     "assign": {"assignee": "17"},
     "original_closed": {"duplicate_of": "C-2026-000123"},
+    "whistle": {},
 }
 LEGAL = [(s, a) for s in ALLOWED for a in ALLOWED[s]]
 ILLEGAL = [(s.value, a.value) for s in State for a in Action if a.value not in ALLOWED[s.value]]
@@ -139,32 +158,34 @@ def test_every_illegal_transition_is_refused_naming_state_and_allowed(state: str
             "collected",
             "resolve",
             "cannot resolve a complaint in state collected: it must be resolved on site or dispatched first; "
-            "allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign",
+            "allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign, "
+            "whistle",
         ),
         (
             "deliberation",
             "deliberate",
             "cannot deliberate a complaint in state deliberation: it is already in deliberation; "
-            "allowed: resolve_on_site, dispatch, reject, mark_duplicate, assign",
+            "allowed: resolve_on_site, dispatch, reject, mark_duplicate, assign, whistle",
         ),
         (
             "collected",
             "follow_up",
             "cannot follow_up a complaint in state collected: the resident is called back only once the "
-            "complaint is resolved; allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign",
+            "complaint is resolved; allowed: deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign, "
+            "whistle",
         ),
         (
             "dispatched",
             "resolve_on_site",
             "cannot resolve_on_site a complaint in state dispatched: a department holds it; that department "
             "resolves or returns it, or dispatch re-assigns it; allowed: resolve, dispatch, return, "
-            "request_extension, approve_extension, refuse_extension, urge, supervise, assign",
+            "request_extension, approve_extension, refuse_extension, urge, supervise, assign, whistle",
         ),
         (
             "reopened",
             "resolve_on_site",
             "cannot resolve_on_site a complaint in state reopened: a reopened complaint must be dispatched "
-            "again or go back to deliberation; allowed: dispatch, deliberate, urge, supervise, assign",
+            "again or go back to deliberation; allowed: dispatch, deliberate, urge, supervise, assign, whistle",
         ),
         (
             "closed",

@@ -974,3 +974,96 @@ class UndeliveredPage(AppPage):
 
     def flash(self) -> str:
         return self.page.locator(".flash").inner_text()
+
+
+class CaseWhistles(AppPage):
+    """The 吹哨报到 section of a case page: blow the whistle, report in, respond, read the times."""
+
+    path = "/complaints"
+
+    def open(self, complaint_id: int | str) -> CaseWhistles:
+        self.goto(f"/{complaint_id}")
+        return self
+
+    @property
+    def region(self) -> Locator:
+        return self.page.get_by_role("region", name=self.t("whistle_title"), exact=True)
+
+    def blow(self, note: str = "") -> None:
+        if note:
+            self.region.get_by_label(self.t("whistle_note"), exact=True).fill(note)
+        self.region.get_by_role("button", name=self.t("whistle_blow"), exact=True).click()
+        self.settle()
+
+    def summons(self, department_name: str) -> Locator:
+        """The list item of one summoned department (by its name as shown)."""
+        return self.region.get_by_role("listitem").filter(has_text=department_name)
+
+    def report_in(self, department_name: str) -> None:
+        self.summons(department_name).get_by_role(
+            "button", name=self.t("whistle_report_in"), exact=True
+        ).click()
+        self.settle()
+
+    def respond(self, department_name: str, text: str) -> None:
+        item = self.summons(department_name)
+        item.get_by_label(self.t("whistle_response"), exact=True).fill(text)
+        item.get_by_role("button", name=self.t("whistle_respond"), exact=True).click()
+        self.settle()
+
+    def flash(self) -> str:
+        return self.page.get_by_role("main").locator(".flash").first.inner_text()
+
+
+class DeliberationFormPage(AppPage):
+    """``/deliberations/new``: record a 多元议事 meeting, with repeated participant rows."""
+
+    path = "/deliberations/new"
+
+    def open(self, query: str | dict = "") -> DeliberationFormPage:
+        self.goto(query)
+        expect(
+            self.page.get_by_role("heading", name=self.t("deliberation_new_title"), level=1)
+        ).to_be_visible(timeout=TIMEOUT)
+        return self
+
+    def field(self, key: str) -> Locator:
+        return self.page.get_by_role("main").get_by_label(self.t(key), exact=True)
+
+    def rows(self) -> Locator:
+        """The participant rows (groups named 参会人员 N)."""
+        return self.page.get_by_role(
+            "group", name=re.compile(re.escape(self.t("deliberation_participant_n", n="")) + r"\d+")
+        )
+
+    def participant(self, n: int, kind: str, name: str, affiliation: str = "") -> None:
+        """Fill participant row ``n`` (from 1); ``kind`` is the kind's code, e.g. ``deputy``."""
+        main = self.page.get_by_role("main")
+        main.get_by_label(f"{self.t('deliberation_participant_kind')} {n}", exact=True).select_option(kind)
+        main.get_by_label(f"{self.t('deliberation_participant_name')} {n}", exact=True).fill(name)
+        main.get_by_label(f"{self.t('deliberation_participant_affiliation')} {n}", exact=True).fill(
+            affiliation
+        )
+
+    def add_row(self) -> None:
+        self.page.get_by_role("button", name=self.t("deliberation_add_row"), exact=True).click()
+        self.settle()
+
+    def save(self, *, settle: bool = False) -> None:
+        if settle:
+            self.page.get_by_role("checkbox", name=self.t("deliberation_settle"), exact=True).check()
+        self.page.get_by_role("button", name=self.t("deliberation_save"), exact=True).click()
+        self.settle()
+
+
+class DeliberationPage(AppPage):
+    """``/deliberations/<id>``: one record."""
+
+    path = "/deliberations"
+
+    def value(self, key: str) -> str:
+        return self.definition(self.page.get_by_role("main"), self.t(key)).inner_text()
+
+    def participant_names(self) -> list[str]:
+        table = self.page.get_by_role("main").get_by_role("table")
+        return [row.get_by_role("cell").nth(1).inner_text() for row in table.get_by_role("row").all()[1:]]

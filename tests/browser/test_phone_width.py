@@ -17,6 +17,8 @@ STAFF = [
     "/dashboard",
     "/complaints?lang=en",
     "/notifications/undelivered",
+    "/deliberations",
+    "/deliberations/new",
 ]
 
 

@@ -11,11 +11,21 @@ from store.audit import AuditStore
 from store.audit import GrantStore
 from store.base import Store
 from store.calendar_days import CalendarStore
+from store.casework import CaseWorkStore
 from store.complaints import ComplaintStore
 from store.outbox import OutboxStore
 from store.places import PlaceStore
 
-PARTS = (PlaceStore, ComplaintStore, AccountStore, CalendarStore, AuditStore, GrantStore, OutboxStore)
+PARTS = (
+    PlaceStore,
+    ComplaintStore,
+    AccountStore,
+    CalendarStore,
+    AuditStore,
+    GrantStore,
+    OutboxStore,
+    CaseWorkStore,
+)
 
 
 def _methods(protocol) -> dict[str, inspect.Signature]:

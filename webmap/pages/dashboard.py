@@ -37,6 +37,11 @@ FIGURES = (
     ("deliberations", "dash_deliberations", "n"),
     ("urges", "dash_urges", "n"),
     ("supervisions", "dash_supervisions", "n"),
+    ("deliberation_meetings", "dash_deliberation_meetings", "n"),
+    ("whistles", "dash_whistles", "n"),
+    ("whistle_report_rate", "dash_whistle_report_rate", "r"),
+    ("whistle_report_minutes", "dash_whistle_report_minutes", "n"),
+    ("whistle_response_minutes", "dash_whistle_response_minutes", "n"),
 )
 
 
