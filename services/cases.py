@@ -1093,20 +1093,7 @@ class ComplaintService:
     # --- workflow ---------------------------------------------------------------------------
 
     def transition(
-        self,
-        complaint_id: int,
-        action: str,
-        *,
-        expected_version: int,
-        actor: str,
-        note: str | None = None,
-        department: str | None = None,
-        deadline: datetime.datetime | None = None,
-        satisfied: bool | None = None,
-        duplicate_of: str | None = None,
-        assignee: str | None = None,
-        department_scope: str | None = None,
-        caller: Caller | None = None,
+        self, complaint_id: int, action: str, *, expected_version: int, actor: str, **fields: Any
     ) -> Case:
         """Apply a workflow action; the caller names the version it saw (optimistic locking).
 
@@ -1116,27 +1103,16 @@ class ComplaintService:
         Everything is checked before anything is written: a refused action changes nothing.
         """
         if action == workflow.Action.WHISTLE:
-            # a whistle is stored with the departments it summons (services.casework)
+            # a whistle is stored with the departments it summons (services.whistles)
             raise Refused(
                 "blow the whistle through the whistle form (POST /complaints/ID/whistle): "
                 "it summons the whistle group's departments",
                 code="whistle_elsewhere",
                 field="action",
             )
-        step = self.plan(
-            complaint_id,
-            action,
-            expected_version=expected_version,
-            actor=actor,
-            note=note,
-            department=department,
-            deadline=deadline,
-            satisfied=satisfied,
-            duplicate_of=duplicate_of,
-            assignee=assignee,
-            department_scope=department_scope,
-            caller=caller,
-        )
+        # the fields are plan's: note, department, deadline, satisfied, duplicate_of, assignee,
+        # department_scope and caller
+        step = self.plan(complaint_id, action, expected_version=expected_version, actor=actor, **fields)
         try:
             self.store.update_complaint(
                 complaint_id, expected_version, step.values, step.event, step.messages, linked=step.linked
@@ -1164,7 +1140,7 @@ class ComplaintService:
         caller: Caller | None = None,
     ) -> CaseStep:
         """The checked step ``transition`` writes, for services that write it with records of
-        their own in one transaction (``services.casework``: whistles, deliberations)."""
+        their own in one transaction (``services.whistles``, ``services.deliberations``)."""
         current = self.store.complaint(complaint_id) if 0 < complaint_id <= MAX_ID else None
         if current is None:
             raise NotFound(f"complaint {complaint_id} does not exist")

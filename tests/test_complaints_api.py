@@ -195,7 +195,7 @@ def test_filing_again_with_the_same_external_id_returns_the_first_with_200(
 
 # --- refusals -------------------------------------------------------------------------------
 
-ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign"
+ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate, assign, whistle"
 
 
 @pytest.mark.parametrize(
@@ -221,7 +221,7 @@ ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate, ass
             {"satisfied": True},
             "cannot follow_up a complaint in state dispatched: a department holds it; that department resolves "
             "or returns it, or dispatch re-assigns it; allowed: resolve, dispatch, return, request_extension, "
-            "approve_extension, refuse_extension, urge, supervise, assign",
+            "approve_extension, refuse_extension, urge, supervise, assign, whistle",
         ),
         (
             ["dispatch", "resolve", ("follow_up", {"satisfied": True})],
@@ -234,7 +234,7 @@ ALL_INTAKE = "deliberate, resolve_on_site, dispatch, reject, mark_duplicate, ass
             "resolve_on_site",
             {},
             "cannot resolve_on_site a complaint in state reopened: a reopened complaint must be dispatched again "
-            "or go back to deliberation; allowed: dispatch, deliberate, urge, supervise, assign",
+            "or go back to deliberation; allowed: dispatch, deliberate, urge, supervise, assign, whistle",
         ),
         (
             [("reject", {"note": "不属本镇管辖"})],
@@ -268,7 +268,7 @@ def test_an_illegal_action_is_422_naming_the_state_and_the_allowed_actions(
             "workflow_error",
             "unknown action 'fly'; one of: deliberate, resolve_on_site, dispatch, "
             "resolve, start_follow_up, follow_up, reopen, reject, mark_duplicate, return, request_extension, "
-            "approve_extension, refuse_extension, urge, supervise, assign",
+            "approve_extension, refuse_extension, urge, supervise, assign, whistle",
         ),
         (
             "reject",

@@ -273,7 +273,7 @@ def test_an_illegal_action_or_unknown_department_changes_nothing(fresh_app, demo
     assert str(info.value) == (
         "cannot resolve a complaint in state collected: it must be resolved on site "
         "or dispatched first; allowed: deliberate, resolve_on_site, dispatch, reject, "
-        "mark_duplicate, assign"
+        "mark_duplicate, assign, whistle"
     )
     with pytest.raises(Exception, match=r"^unknown department 'moon_office'$"):
         step(svc, clock, filed, "2025-09-30T16:00:00+08:00", "dispatch", department="moon_office")
