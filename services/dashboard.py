@@ -407,7 +407,6 @@ XLSX_ENGLISH = {
     "指标": "Figure",
     "本期": "This period",
     "变化": "Change",
-    "暂无记录": "no records yet",
     "部门按时办结率": "On time by department",
     "部门": "Department",
     "派单数": "Dispatched",
