@@ -109,17 +109,22 @@ def users() -> None:
 @click.option("--name", "display_name", required=True, help="The name shown on pages, e.g. 王调度.")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--department", help="Department code, for department users.")
+@click.option(
+    "--official",
+    type=int,
+    help="Roster id of a grid user (the person on the roster: redgrid officials team GRID).",
+)
 @click.password_option(help="Asked for twice when not given (at least 10 characters).")
 @refusals
-def users_create(username, display_name, role, department, password) -> None:
+def users_create(username, display_name, role, department, official, password) -> None:
     """Create a user; the password is stored only as a scrypt hash.
 
-    Example: redgrid users create wang --name 王调度 --role dispatcher
+    Example: redgrid users create wang --name 王调度 --role dispatcher;
+    redgrid users create li --name 李网格 --role grid --official 17
     """
-    services().accounts.create_user(username, display_name, password, role, department)
-    services().audit.record(
-        system(), audit.USER_CREATE, f"user:{username}", {"role": role, "department": department}
-    )
+    services().accounts.create_user(username, display_name, password, role, department, official)
+    detail = {"role": role, "department": department} | ({"official": official} if official else {})
+    services().audit.record(system(), audit.USER_CREATE, f"user:{username}", detail)
     click.echo(f"user {username} ({role}) created")
 
 

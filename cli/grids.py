@@ -15,6 +15,7 @@ from cli.app import services
 from cli.app import sheet_arg
 from geo.officials import RosterChanges
 from geo.officials import RosterFile
+from geo.timeutil import beijing_today
 from geo.timeutil import parse_when
 from services.bulk import locate_csv
 from services.grids import ImportRefused
@@ -279,6 +280,18 @@ def officials_import(
         f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "
         f"{summary.unchanged} unchanged"
     )
+
+
+@officials.command("team")
+@click.argument("grid")
+def officials_team(grid: str) -> None:
+    """Today's team of a grid with each member's roster id (what a grid user is linked to,
+    and what a case is assigned to).
+
+    Example: redgrid officials team 440605125001001
+    """
+    for member in services().cases.teams.team(grid, beijing_today()):
+        click.echo(f"{member.id}\t{member.name}\t{member.post_zh}")
 
 
 def _roster_preview_text(path: str, roster_file: RosterFile, changes: RosterChanges) -> str:

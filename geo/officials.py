@@ -28,6 +28,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -164,6 +165,9 @@ class Assignment:
     start: datetime.date
     end: datetime.date | None
     note: str = ""
+    #: the roster id (``officials.id``) once stored: what a case's assignee and a grid user's
+    #: account name; not part of a row's identity (a roster read from a file has none)
+    id: int | None = field(default=None, compare=False)
 
     def active_on(self, day: datetime.date) -> bool:
         """Whether the person holds the post on ``day`` (start and end days included)."""

@@ -15,9 +15,11 @@ on every device and every copy of the cookie.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
 import threading
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
 from geo.crs import COORDSYS_NAMES
+from geo.timeutil import utcnow
 from services.callers import KEY_SCOPES
 from services.callers import ROLES
 from services.callers import Caller
@@ -33,8 +36,12 @@ from services.errors import Conflict
 from services.errors import Invalid
 from services.errors import NotFound
 from services.errors import Unauthenticated
+from services.teams import TeamService
+from services.teams import beijing_day
 from store.accounts import UserAccount
 from store.base import Store
+
+Clock = Callable[[], datetime.datetime]
 
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "rg_"
@@ -80,21 +87,41 @@ PREFERENCES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 class AccountService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, teams: TeamService | None = None, clock: Clock = utcnow) -> None:
         self.store = store
+        #: the roster, for a grid user's grids (``services.teams``); none: grid users see no grid
+        self.teams = teams
+        self.now = clock
 
     # --- people ---------------------------------------------------------------------------
 
     def create_user(
-        self, username: str, display_name: str, password: str, role: str, department_code: str | None = None
+        self,
+        username: str,
+        display_name: str,
+        password: str,
+        role: str,
+        department_code: str | None = None,
+        official_id: int | None = None,
     ) -> int:
+        """A new user; a grid user (``grid``) names their roster entry (``official_id``), which
+        must exist: it decides their grids and their queue (``services.teams``)."""
         if role not in ROLES:
             raise Invalid(f"role {role!r}; expected one of {', '.join(ROLES)}", field="role")
         if role == "department" and not department_code:
             raise Invalid("a department user needs --department (its department code)", field="department")
+        if role == "grid":
+            if official_id is None:
+                raise Invalid("a grid user needs --official (their roster id)", field="official")
+            if self.teams is None or self.teams.person(official_id) is None:
+                raise Invalid(f"no roster entry {official_id} (redgrid officials list)", field="official")
+        elif official_id is not None:
+            raise Invalid("only a grid user is linked to a roster entry", field="official")
         if self.store.user(username=username) is not None:
             raise Conflict(f"user {username!r} already exists", code="user_exists")
-        return self.store.add_user(username, display_name, hash_password(password), role, department_code)
+        return self.store.add_user(
+            username, display_name, hash_password(password), role, department_code, official_id
+        )
 
     def authenticate(self, username: str, password: str) -> Caller | None:
         """The caller for a good user name and password of an active user, else None."""
@@ -201,13 +228,17 @@ class AccountService:
             raise NotFound(f"no user {caller.name!r}")
         self.store.set_preference(account.id, name, value)
 
-    @staticmethod
-    def _caller(account: UserAccount) -> Caller:
+    def _caller(self, account: UserAccount) -> Caller:
+        grid_codes: frozenset[str] = frozenset()
+        if account.role == "grid" and self.teams is not None:
+            grid_codes = self.teams.grids_of(account.official_id, beijing_day(self.now()))
         return user_caller(
             account.username,
             account.role,
             department_code=account.department_code,
             display_name=account.display_name,
+            official_id=account.official_id,
+            grid_codes=grid_codes,
         )
 
     # --- API keys -------------------------------------------------------------------------

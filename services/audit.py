@@ -42,6 +42,8 @@ CASE_VIEW = "case.view"
 CASE_LIST = "case.list"
 DELIBERATION_VIEW = "deliberation.view"
 DELIBERATION_RECORD = "deliberation.record"
+#: a list searched by the reporter's phone (the phone recorded masked, with how many were found)
+CASE_PHONE_SEARCH = "case.phone_search"
 TEAM_VIEW = "team.view"
 EXPORT = "export"
 LOGIN = "login"
@@ -156,6 +158,7 @@ def _plain(value: Any) -> Any:
 
 __all__ = [
     "CASE_LIST",
+    "CASE_PHONE_SEARCH",
     "CASE_VIEW",
     "DELIBERATION_RECORD",
     "DELIBERATION_VIEW",

@@ -34,6 +34,7 @@ from services.permissions import GrantService
 from services.places import PlaceService
 from services.planner import PlannerService
 from services.printing import PrintService
+from services.queues import QueueService
 from services.whistles import WhistleService
 from store import open_store
 from store.base import Store
@@ -56,6 +57,7 @@ class Services:
     notifications: NotificationService
     whistles: WhistleService
     deliberations: DeliberationService
+    queues: QueueService
 
 
 def build_services(
@@ -117,7 +119,7 @@ def build_services(
         grids,
         cases,
         PlannerService(grids, cases),
-        AccountService(store),
+        AccountService(store, cases.teams, **extra),
         places,
         DemoService(places, grids, cases),
         audit,
@@ -127,6 +129,7 @@ def build_services(
         notifications,
         whistles,
         deliberations,
+        QueueService(cases),
     )
 
 

@@ -17,12 +17,14 @@ ADMIN = "admin"
 DISPATCH = "dispatch"
 #: scopes an API key may be given
 KEY_SCOPES = (PERSONAL_DATA, WRITE, DISPATCH)
-ROLES = ("dispatcher", "planner", "department", "admin")
+#: grid = a member of a grid team (网格员, 小红格格长…) signing in as themself, linked to the roster
+ROLES = ("dispatcher", "planner", "department", "grid", "admin")
 #: what each role may do: personal_data = full phones and reporter contacts, write = changes
 ROLE_SCOPES = {
     "admin": frozenset({PERSONAL_DATA, WRITE, ADMIN}),
     "dispatcher": frozenset({PERSONAL_DATA, WRITE}),
     "department": frozenset({PERSONAL_DATA, WRITE}),
+    "grid": frozenset({PERSONAL_DATA, WRITE}),
     "planner": frozenset(),
 }
 
@@ -37,6 +39,10 @@ class Caller:
     display_name: str | None = None
     #: where the request came from (the remote address), for the audit log; set by adapters
     address: str | None = None
+    #: a grid-team member's roster id (``officials.id``): the cases assigned to them
+    official_id: int | None = None
+    #: the grids a grid-team member serves today (their posts at grids, communities, the town)
+    grid_codes: frozenset[str] = frozenset()
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
@@ -49,6 +55,10 @@ class Caller:
     @property
     def is_department(self) -> bool:
         return self.kind == "user" and self.role == "department"
+
+    @property
+    def is_grid_team(self) -> bool:
+        return self.kind == "user" and self.role == "grid"
 
     @property
     def authenticated(self) -> bool:
@@ -68,7 +78,13 @@ def system(name: str = "cli") -> Caller:
 
 
 def user_caller(
-    username: str, role: str, *, department_code: str | None = None, display_name: str | None = None
+    username: str,
+    role: str,
+    *,
+    department_code: str | None = None,
+    display_name: str | None = None,
+    official_id: int | None = None,
+    grid_codes: frozenset[str] = frozenset(),
 ) -> Caller:
     return Caller(
         username,
@@ -77,4 +93,6 @@ def user_caller(
         role=role,
         department_code=department_code,
         display_name=display_name,
+        official_id=official_id if role == "grid" else None,
+        grid_codes=frozenset(grid_codes) if role == "grid" else frozenset(),
     )

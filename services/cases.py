@@ -46,6 +46,7 @@ from geo.errors import RowError
 from geo.errors import RowErrors
 from geo.geocoders.base import Geocoder
 from geo.lookup import Status
+from geo.officials import mask_phone
 from geo.tabular import file_sha256
 from geo.timeutil import BEIJING
 from geo.timeutil import parse_since
@@ -75,6 +76,8 @@ from services.grids import GridService
 from services.grids import Progress
 from services.notices import NoticePlanner
 from services.permissions import Visibility
+from services.teams import TeamService
+from services.teams import beijing_day
 from store.base import Store
 from store.casework import CaseStep
 from store.complaints_sql import ConcurrentUpdate
@@ -311,6 +314,8 @@ class ComplaintService:
         #: plans the outbox messages a workflow step causes (``services.notices``), stored with it
         self.notices = notices
         self.grids = grids
+        #: the roster as grid teams: who a case may be assigned to, and to whom by default
+        self.teams = TeamService(grids)
         self.catalog = catalog
         # the stored schedules this calendar was built on, checked again every CALENDAR_CHECK_S
         self._calendar_stamp = _calendar_stamp(store.calendar_days())
@@ -416,9 +421,17 @@ class ComplaintService:
     # --- intake -----------------------------------------------------------------------------
 
     def _record(
-        self, item: ComplaintInput, where: Placement, now: datetime.datetime | None = None
+        self,
+        item: ComplaintInput,
+        where: Placement,
+        now: datetime.datetime | None = None,
+        assignees: Mapping[str, str] | None = None,
     ) -> tuple[dict, dict]:
+        """The row and intake event of a new case. ``assignees`` (``TeamService.default_assignees``)
+        gives it to its grid's grid worker: set on the case and named on the intake event, so the
+        history says who had it from the start (no separate assign event by the system)."""
         now = now or self.now()
+        assignee = (assignees or {}).get(where.grid_code)
         row = {
             "source": item.source,
             "external_id": item.external_id,
@@ -441,6 +454,7 @@ class ComplaintService:
             "whistle_group": where.whistle_group,
             "state": State.COLLECTED.value,
             "point": None,
+            "assignee": assignee,
         }
         event = {
             "at": now,
@@ -453,6 +467,7 @@ class ComplaintService:
             "deadline": None,
             "satisfied": None,
             "duplicate_of": None,
+            "assignee": assignee,
         }
         return row, event
 
@@ -466,7 +481,7 @@ class ComplaintService:
         if existing is not None:
             return existing
         where = self.place(item)
-        row, event = self._record(item, where)
+        row, event = self._record(item, where, assignees=self.default_assignees())
         event["actor"] = actor
         events = [event]
         if duplicate_of is not None:
@@ -481,6 +496,10 @@ class ComplaintService:
         )
         assert found is not None  # just stored, or stored by a concurrent request with the same id
         return found
+
+    def default_assignees(self) -> dict[str, str]:
+        """Grid code → who a case filed there today goes to (its grid worker, if named)."""
+        return self.teams.default_assignees(beijing_day(self.now()))
 
     def file_as(
         self, caller: Caller, values: Mapping[str, Any], *, source: str | None = None
@@ -592,8 +611,10 @@ class ComplaintService:
         offset: int = 0,
         deadline: str | None = None,
         history: bool = False,
+        order: str | None = None,
     ) -> CasePage:
-        """Cases newest first; ``deadline`` keeps those on time, due soon or overdue.
+        """Cases newest first (or by ``order``: ``store.complaints.ORDERS``, ``-`` for descending);
+        ``deadline`` keeps those on time, due soon or overdue.
 
         A page showing any reporter contacts writes one audit entry naming those cases.
         """
@@ -607,11 +628,11 @@ class ComplaintService:
             filters["state"] = [
                 s for s in filters.get("state", ["dispatched", "reopened"]) if s in ("dispatched", "reopened")
             ]
-            running = self.store.list_complaints(filters=filters, limit=10**9, offset=0)
+            running = self.store.list_complaints(filters=filters, limit=10**9, offset=0, order=order)
             matching = [c for c in running if self.deadline_status(c).value == deadline]
             total, cases = len(matching), matching[offset : offset + limit]
         else:
-            cases = self.store.list_complaints(filters=filters, limit=limit, offset=offset)
+            cases = self.store.list_complaints(filters=filters, limit=limit, offset=offset, order=order)
             total = self.store.count_complaints(filters)
         views = [self.view(caller, c, history=history) for c in cases]
         self._audit_views(
@@ -619,7 +640,7 @@ class ComplaintService:
             views,
             audit_log.CASE_LIST,
             "complaints",
-            {"filters": {k: v for k, v in filters.items() if k != "overdue_at"}, "offset": offset},
+            {"filters": _audited_filters(filters), "offset": offset},
         )
         return CasePage(total, limit, offset, views)
 
@@ -975,10 +996,11 @@ class ComplaintService:
                     continue  # keep checking the rest so the report lists every fault
                 rows, events = [], []
                 now = self.now()
+                assignees = self.default_assignees()
                 for item, where in zip(items, placements, strict=True):
                     if where is None:  # a complaint left unplaced has put its fault in errors
                         raise RuntimeError("a complaint was left unplaced without a fault")
-                    row, event = self._record(item, where, now)
+                    row, event = self._record(item, where, now, assignees)
                     event["actor"] = actor
                     rows.append(row)
                     events.append([event])
@@ -1200,7 +1222,8 @@ class ComplaintService:
                     field="action",
                 )
         elif action == workflow.Action.ASSIGN:
-            fields["assignee"] = assignee
+            # only a member of the case's grid team on the day (the roster, services.teams)
+            fields["assignee"] = self.teams.check_assignee(current.grid_code, assignee, beijing_day(now))
         if note is not None and len(note) > MAX_NOTE:
             raise Invalid(f"note: {len(note)} characters; at most {MAX_NOTE}", field="note")
         step = workflow.apply(current.state, action, who=actor, when=now, **fields)
@@ -1329,14 +1352,23 @@ class ComplaintService:
         A year without a holiday schedule is counted Monday–Friday (provisionally), and a deadline
         stored further than a year from its dispatch is only told overdue or on time.
         """
+        return self.deadline_status_of(complaint.state, complaint.dispatched_at, complaint.deadline, now)
+
+    def deadline_status_of(
+        self,
+        state: str,
+        dispatched: datetime.datetime | None,
+        deadline: datetime.datetime | None,
+        now: datetime.datetime | None = None,
+    ) -> DeadlineStatus:
+        """``deadline_status`` from the three values it reads (a queue counts from a frame)."""
         now = now or self.now()
-        dispatched, deadline = complaint.dispatched_at, complaint.deadline
         if dispatched is not None and deadline is not None and abs(deadline - dispatched) > _LONGEST_COUNTED:
             dispatched = None  # status without the due-soon share, which would count every day
         try:
-            return workflow.deadline_status(complaint.state, dispatched, deadline, now, self.calendar)
+            return workflow.deadline_status(state, dispatched, deadline, now, self.calendar)
         except UnknownCalendarYear:
-            return workflow.deadline_status(complaint.state, dispatched, deadline, now, self._provisional)
+            return workflow.deadline_status(state, dispatched, deadline, now, self._provisional)
 
     # --- photos -----------------------------------------------------------------------------
 
@@ -1505,6 +1537,18 @@ def photo_type(filename: str, data: bytes) -> tuple[str, str]:
     return found
 
 
+def _audited_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """A list's filters as the audit log keeps them: not the clock, a searched phone masked."""
+    out: dict[str, Any] = {}
+    for key, value in filters.items():
+        if key in ("overdue_at", "deadline_before", "deadline_after"):
+            continue
+        if key == "reporter_phone":
+            value = [mask_phone(v) for v in value] if isinstance(value, list) else mask_phone(str(value))
+        out[key] = value
+    return out
+
+
 def _or_nan(value: float | None) -> float:
     """A coordinate, NaN where missing (as ``to_wgs84`` reads None: such a point is in no grid)."""
     return float("nan") if value is None else value
@@ -1578,8 +1622,9 @@ def store_generated(
         ]
         placements = service.place_many(items)
         rows, events = [], []
+        assignees = service.default_assignees()
         for item, where, g in zip(items, placements, part, strict=True):
-            row, intake_event = service._record(item, where)
+            row, intake_event = service._record(item, where, assignees=assignees)
             row.update(g.final)
             intake_event.update(at=item.reported_at, actor="intake")
             rows.append(row)

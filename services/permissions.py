@@ -10,11 +10,12 @@ PUBLIC     category, state, grid (and its whistle group), dates, department, the
 DETAILS    also the text and notes (phone and ID numbers in them masked), the address and
            point, staff names, the reporter's phone masked: planners, keys without
            ``personal_data``, department staff and department-bound keys on *other*
-           departments' cases
+           departments' cases, grid-team members on cases outside their grids
 CONTACTS   also the reporter's name and phone, text and notes unmasked, photos: the
            dispatch centre (dispatchers, administrators, the command line), keys with
-           ``personal_data``, and department staff or department-bound keys on their own
-           department's cases
+           ``personal_data``, department staff or department-bound keys on their own
+           department's cases, and grid-team members on cases in their own grids (they
+           call on the resident to settle a case on the spot, 就地解决)
 =========  ===========================================================================
 
 **Doing** (``ACTIONS``): one table of role → workflow actions, checked in one place
@@ -22,7 +23,10 @@ CONTACTS   also the reporter's name and phone, text and notes unmasked, photos: 
 everything (dispatch, re-dispatch, follow-up, close, decide extensions, chase…); a department
 works only cases dispatched to it: it resolves them, returns one that is not its own to the
 centre with a reason (退单), or asks for more time (延期申请), and never hands a case to
-another department. API keys act as
+another department. A grid team (the ``grid`` role: a person on the roster, signed in as
+themself) works the cases in its own grids as the article has it: it settles them on the
+spot (resolve_on_site), takes them to deliberation (deliberate, 多元议事) and assigns them
+(指派) to a member of the grid's team. API keys act as
 the dispatch centre with the ``dispatch`` scope, as their department when bound to one,
 and otherwise only file.
 
@@ -74,10 +78,13 @@ ACTIONS: Mapping[str, frozenset[Action]] = {
     "admin": DISPATCH_CENTRE,
     "dispatcher": DISPATCH_CENTRE,
     "department": frozenset({Action.RESOLVE, Action.RETURN, Action.REQUEST_EXTENSION}),
+    "grid": frozenset({Action.RESOLVE_ON_SITE, Action.DELIBERATE, Action.ASSIGN}),
     "planner": frozenset(),
 }
 #: roles that act only on cases dispatched to their own department
 DEPARTMENT_BOUND = frozenset({"department"})
+#: roles that act only on cases in their own grids (``Caller.grid_codes``)
+GRID_BOUND = frozenset({"grid"})
 #: the source a person files under from the intake page
 FORM_SOURCE = "form"
 #: grant kinds (``store.audit.GrantStore``)
@@ -109,12 +116,19 @@ def _own(caller: Caller, case: Case) -> bool:
     return bool(caller.department_code) and case.department_code == caller.department_code
 
 
+def in_own_grids(caller: Caller, case: Case) -> bool:
+    """Whether a case lies in one of the grids the caller's grid team serves."""
+    return case.grid_code is not None and case.grid_code in caller.grid_codes
+
+
 def visibility(caller: Caller, case: Case) -> Visibility:
     """How much of ``case`` the caller sees (see the module's table)."""
     if not caller.authenticated:
         return Visibility.PUBLIC
     if caller.kind == "system":
         return Visibility.CONTACTS
+    if caller.kind == "user" and caller.role in GRID_BOUND:
+        return Visibility.CONTACTS if in_own_grids(caller, case) else Visibility.DETAILS
     if caller.can(PERSONAL_DATA) and (not _bound_to_department(caller) or _own(caller, case)):
         return Visibility.CONTACTS
     return Visibility.DETAILS
@@ -145,6 +159,8 @@ def check_action(caller: Caller, case: Case, action: str) -> None:
         raise Forbidden(f"{who} may not {wanted.value} a complaint{then}")
     if role in DEPARTMENT_BOUND and not _own(caller, case):
         raise Forbidden(f"complaint {case.id} is not with department {caller.department_code or ''!r}")
+    if role in GRID_BOUND and not in_own_grids(caller, case):
+        raise Forbidden(f"complaint {case.id} is not in one of your grids")
 
 
 def own_sources(caller: Caller) -> frozenset[str]:
@@ -289,6 +305,7 @@ __all__ = [
     "allowed_actions",
     "check_action",
     "check_source",
+    "in_own_grids",
     "mask_numbers",
     "may_file_under",
     "redact_case",

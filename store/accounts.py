@@ -26,6 +26,8 @@ class UserAccount:
     #: raised when every session of the user must end (logout, password change, disabling);
     #: a session made under an older generation is no longer accepted
     session_generation: int = 0
+    #: for the grid role: the roster entry (``officials.id``) of the person signing in
+    official_id: int | None = None
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> UserAccount:
@@ -42,12 +44,13 @@ class AccountStore(Protocol):
         password_hash: str,
         role: str,
         department_code: str | None = None,
+        official_id: int | None = None,
     ) -> int: ...
     def user(self, *, user_id: int | None = None, username: str | None = None) -> UserAccount | None: ...
     def users(self) -> list[UserAccount]: ...
     def update_user(self, username: str, **values: Any) -> int:
         """Change columns of one user (display_name, password_hash, role, department_code,
-        active); returns how many users were changed (0 or 1)."""
+        official_id, active); returns how many users were changed (0 or 1)."""
         ...
 
     def preferences(self, user_id: int) -> dict[str, str]:

@@ -6,9 +6,15 @@ what comes back are the typed records of ``complaints.records``.
 
 Filters (``list_complaints``, ``count_complaints``, ``complaints_frame``,
 ``follow_up_frame``) are a dict of column → value: a list, tuple or set means "one of",
-``None`` is ignored, and three keys are special: ``since`` (reported at or after),
-``until`` (reported before) and ``overdue_at`` (deadline before it, still dispatched
-or reopened).
+``None`` is ignored, and these keys are special: ``since`` (reported at or after),
+``until`` (reported before), ``overdue_at`` (deadline before it, still dispatched
+or reopened), ``deadline_before`` and ``deadline_after`` (a deadline before / at or after
+it), ``extension_pending`` (True: an extension request waits, ``extension_deadline`` set),
+``text_contains`` (the words occur in the text, letter case ignored) and ``ticket`` (the
+case number or the channel's ticket number, ``external_id``).
+
+``list_complaints`` sorts by ``order``: one of ``ORDERS``, ``-`` in front for descending;
+cases without a deadline come last either way, ties newest id first.
 """
 
 from __future__ import annotations
@@ -44,6 +50,29 @@ class AddResult:
 
 
 Chunk = tuple[Sequence[dict], Sequence[Sequence[dict]]]
+#: the columns a list may be sorted by
+ORDERS = ("reported_at", "deadline", "state", "updated_at", "id")
+#: filters that are not a column
+SPECIAL_FILTERS = (
+    "since",
+    "until",
+    "overdue_at",
+    "deadline_before",
+    "deadline_after",
+    "extension_pending",
+    "text_contains",
+    "ticket",
+)
+
+
+def parse_order(order: str | None, newest_first: bool = True) -> tuple[str, bool]:
+    """(column, descending) of an ``order`` like ``-deadline``; KeyError for another column."""
+    if not order:
+        return "reported_at", newest_first
+    column = order.removeprefix("-")
+    if column not in ORDERS:
+        raise KeyError(order)
+    return column, order.startswith("-")
 
 
 class ComplaintStore(Protocol):
@@ -82,7 +111,13 @@ class ComplaintStore(Protocol):
 
     # reading many
     def list_complaints(
-        self, *, filters: dict | None = None, limit: int = 100, offset: int = 0, newest_first: bool = True
+        self,
+        *,
+        filters: dict | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+        order: str | None = None,
     ) -> list[Case]: ...
     def count_complaints(self, filters: dict | None = None) -> int: ...
     def complaints_frame(self, columns: Iterable[str], filters: dict | None = None) -> pd.DataFrame: ...
@@ -114,4 +149,12 @@ class ComplaintStore(Protocol):
     def regrid_frame(self, version_id: int) -> pd.DataFrame: ...
 
 
-__all__ = ["AddResult", "Chunk", "ComplaintStore", "ConcurrentUpdate"]
+__all__ = [
+    "ORDERS",
+    "SPECIAL_FILTERS",
+    "AddResult",
+    "Chunk",
+    "ComplaintStore",
+    "ConcurrentUpdate",
+    "parse_order",
+]

@@ -27,6 +27,7 @@ from complaints.records import Photo
 from store.accounts import UserAccount
 from store.complaints import AddResult
 from store.complaints import ConcurrentUpdate
+from store.complaints import parse_order
 from store.outbox_sql import insert_messages
 from store.schema import UtcDateTime
 
@@ -45,6 +46,11 @@ def _plain_type(kind: sa.types.TypeEngine) -> bool:
     return not isinstance(kind, sa.types.UserDefinedType | sa.LargeBinary) and not isinstance(
         getattr(kind, "impl", None), sa.LargeBinary
     )
+
+
+def _like_escape(text: str) -> str:
+    """Words for LIKE, its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _iso(value: datetime.datetime | str | None) -> str | None:
@@ -442,12 +448,19 @@ class ComplaintSql:
         return expected_version + 1
 
     def list_complaints(
-        self, *, filters: dict | None = None, limit: int = 100, offset: int = 0, newest_first: bool = True
+        self,
+        *,
+        filters: dict | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+        order: str | None = None,
     ) -> list[Case]:
         complaints = self.t["complaints"]
         query = self._filtered(sa.select(complaints), filters or {})
-        order = complaints.c.reported_at.desc() if newest_first else complaints.c.reported_at
-        query = query.order_by(order, complaints.c.id.desc()).limit(limit).offset(offset)
+        column, descending = parse_order(order, newest_first)
+        key = complaints.c[column].desc() if descending else complaints.c[column].asc()
+        query = query.order_by(key.nulls_last(), complaints.c.id.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [Case.from_mapping(_named(r)) for r in conn.execute(query).mappings().all()]
 
@@ -510,6 +523,22 @@ class ComplaintSql:
                 query = query.where(c.reported_at < value)
             elif key == "overdue_at":
                 query = query.where(c.deadline < value, c.state.in_(("dispatched", "reopened")))
+            elif key == "deadline_before":
+                query = query.where(c.deadline < value)
+            elif key == "deadline_after":
+                query = query.where(c.deadline >= value)
+            elif key == "extension_pending":
+                query = query.where(
+                    c.extension_deadline.isnot(None) if value else c.extension_deadline.is_(None)
+                )
+            elif key == "text_contains":
+                query = query.where(c.text.ilike(f"%{_like_escape(str(value))}%", escape="\\"))
+            elif key == "ticket":
+                ticket = str(value)
+                number = int(ticket) if ticket.isascii() and ticket.isdigit() and len(ticket) <= 9 else None
+                query = query.where(
+                    sa.or_(c.external_id == ticket, c.id == number) if number else c.external_id == ticket
+                )
             elif isinstance(value, list | tuple | set | frozenset):
                 query = query.where(c[key].in_(list(value)))
             else:
@@ -610,6 +639,7 @@ class ComplaintSql:
         password_hash: str,
         role: str,
         department_code: str | None = None,
+        official_id: int | None = None,
     ) -> int:
         users = self.t["users"]
         with self.engine.begin() as conn:
@@ -622,6 +652,7 @@ class ComplaintSql:
                         password_hash=password_hash,
                         role=role,
                         department_code=department_code,
+                        official_id=official_id,
                         active=True,
                         created_at=_now(),
                     )

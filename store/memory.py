@@ -44,6 +44,7 @@ from store.casework_memory import CaseWorkMemory
 from store.complaints import AddResult
 from store.complaints import Chunk
 from store.complaints import ConcurrentUpdate
+from store.complaints import parse_order
 from store.outbox_memory import OutboxMemory
 from store.places import ImportSummary
 from store.places import Town
@@ -239,6 +240,19 @@ def _test(key: str, value: Any, columns: list[str]) -> Callable[[dict[str, Any]]
         return lambda r: bool(r["reported_at"] < value)
     if key == "overdue_at":
         return lambda r: r["deadline"] is not None and r["deadline"] < value and r["state"] in OPEN_STATES
+    if key == "deadline_before":
+        return lambda r: r["deadline"] is not None and r["deadline"] < value
+    if key == "deadline_after":
+        return lambda r: r["deadline"] is not None and r["deadline"] >= value
+    if key == "extension_pending":
+        return lambda r: (r["extension_deadline"] is not None) == bool(value)
+    if key == "text_contains":
+        words = str(value).casefold()
+        return lambda r: words in (r["text"] or "").casefold()
+    if key == "ticket":
+        ticket = str(value)
+        number = int(ticket) if ticket.isascii() and ticket.isdigit() and len(ticket) <= 9 else None
+        return lambda r: r["external_id"] == ticket or (number is not None and r["id"] == number)
     if key not in columns:
         raise KeyError(key)
     if isinstance(value, list | tuple | set | frozenset):
@@ -528,6 +542,7 @@ class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
                 r["start_date"],
                 r["end_date"],
                 r["note"] or "",
+                id=r["id"],
             )
             for r in rows
         ]
@@ -690,12 +705,21 @@ class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
         return [r for r in self.t["complaints"].all() if all(test(r) for test in tests)]
 
     def list_complaints(
-        self, *, filters: dict | None = None, limit: int = 100, offset: int = 0, newest_first: bool = True
+        self,
+        *,
+        filters: dict | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+        order: str | None = None,
     ) -> list[Case]:
+        column, descending = parse_order(order, newest_first)
         with self._lock:
             rows = self._matching(filters)
         rows.sort(key=lambda r: r["id"], reverse=True)  # ties: highest id first, either way
-        rows.sort(key=lambda r: r["reported_at"], reverse=newest_first)
+        present = [r for r in rows if r[column] is not None]
+        present.sort(key=lambda r: r[column], reverse=descending)
+        rows = present + [r for r in rows if r[column] is None]  # no value: last, either way
         return [Case.from_mapping(r) for r in rows[offset : offset + limit]]
 
     def count_complaints(self, filters: dict | None = None) -> int:
@@ -823,6 +847,7 @@ class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
         password_hash: str,
         role: str,
         department_code: str | None = None,
+        official_id: int | None = None,
     ) -> int:
         with self._transaction():
             (user_id,) = self.t["users"].insert(
@@ -832,6 +857,7 @@ class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
                     "password_hash": password_hash,
                     "role": role,
                     "department_code": department_code,
+                    "official_id": official_id,
                     "active": True,
                     "created_at": self._now(),
                     "session_generation": 0,

@@ -348,6 +348,8 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("created_at", UtcDateTime, nullable=False),
         # raised by logout, a password change or disabling: every older session ends (migration 0004)
         sa.Column("session_generation", sa.Integer, nullable=False, server_default="0"),
+        # a grid-team member's roster entry (officials.id): whose queue and grids (migration 0011)
+        sa.Column("official_id", sa.Integer),
     )
     # a person's settings kept between sessions, one row per name (migration 0008)
     t["user_preferences"] = sa.Table(

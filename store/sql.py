@@ -401,6 +401,7 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
                 r.start_date,
                 r.end_date,
                 r.note or "",
+                id=r.id,
             )
             for r in rows
         ]

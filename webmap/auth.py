@@ -35,6 +35,8 @@ def caller() -> Caller:
             # guessing keys: a few wrong ones per address, then 429 (webmap.limits)
             limits.hit(current_app.config["LIMIT_BAD_KEY"], "bad-key", limits.address())
             raise
+    elif current_user.is_authenticated and getattr(current_user, "caller", None) is not None:
+        found = current_user.caller
     elif current_user.is_authenticated:
         found = user_caller(
             current_user.username,

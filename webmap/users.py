@@ -52,6 +52,8 @@ class User:
     role: str
     department_code: str | None
     generation: int = 0
+    #: the caller the accounts service made for this session (a grid user's grids included)
+    caller: Caller | None = None
 
     is_authenticated = True
     is_anonymous = False
@@ -63,7 +65,13 @@ class User:
     @classmethod
     def of(cls, user_id: int, who: Caller, generation: int = 0) -> User:
         return cls(
-            user_id, who.name, who.display_name or who.name, who.role or "", who.department_code, generation
+            user_id,
+            who.name,
+            who.display_name or who.name,
+            who.role or "",
+            who.department_code,
+            generation,
+            who,
         )
 
 

@@ -679,7 +679,7 @@ class ComplaintListPage(AppPage):
 
     @property
     def grid_filter(self) -> Locator:
-        return self.page.get_by_placeholder(self.t("grid"), exact=True)
+        return self.page.get_by_role("combobox", name=self.t("grid"), exact=True)
 
     @property
     def state_filter(self) -> Locator:
@@ -695,13 +695,58 @@ class ComplaintListPage(AppPage):
         if category is not None:
             self.category_filter.select_option(category)
         if grid is not None:
-            self.grid_filter.fill(grid)
-        self.page.get_by_role("main").get_by_role("button").click()
+            self.grid_filter.select_option(grid)
+        self.page.get_by_role("main").get_by_role("button", name=self.t("search"), exact=True).click()
+        self.settle()
+
+    def total(self) -> int:
+        """The number of cases the heading says the list holds."""
+        return int(re.search(r"\((\d+)\)", self.heading()).group(1))
+
+    def sort_by(self, key: str) -> None:
+        """Click a column's header (``reported_at``, ``deadline``, ``state``) to sort by it."""
+        self.table.get_by_role("columnheader").get_by_role(
+            "link", name=re.compile(re.escape(self.t(key)))
+        ).click()
         self.settle()
 
     def open_complaint(self, complaint_id: int | str) -> ComplaintPage:
         self.table.get_by_role("link", name=str(complaint_id), exact=True).click()
         return ComplaintPage(self.page, self.base, self.lang)
+
+
+class QueuePage(AppPage):
+    """``/queue`` (我的待办): the caller's queues, each a region named by its heading, and the
+    count in the header of every page."""
+
+    path = "/queue"
+
+    def open(self) -> QueuePage:
+        self.goto()
+        return self
+
+    @property
+    def header_count(self) -> Locator:
+        return self.page.get_by_role("banner").get_by_role(
+            "link", name=re.compile(re.escape(self.t("nav_queue")))
+        )
+
+    def badge(self) -> int:
+        """The number in the header's 我的待办 link."""
+        return int(re.search(r"(\d+)", self.header_count.inner_text()).group(1))
+
+    def queue(self, name: str) -> Locator:
+        return self.page.get_by_role("region", name=re.compile("^" + re.escape(self.t(f"queue_{name}"))))
+
+    def queue_rows(self, name: str) -> Locator:
+        return self.queue(name).get_by_role("row").filter(has=self.page.get_by_role("cell"))
+
+    def counted_queues(self) -> list[str]:
+        """The queues counted in the header, by name (``data-counted`` has no role or name)."""
+        return [
+            el.get_attribute("data-queue") or ""
+            for el in self.page.locator("section[data-counted='yes']").all()
+        ]
 
 
 class ComplaintPage(AppPage):

@@ -18,3 +18,4 @@ from webmap.pages import maps  # noqa: E402, F401
 from webmap.pages import notifications  # noqa: E402, F401
 from webmap.pages import printing  # noqa: E402, F401
 from webmap.pages import progress  # noqa: E402, F401
+from webmap.pages import queues  # noqa: E402, F401

@@ -133,6 +133,10 @@ def _shown(view: CaseView, body: dict[str, Any], now: datetime.datetime, calenda
     return body
 
 
+#: ``_shown`` for the other page modules (the queues)
+shown_case = _shown
+
+
 @bp.route("/complaints/new", methods=["GET", "POST"])
 @role_required("dispatcher", "admin")
 def new_complaint():
@@ -226,31 +230,37 @@ def _intake_settings() -> dict[str, Any]:
 
 @bp.get("/complaints")
 def complaint_list():
-    """诉求列表 / Complaints, newest first (public view masks reporters)."""
-    cases = auth.services().cases
-    filters = {
-        k: v
-        for k, v in (
-            ("state", request.args.get("state")),
-            ("grid_code", request.args.get("grid")),
-            ("category_code", request.args.get("category")),
-            ("department_code", request.args.get("department")),
-        )
-        if v
-    }
+    """诉求列表 / Complaints: filters and sorting in the URL (what each role may filter by is
+    the service's decision, ``services.queues.QueueService.search``); the public view masks
+    reporters."""
+    from webmap.pages.queues import listed
+
+    services = auth.services()
     page = max(int(request.args["page"]) if request.args.get("page", "").isdigit() else 1, 1)
-    found = cases.list_cases(auth.caller(), filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    now, calendar = cases.now(), cases.calendar
-    items = [_shown(v, case_json(v, cases.catalog), now, calendar) for v in found.items]
+    args = {k: v for k, v in request.args.items() if k not in ("page", "lang")}
+    error = None
+    try:
+        found = services.queues.search(auth.caller(), args, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        items, total = listed(found), found.page.total
+    except DomainError as exc:
+        error, items, total = exc.message, [], 0
     return render_template(
         "complaints.html",
         items=items,
-        total=found.total,
+        total=total,
         page=page,
-        catalog=cases.catalog,
+        page_size=PAGE_SIZE,
+        catalog=services.cases.catalog,
         states=list(workflow.State),
-        filters=request.args,
-    )
+        filters=args,
+        options=services.queues.options(),
+        error=error,
+        sorts=SORT_COLUMNS,
+    ), (422 if error else 200)
+
+
+#: the sortable columns of the list (a column of ``services.queues.SORTS``) and their header key
+SORT_COLUMNS = {"reported_at": "reported_at", "deadline": "deadline", "state": "state", "id": "#"}
 
 
 @bp.route("/complaints/<int:complaint_id>", methods=["GET", "POST"])
@@ -308,6 +318,8 @@ def complaint(complaint_id: int):
     for event, shown in zip(view.events or [], body.get("events") or [], strict=False):
         shown.update(case_forms.history_step(event))
     status = {"conflict": 409, "forbidden": 403}.get(refused_code, 422) if error else 200
+    from webmap.pages.queues import assign_context
+
     return render_template(
         "complaint.html",
         c=body,
@@ -324,6 +336,7 @@ def complaint(complaint_id: int):
         requires_after_photo=bool(category and category.requires_after_photo),
         after_photo_missing=error_field == "after_photos",
         duplicate_candidates=picks,
+        assign=assign_context(view),
     ), status
 
 
