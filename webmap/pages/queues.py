@@ -63,7 +63,10 @@ def _queue_badge() -> dict[str, Any]:
         if not current_user.is_authenticated:
             return None
         if not made:
-            made.append(auth.services().queues.counts(auth.caller()))
+            try:
+                made.append(auth.services().queues.counts(auth.caller()))
+            except DomainError:  # a page (an error page too) shows without its count, never fails for it
+                return None
         return made[0]
 
     return {"queue_counts": queue_counts}
