@@ -62,10 +62,11 @@ def main() -> None:
         services.demo.load(complaints=args.complaints)
     store, queues = services.store, services.queues
     case = store.list_complaints(filters={"state": "dispatched"}, limit=1)[0]
+    # the grid worker the case went to at filing (a grid may have two)
     worker = next(
         a
         for a in store.assignments([case.grid_code])
-        if a.role is Role.GRID_WORKER and a.unit_level is UnitLevel.GRID
+        if a.role is Role.GRID_WORKER and a.unit_level is UnitLevel.GRID and str(a.id) == case.assignee
     )
     grids = services.cases.teams.grids_of(worker.id, services.cases.now().date())
     people = {

@@ -129,7 +129,7 @@ def build_services(
         notifications,
         whistles,
         deliberations,
-        QueueService(cases),
+        QueueService(cases, ttl_s=config.active_ttl_s),
     )
 
 

@@ -26,11 +26,15 @@ running cases (three columns) with the share counted here.
 from __future__ import annotations
 
 import datetime
+import threading
+from collections.abc import Hashable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+
+from cachetools import TTLCache
 
 from complaints.workflow import TRANSITIONS
 from complaints.workflow import Action
@@ -152,9 +156,15 @@ def desk(caller: Caller) -> str | None:
 
 
 class QueueService:
-    def __init__(self, cases: ComplaintService) -> None:
+    def __init__(self, cases: ComplaintService, *, ttl_s: float = 0.0) -> None:
         self.cases = cases
         self.store = cases.store
+        #: counts are kept this long per desk (the header asks on every page view); 0: never kept
+        self.ttl_s = ttl_s
+        self._counts: TTLCache[Hashable, Counts] | None = (
+            TTLCache(maxsize=1024, ttl=ttl_s) if ttl_s > 0 else None
+        )
+        self._lock = threading.Lock()
         #: grid code → name, per grid version (a version never changes once imported)
         self._names: Memo[dict[str, str]] = Memo(16)
 
@@ -221,7 +231,21 @@ class QueueService:
         return [i for _, i in sorted(due, key=lambda p: (p[0], -p[1]))]
 
     def counts(self, caller: Caller) -> Counts:
-        """The caller's queues and how many cases wait in each: one query per queue."""
+        """The caller's queues and how many cases wait in each: one query per queue, kept
+        ``ttl_s`` seconds for everyone at the same desk (the same department, the same person)."""
+        key = (desk(caller), caller.department_code, caller.official_id, caller.grid_codes)
+        if self._counts is not None:
+            with self._lock:
+                kept = self._counts.get(key)
+            if kept is not None:
+                return kept
+        made = self._count(caller)
+        if self._counts is not None:
+            with self._lock:
+                self._counts[key] = made
+        return made
+
+    def _count(self, caller: Caller) -> Counts:
         now = self.cases.now()
         out = []
         for queue in self.queues(caller):

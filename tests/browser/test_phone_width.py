@@ -19,6 +19,7 @@ STAFF = [
     "/notifications/undelivered",
     "/deliberations",
     "/deliberations/new",
+    "/queue",
 ]
 
 
