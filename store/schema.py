@@ -327,6 +327,16 @@ def _indexes(dialect_name: str, t: dict[str, sa.Table]) -> None:
         "assignee",
     ):
         sa.Index(f"ix_complaints_{column}", complaints.c[column])
+    # the work queues' counts (migration 0011): overdue and running cases by state and deadline,
+    # a department's by department first, pending extension requests
+    sa.Index("ix_complaints_state_deadline", complaints.c.state, complaints.c.deadline)
+    sa.Index(
+        "ix_complaints_department_state_deadline",
+        complaints.c.department_code,
+        complaints.c.state,
+        complaints.c.deadline,
+    )
+    sa.Index("ix_complaints_extension_deadline", complaints.c.extension_deadline)
     sa.Index("ix_complaint_events_complaint_id", t["complaint_events"].c.complaint_id)
     if dialect_name == "postgresql":
         sa.Index("ix_grids_geometry", t["grids"].c.geometry, postgresql_using="gist")

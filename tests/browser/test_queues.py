@@ -85,7 +85,26 @@ def office(demo_template, tmp_path_factory, demo_grids):
     new(2)
     act(act(new(3), "dispatch", department=DEPARTMENT), "return", note="不属本部门")
     act(new(4), "dispatch", department=DEPARTMENT)
-    act(new(5), "dispatch", department=DEPARTMENT, deadline=now - datetime.timedelta(hours=1))
+    late = act(new(5), "dispatch", department=DEPARTMENT)
+    # time has passed for it: its deadline an hour ago (as the clock of a live server cannot move)
+    past = now - datetime.timedelta(hours=1)
+    store.update_complaint(
+        late.id,
+        late.row_version,
+        {"deadline": past},
+        {
+            "at": past,
+            "actor": "test",
+            "action": "deadline_recomputed",
+            "from_state": late.state,
+            "to_state": late.state,
+            "note": None,
+            "department_code": DEPARTMENT,
+            "deadline": past,
+            "satisfied": None,
+            "duplicate_of": None,
+        },
+    )
     act(new(6), "resolve_on_site", note="现场解决")
     server, url = serve(app)
     yield url, app, worker
