@@ -337,6 +337,7 @@ def _indexes(dialect_name: str, t: dict[str, sa.Table]) -> None:
         complaints.c.deadline,
     )
     sa.Index("ix_complaints_extension_deadline", complaints.c.extension_deadline)
+    sa.Index("ix_complaints_community_code", complaints.c.community_code)  # the list's community filter
     sa.Index("ix_complaint_events_complaint_id", t["complaint_events"].c.complaint_id)
     if dialect_name == "postgresql":
         sa.Index("ix_grids_geometry", t["grids"].c.geometry, postgresql_using="gist")
