@@ -26,6 +26,7 @@ def test_no_key_is_written_twice(language):
     # merges keep both sides of a catalogue (.gitattributes: merge=union): a key added on two
     # branches would otherwise be read as whichever comes last
     lines = catalogue_path(language).read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if line.startswith(("<<<<<<<", "=======", ">>>>>>>"))] == []
     keys = [line for line in lines if line.startswith('msgid "') and line != 'msgid ""']
     assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
 
