@@ -144,6 +144,14 @@ class CaseList:
     labels: Mapping[int, Labels] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FieldHome:
+    """The grid team's phone page: my grids (code, name) and my tasks."""
+
+    grids: tuple[tuple[str, str], ...]
+    tasks: CaseList | None
+
+
 def desk(caller: Caller) -> str | None:
     """Which desk's queues a caller works: a person, or the command line (as the centre)."""
     if caller.kind == "user" and caller.role == "grid":
@@ -275,6 +283,16 @@ class QueueService:
         else:
             found = self.cases.list_cases(caller, filters, limit=limit, offset=offset, order=queue.order)
         return CaseList(found, self.labels(found.items))
+
+    def field_home(self, caller: Caller, *, limit: int = 20) -> FieldHome:
+        """What the patrol page opens with: the caller's grids by name and the cases assigned to
+        them (a grid-team member; others have no grids of their own and see none)."""
+        if desk(caller) != "grid":
+            return FieldHome((), None)
+        version = self.cases.grids.active_or_none()
+        names = self._grid_names(self.cases.grids.grid_set(version)) if version is not None else {}
+        grids = tuple((code, names.get(code) or code) for code in sorted(caller.grid_codes))
+        return FieldHome(grids, self.queue(caller, "mine", limit=limit))
 
     # --- the list ---------------------------------------------------------------------------
 

@@ -135,3 +135,27 @@ def test_the_dispatch_centre_reassigns_from_the_case_page_and_an_outsider_is_ref
     shown = done.get_data(as_text=True)
     member = next(a for a in store.assignments() if a.id == int(other))
     assert html.escape(member.name) in shown and member.role.label_zh in shown
+
+
+def test_the_patrol_page_opens_with_my_grids_and_my_tasks(office):
+    """巡查上报 for a grid worker: their grids by name and the cases assigned to them; a
+    dispatcher (no grids of their own) gets the report form only."""
+    app, case, worker = office
+    services = app.extensions["redgrid"]
+    centre = services.accounts.user_by_id(services.accounts.user_id("wang"))
+    services.cases.act(centre, case.id, "assign", expected_version=case.row_version, assignee=str(worker.id))
+    mine = services.queues.field_home(services.accounts.user_by_id(services.accounts.user_id("li")))
+    assert case.grid_code in dict(mine.grids) and mine.tasks is not None
+    client = app.test_client()
+    _login(client, "li")
+    page = client.get("/field/").get_data(as_text=True)
+    grids = re.search(r'<ul class="field-grids">(.*?)</ul>', page, re.S).group(1)
+    names = re.findall(r"<li>(.*?)</li>", grids)
+    assert names == [html.escape(name) for _, name in mine.grids] and all(not n.isdigit() for n in names)
+    tasks = re.findall(r'href="/complaints/(\d+)"', re.search(r'field-tasks".*?</ul>', page, re.S).group(0))
+    assert [int(i) for i in tasks] == [v.case.id for v in mine.tasks.page.items][:20]
+    assert case.id in [int(i) for i in tasks]
+    client = app.test_client()
+    _login(client, "wang")
+    page = client.get("/field/").get_data(as_text=True)
+    assert "field-grids" not in page and "field-tasks" not in page and 'id="patrol-form"' in page

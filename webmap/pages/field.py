@@ -28,6 +28,7 @@ from webmap import auth
 from webmap.i18n import lang
 from webmap.i18n import t
 from webmap.pages import bp
+from webmap.pages.queues import listed
 from webmap.users import role_required
 
 #: the files the page needs to open offline (the service worker caches them on install)
@@ -56,11 +57,14 @@ FIELD_STRINGS = (
 @role_required("dispatcher", "grid")
 def field():
     """巡查上报 (patrol report) for the grid team, made for a phone."""
-    catalog = auth.services().cases.catalog
-    categories = sorted(catalog.categories.values(), key=lambda c: c.code)
+    services = auth.services()
+    categories = sorted(services.cases.catalog.categories.values(), key=lambda c: c.code)
+    home = services.queues.field_home(auth.caller())
     response = current_app.make_response(
         render_template(
             "field.html",
+            my_grids=home.grids,
+            tasks=listed(home.tasks) if home.tasks is not None else None,
             categories=[(c.code, c.name_zh if lang() == "zh" else c.name_en) for c in categories],
             strings={key: t(key) for key in FIELD_STRINGS},
         )
