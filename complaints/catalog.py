@@ -16,10 +16,13 @@ summoned when a case in a community of that kind is whistled (吹哨报到).
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from typing import Literal
 from typing import cast
 
@@ -145,6 +148,29 @@ class Catalog:
         if errors:
             raise CatalogError(what, errors)
         return cls(departments=departments, categories=categories, whistle_groups=whistle_groups)
+
+    def with_overrides(self, overrides: Iterable[Mapping[str, Any]]) -> Catalog:
+        """This catalogue with administrators' changes laid over it (``department_code``,
+        ``deadline_days``, ``requires_after_photo`` per ``category_code``). A change naming a
+        category or department the files no longer hold is left out: the files decide what
+        exists, the changes only how it is routed."""
+        categories = dict(self.categories)
+        for change in overrides:
+            category = categories.get(str(change["category_code"]))
+            days = int(change["deadline_days"])
+            if (
+                category is None
+                or change["department_code"] not in self.departments
+                or not 1 <= days <= MAX_DEADLINE_DAYS
+            ):
+                continue
+            categories[category.code] = dataclasses.replace(
+                category,
+                department=str(change["department_code"]),
+                deadline_days=days,
+                requires_after_photo=bool(change["requires_after_photo"]),
+            )
+        return dataclasses.replace(self, categories=categories)
 
     def route(self, category_code: str, community_kind: str) -> Routing:
         """The default department, time limit and whistle group for a complaint."""

@@ -13,7 +13,9 @@ recorded, with its ``action``:
 * ``deliberation.view``: a 多元议事 record shown with the residents who took part named;
   ``deliberation.record``: one recorded;
 * ``key.create``, ``key.revoke``, ``user.create``, ``user.change``, ``grant.add``,
-  ``grant.remove``: account, key, role and grant changes.
+  ``grant.remove``: account, key, role and grant changes;
+* ``catalog.change``, ``roster.import``, ``grids.import``, ``grids.activate``: the admin
+  pages' changes to the category catalogue (old and new values), rosters and grid versions.
 
 The adapters say where a request came from (``Caller.address`` or ``address=``); the
 services decide what is recorded, so pages, the API, Open311 and the command line agree.

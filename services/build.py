@@ -16,6 +16,8 @@ from geo.geocoders import ChainGeocoder
 from geo.geocoders import Geocoder
 from geo.geocoders import TiandituGeocoder
 from services.accounts import AccountService
+from services.admin import AdminService
+from services.admin_grids import GridAdminService
 from services.audit import AuditService
 from services.cases import Clock
 from services.cases import ComplaintService
@@ -58,6 +60,8 @@ class Services:
     whistles: WhistleService
     deliberations: DeliberationService
     queues: QueueService
+    admin: AdminService
+    grid_admin: GridAdminService
 
 
 def build_services(
@@ -113,13 +117,15 @@ def build_services(
         audit,
         photo_dir=config.photo_dir / "deliberations" if config.photo_dir else None,
     )
+    accounts = AccountService(store, cases.teams, **extra)
+    upload_dir = config.cache_dir / "uploads" if config.cache_dir is not None else None
     return Services(
         config,
         store,
         grids,
         cases,
         PlannerService(grids, cases),
-        AccountService(store, cases.teams, **extra),
+        accounts,
         places,
         DemoService(places, grids, cases),
         audit,
@@ -130,6 +136,8 @@ def build_services(
         whistles,
         deliberations,
         QueueService(cases, ttl_s=config.active_ttl_s),
+        AdminService(store, accounts, cases, audit),
+        GridAdminService(grids, audit, upload_dir),
     )
 
 

@@ -62,6 +62,7 @@ from services.callers import Caller
 from services.case_actions import MIN_DEADLINE_LEAD
 from services.case_actions import NextSteps
 from services.case_actions import next_steps
+from services.catalogue import CatalogueKeeper
 from services.errors import Conflict
 from services.errors import Forbidden
 from services.errors import Invalid
@@ -316,7 +317,8 @@ class ComplaintService:
         self.grids = grids
         #: the roster as grid teams: who a case may be assigned to, and to whom by default
         self.teams = TeamService(grids)
-        self.catalog = catalog
+        #: the bundled catalogue with administrators' changes over it (``services.catalogue``)
+        self.catalogue = CatalogueKeeper(store, catalog)
         # the stored schedules this calendar was built on, checked again every CALENDAR_CHECK_S
         self._calendar_stamp = _calendar_stamp(store.calendar_days())
         self._calendar_checked = time.monotonic()
@@ -1292,7 +1294,17 @@ class ComplaintService:
         kinds = dict(zip(community["code"], community["kind"], strict=True))
         return kinds.get(complaint.community_code, "urban")
 
-    # --- the working-day calendar, kept current ----------------------------------------------
+    # --- the catalogue and the working-day calendar, kept current ----------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The category catalogue: the bundled files with administrators' changes, a change
+        made by another process used within ``CatalogueKeeper.check_s`` seconds."""
+        return self.catalogue.current()
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:
+        self.catalogue.replace_files(catalog)
 
     #: seconds between looks at the stored schedules: one small query, never one per request
     calendar_check_s: float = 10.0

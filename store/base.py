@@ -1,8 +1,8 @@
 """The storage interface every caller uses: the union of the per-concern protocols.
 
 A caller that needs one concern only should ask for that protocol (``PlaceStore``,
-``ComplaintStore``, ``AccountStore``, ``CalendarStore``, ``AuditStore``, ``GrantStore``,
-``OutboxStore``);
+``ComplaintStore``, ``AccountStore``, ``CalendarStore``, ``CatalogStore``, ``AuditStore``,
+``GrantStore``, ``OutboxStore``, ``CaseWorkStore``);
 ``Store`` is what ``open_store`` returns and what the application is built on.
 """
 
@@ -16,6 +16,7 @@ from store.audit import AuditStore
 from store.audit import GrantStore
 from store.calendar_days import CalendarStore
 from store.casework import CaseWorkStore
+from store.catalog_overrides import CatalogStore
 from store.complaints import AddResult
 from store.complaints import ComplaintStore
 from store.complaints import ConcurrentUpdate
@@ -31,6 +32,7 @@ class Store(
     ComplaintStore,
     AccountStore,
     CalendarStore,
+    CatalogStore,
     AuditStore,
     GrantStore,
     OutboxStore,
@@ -38,7 +40,8 @@ class Store(
     Protocol,
 ):
     """Persistence for grids and their versions, officials, complaints, users, API keys,
-    the calendar, the audit log, grants, the notification outbox, whistles and deliberations.
+    the calendar, catalogue overrides, the audit log, grants, the notification outbox,
+    whistles and deliberations.
     Every write is one transaction: it is stored whole or not at all."""
 
 
@@ -48,6 +51,7 @@ __all__ = [
     "AuditStore",
     "CalendarStore",
     "CaseWorkStore",
+    "CatalogStore",
     "ComplaintStore",
     "ConcurrentUpdate",
     "GrantStore",

@@ -717,6 +717,42 @@ class ComplaintSql:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(sa.select(days).order_by(days.c.day)).mappings().all()]
 
+    # --- catalogue overrides --------------------------------------------------------------
+
+    def catalog_overrides(self) -> list[dict]:
+        rows = self.t["catalog_overrides"]
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(rows).order_by(rows.c.category_code)).mappings().all()
+            return [dict(r) for r in found]
+
+    def put_catalog_override(
+        self,
+        category_code: str,
+        *,
+        department_code: str,
+        deadline_days: int,
+        requires_after_photo: bool,
+        by: str,
+    ) -> None:
+        rows = self.t["catalog_overrides"]
+        with self.engine.begin() as conn:
+            conn.execute(rows.delete().where(rows.c.category_code == category_code))
+            conn.execute(
+                rows.insert().values(
+                    category_code=category_code,
+                    department_code=department_code,
+                    deadline_days=deadline_days,
+                    requires_after_photo=requires_after_photo,
+                    updated_at=_now(),
+                    updated_by=by,
+                )
+            )
+
+    def remove_catalog_override(self, category_code: str) -> int:
+        rows = self.t["catalog_overrides"]
+        with self.engine.begin() as conn:
+            return conn.execute(rows.delete().where(rows.c.category_code == category_code)).rowcount
+
 
 # AddResult and ConcurrentUpdate live in store.complaints; importing them from here still works
 __all__ = ["AddResult", "ComplaintSql", "ConcurrentUpdate"]

@@ -914,5 +914,38 @@ class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
         with self._lock:
             return self.t["calendar_days"].all()
 
+    # --- catalogue overrides --------------------------------------------------------------
+
+    def catalog_overrides(self) -> list[dict]:
+        with self._lock:
+            return self.t["catalog_overrides"].all()
+
+    def put_catalog_override(
+        self,
+        category_code: str,
+        *,
+        department_code: str,
+        deadline_days: int,
+        requires_after_photo: bool,
+        by: str,
+    ) -> None:
+        rows = self.t["catalog_overrides"]
+        with self._transaction():
+            rows.delete(lambda r: r["category_code"] == category_code)
+            rows.insert(
+                {
+                    "category_code": category_code,
+                    "department_code": department_code,
+                    "deadline_days": deadline_days,
+                    "requires_after_photo": requires_after_photo,
+                    "updated_at": self._now(),
+                    "updated_by": by,
+                }
+            )
+
+    def remove_catalog_override(self, category_code: str) -> int:
+        with self._transaction():
+            return self.t["catalog_overrides"].delete(lambda r: r["category_code"] == category_code)
+
 
 __all__ = ["MemoryStore"]

@@ -208,7 +208,7 @@ def _audit_tables(md: sa.MetaData, t: dict[str, sa.Table]) -> None:
 
 
 def _outbox_tables(md: sa.MetaData, t: dict[str, sa.Table]) -> None:
-    """Notifications waiting to be sent, and the contacts they go to (migration 0009)."""
+    """Notifications waiting to be sent, and the contacts they go to (migration 0010)."""
     t["outbox"] = sa.Table(
         "outbox",
         md,
@@ -464,6 +464,17 @@ def _complaint_tables(md: sa.MetaData, t: dict[str, sa.Table], geom: sa.types.Ty
         sa.Column("version_id", sa.Integer, sa.ForeignKey("grid_versions.id"), primary_key=True),
         sa.Column("complaint_id", sa.Integer, sa.ForeignKey("complaints.id"), primary_key=True),
         sa.Column("grid_code", sa.String(15)),
+    )
+    # administrators' changes to the bundled category catalogue, one row per category (migration 0012)
+    t["catalog_overrides"] = sa.Table(
+        "catalog_overrides",
+        md,
+        sa.Column("category_code", sa.String(32), primary_key=True),
+        sa.Column("department_code", sa.String(32), nullable=False),
+        sa.Column("deadline_days", sa.Integer, nullable=False),
+        sa.Column("requires_after_photo", sa.Boolean, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.Column("updated_by", sa.Text, nullable=False),
     )
     t["calendar_days"] = sa.Table(
         "calendar_days",

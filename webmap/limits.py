@@ -92,6 +92,8 @@ BODY_LIMITS = {
     "complaints_api.add_photo": "PHOTO_MAX_BYTES",
     "pages.new_complaint": "FORM_PHOTOS_MAX_BYTES",
     "pages.complaint": "FORM_PHOTOS_MAX_BYTES",
+    "pages.admin_rosters": "IMPORT_MAX_BYTES",
+    "pages.admin_grids_check": "IMPORT_MAX_BYTES",
 }
 #: endpoints whose computation is bounded per process and rate limited as heavy
 HEAVY = (

@@ -1112,3 +1112,32 @@ class DeliberationPage(AppPage):
     def participant_names(self) -> list[str]:
         table = self.page.get_by_role("main").get_by_role("table")
         return [row.get_by_role("cell").nth(1).inner_text() for row in table.get_by_role("row").all()[1:]]
+
+
+class AdminRostersPage(AppPage):
+    """``/admin/rosters``: upload a roster, read the preview, apply it."""
+
+    path = "/admin/rosters"
+
+    def upload(self, name: str, data: bytes) -> None:
+        self.page.get_by_label(self.t("admin_roster_file")).set_input_files(
+            files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
+        )
+        self.page.get_by_role("button", name=self.t("admin_do_preview"), exact=True).click()
+        self.settle()
+
+    @property
+    def preview(self) -> Locator:
+        return self.page.get_by_role("region", name=self.t("admin_preview"))
+
+    def apply(self) -> None:
+        self.preview.get_by_role("button", name=self.t("admin_do_apply"), exact=True).click()
+        self.settle()
+
+    @property
+    def status(self) -> Locator:
+        return self.page.get_by_role("status")
+
+    def open_audit(self) -> None:
+        self.status.get_by_role("link", name=self.t("admin_audit_link"), exact=True).click()
+        self.settle()

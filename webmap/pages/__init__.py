@@ -10,6 +10,8 @@ from flask import Blueprint
 bp = Blueprint("pages", __name__)
 
 from webmap.pages import admin  # noqa: E402, F401  (registers its views on bp)
+from webmap.pages import admin_people  # noqa: E402, F401
+from webmap.pages import admin_places  # noqa: E402, F401
 from webmap.pages import casework  # noqa: E402, F401
 from webmap.pages import complaints  # noqa: E402, F401
 from webmap.pages import dashboard  # noqa: E402, F401
