@@ -354,3 +354,15 @@ def test_a_faulty_grid_file_is_reported_by_error_and_cannot_be_imported(admin_ap
     page = reply.get_data(as_text=True)
     assert "有错误，不能导入" in page and "编码重复" in page and 'id="grid-import"' not in page
     assert len(_services(admin_app).grids.versions()) == 1
+
+
+def test_the_pages_speak_english_on_request_and_chinese_by_default(admin_app):
+    boss = _client(admin_app, "boss")
+    zh = boss.get("/admin/users").get_data(as_text=True)
+    en = boss.get("/admin/users?lang=en").get_data(as_text=True)
+    assert "系统管理员" in zh and "Administrator" not in zh
+    assert "Administrator" in en and "系统管理员" not in en
+    catalog = boss.get("/admin/catalog?lang=zh").get_data(as_text=True)
+    assert "办理时限（工作日）" in catalog and "deadline" not in catalog.split("<main")[1].replace(
+        "deadline_days", ""
+    )
