@@ -76,7 +76,13 @@ def test_every_admin_page_and_form_is_for_administrators_only(admin_app):
             assert client.get(path).status_code == 403, (who, path)
         token = _token(client.get("/complaints").get_data(as_text=True))
         for path, data in POSTS:
-            assert client.post(path, data={**data, "csrf_token": token}).status_code == 403, (who, path)
+            reply = client.post(path, data={**data, "csrf_token": token})
+            assert reply.status_code == 403 and '<form method="post" class="card' not in reply.get_data(
+                as_text=True
+            )
+        upload = {"file": ((ROSTERS / "good_utf8.csv").open("rb"), "r.csv"), "csrf_token": token}
+        reply = client.post("/admin/rosters", data=upload, content_type="multipart/form-data")
+        assert reply.status_code == 403 and 'id="roster-upload"' not in reply.get_data(as_text=True)
     anonymous = _client(admin_app, None)
     assert all(anonymous.get(path).status_code == 302 for path in PAGES)
     # nothing was changed by the refused posts

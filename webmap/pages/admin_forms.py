@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from geo.errors import RowErrors
 from services.errors import DomainError
+from services.errors import Forbidden
+from services.errors import Unauthenticated
 from webmap.errors import describe
 from webmap.i18n import t
 
@@ -19,7 +21,12 @@ def _known(key: str) -> str | None:
 
 
 def refusal(exc: Exception) -> tuple[dict, int]:
-    """(what the page shows, HTTP status) for a refused form: message, field and faulty rows."""
+    """(what the page shows, HTTP status) for a refused form: message, field and faulty rows.
+
+    A refusal of the caller (not signed in, not an administrator) is raised again: it gets the
+    app's error page, never the form."""
+    if isinstance(exc, Forbidden | Unauthenticated):
+        raise exc
     status, code, message, _ = describe(exc)
     field = getattr(exc, "field", None) if isinstance(exc, DomainError) else None
     shown = _known(f"admin_err_{code}") or message.splitlines()[0]
