@@ -56,7 +56,7 @@ def test_an_administrator_previews_applies_a_roster_and_finds_it_in_the_audit_lo
         rosters.open_audit()
         entry = page.locator("#audit-entries tr", has_text="roster.import")
         expect(entry).to_have_count(1)
-        expect(entry).to_contain_text("user:boss")
+        expect(entry).to_contain_text("赵管理")
         expect(entry).to_contain_text("roster:2026年名册.csv")
         assert not page.record.page_errors
         assert all(r.startswith(url) or r.startswith("data:") for r in page.record.requests)
