@@ -108,9 +108,12 @@ def test_the_admin_page_lists_entries_with_filters_for_administrators_only(world
     page = world.get("boss", "/admin/audit?action=case.view")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "user:wang" in html and f"complaint:{world.police_case.id}" in html and "127.0.0.1" in html
-    assert "login" not in html.split('id="audit-entries"')[1]
-    assert "user:boss" in world.get("boss", "/admin/audit?who=boss&action=login").get_data(as_text=True)
+    # people by name (the world's users are named by their user names), not account ids
+    entries = html.split('id="audit-entries"')[1]
+    assert "<td>wang <span" in entries and "user:wang" not in entries
+    assert f"诉求 {world.police_case.id}" in entries and "127.0.0.1" in entries
+    assert "login" not in entries
+    assert "<td>boss <span" in world.get("boss", "/admin/audit?who=boss&action=login").get_data(as_text=True)
     assert world.get("boss", "/admin/audit?since=not-a-date").status_code == 422
     assert world.get("wang", "/admin/audit").status_code == 403
     assert world.get("li", "/admin/audit").status_code == 403
