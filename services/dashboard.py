@@ -443,7 +443,7 @@ XLSX_ENGLISH = {
     "吹哨至报到用时中位数（分钟）": "Median minutes, whistle to report-in",
     "吹哨至响应用时中位数（分钟）": "Median minutes, whistle to response",
     "多元议事会议次数": "Deliberation meetings",
-    "多元议事": "Deliberation meetings by community",
+    "多元议事": "Deliberations by community",
     "会议次数": "Meetings",
     "上期会议次数": "Meetings, previous period",
 }

@@ -48,6 +48,7 @@ SKIPPED_ENDPOINTS = {
     "pages.print_sheet": "a PDF (its words are the printing tests' to check)",
     "pages.field_session": "JSON for the field page's script (a fresh CSRF token)",
     "pages.field_worker": "the field page's service worker (a script)",
+    "pages.deliberation_photo": "a photo file",
 }
 
 #: Latin words a Chinese page may show: brand and product names, file formats, units, the
@@ -55,6 +56,8 @@ SKIPPED_ENDPOINTS = {
 #: systems are codes: upper case with digits, WGS84, GCJ-02, see ``_CODE``)
 ALLOWED_LATIN = {
     "amap",
+    "shapefile",
+    "geopackage",
     "openstreetmap",
     "osm",
     "leaflet",
@@ -208,6 +211,16 @@ def _sql_strings(store) -> set[str]:
         "unit",
         "unit_name",
         "filename",
+        # 多元议事 records: where, what, the outcome, the minutes, who came from where
+        "place",
+        "matter",
+        "outcome",
+        "minutes",
+        "affiliation",
+        # what an administrator manages: login names, where a grid version came from, and who made it
+        "username",
+        "source",
+        "created_by",
     }
     out: set[str] = set()
     with engine.connect() as conn:
@@ -217,6 +230,13 @@ def _sql_strings(store) -> set[str]:
                 for (value,) in conn.execute(text(f'SELECT DISTINCT "{column}" FROM "{table}"')):
                     if isinstance(value, str):
                         out.add(value)
+        # what people wrote on a case's steps (the demo's staff notes); the system's own notes are
+        # not data and must be words of the page's language
+        for (value,) in conn.execute(
+            text("SELECT DISTINCT note FROM complaint_events WHERE actor <> 'system'")
+        ):
+            if isinstance(value, str):
+                out.add(value)
     return out
 
 
@@ -279,6 +299,24 @@ def site(tmp_path_factory, demo_template) -> Site:
     _act(wang, cases["closed"], "resolve", note="已清理")
     _act(wang, cases["closed"], "start_follow_up")
     _act(wang, cases["closed"], "follow_up", satisfied="yes", note="满意")
+    services = app.extensions["redgrid"]
+    centre = services.accounts.user_by_id(services.accounts.user_id("wang"))
+    meeting = services.deliberations.record(
+        centre,
+        {
+            "held_at": "2026-12-02T19:00",
+            "place": "沥苑社区议事厅",
+            "matter": "门口违停",
+            "outcome": "划定临时停车位",
+            "minutes": "居民代表发言",
+            "complaint_id": str(cases["collected"]),
+        },
+        [
+            {"kind": "resident", "name": "陈大妈", "affiliation": "3栋"},
+            {"kind": "grid_team", "name": "周网格员"},
+        ],
+    )
+    cases["deliberation"] = meeting.id
     site = Site(app, clients, cases)
     site.data = _data_strings(app)
     site.data_set = set(site.data)
@@ -341,6 +379,18 @@ FILLERS: dict[str, Callable[[Site], list[Visit]]] = {
     "users.login": lambda s: [Visit("anonymous", "/login")],
     "pages.field": _everyone("/field/", ("dispatcher", "admin")),
     "pages.undelivered": _everyone("/notifications/undelivered", ("dispatcher", "admin")),
+    "pages.queue_page": _everyone("/queue", ("dispatcher", "department", "admin")),
+    "pages.queue_one": lambda s: [Visit("dispatcher", "/queue/new"), Visit("department", "/queue/open")],
+    "pages.deliberation_list": _everyone("/deliberations", STAFF),
+    "pages.deliberation_new": _everyone("/deliberations/new", ("dispatcher", "admin")),
+    "pages.deliberation_page": lambda s: [
+        Visit(r, f"/deliberations/{s.cases['deliberation']}") for r in STAFF
+    ],
+    "pages.admin_users": _everyone("/admin/users", ("admin",)),
+    "pages.admin_catalog": _everyone("/admin/catalog", ("admin",)),
+    "pages.admin_rosters": _everyone("/admin/rosters", ("admin",)),
+    "pages.admin_grids": _everyone("/admin/grids", ("admin",)),
+    "pages.admin_grids_compare": lambda s: [Visit("admin", "/admin/grids/compare?a=1&b=1")],
 }
 
 #: error pages a browser may meet

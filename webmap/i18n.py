@@ -94,8 +94,27 @@ def map_words() -> dict[str, str]:
     return {key: t("map_" + key) for key in MAP_WORDS}
 
 
+#: punctuation between words, which differs by language: （…）, ：, ， against (…), :, ,
+_PUNCTUATION = {"zh": ("（", "）", "：", "，"), "en": (" (", ")", ": ", ", ")}
+
+
+def bracketed(text: object) -> str:
+    """``text`` in brackets as the page's language writes them: （王调度） / (Wang)."""
+    opening, closing, _, _ = _PUNCTUATION[lang()]
+    return f"{opening}{text}{closing}"
+
+
+def colon() -> str:
+    return _PUNCTUATION[lang()][2]
+
+
+def comma() -> str:
+    return _PUNCTUATION[lang()][3]
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, lang=lang, map_words=map_words)
+    app.jinja_env.globals.update(t=t, lang=lang, map_words=map_words, colon=colon, comma=comma)
+    app.jinja_env.filters["bracketed"] = bracketed
 
     @app.after_request
     def _remember(response):

@@ -25,6 +25,7 @@ from services.permissions import acting_role
 from services.permissions import allowed_actions
 from services.whistles import SUMMONED_ROLE
 from webmap import auth
+from webmap.i18n import lang
 from webmap.i18n import t
 from webmap.pages import bp
 from webmap.pages.complaints import beijing_text
@@ -66,7 +67,8 @@ def whistle_panel(case: dict) -> dict | None:
     catalog = services.cases.catalog
     whistles = services.whistles.of_case(who, int(case["id"]))
     groups = {g.code: g for g in catalog.whistle_groups.values()}
-    departments = {d.code: d.name_zh for d in catalog.departments.values()}
+    english = lang() == "en"
+    departments = {d.code: d.name_en if english else d.name_zh for d in catalog.departments.values()}
     summoned_here = acting_role(who) == SUMMONED_ROLE and who.can(WRITE)
     shown = []
     for w in whistles:
@@ -74,7 +76,7 @@ def whistle_panel(case: dict) -> dict | None:
         shown.append(
             {
                 "id": w.id,
-                "group": group.name_zh if group else w.group_code,
+                "group": (group.name_en if english else group.name_zh) if group else w.group_code,
                 "at_text": beijing_text(w.blown_at),
                 "note": w.note,
                 "summons": [
@@ -105,7 +107,7 @@ def whistle_panel(case: dict) -> dict | None:
     return {
         "whistles": shown,
         "may_blow": may_blow,
-        "group": group.name_zh if group else "",
+        "group": (group.name_en if english else group.name_zh) if group else "",
         "group_departments": [departments.get(d, d) for d in (group.departments if group else ())],
     }
 
