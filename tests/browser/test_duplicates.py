@@ -6,18 +6,32 @@ pages show the link.
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 from pyproj import Geod
 
 from tests.apps import inside_point
+from tests.browser.conftest import LiveServer
 from tests.browser.conftest import assert_clean
+from tests.browser.conftest import serve_copy_of_demo
 from tests.browser.pages import TIMEOUT
 from tests.browser.pages import LoginPage
 from tests.browser.pages import NewComplaintPage
 from tests.test_complaints_service import grid_of_kind
 
 
-def test_a_duplicate_is_found_while_filing_and_linked_both_ways(page, live_server, demo_grids):
+@pytest.fixture
+def own_server(demo_template, tmp_path):
+    """A private copy of the demo: the cases filed here must not change the shared server's
+    (other tests count its complaints or print its newest case)."""
+    server, url, app = serve_copy_of_demo(demo_template, tmp_path)
+    yield LiveServer(url, app)
+    server.shutdown()
+
+
+def test_a_duplicate_is_found_while_filing_and_linked_both_ways(page, own_server, demo_grids):
+    live_server = own_server
+    page.base = own_server.url  # what assert_clean counts as local
     LoginPage(page, live_server.url).login("dispatcher", "dispatcher-pass-123")
     lon, lat = inside_point(demo_grids, grid_of_kind(demo_grids, "urban", skip=3))
     first = NewComplaintPage(page, live_server.url).open()
