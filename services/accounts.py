@@ -114,7 +114,11 @@ class AccountService:
             if official_id is None:
                 raise Invalid("a grid user needs --official (their roster id)", field="official")
             if self.teams is None or self.teams.person(official_id) is None:
-                raise Invalid(f"no roster entry {official_id} (redgrid officials list)", field="official")
+                raise Invalid(
+                    f"no roster entry {official_id} (redgrid officials list)",
+                    field="official",
+                    code="unknown_official",
+                )
         elif official_id is not None:
             raise Invalid("only a grid user is linked to a roster entry", field="official")
         if self.store.user(username=username) is not None:

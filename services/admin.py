@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from complaints.catalog import MAX_DEADLINE_DAYS
 from complaints.catalog import Catalog
+from geo.timeutil import to_beijing
 from services import audit as audit_log
 from services.accounts import MIN_PASSWORD
 from services.accounts import AccountService
@@ -118,6 +119,7 @@ class AdminService:
         password: str,
         role: str,
         department: str | None = None,
+        official: str | None = None,
     ) -> int:
         require_admin(caller, "account administration")
         username, display_name = username.strip(), display_name.strip()
@@ -132,12 +134,36 @@ class AdminService:
                 f"role {role!r}; expected one of {', '.join(ROLES)}", field="role", code="unknown_role"
             )
         department = self._check_department(role, department)
+        official_id = self._check_official(role, official)
         _check_password(password)
-        user_id = self.accounts.create_user(username, display_name, password, role, department)
+        user_id = self.accounts.create_user(username, display_name, password, role, department, official_id)
         self.audit.record(
-            caller, audit_log.USER_CREATE, f"user:{username}", {"role": role, "department": department}
+            caller,
+            audit_log.USER_CREATE,
+            f"user:{username}",
+            {"role": role, "department": department, "official": official_id},
         )
         return user_id
+
+    @staticmethod
+    def _check_official(role: str, official: str | None) -> int | None:
+        """A grid user names their roster entry (a number from the picker); nobody else does."""
+        official = (official or "").strip()
+        if role != "grid":
+            return None
+        if not official.isdigit() or len(official) > 12:
+            raise Invalid("a grid user needs their roster entry", field="official", code="official_needed")
+        return int(official)
+
+    def roster_people(self, caller: Caller) -> list[tuple[int, str]]:
+        """The people serving at grid level today, (roster id, name · grid), for the grid-user picker."""
+        require_admin(caller, "account administration")
+        today = to_beijing(self.cases.now()).date()
+        people = [a for a in self.store.assignments() if a.id is not None and a.active_on(today)]
+        return sorted(
+            ((int(a.id), f"{a.name} · {a.unit_code}") for a in people if a.unit_level.value == "grid"),  # type: ignore[arg-type]
+            key=lambda p: p[1],
+        )
 
     def _account(self, username: str) -> UserAccount:
         account = self.store.user(username=username)

@@ -129,6 +129,8 @@ def test_users_are_listed_with_their_role_in_chinese_and_created_and_recorded(ad
         ({"role": "department", "department": "no_such"}, "职能部门"),
         ({"username": "wang"}, "登录名已存在"),
         ({"display_name": " "}, "姓名"),
+        ({"role": "grid"}, "网格员账号须选择名册人员"),
+        ({"role": "grid", "official": "99999999"}, "名册中没有该人员"),
     ],
 )
 def test_a_bad_new_user_is_named_and_nothing_is_created(admin_app, data, field_text):
@@ -147,6 +149,22 @@ def test_a_bad_new_user_is_named_and_nothing_is_created(admin_app, data, field_t
     assert field_text in alert
     assert len(_services(admin_app).store.users()) == before
     assert _entries(admin_app, "user.create") == []
+
+
+def test_a_grid_team_account_is_created_for_a_roster_person_picked_from_the_list(admin_app):
+    boss = _client(admin_app, "boss")
+    page = boss.get("/admin/users").get_data(as_text=True)
+    picker = page.split('name="official"')[1].split("</select>")[0]
+    choices = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', picker)
+    assert choices and all(" · " in label for _, label in choices)
+    official, label = choices[0]
+    form = {"action": "create", "username": "grid1", "display_name": label.split(" · ")[0]}
+    reply = _post(boss, "/admin/users", {**form, "password": PASSWORD, "role": "grid", "official": official})
+    assert reply.status_code == 302
+    made = _services(admin_app).store.user(username="grid1")
+    assert (made.role, made.official_id) == ("grid", int(official))
+    [entry] = _entries(admin_app, "user.create")
+    assert entry.detail["official"] == int(official)
 
 
 def test_roles_change_and_users_are_disabled_enabled_and_reset_with_old_and_new_values(admin_app):

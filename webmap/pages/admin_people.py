@@ -58,6 +58,7 @@ def _users_page(error: dict | None = None, status: int = 200, done: str | None =
         "admin_users.html",
         users=users,
         roles=[(r, role_label(r)) for r in svc.roles()],
+        roster=svc.roster_people(auth.caller()),
         departments=sorted(departments.items(), key=lambda kv: kv[1]),
         error=error,
         done=done,
@@ -90,6 +91,7 @@ def admin_users_change():
                 form.get("password", ""),
                 form.get("role", ""),
                 form.get("department"),
+                form.get("official"),
             )
         elif action == "change":
             svc.change_user(who, username, form.get("role", ""), form.get("department"))
