@@ -54,10 +54,11 @@ def test_an_administrator_previews_applies_a_roster_and_finds_it_in_the_audit_lo
         expect(rosters.status).to_contain_text(rosters.t("admin_roster_applied"))
         assert len(app.extensions["redgrid"].store.assignments()) > before
         rosters.open_audit()
-        entry = page.locator("#audit-entries tr", has_text="roster.import")
+        # the action and its target in words (导入网格员名册, 名册 2026年名册.csv), the person by name
+        entry = page.locator("#audit-entries tr", has_text=rosters.t("audit_action_roster.import"))
         expect(entry).to_have_count(1)
         expect(entry).to_contain_text("赵管理")
-        expect(entry).to_contain_text("roster:2026年名册.csv")
+        expect(entry).to_contain_text(f"{rosters.t('audit_target_roster')} 2026年名册.csv")
         assert not page.record.page_errors
         assert all(r.startswith(url) or r.startswith("data:") for r in page.record.requests)
     finally:
