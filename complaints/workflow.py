@@ -516,8 +516,12 @@ ENDS_EXTENSION = frozenset({_A.APPROVE_EXTENSION, _A.REFUSE_EXTENSION, _A.DISPAT
 
 
 def check_extension(action: Action | str, *, pending: bool) -> None:
-    """One extension request at a time, and a decision only on a pending one."""
-    action = _parse(Action, action)
+    """One extension request at a time, and a decision only on a pending one (an unknown action
+    name is not this rule's to refuse: ``apply`` names the real ones)."""
+    try:
+        action = Action(action)
+    except ValueError:
+        return
     if action is _A.REQUEST_EXTENSION and pending:
         raise ExtensionError("an extension request is already waiting for the dispatch centre's decision")
     if action in (_A.APPROVE_EXTENSION, _A.REFUSE_EXTENSION) and not pending:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from complaints.catalog import MAX_DEADLINE_DAYS
 from complaints.catalog import Catalog
+from geo.officials import UnitLevel
 from geo.timeutil import to_beijing
 from services import audit as audit_log
 from services.accounts import MIN_PASSWORD
@@ -161,7 +162,7 @@ class AdminService:
         today = to_beijing(self.cases.now()).date()
         people = [a for a in self.store.assignments() if a.id is not None and a.active_on(today)]
         return sorted(
-            ((int(a.id), f"{a.name} · {a.unit_code}") for a in people if a.unit_level.value == "grid"),  # type: ignore[arg-type]
+            ((int(a.id), f"{a.name} · {a.unit_code}") for a in people if a.unit_level is UnitLevel.GRID),  # type: ignore[arg-type]
             key=lambda p: p[1],
         )
 

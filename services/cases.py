@@ -1177,8 +1177,6 @@ class ComplaintService:
             workflow.check_extension(action, pending=current.extension_deadline is not None)
         except workflow.ExtensionError as exc:
             raise Refused(str(exc), code=exc.code, field="action") from exc
-        except workflow.WorkflowError:
-            pass  # not an action at all: workflow.apply below names the real ones
         fields: dict = {"note": note}
         if action == workflow.Action.DISPATCH:
             routing = self.catalog.route(current.category_code, self.community_kind(current))
