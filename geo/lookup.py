@@ -53,6 +53,7 @@ from geo.edges import EdgeIndex
 from geo.edges import lowest_per_point
 from geo.lut import OUTSIDE as LUT_OUTSIDE
 from geo.lut import LookupTable
+from geo.parallel import ordered_map
 
 EDGE_TOLERANCE_DEG = 1e-11
 # A grid farther than this in UTM cannot be within EDGE_TOLERANCE_DEG in lon/lat: the
@@ -316,7 +317,8 @@ class GridIndex:
     # --- many points --------------------------------------------------------------------
 
     def locate_many(self, lon: ArrayLike, lat: ArrayLike, *, annotate: bool = True) -> BatchMatch:
-        """Locate many WGS84 points, vectorised, in chunks that bound memory.
+        """Locate many WGS84 points, vectorised, in chunks that bound memory, side by side on
+        the batch threads (``geo.parallel``).
 
         With ``annotate=False`` only ``status`` and ``grid`` are filled (and ``nearest``
         for points in no grid): the fastest path, for bulk assignment.
@@ -325,10 +327,14 @@ class GridIndex:
         y = np.ascontiguousarray(lat, dtype="float64").ravel()
         if x.shape != y.shape:
             raise ValueError("lon and lat differ in length")
+        if len(x) <= CHUNK:
+            return self._locate_chunk(x, y, annotate)
         out = BatchMatch.empty(len(x))
-        for start in range(0, len(x), CHUNK):
-            stop = min(start + CHUNK, len(x))
-            part = self._locate_chunk(x[start:stop], y[start:stop], annotate)
+        starts = range(0, len(x), CHUNK)
+        parts = ordered_map(
+            lambda s: self._locate_chunk(x[s : s + CHUNK], y[s : s + CHUNK], annotate), starts
+        )
+        for start, part in zip(starts, parts, strict=True):
             _paste(out, part, start)
         return out
 

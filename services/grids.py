@@ -14,10 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Hashable
+from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 from typing import TypeVar
 
 import geopandas as gpd
@@ -48,6 +51,7 @@ from geo.officials import UnitLevel
 from geo.officials import read_roster_file
 from geo.officials import roster_changes
 from geo.officials import team_for
+from geo.parallel import ordered_map
 from geo.tabular import file_sha256
 from geo.timeutil import beijing_today
 from geo.validate import Settings
@@ -65,6 +69,16 @@ from store.base import VersionInfo
 
 Progress = Callable[[str, int, int], None]
 _R = TypeVar("_R")
+
+
+class _Points(Protocol):
+    """A chunk of a batch: its points' coordinates as given."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+C = TypeVar("C", bound=_Points)
 
 
 class ImportRefused(Refused):
@@ -566,6 +580,26 @@ class GridService:
         grid_set = self.grid_set(self.resolve_version(version, at))
         wlon, wlat = crs_mod.to_wgs84(lon, lat, coordsys)
         return grid_set, grid_set.index.locate_many(wlon, wlat, annotate=annotate), wlon, wlat
+
+    def locate_chunks(
+        self,
+        chunks: Iterable[C],
+        *,
+        coordsys: str = "wgs84",
+        version: int | None = None,
+        annotate: bool = True,
+    ) -> Iterator[tuple[C, GridSet, BatchMatch, np.ndarray, np.ndarray]]:
+        """``locate_many`` of each chunk of a streamed batch, several chunks at once on the batch
+        threads (``geo.parallel``), in the chunks' order; the version is resolved once, so every
+        chunk of one answer comes from the same grid set."""
+        grid_set = self.grid_set(self.resolve_version(version))
+        index = grid_set.index
+
+        def locate(chunk: C) -> tuple[C, GridSet, BatchMatch, np.ndarray, np.ndarray]:
+            wlon, wlat = crs_mod.to_wgs84(chunk.lon, chunk.lat, coordsys)
+            return chunk, grid_set, index.locate_many(wlon, wlat, annotate=annotate), wlon, wlat
+
+        return ordered_map(locate, chunks)
 
     # --- officials ------------------------------------------------------------------------
 

@@ -181,10 +181,11 @@ def points():
     def generate() -> Iterator[bytes]:
         yield writer.head()
         first = True
-        for chunk in itertools.chain([head] if head is not None else [], reader):
-            _, match, wlon, wlat = grids.locate_many(
-                chunk.lon, chunk.lat, coordsys=coordsys, version=grid_set.version.id, annotate=annotate
-            )
+        chunks = itertools.chain([head] if head is not None else [], reader)
+        located = grids.locate_chunks(
+            chunks, coordsys=coordsys, version=grid_set.version.id, annotate=annotate
+        )
+        for chunk, _, match, wlon, wlat in located:
             yield writer.rows(chunk, wlon, wlat, match, grid_set, first=first)
             first = False
         yield writer.tail()
