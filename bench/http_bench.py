@@ -11,13 +11,15 @@ only (``bare_app`` below, the yardstick of /work/shared/anchors/PERF-BASELINE.md
 Single lookups: wrk, with a Lua script that sends random points in the demo grids'
 bounding box (the same points, in the same order, to both apps; about a third fall in no
 grid, so the outside path with its datum hints is in the mix), 1, 8 and 32 connections,
-``--seconds`` each, apps measured alternately. Batches: 1,000,000 points as an Arrow IPC
-stream to ``POST /api/v1/points`` with Arrow out, ``fields=grid`` and the full answer, best
-of ``--repeat``, end to end (upload, lookup, download, decode). In process: the full
-annotated batch (``locate_many(annotate=True)`` with the lookup table) against
-``geopandas.sjoin``.
+``--seconds`` each, every worker warmed first, ``--rounds`` rounds with the apps in turn (on
+a shared 2-CPU machine one run moves by ten per cent; the median round is kept).
 
-    .venv/bin/python bench/http_bench.py            # about 2 minutes; writes bench/results/http.{json,md}
+Batches: 1,000,000 points as an Arrow IPC stream to ``POST /api/v1/points`` with Arrow out,
+``fields=grid`` and the full answer, best of ``--repeat``, end to end (upload, lookup,
+download, decode). In process: the full annotated batch (``locate_many(annotate=True)`` with
+the lookup table) against ``geopandas.sjoin``.
+
+    .venv/bin/python bench/http_bench.py            # about 4 minutes; writes bench/results/http.{json,md}
     .venv/bin/python bench/http_bench.py --quick    # 2 s per wrk row, 200k batch points
 
 Everything listens on 127.0.0.1 only. Needs wrk (``apt-get install -y wrk``).
@@ -186,6 +188,12 @@ def wrk(port: int, prefix: str, bbox, connections: int, seconds: float, script: 
     }
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median req/s (its own latencies with it), and the failures of all."""
+    middle = sorted(runs, key=lambda r: r["req_s"])[len(runs) // 2]
+    return {**middle, "non_2xx": sum(r["non_2xx"] for r in runs)}
+
+
 def _ms(value: str, unit: str) -> float:
     return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
 
@@ -302,8 +310,10 @@ def markdown(result: dict) -> str:
         f"Load average (1 min) before / after the run: {result.get('load_average_before', '?')} / "
         f"{result.get('load_average_after', '?')} (other work on the machine moves the numbers).",
         "",
-        f"Served with `{result['serve']}`; peer: {result['peer']}. wrk {result['seconds']} s per row, "
-        "random points in the demo grids' bounding box (same sequence for both).",
+        f"Served with `{result['serve']}`; peer: {result['peer']}. Every worker warmed first; then "
+        f"{result.get('rounds', 1)} rounds of wrk, {result['seconds']} s per app and row, the apps in "
+        "turn; each cell is the round with the median req/s. Random points in the demo grids' "
+        "bounding box (same sequence for both).",
         "",
         "| connections | bare req/s | RedGrid req/s | ratio | RedGrid, limits on, req/s | ratio "
         "| bare p50 / p99 ms | RedGrid p50 / p99 ms | limits on p50 / p99 ms | non-2xx |",
@@ -353,12 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", default="1,8,32")
     parser.add_argument("--points", type=int, default=1_000_000, help="batch size")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per row (the median is kept)")
     parser.add_argument("--quick", action="store_true", help="2 s per row, 200k batch points, 1 repeat")
     parser.add_argument("--skip", default="", help="comma list of: single,batch,inprocess")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for http.json and http.md")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.points, args.repeat = 2.0, 200_000, 1
+        args.seconds, args.points, args.repeat, args.rounds = 2.0, 200_000, 1, 1
     if shutil.which("wrk") is None and "single" not in args.skip:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -372,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         "shared SQLite counters, LIMIT_ANONYMOUS=1000000000/minute)",
         "peer": "bare Flask app, STRtree query per point, grid id only, same gunicorn settings",
         "seconds": args.seconds,
+        "rounds": args.rounds,
         "load_average_before": round(os.getloadavg()[0], 2),
         "single": [],
     }
@@ -405,22 +417,24 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         try:
             if "single" not in args.skip:
+                targets = {
+                    "bare": (p_bare, "/lookup/"),
+                    "redgrid": (p_app, "/api/v1/point/wgs84/"),
+                    "redgrid_limits_on": (p_lim, "/api/v1/point/wgs84/"),
+                }
+                for port, prefix in targets.values():  # every worker of every app, warm
+                    wrk(port, prefix, bbox, 8, 2, script)
                 for c in (int(v) for v in args.connections.split(",")):
-                    wrk(p_bare, "/lookup/", bbox, c, 1, script)  # warm up
-                    wrk(p_app, "/api/v1/point/wgs84/", bbox, c, 1, script)
-                    wrk(p_lim, "/api/v1/point/wgs84/", bbox, c, 1, script)
-                    row = {
-                        "connections": c,
-                        "bare": wrk(p_bare, "/lookup/", bbox, c, args.seconds, script),
-                        "redgrid": wrk(p_app, "/api/v1/point/wgs84/", bbox, c, args.seconds, script),
-                        "redgrid_limits_on": wrk(
-                            p_lim, "/api/v1/point/wgs84/", bbox, c, args.seconds, script
-                        ),
-                    }
+                    runs: dict[str, list[dict]] = {name: [] for name in targets}
+                    for _ in range(args.rounds):  # the apps alternate, round after round
+                        for name, (port, prefix) in targets.items():
+                            runs[name].append(wrk(port, prefix, bbox, c, args.seconds, script))
+                    row = {"connections": c, **{name: median_run(r) for name, r in runs.items()}}
                     row["ratio"] = round(row["redgrid"]["req_s"] / row["bare"]["req_s"], 2)
                     row["ratio_limits_on"] = round(
                         row["redgrid_limits_on"]["req_s"] / row["bare"]["req_s"], 2
                     )
+                    row["rounds"] = {name: [r["req_s"] for r in rs] for name, rs in runs.items()}
                     print(json.dumps(row), file=sys.stderr)
                     result["single"].append(row)
             stop(bare)

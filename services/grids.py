@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Iterable
@@ -69,6 +71,16 @@ from store.base import VersionInfo
 
 Progress = Callable[[str, int, int], None]
 _R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the store said of the active version and the roster, and when it was asked."""
+
+    checked: float  # time.monotonic()
+    active: int | None
+    roster_stamp: int | None
+    roster: dict[str, list[Assignment]]  # by unit code
 
 
 class _Points(Protocol):
@@ -172,36 +184,25 @@ class GridService:
         self.use_lut = use_lut
         self.settings = settings or Settings()
         self._active_ttl = active_ttl_s
-        self._active: tuple[float, int | None] = (0.0, None)
+        self._seen: _Seen | None = None  # what the store said last, and when
+        self._watch_lock = threading.Lock()
+        # a child forked while the watcher ran would find its lock held for ever
+        reset = weakref.WeakMethod(self._after_fork)
+        os.register_at_fork(after_in_child=lambda: (m := reset()) and m())
         self._sets: Memo[GridSet] = Memo(max_cached_versions)
         # per (version, active): the set as it stands now, pieces of rendered answers, datum fields
         self._flagged: dict[tuple[int, bool], GridSet] = {}
         self._fragments: Memo[dict] = Memo(2 * max_cached_versions)
         self._shift_fields: Memo[dict] = Memo(max_cached_versions)
         # (roster it was computed from, day, {key: value}): teams and their rendered answers
-        self._teams: tuple[dict | None, float, datetime.date | None, dict] = (None, 0.0, None, {})
-        self._roster_lock = threading.Lock()
+        self._teams: tuple[dict | None, datetime.date | None, dict] = (None, None, {})
         self._build_lock = threading.Lock()
-        self._active_lock = threading.Lock()
-        self._roster: tuple[float, dict[str, list[Assignment]]] = (0.0, {})
 
     # --- versions -------------------------------------------------------------------------
 
     def active_version_id(self) -> int:
-        """The active version, asked of the store at most every ``active_ttl_s`` (by one thread at
-        a time: the others go on with the version they know)."""
-        stamp, version = self._active
-        now = time.monotonic()
-        if now - stamp > self._active_ttl:
-            if version is None or self._active_ttl <= 0:
-                version = self.store.active_version_id()
-                self._active = (now, version)
-            elif self._active_lock.acquire(blocking=False):
-                try:
-                    version = self.store.active_version_id()
-                    self._active = (now, version)
-                finally:
-                    self._active_lock.release()
+        """The active version, as this process last saw it (``_current``)."""
+        version = self._current().active
         if version is None:
             raise Unavailable(
                 "no grid version is active yet; import grids and activate one "
@@ -209,6 +210,65 @@ class GridService:
                 code="no_active_version",
             )
         return version
+
+    def _current(self) -> _Seen:
+        """The active version and the roster, without a database call on the request's path.
+
+        The store is asked again every ``active_ttl_s``, by one background thread while requests
+        go on with what they have; it reads two stamps (``place_stamps``: the active version and
+        the last roster import) and reloads the roster only when its stamp moved. So another
+        worker's activation reaches this one within a few seconds, and a request never waits on
+        the database for it. Before the first look, with a TTL of 0 (the tests), and right after
+        this process changes either itself, the look is made in the caller's thread.
+        """
+        seen = self._seen
+        if seen is None or self._active_ttl <= 0:
+            return self._look()
+        if time.monotonic() - seen.checked > self._active_ttl and self._watch_lock.acquire(blocking=False):
+            threading.Thread(target=self._look, args=(True,), name="redgrid-watch", daemon=True).start()
+        return seen
+
+    def _after_fork(self) -> None:
+        self._watch_lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Build what the first lookup would otherwise wait for: the active version's index and
+        lookup table, the roster, and the rendered teams (a worker calls this before it takes
+        requests; with nothing active yet there is nothing to build)."""
+        version = self.active_or_none()
+        if version is None:
+            return
+        index = self.grid_set(version).index
+        for code in index.codes:
+            self.team_fragment(str(code), "team", lambda team: team)
+        lon, lat = index.geoms[0].representative_point().coords[0]
+        self.point(lon, lat)
+        self.point(index.bounds[2] + 0.01, lat)  # outside: the datum fields too
+
+    def refresh(self) -> None:
+        """Read the active version and the roster's stamp now (after a change made here, or
+        behind this service's back, straight in the store)."""
+        self._look()
+
+    def _look(self, locked: bool = False) -> _Seen:
+        try:
+            active, roster_stamp = self.store.place_stamps()
+            seen = self._seen
+            if active is not None and locked and (seen is None or seen.active != active):
+                # another worker activated a version: build it here, off the requests, before
+                # they are sent to it (the server's event loop must never wait on a build)
+                self._built_set(active)
+            if seen is not None and seen.roster_stamp == roster_stamp:
+                roster = seen.roster
+            else:
+                roster = {}
+                for a in self.store.assignments():
+                    roster.setdefault(a.unit_code, []).append(a)
+            self._seen = seen = _Seen(time.monotonic(), active, roster_stamp, roster)
+            return seen
+        finally:
+            if locked:
+                self._watch_lock.release()
 
     def active_or_none(self) -> int | None:
         """The active version, or None before any is active (pages show an empty map then)."""
@@ -235,14 +295,17 @@ class GridService:
         return self.active_version_id()
 
     def grid_set(self, version_id: int) -> GridSet:
+        return self._with_current_flag(self._built_set(version_id))
+
+    def _built_set(self, version_id: int) -> GridSet:
         cached = self._sets.peek(version_id)
         if cached is not None:
             hit: GridSet = cached  # never reassigned: the lambda below keeps its type
-            return self._with_current_flag(self._sets.get(version_id, lambda: hit))
+            return self._sets.get(version_id, lambda: hit)
         with self._build_lock:  # one build per process: the other requests wait for it, not redo it
             cached = self._sets.peek(version_id)
             if cached is not None:
-                return self._with_current_flag(cached)
+                return cached
             return self._sets.get(version_id, lambda: self._build_set(version_id))
 
     def _with_current_flag(self, grid_set: GridSet) -> GridSet:
@@ -318,7 +381,7 @@ class GridService:
             raise NotFound(f"grid version {version_id} does not exist", code="unknown_version")
         self.grid_set(version_id)  # its lookup table built and cached before any worker needs it
         self.store.activate(version_id, by)
-        self._active = (0.0, None)
+        self.refresh()
 
     def versions(self) -> list[VersionInfo]:
         return self.store.versions()
@@ -473,7 +536,7 @@ class GridService:
             activate=activate,
         )
         if activate:
-            self._active = (0.0, None)
+            self.refresh()
         return ImportOutcome(version_id, True, activate, report, changes, gridfile.source_crs)
 
     # --- lookup ---------------------------------------------------------------------------
@@ -604,56 +667,28 @@ class GridService:
     # --- officials ------------------------------------------------------------------------
 
     def roster(self) -> dict[str, list[Assignment]]:
-        """All assignments by unit code, cached briefly (rosters change a few times a year)."""
-        stamp, by_unit = self._roster
-        if time.monotonic() - stamp > self._active_ttl:
-            by_unit = {}
-            for a in self.store.assignments():
-                by_unit.setdefault(a.unit_code, []).append(a)
-            self._roster = (time.monotonic(), by_unit)
-        return by_unit
-
-    def forget_roster(self) -> None:
-        self._roster = (0.0, {})
+        """All assignments by unit code, as this process last saw them (``_current``)."""
+        return self._current().roster
 
     def team(self, grid_code: str, day: datetime.date | None = None) -> list[Assignment]:
         """The people answering for a grid on ``day`` (default today in China); cached until the
-        roster is reloaded or the day changes."""
+        roster changes or the day does."""
         if day is None:
             return list(self.team_fragment(grid_code, "team", lambda team: team))
         return self._team_on(grid_code, day, self.roster())
 
     def team_fragment(self, grid_code: str, key: Hashable, render: Callable[[list[Assignment]], _R]) -> _R:
-        """``render(today's team)`` for a grid, made once per roster and day (rendered answers).
-
-        The roster is checked again every ``active_ttl_s``, off the request: one background
-        thread reads it while requests go on with the one they have (with a TTL of 0, as in
-        the tests, every call reads it).
-        """
+        """``render(today's team)`` for a grid, made once per roster and day (rendered answers)."""
         day = beijing_today()
-        roster, checked, cached_day, slots = self._teams
-        if roster is None or cached_day != day or self._active_ttl <= 0:
-            roster, slots = self._check_roster(day)
-        elif time.monotonic() - checked > self._active_ttl and self._roster_lock.acquire(blocking=False):
-            self._teams = (roster, time.monotonic(), cached_day, slots)  # no second refresh meanwhile
-            threading.Thread(target=self._check_roster, args=(day, True), daemon=True).start()
+        roster = self.roster()
+        cached, cached_day, slots = self._teams
+        if cached is not roster or cached_day != day:
+            slots = {}
+            self._teams = (roster, day, slots)
         value = slots.get((grid_code, key))
         if value is None:
             value = slots[(grid_code, key)] = render(self._team_on(grid_code, day, roster))
         return value
-
-    def _check_roster(self, day: datetime.date, locked: bool = False) -> tuple[dict, dict]:
-        try:
-            roster = self.roster()
-            cached, _, cached_day, slots = self._teams
-            # the roster is read again every few seconds: keep the answers while it is unchanged
-            if cached is not roster and (cached_day != day or cached != roster):
-                slots = {}
-            self._teams = (roster, time.monotonic(), day, slots)
-            return roster, slots
-        finally:
-            if locked:
-                self._roster_lock.release()
 
     def _team_on(
         self, grid_code: str, day: datetime.date, roster: dict[str, list[Assignment]]
@@ -686,7 +721,7 @@ class GridService:
         summary = self.store.import_assignments(
             rows, filename=Path(path).name, sha256=file_sha256(Path(path)), by=by
         )
-        self.forget_roster()
+        self.refresh()
         return summary
 
     def preview_roster(

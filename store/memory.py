@@ -452,6 +452,11 @@ class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
         acts = self.t["activations"].rows
         return acts[max(acts)]["version_id"] if acts else None
 
+    def place_stamps(self) -> tuple[int | None, int | None]:
+        with self._lock:
+            imports = self.t["roster_imports"].rows
+            return self._active(), (max(imports)[0] if imports else None)
+
     def activations(self) -> list[tuple[datetime.datetime, int]]:
         with self._lock:
             rows = self.t["activations"].all()

@@ -106,5 +106,9 @@ class PlaceStore(Protocol):
     ) -> ImportSummary: ...
     def assignments(self, unit_codes: Iterable[str] | None = None) -> list[Assignment]: ...
 
+    # what a lookup caches, in one cheap read: (active version, last roster import that changed
+    # anything); a worker compares it with what it holds instead of reloading the roster
+    def place_stamps(self) -> tuple[int | None, int | None]: ...
+
 
 __all__ = ["ImportSummary", "PlaceStore", "Town", "VersionInfo"]

@@ -287,6 +287,14 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
         acts = self.t["activations"]
         return conn.execute(sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1)).scalar()
 
+    def place_stamps(self) -> tuple[int | None, int | None]:
+        acts, imports = self.t["activations"], self.t["roster_imports"]
+        active = sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1).scalar_subquery()
+        roster = sa.select(sa.func.max(imports.c.id)).scalar_subquery()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(active, roster)).one()
+        return row[0], row[1]
+
     def activations(self) -> list[tuple[datetime.datetime, int]]:
         """The activation log, oldest first: (when, version)."""
         acts = self.t["activations"]

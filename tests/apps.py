@@ -230,3 +230,66 @@ def create_user(
 def error_of(body: Any) -> Any:
     """The ``error`` member of an RFC 9457 problem (the shape clients of earlier versions read)."""
     return {"error": body["error"]} if isinstance(body, dict) and "error" in body else body
+
+
+@contextlib.contextmanager
+def gunicorn_on(db: Db, tmp_path: Path, env: dict[str, str], *args: str):
+    """The service run the production way (``gunicorn -c python:webmap.serving``) on ``db``,
+    on a free loopback port, until the block ends; yields the port. ``env`` adds to the
+    environment, ``args`` to gunicorn's command line (``-w 1``)."""
+    import http.client
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "REDGRID_DATABASE_URL": db.url,
+        "REDGRID_CACHE_DIR": str(db.cache_dir),
+        "REDGRID_INSTANCE_PATH": str(tmp_path / "instance"),
+        "REDGRID_SECRET_KEY": "test-secret",
+        "REDGRID_ACCESS_LOG": str(tmp_path / "access.log"),
+        **env,
+    }
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    cmd = [str(gunicorn), "-c", "python:webmap.serving", "-b", f"127.0.0.1:{port}", *args]
+    log = open(tmp_path / "gunicorn.log", "wb")
+    proc = subprocess.Popen(
+        [*cmd, "--no-control-socket", "webmap:create_app()"],
+        env=full_env,
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                conn.request("GET", "/api/v1/health")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError((tmp_path / "gunicorn.log").read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+        yield port
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()

@@ -99,7 +99,7 @@ def test_a_member_whose_term_has_ended_is_not_on_the_team(world):
     worker = grid_worker(svc, code)
     ended = dataclasses.replace(worker, end=beijing_day(clock()).replace(day=1))
     svc.store.import_assignments([ended], filename="end.csv", sha256="e" * 64)
-    svc.grids.forget_roster()
+    svc.grids.refresh()
     with pytest.raises(Invalid) as refused:
         svc.act(CENTRE, case.id, "assign", expected_version=case.row_version, assignee=str(worker.id))
     assert refused.value.code == "not_in_team"

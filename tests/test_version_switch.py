@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -25,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apps import REPO_ROOT
 from tests.apps import cli_ok
+from tests.apps import gunicorn_on
 from tests.apps import point_where_versions_differ
 
 ACTIVE_TTL_S = 1.0
@@ -39,61 +35,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(demo_db, tmp_path):
-    port = _free_port()
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "REDGRID_DATABASE_URL": demo_db.url,
-        "REDGRID_CACHE_DIR": str(demo_db.cache_dir),
-        "REDGRID_INSTANCE_PATH": str(tmp_path / "instance"),
-        "REDGRID_SECRET_KEY": "test-secret",
         "REDGRID_ACTIVE_TTL_S": str(ACTIVE_TTL_S),
         "REDGRID_RATELIMIT_ENABLED": "false",  # one address sends thousands of requests here
-        "REDGRID_ACCESS_LOG": str(tmp_path / "access.log"),
     }
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    cmd = [str(gunicorn), "-c", "python:webmap.serving", "-b", f"127.0.0.1:{port}", "-w", "2"]
-    log = open(tmp_path / "gunicorn.log", "wb")
-    proc = subprocess.Popen(
-        [*cmd, "--no-control-socket", "webmap:create_app()"],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            try:
-                conn.request("GET", "/api/v1/point/wgs84/113.1457,23.1110")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            finally:
-                conn.close()
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((tmp_path / "gunicorn.log").read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
+    with gunicorn_on(demo_db, tmp_path, env, "-w", "2") as port:
         yield port
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_a_version_activated_under_load_switches_every_answer_cleanly(

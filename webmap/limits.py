@@ -319,6 +319,21 @@ class LeanLimit:
             self._leases[key] = [size - 1, now, size]
         return True
 
+    def admit_leased(self, environ: dict) -> bool:
+        """Count one request only if it needs no storage write: limits off, or a hit left in the
+        caller's lease. False means "ask ``admit``" (off the server's event loop: a storage write
+        may wait on a lock), not a refusal."""
+        ext = self.app.extensions.get("redgrid.limiter")
+        if ext is None or not ext.enabled:
+            return True
+        key = "addr:" + self.address(environ)
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and lease[0] > 0 and time.monotonic() - lease[1] < self.LEASE_S:
+                lease[0] -= 1
+                return True
+        return False
+
     def address(self, environ: dict) -> str:
         proxy = self.below
         if isinstance(proxy, ProxyFix) and proxy.x_for:

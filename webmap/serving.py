@@ -12,6 +12,13 @@ holds the two classes it names:
   client that has not sent its headers within ``HEADER_TIMEOUT_S`` is dropped; threads
   only ever wait on the application. (Request bodies are read by the application thread:
   a client that trickles a body still holds a thread, for at most ``timeout`` seconds.)
+  The same loop answers the hot path of other systems itself: a plain anonymous
+  ``GET /api/v1/point/...`` (``plain_get``: one complete request, no body, cookie, key or
+  query) is handed to the app's lean lookup (``webmap.api.grids.LeanPoint.answer_in_loop``)
+  and its answer written straight back, access-logged as any other. A lookup takes tens of
+  microseconds, less than handing the connection to a thread and back; what the lean path
+  cannot answer from memory (a rate-limit lease to take, an error, the first request, which
+  teaches it the app's headers) goes to a thread as before.
 * ``RedactingLogger``, gunicorn's logger with secrets taken out of the access log: an
   ``api_key=``, ``token=`` or ``key=`` value in a query string is logged as ``[redacted]``.
 
@@ -28,6 +35,8 @@ from __future__ import annotations
 import os
 import selectors
 import time
+from datetime import timedelta
+from email.utils import formatdate
 from functools import partial
 
 from gunicorn.glogging import Logger
@@ -110,10 +119,62 @@ class HeaderBufferingWorker(ThreadWorker):
             return
         self.poller.unregister(sock)
         del self._heads[fd]
+        if self._answer_in_loop(conn, bytes(buf)):
+            return
         conn.init()  # the HTTP/1 parser, over a blocking socket
         conn.parser.unreader.unread(bytes(buf))
         conn.data_ready = True
         self.enqueue_req(conn)
+
+    def _answer_in_loop(self, conn, data: bytes) -> bool:  # type: ignore[no-untyped-def]
+        """Answer a plain anonymous point lookup here, in the event loop (see the module text);
+        False leaves the request to a thread, as any other."""
+        lean = getattr(self, "lean", None)
+        if lean is None:
+            return False
+        environ = plain_get(data, conn.client, conn.server)
+        if environ is None:
+            return False
+        started = time.monotonic()
+        try:
+            answer = lean.answer_in_loop(environ)
+        except Exception:  # the thread path answers it, through the app's error handling
+            return False
+        if answer is None:
+            return False
+        headers, body = answer
+        self.nr += 1
+        if self.nr >= self.max_requests and self.alive:
+            self.log.info("Autorestarting worker after current request.")
+            self.alive = False
+        keep = (
+            self.alive
+            and self.cfg.keepalive > 0
+            and environ["SERVER_PROTOCOL"] == "HTTP/1.1"
+            and environ.get("HTTP_CONNECTION", "").lower() != "close"
+            and len(self.keepalived_conns) < self.max_keepalived
+        )
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        out = (
+            f"HTTP/1.1 200 OK\r\nServer: gunicorn\r\nDate: {http_date()}\r\n"
+            f"Connection: {'keep-alive' if keep else 'close'}\r\n{head}\r\n"
+        ).encode("latin-1") + body
+        try:
+            sent = conn.sock.send(out)
+        except OSError:
+            sent = -1
+        if sent == len(out):
+            elapsed = time.monotonic() - started
+            delta = timedelta(seconds=elapsed)
+            self.log.access(_Sent(len(body), headers), _header_pairs(environ), environ, delta)
+        if sent != len(out) or not keep:  # a client that leaves its answers unread is dropped
+            self.nr_conns -= 1
+            conn.close()
+            return True
+        conn.set_timeout()
+        self.keepalived_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
+        return True
 
     def _drop(self, fd: int, conn) -> None:  # type: ignore[no-untyped-def]
         self._heads.pop(fd, None)
@@ -130,6 +191,102 @@ class HeaderBufferingWorker(ThreadWorker):
         for fd, (conn, deadline, _) in list(self._heads.items()):
             if deadline <= now:
                 self._drop(fd, conn)
+
+
+#: header names a plain lookup does not carry: a request with one goes to a thread, as any other
+_NOT_PLAIN = frozenset(
+    {
+        "authorization", "connection-upgrade", "content-length", "cookie", "expect", "http2-settings",
+        "transfer-encoding", "upgrade", "x-api-key",
+    }
+)  # fmt: skip
+_TOKEN = frozenset("!#$%&'*+-.^`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def plain_get(data: bytes, client, server) -> dict | None:  # type: ignore[no-untyped-def]
+    """A WSGI environ for one complete, plain ``GET`` (HTTP/1.0 or 1.1, no body, nothing after
+    the headers, no percent-escapes or query in the target, no header a lookup does not carry,
+    no duplicate, folded, or underscored header name), else None. Anything unusual is left to
+    gunicorn's own parser on a thread: this only ever says "not mine"."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or end + 4 != len(data) or len(data) > MAX_HEADER_BYTES:
+        return None
+    try:
+        lines = data[:end].decode("ascii").split("\r\n")
+    except UnicodeDecodeError:
+        return None
+    parts = lines[0].split(" ")
+    if len(parts) != 3:
+        return None
+    method, target, protocol = parts
+    if method != "GET" or protocol not in ("HTTP/1.1", "HTTP/1.0") or not target.startswith("/"):
+        return None
+    if any(c in target for c in "?%#\t") or "//" in target or "/." in target:
+        return None
+    environ: dict = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": target,
+        "RAW_URI": target,
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": protocol,
+        "SCRIPT_NAME": "",
+        "REMOTE_ADDR": client[0] if isinstance(client, tuple) else "",
+        "SERVER_NAME": server[0] if isinstance(server, tuple) else "",
+        "SERVER_PORT": str(server[1]) if isinstance(server, tuple) else "",
+        "wsgi.url_scheme": "http",
+    }
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        key = name.lower()
+        if not colon or not key or not set(key) <= _TOKEN or key in _NOT_PLAIN:
+            return None
+        wsgi_key = "HTTP_" + key.upper().replace("-", "_")
+        if wsgi_key in environ or any(c in value for c in "\r\n\0"):
+            return None
+        environ[wsgi_key] = value.strip(" \t")
+    return environ
+
+
+class _Sent:
+    """What gunicorn's access log reads of a response."""
+
+    status = "200 OK"
+
+    def __init__(self, sent: int, headers: list[tuple[str, str]]) -> None:
+        self.sent = sent
+        self.headers = headers
+
+
+def _header_pairs(environ: dict) -> list[tuple[str, str]]:
+    return [(k[5:].replace("_", "-"), v) for k, v in environ.items() if k.startswith("HTTP_")]
+
+
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header, made once a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
+
+
+def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn's hook, once a worker has loaded the app and before it takes requests: the
+    active version's index, lookup table and teams are built now, so no caller waits for them,
+    and the app's lean point lookup is handed to the worker's event loop."""
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", {})
+    worker.lean = extensions.get("redgrid.lean_point")
+    services = extensions.get("redgrid")
+    if services is None:
+        return
+    try:
+        services.grids.warm()
+    except Exception:  # a convenience: the first request builds what is missing, as without it
+        worker.log.exception("warming the grid index failed; the first lookups will build it")
 
 
 # --------------------------------------------------------------------------- gunicorn settings

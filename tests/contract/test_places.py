@@ -197,3 +197,19 @@ def test_roster_import_is_idempotent_and_updates_in_place(store):
     assert rows["13800130001"].note == ""
     assert [a.unit_code for a in store.assignments([TOWN])] == [TOWN]
     assert store.assignments([]) == []
+
+
+def test_place_stamps_move_with_an_activation_and_with_a_roster_import_that_changes_something(store):
+    assert store.place_stamps() == (None, None)
+    first = _add(store, metric_box_grid(), activate=True, label="a")
+    second = _add(store, metric_box_grid(), label="b")
+    assert store.place_stamps() == (first, None)
+    store.activate(second)
+    assert store.place_stamps() == (second, None)
+    made = store.import_assignments(_people(), filename="r.csv", sha256="1")
+    assert store.place_stamps() == (second, made.import_id)
+    store.import_assignments(_people(), filename="r.csv", sha256="1")  # changes nothing
+    assert store.place_stamps() == (second, made.import_id)
+    later = store.import_assignments(_people(name="张叁"), filename="r2.csv", sha256="2")
+    assert later.import_id != made.import_id
+    assert store.place_stamps() == (second, later.import_id)

@@ -48,7 +48,9 @@ bp.before_request(auth.check_request)
 @bp.record_once
 def _lean_point_path(state) -> None:
     """Anonymous ``GET /point/...`` is answered before Flask's request machinery (see LeanPoint)."""
-    state.app.wsgi_app = LeanPoint(state.app.wsgi_app, state.app, f"{state.url_prefix or ''}/point/")
+    lean = LeanPoint(state.app.wsgi_app, state.app, f"{state.url_prefix or ''}/point/")
+    state.app.wsgi_app = lean
+    state.app.extensions["redgrid.lean_point"] = lean  # for the server's event loop (webmap.serving)
 
 
 def _grid_set() -> GridSet:
@@ -99,23 +101,37 @@ class LeanPoint:
         self.limit = LeanLimit(app, wsgi_app)
 
     def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if (
-            not path.startswith(self.prefix)
-            or environ.get("REQUEST_METHOD") != "GET"
-            or environ.get("QUERY_STRING")
-            or "HTTP_AUTHORIZATION" in environ
-            or "HTTP_X_API_KEY" in environ
-            or "HTTP_COOKIE" in environ
-        ):
+        if not self._plain(environ):
             return self.wsgi_app(environ, start_response)
         if self.headers is None:
             return self.wsgi_app(environ, self._learn(start_response))
-        body = self._answer(path[len(self.prefix) :])
+        body = self._answer(environ["PATH_INFO"][len(self.prefix) :])
         if body is None or not self.limit.admit(environ):  # counted only when answered here
             return self.wsgi_app(environ, start_response)
         start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
         return [body]
+
+    def answer_in_loop(self, environ: dict) -> tuple[list[tuple[str, str]], bytes] | None:
+        """The headers and body for a request the server's event loop may answer itself
+        (``webmap.serving``), or None: then a thread answers it through ``__call__``. Only what
+        ``__call__`` would answer here, and only while the caller's rate-limit lease has hits
+        left (taking a new one writes to the shared storage, which may wait on a lock)."""
+        if self.headers is None or not self._plain(environ):
+            return None
+        body = self._answer(environ["PATH_INFO"][len(self.prefix) :])
+        if body is None or not self.limit.admit_leased(environ):
+            return None
+        return [*self.headers, ("Content-Length", str(len(body)))], body
+
+    def _plain(self, environ) -> bool:
+        return (
+            environ.get("PATH_INFO", "").startswith(self.prefix)
+            and environ.get("REQUEST_METHOD") == "GET"
+            and not environ.get("QUERY_STRING")
+            and "HTTP_AUTHORIZATION" not in environ
+            and "HTTP_X_API_KEY" not in environ
+            and "HTTP_COOKIE" not in environ
+        )
 
     def _answer(self, rest: str) -> bytes | None:
         parts = rest.split("/")
