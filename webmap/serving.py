@@ -133,7 +133,16 @@ class HeaderBufferingWorker(ThreadWorker):
         if lean is None:
             return False
         environ = plain_get(data, conn.client, conn.server)
-        if environ is None:
+        # only for a connection that stays open: closing one gracefully may wait (a thread's job)
+        if (
+            environ is None
+            or not self.alive
+            or self.cfg.keepalive <= 0
+            or environ["SERVER_PROTOCOL"] != "HTTP/1.1"
+            or "close" in (t.strip() for t in environ.get("HTTP_CONNECTION", "").lower().split(","))
+            or len(self.keepalived_conns) >= self.max_keepalived
+            or self.nr + 1 >= self.max_requests
+        ):
             return False
         started = time.monotonic()
         try:
@@ -144,33 +153,25 @@ class HeaderBufferingWorker(ThreadWorker):
             return False
         headers, body = answer
         self.nr += 1
-        if self.nr >= self.max_requests and self.alive:
-            self.log.info("Autorestarting worker after current request.")
-            self.alive = False
-        keep = (
-            self.alive
-            and self.cfg.keepalive > 0
-            and environ["SERVER_PROTOCOL"] == "HTTP/1.1"
-            and environ.get("HTTP_CONNECTION", "").lower() != "close"
-            and len(self.keepalived_conns) < self.max_keepalived
-        )
         head = "".join(f"{k}: {v}\r\n" for k, v in headers)
         out = (
             f"HTTP/1.1 200 OK\r\nServer: gunicorn\r\nDate: {http_date()}\r\n"
-            f"Connection: {'keep-alive' if keep else 'close'}\r\n{head}\r\n"
+            f"Connection: keep-alive\r\n{head}\r\n"
         ).encode("latin-1") + body
         try:
             sent = conn.sock.send(out)
         except OSError:
             sent = -1
-        if sent == len(out):
-            elapsed = time.monotonic() - started
-            delta = timedelta(seconds=elapsed)
-            self.log.access(_Sent(len(body), headers), _header_pairs(environ), environ, delta)
-        if sent != len(out) or not keep:  # a client that leaves its answers unread is dropped
+        if sent != len(out):  # gone, or leaving its answers unread until the buffer is full: dropped
             self.nr_conns -= 1
             conn.close()
             return True
+        self.log.access(
+            _Sent(len(body), headers),
+            _header_pairs(environ),
+            environ,
+            timedelta(seconds=time.monotonic() - started),
+        )
         conn.set_timeout()
         self.keepalived_conns.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
