@@ -73,6 +73,48 @@ function request()
 end
 """
 
+#: the same, with the points read from a file (one "lon,lat" a line) instead of drawn
+LUA_FILE = r"""
+local paths = {}
+local i = 0
+function init(args)
+  for line in io.lines(args[2]) do
+    paths[#paths + 1] = args[1] .. line
+  end
+end
+function request()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def inside_and_outside(env: dict, root: Path, n: int = 8192) -> tuple[Path, Path]:
+    """Files of points in a grid, and of points in no grid but within the served area."""
+    from services.build import build_services
+    from services.config import Config
+
+    config = Config.from_mapping(
+        {
+            "DATABASE_URL": env["REDGRID_DATABASE_URL"],
+            "CACHE_DIR": str(Path(env["REDGRID_INSTANCE_PATH"]) / "cache"),
+        },
+        instance=Path(env["REDGRID_INSTANCE_PATH"]),
+    )
+    grids = build_services(config).grids
+    index = grids.grid_set(grids.active_version_id()).index
+    x0, y0, x1, y1 = index.served
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(x0, x1, 20 * n), rng.uniform(y0, y1, 20 * n)
+    status = index.locate_many(lon, lat, annotate=False).status
+    files = []
+    for name, wanted in (("inside", status == 0), ("outside", status == 1)):
+        path = root / f"{name}.txt"
+        pick = np.flatnonzero(wanted)[:n]
+        path.write_text("".join(f"{lon[k]:.6f},{lat[k]:.6f}\n" for k in pick))
+        files.append(path)
+    return files[0], files[1]
+
 
 # --- the peer: a bare Flask app ------------------------------------------------------------
 
@@ -168,11 +210,12 @@ def demo_db(root: Path) -> dict:
 # --- wrk -----------------------------------------------------------------------------------
 
 
-def wrk(port: int, prefix: str, bbox, connections: int, seconds: float, script: Path) -> dict:
+def wrk(port: int, prefix: str, bbox, connections: int, seconds: float, script: Path, *args: str) -> dict:
+    """One wrk run; the script's arguments are the prefix and the bounding box, or ``args``."""
     threads = 1 if connections == 1 else 2
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script),
-        f"http://127.0.0.1:{port}", "--", prefix, *(f"{v:.6f}" for v in bbox),
+        f"http://127.0.0.1:{port}", "--", prefix, *(args or [f"{v:.6f}" for v in bbox]),
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -338,6 +381,20 @@ def markdown(result: dict) -> str:
             f"{b['p50_ms']:.2f} / {b['p99_ms']:.2f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | "
             f"{x['p50_ms']:.2f} / {x['p99_ms']:.2f} | {b['non_2xx']} / {r['non_2xx']} / {x['non_2xx']} |"
         )
+    where = result.get("inside_outside")
+    if where:
+        i, o = where["inside"], where["outside"]
+        lines += [
+            "",
+            "RedGrid, 8 connections, points all in a grid against points all in no grid (within the "
+            "served area: the nearest grid and the datum hints are worked out too):",
+            "",
+            "| points | req/s | p50 / p99 ms |",
+            "|---|---:|---:|",
+            f"| in a grid | {i['req_s']:,} | {i['p50_ms']:.2f} / {i['p99_ms']:.2f} |",
+            f"| in no grid | {o['req_s']:,} ({o['req_s'] / i['req_s']:.2f}x) | "
+            f"{o['p50_ms']:.2f} / {o['p99_ms']:.2f} |",
+        ]
     batch = result["batch"]
     lines += [
         "",
@@ -452,6 +509,17 @@ def main(argv: list[str] | None = None) -> int:
                     row["rounds"] = {name: [r["req_s"] for r in rs] for name, rs in runs.items()}
                     print(json.dumps(row), file=sys.stderr)
                     result["single"].append(row)
+                # the outside path (nearest grid, datum hints) against the inside one, 8 connections
+                inside, outside = inside_and_outside(env, root)
+                by_file = root / "points_file.lua"
+                by_file.write_text(LUA_FILE)
+                where: dict[str, list[dict]] = {"inside": [], "outside": []}
+                for _ in range(args.rounds):
+                    for name, points in (("inside", inside), ("outside", outside)):
+                        run = wrk(p_app, "/api/v1/point/wgs84/", bbox, 8, args.seconds, by_file, str(points))
+                        where[name].append(run)
+                result["inside_outside"] = {name: median_run(runs) for name, runs in where.items()}
+                print(json.dumps(result["inside_outside"]), file=sys.stderr)
             stop(bare)
             stop(limited)
             if "batch" not in args.skip:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -71,6 +72,7 @@ from store.base import VersionInfo
 
 Progress = Callable[[str, int, int], None]
 _R = TypeVar("_R")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,13 @@ class GridService:
                     roster.setdefault(a.unit_code, []).append(a)
             self._seen = seen = _Seen(time.monotonic(), active, roster_stamp, roster)
             return seen
+        except Exception:
+            if not locked or self._seen is None:
+                raise
+            # the watcher's look failed (the database away a moment): keep what is known, say so,
+            # and look again after the next TTL
+            _log.warning("could not read the active version and roster; keeping the last ones", exc_info=True)
+            return self._seen
         finally:
             if locked:
                 self._watch_lock.release()

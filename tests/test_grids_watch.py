@@ -131,3 +131,29 @@ def test_warming_an_empty_service_builds_nothing(tmp_path):
         GridService(store).warm()  # no version active yet: nothing to build, no error
     finally:
         store.dispose()
+
+
+def test_a_failed_look_keeps_the_last_answers_and_the_next_one_recovers(
+    two_workers,
+    reseeded_grids_file,  # noqa: F811
+    caplog,
+):
+    watched, counted, other = two_workers
+    before = watched.active_version_id()
+    real = counted._store.place_stamps
+    failures = []
+
+    def broken():
+        failures.append(1)
+        raise OSError("database is away")
+
+    counted._store.place_stamps = broken
+    deadline = time.monotonic() + 4 * TTL_S
+    while time.monotonic() < deadline:
+        assert watched.active_version_id() == before  # requests go on with what is known
+        time.sleep(0.02)
+    assert len(failures) >= 2  # looked again after each TTL, never stuck
+    assert "could not read the active version" in caplog.text
+    counted._store.place_stamps = real
+    outcome = other.import_file(reseeded_grids_file, activate=True, label="reseeded", by="test")
+    _wait_for(lambda: watched.active_version_id() == outcome.version_id, 10 * TTL_S + 2)
