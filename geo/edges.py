@@ -28,6 +28,7 @@ grid, a rule where shapely's ``query_nearest`` gives an arbitrary one of the tie
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -84,6 +85,7 @@ class EdgeIndex:
         self._far_lock = threading.Lock()
         self._far: _FarCells | None = None
         self._reach = reach
+        self._scalars: tuple[list[float], ...] | None = None  # the coordinates as Python floats
 
     def __len__(self) -> int:
         return len(self.owner)
@@ -117,6 +119,54 @@ class EdgeIndex:
         ex, ey = self.vx[v] - mx[vp], self.vy[v] - my[vp]
         d[~seg] = np.sqrt(ex * ex + ey * ey)
         return lowest_per_point(len(mx), pp, owner, d)
+
+    def nearest_one(self, x: float, y: float) -> tuple[int, float] | None:
+        """``nearest`` for one point, in plain Python floats: for a single lookup, a handful of
+        scalar operations cost less than numpy's per-call overhead, and the same operations in
+        the same order give the same doubles. None for a point beyond the far cells."""
+        with self._far_lock:
+            if self._far is None:
+                self._far = _FarCells(self, FAR_CELL_M, self._reach)
+            far = self._far
+            cell = far.cell_of(x, y)
+            if cell < 0:
+                return None
+            if far.start[cell] < 0:
+                far._fill(np.array([cell]))
+            start, count = int(far.start[cell]), int(far.count[cell])
+            entries = far.entry[start : start + count].tolist()
+            owners = far.entry_owner[start : start + count].tolist()
+        scalars = self._scalars
+        if scalars is None:
+            scalars = self._scalars = (
+                self.ax.tolist(), self.ay.tolist(), self.bx.tolist(), self.by.tolist(),
+                self.vx.tolist(), self.vy.tolist(),
+            )  # fmt: skip
+        ax, ay, bx, by, vx, vy = scalars
+        best, best_d = -1, math.inf
+        for entry, owner in zip(entries, owners, strict=True):
+            if entry >= 0:
+                d = _segment_distance_one(x, y, ax[entry], ay[entry], bx[entry], by[entry])
+            else:
+                ex, ey = vx[~entry] - x, vy[~entry] - y
+                d = math.sqrt(ex * ex + ey * ey)
+            if d < best_d or (d == best_d and owner < best):
+                best, best_d = owner, d
+        return (best, best_d) if best >= 0 else None
+
+
+def _segment_distance_one(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """``segment_distance`` for one point and one segment, operation for operation."""
+    dx = bx - ax
+    dy = by - ay
+    len2 = dx * dx + dy * dy
+    r = ((px - ax) * dx + (py - ay) * dy) / len2
+    if r <= 0.0 or r >= 1.0:
+        ex = (ax if r <= 0.0 else bx) - px
+        ey = (ay if r <= 0.0 else by) - py
+        return math.sqrt(ex * ex + ey * ey)
+    s = ((ay - py) * dx - (ax - px) * dy) / len2
+    return abs(s) * math.sqrt(len2)
 
 
 def lowest_per_point(n: int, pp: NDArray, grid: NDArray, d: NDArray) -> tuple[NDArray, NDArray]:
@@ -203,6 +253,14 @@ class _FarCells:
             np.stack([np.c_[edges.ax, edges.ay], np.c_[edges.bx, edges.by]], axis=1)
         )
         self.tree = shapely.STRtree(self.lines)
+
+    def cell_of(self, x: float, y: float) -> int:
+        """The cell of one point, -1 beyond the cells (``pairs`` treats those apart)."""
+        col = math.floor((x - self.x0) / self.size)
+        row = math.floor((y - self.y0) / self.size)
+        if not (0 <= col < self.nx - 1 and 0 <= row < self.ny - 1):
+            return -1
+        return row * self.nx + col
 
     def pairs(self, mx: NDArray, my: NDArray) -> tuple[NDArray, NDArray, NDArray]:
         """(point, entry, grid): entries >= 0 are segments, < 0 vertices (``~entry``)."""

@@ -267,14 +267,14 @@ class GridIndex:
     def _locate_exact(self, lon: float, lat: float) -> PointMatch:
         x, y = self.frame.forward_one(lon, lat)
         cands = self._buckets.candidates(x, y)
-        pt = shapely.Point(x, y)
         if len(cands) == 0:
-            return self._outside_one(pt)
+            return self._far_outside_one(x, y)
+        pt = shapely.Point(x, y)
         dist = shapely.distance(self.metric[cands], pt)
         close = dist <= self.near_m
         cands, dist = cands[close], dist[close]
         if len(cands) == 0:
-            return self._outside_one(pt)
+            return self._far_outside_one(x, y)
         inside = shapely.contains_xy(self.geoms[cands], lon, lat)
         first_inside = int(np.argmax(inside)) if inside.any() else -1
         # touching is tested only where it can change the answer: grids within screening
@@ -301,18 +301,20 @@ class GridIndex:
             runner, runner_m = int(cands[k]), float(dist[k])
         return PointMatch(Status.OK, grid, touches, runner, runner_m)
 
-    def _outside_one(
-        self, pt: shapely.Point, cands: NDArray | None = None, dist: NDArray | None = None
-    ) -> PointMatch:
-        if cands is not None and dist is not None and len(cands):
-            k = int(np.argmin(dist))
-            nearest, nearest_m = int(cands[k]), float(dist[k])
-        else:
+    def _outside_one(self, pt: shapely.Point, cands: NDArray, dist: NDArray) -> PointMatch:
+        k = int(np.argmin(dist))
+        return PointMatch(Status.OUTSIDE, nearest=int(cands[k]), nearest_m=float(dist[k]))
+
+    def _far_outside_one(self, x: float, y: float) -> PointMatch:
+        """A point (metric) in no grid and beyond the near distance of all: its nearest grid from
+        the edges' far cells, as the batch finds it; an STRtree query beyond them."""
+        found = self.edges.nearest_one(x, y)
+        if found is None:
             # every grid at the least distance comes back: the lowest code wins, as in the batch
-            idx, d = self.tree_m.query_nearest(pt, return_distance=True, all_matches=True)
+            idx, d = self.tree_m.query_nearest(shapely.Point(x, y), return_distance=True, all_matches=True)
             k = int(np.argmin(idx))
-            nearest, nearest_m = int(idx[k]), float(d[k])
-        return PointMatch(Status.OUTSIDE, nearest=nearest, nearest_m=nearest_m)
+            found = int(idx[k]), float(d[k])
+        return PointMatch(Status.OUTSIDE, nearest=found[0], nearest_m=found[1])
 
     # --- many points --------------------------------------------------------------------
 

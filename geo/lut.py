@@ -17,6 +17,7 @@ cell of a sample's cell.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -108,15 +109,22 @@ class LookupTable:
         wholly inside that one grid, None when the box holds a boundary (ask the exact path).
         Cells beyond the table are outside every grid (the table is padded past the grids).
         """
-        c0 = int(np.floor((lon - rlon - self.x0) / self.dlon))
-        c1 = int(np.floor((lon + rlon - self.x0) / self.dlon))
-        r0 = int(np.floor((lat - rlat - self.y0) / self.dlat))
-        r1 = int(np.floor((lat + rlat - self.y0) / self.dlat))
+        c0 = math.floor((lon - rlon - self.x0) / self.dlon)
+        c1 = math.floor((lon + rlon - self.x0) / self.dlon)
+        r0 = math.floor((lat - rlat - self.y0) / self.dlat)
+        r1 = math.floor((lat + rlat - self.y0) / self.dlat)
         if c1 < 0 or r1 < 0 or c0 >= self.ncols or r0 >= self.nrows:
             return OUTSIDE
-        window = self.table[max(r0, 0) : r1 + 1, max(c0, 0) : c1 + 1]
-        first = int(window.flat[0])
-        if first == MIXED or not (window == first).all():
+        rows = range(max(r0, 0), min(r1, self.nrows - 1) + 1)
+        cols = range(max(c0, 0), min(c1, self.ncols - 1) + 1)
+        item = self.table.item
+        first = item(rows[0], cols[0])
+        if first == MIXED:
+            return None
+        if len(rows) * len(cols) <= 16:  # the usual few cells: plain reads beat numpy's overhead
+            if any(item(r, c) != first for r in rows for c in cols):
+                return None
+        elif not (self.table[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] == first).all():
             return None
         clipped = c0 < 0 or r0 < 0 or c1 >= self.ncols or r1 >= self.nrows
         if clipped and first != OUTSIDE:

@@ -90,6 +90,24 @@ def test_annotated_batch_equals_shapely_distances_on_the_demo_grids(index):
     _check_against_reference(index, lon, lat)
 
 
+@pytest.mark.parametrize("index", [_DEMO_LUT, _DEMO_PLAIN], ids=["lut", "plain"])
+def test_a_single_lookup_outside_finds_the_nearest_grid_as_shapely_does(index):
+    """The single path's nearest grid (far cells in plain Python floats) is shapely's, to the bit."""
+    rng = np.random.default_rng(31)
+    x0, y0, x1, y1 = index.bounds
+    lon, lat = rng.uniform(x0 - 0.03, x1 + 0.03, 3000), rng.uniform(y0 - 0.03, y1 + 0.03, 3000)
+    batch = index.locate_many(lon, lat)
+    outside = np.flatnonzero(batch.status == Status.OUTSIDE)
+    assert len(outside) > 500
+    dist = _reference(index, lon[outside], lat[outside])
+    for k, i in enumerate(outside):
+        single = index.locate(float(lon[i]), float(lat[i]))
+        least = dist[k].min()
+        assert single.status == Status.OUTSIDE, i
+        assert single.nearest_m == least, (i, single.nearest_m, least)
+        assert single.nearest == np.flatnonzero(dist[k] == least).min() == batch.nearest[i], i
+
+
 def test_ties_go_to_the_lowest_code_in_batch_and_single():
     """Two grids meet at a corner of the outline; beyond it both are exactly as far (the same
     vertex): the lowest code wins, in the batch and in a single lookup alike."""
