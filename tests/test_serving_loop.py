@@ -147,6 +147,12 @@ def test_unusual_requests_still_get_their_right_answer_from_a_thread(one_thread)
         (b"GET /a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n\r\n", "key"),
         (b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\n\r\n", "pipelined"),
         (b"GET /a HTTP/1.1\r\nHost: \xff\r\n\r\n", "not ASCII"),
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "request line over gunicorn's limit"),
+        (
+            b"GET /a HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n",
+            "over 100 fields",
+        ),
+        (b"GET /a HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", "a field over gunicorn's limit"),
     ],
 )
 def test_only_a_plain_get_is_taken_by_the_loop(request_bytes, why):

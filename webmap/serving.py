@@ -132,7 +132,14 @@ class HeaderBufferingWorker(ThreadWorker):
         lean = getattr(self, "lean", None)
         if lean is None:
             return False
-        environ = plain_get(data, conn.client, conn.server)
+        cfg = self.cfg
+        unlimited = 1 << 30  # gunicorn's 0
+        limits = (
+            cfg.limit_request_line or unlimited,
+            cfg.limit_request_fields or unlimited,
+            cfg.limit_request_field_size or unlimited,
+        )
+        environ = plain_get(data, conn.client, conn.server, limits)
         # only for a connection that stays open: closing one gracefully may wait (a thread's job)
         if (
             environ is None
@@ -204,17 +211,25 @@ _NOT_PLAIN = frozenset(
 _TOKEN = frozenset("!#$%&'*+-.^`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 
-def plain_get(data: bytes, client, server) -> dict | None:  # type: ignore[no-untyped-def]
+def plain_get(data: bytes, client, server, limits: tuple[int, int, int] | None = None) -> dict | None:  # type: ignore[no-untyped-def]
     """A WSGI environ for one complete, plain ``GET`` (HTTP/1.0 or 1.1, no body, nothing after
     the headers, no percent-escapes or query in the target, no header a lookup does not carry,
-    no duplicate, folded, or underscored header name), else None. Anything unusual is left to
-    gunicorn's own parser on a thread: this only ever says "not mine"."""
+    no duplicate, folded, or underscored header name, within gunicorn's ``limits``: request
+    line, header count, header size), else None. Anything unusual is left to gunicorn's own
+    parser on a thread, which refuses what breaks its limits: this only ever says "not mine"."""
     end = data.find(b"\r\n\r\n")
     if end < 0 or end + 4 != len(data) or len(data) > MAX_HEADER_BYTES:
         return None
     try:
         lines = data[:end].decode("ascii").split("\r\n")
     except UnicodeDecodeError:
+        return None
+    line_max, fields_max, field_max = limits or (
+        limit_request_line,
+        limit_request_fields,
+        limit_request_field_size,
+    )
+    if len(lines[0]) > line_max or len(lines) - 1 > fields_max or any(len(x) > field_max for x in lines[1:]):
         return None
     parts = lines[0].split(" ")
     if len(parts) != 3:
