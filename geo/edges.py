@@ -29,13 +29,16 @@ grid, a rule where shapely's ``query_nearest`` gives an arbitrary one of the tie
 from __future__ import annotations
 
 import math
+import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
 FAR_CELL_M = 50.0
+_FAR_FORMAT = 1  # saved far cells: bump when their meaning changes
 _CORNERS = ((0, 0), (1, 0), (0, 1), (1, 1))
 _R_MARGIN = 1e-9  # an end is taken for a segment only where r is clearly beyond it
 _BIG = np.iinfo(np.int64).max
@@ -105,6 +108,24 @@ class EdgeIndex:
         d = self.distance(mx[pp], my[pp], seg)
         keep = d <= self.near_m
         return pp[keep], self.owner[seg[keep]], d[keep]
+
+    def fill_far(self, path: Path | None = None) -> None:
+        """Every far cell filled now, read from ``path`` when a saved copy fits, else computed
+        (vectorised: a few seconds for the demo's served area) and saved there. Filled one by
+        one as points arrive, a cell costs a single lookup half a millisecond the first time;
+        a worker calls this before it takes requests, the lookup table's cache beside it."""
+        far = _FarCells(self, FAR_CELL_M, self._reach)
+        if path is None or not far.load(path):
+            todo = np.arange(far.nx * far.ny)
+            for part in np.array_split(todo, max(1, len(todo) // 20_000)):
+                far._fill(part)
+            if path is not None:
+                try:
+                    far.save(path)
+                except OSError:  # a cache: a full or read-only disk is no error
+                    pass
+        with self._far_lock:
+            self._far = far
 
     def nearest(self, mx: NDArray, my: NDArray) -> tuple[NDArray, NDArray]:
         """The nearest grid of each point and its distance (ties: lowest grid), by far cells."""
@@ -253,6 +274,51 @@ class _FarCells:
             np.stack([np.c_[edges.ax, edges.ay], np.c_[edges.bx, edges.by]], axis=1)
         )
         self.tree = shapely.STRtree(self.lines)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a name of its own: other workers may be saving the same cells right now
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        np.savez(
+            tmp,
+            start=self.start,
+            count=self.count,
+            entry=self.entry,
+            entry_owner=self.entry_owner,
+            meta=self._meta(),
+        )
+        tmp.replace(path)
+
+    def load(self, path: Path) -> bool:
+        """Take the cells saved at ``path`` if they were made for these edges and this area."""
+        try:
+            with np.load(path) as data:
+                if not np.array_equal(data["meta"], self._meta()):
+                    return False
+                arrays = {name: data[name] for name in ("start", "count", "entry", "entry_owner")}
+        except (OSError, KeyError, ValueError):
+            return False
+        if arrays["start"].shape != self.start.shape:
+            return False
+        self.start, self.count = arrays["start"], arrays["count"]
+        self.entry, self.entry_owner = arrays["entry"], arrays["entry_owner"]
+        return True
+
+    def _arrays(self) -> dict[str, NDArray]:
+        return {
+            "start": self.start,
+            "count": self.count,
+            "entry": self.entry,
+            "entry_owner": self.entry_owner,
+        }
+
+    def _meta(self) -> NDArray:
+        edges = self.edges
+        return np.array(
+            [_FAR_FORMAT, self.x0, self.y0, self.size, self.nx, self.ny, len(edges), edges.near_m,
+             float(edges.ax.sum() + edges.by.sum())],
+            dtype="float64",
+        )  # fmt: skip
 
     def cell_of(self, x: float, y: float) -> int:
         """The cell of one point, -1 beyond the cells (``pairs`` treats those apart)."""

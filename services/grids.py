@@ -234,18 +234,27 @@ class GridService:
         self._watch_lock = threading.Lock()
 
     def warm(self) -> None:
-        """Build what the first lookup would otherwise wait for: the active version's index and
-        lookup table, the roster, and the rendered teams (a worker calls this before it takes
-        requests; with nothing active yet there is nothing to build)."""
+        """Build what the first lookup would otherwise wait for: the active version's index,
+        lookup table and far cells (read from the cache when another worker made them), the
+        roster, and the rendered teams (a worker calls this before it takes requests; with
+        nothing active yet there is nothing to build)."""
         version = self.active_or_none()
         if version is None:
             return
-        index = self.grid_set(version).index
+        grid_set = self.grid_set(version)
+        index = grid_set.index
+        self._fill_far(grid_set)
         for code in index.codes:
             self.team_fragment(str(code), "team", lambda team: team)
         lon, lat = index.geoms[0].representative_point().coords[0]
         self.point(lon, lat)
         self.point(index.bounds[2] + 0.01, lat)  # outside: the datum fields too
+
+    def _fill_far(self, grid_set: GridSet) -> None:
+        """Every far cell of a version's edges (``EdgeIndex.fill_far``), kept beside its lookup
+        table in the cache, so one process computes them and the others read them."""
+        if self.use_lut:
+            grid_set.index.edges.fill_far(self._cache_path("far", grid_set.version, grid_set.index))
 
     def refresh(self) -> None:
         """Read the active version and the roster's stamp now (after a change made here, or
@@ -256,10 +265,11 @@ class GridService:
         try:
             active, roster_stamp = self.store.place_stamps()
             seen = self._seen
+            built = None
             if active is not None and locked and (seen is None or seen.active != active):
                 # another worker activated a version: build it here, off the requests, before
                 # they are sent to it (the server's event loop must never wait on a build)
-                self._built_set(active)
+                built = self._built_set(active)
             if seen is not None and seen.roster_stamp == roster_stamp:
                 roster = seen.roster
             else:
@@ -267,6 +277,8 @@ class GridService:
                 for a in self.store.assignments():
                     roster.setdefault(a.unit_code, []).append(a)
             self._seen = seen = _Seen(time.monotonic(), active, roster_stamp, roster)
+            if built is not None:  # then its far cells, while requests already use it
+                self._fill_far(built)
             return seen
         except Exception:
             if not locked or self._seen is None:
@@ -369,11 +381,15 @@ class GridService:
             {"code": info.town_code, "name": town.name if town else None},
         )
 
+    def _cache_path(self, kind: str, info: VersionInfo, index: GridIndex) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = f"v{info.id}-{(info.sha256 or 'nosha')[:16]}-n{len(index)}-near{self.near_m:g}"
+        return Path(self.cache_dir) / f"{kind}-{key}.npz"
+
     def _lut(self, info: VersionInfo, index: GridIndex) -> LookupTable:
-        path = None
-        if self.cache_dir is not None:
-            key = f"v{info.id}-{(info.sha256 or 'nosha')[:16]}-n{len(index)}-near{self.near_m:g}"
-            path = Path(self.cache_dir) / f"lut-{key}.npz"
+        path = self._cache_path("lut", info, index)
+        if path is not None:
             cached = LookupTable.load(path)
             if cached is not None and cached.n_grids == len(index) and cached.near_m == index.near_m:
                 return cached
@@ -388,7 +404,8 @@ class GridService:
     def activate(self, version_id: int, by: str | None = None) -> None:
         if self.store.version(version_id) is None:
             raise NotFound(f"grid version {version_id} does not exist", code="unknown_version")
-        self.grid_set(version_id)  # its lookup table built and cached before any worker needs it
+        # its lookup table and far cells built and cached before any worker needs them
+        self._fill_far(self.grid_set(version_id))
         self.store.activate(version_id, by)
         self.refresh()
 

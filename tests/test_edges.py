@@ -151,3 +151,28 @@ def test_property_on_boxes_batch_single_and_shapely_agree(points):
     for i in range(len(lon)):
         single = _BOXES.locate(lon[i], lat[i])
         assert (batch.nearest[i], batch.runner_up[i]) == (single.nearest, single.runner_up)
+
+
+def test_far_cells_filled_ahead_are_saved_reloaded_and_answer_as_the_lazy_ones(tmp_path):
+    grids = metric_box_grid(nx=4, ny=3, size_m=300)
+    ahead, again, lazy = (_index(grids, lut=True) for _ in range(3))
+    path = tmp_path / "far.npz"
+    ahead.edges.fill_far(path)
+    assert path.exists() and (ahead.edges._far.start >= 0).all()  # every cell, before any point
+    again.edges.fill_far(path)  # read back, not recomputed
+    assert np.array_equal(again.edges._far.entry, ahead.edges._far.entry)
+    x0, y0, x1, y1 = ahead.served
+    rng = np.random.default_rng(8)
+    lon, lat = rng.uniform(x0, x1, 4000), rng.uniform(y0, y1, 4000)
+    want = lazy.locate_many(lon, lat)
+    for index in (ahead, again):
+        got = index.locate_many(lon, lat)
+        assert np.array_equal(got.nearest, want.nearest)
+        assert np.array_equal(got.nearest_m, want.nearest_m, equal_nan=True)
+        for i in np.flatnonzero(want.status == Status.OUTSIDE)[:300]:
+            one, ref = index.locate(lon[i], lat[i]), lazy.locate(lon[i], lat[i])
+            assert (one.nearest, one.nearest_m) == (ref.nearest, ref.nearest_m)
+    other = _index(metric_box_grid(nx=2, ny=2, size_m=300), lut=True)
+    other.edges.fill_far(path)  # cells saved for another grid set are not taken: made afresh
+    assert not np.array_equal(other.edges._far.entry_owner, ahead.edges._far.entry_owner)
+    assert other.locate_many(lon[:50], lat[:50]).nearest.max() < 4

@@ -116,6 +116,8 @@ def test_a_warmed_worker_answers_its_first_lookup_from_memory(two_workers):
     watched, counted, _ = two_workers
     watched.warm()  # what gunicorn's post_worker_init does before a worker takes requests
     assert counted.calls.get("grids", 0) == 1  # the active version's shapes, read once
+    far = watched.grid_set(watched.active_version_id()).index.edges._far
+    assert far is not None and (far.start >= 0).all()  # no far cell left to fill on a request
     counted.calls.clear()
     counted.on_request.clear()
     index = watched.grid_set(watched.active_version_id()).index
