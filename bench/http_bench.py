@@ -67,14 +67,17 @@ function init(args)
     paths[k] = string.format("%s%.6f,%.6f", prefix, x, y)
   end
 end
+"""
+_LUA_REQUEST = r"""
 function request()
   i = i % #paths + 1
   return wrk.format("GET", paths[i])
 end
 """
-
+LUA += _LUA_REQUEST
 #: the same, with the points read from a file (one "lon,lat" a line) instead of drawn
-LUA_FILE = r"""
+LUA_FILE = (
+    r"""
 local paths = {}
 local i = 0
 function init(args)
@@ -82,11 +85,9 @@ function init(args)
     paths[#paths + 1] = args[1] .. line
   end
 end
-function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
-end
 """
+    + _LUA_REQUEST
+)
 
 
 def inside_and_outside(env: dict, root: Path, n: int = 8192) -> tuple[Path, Path]:

@@ -29,13 +29,14 @@ grid, a rule where shapely's ``query_nearest`` gives an arbitrary one of the tie
 from __future__ import annotations
 
 import math
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
+
+from geo.lut import save_npz
 
 FAR_CELL_M = 50.0
 _FAR_FORMAT = 1  # saved far cells: bump when their meaning changes
@@ -276,18 +277,14 @@ class _FarCells:
         self.tree = shapely.STRtree(self.lines)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # a name of its own: other workers may be saving the same cells right now
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
-        np.savez(
-            tmp,
+        save_npz(
+            path,
             start=self.start,
             count=self.count,
             entry=self.entry,
-            entry_owner=self.entry_owner,
             meta=self._meta(),
+            entry_owner=self.entry_owner,
         )
-        tmp.replace(path)
 
     def load(self, path: Path) -> bool:
         """Take the cells saved at ``path`` if they were made for these edges and this area."""

@@ -242,12 +242,8 @@ class LookupTable:
     # --- caching ------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # a name of its own: other processes and threads may be saving the same table right now
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
-        np.savez(
-            tmp,
+        save_npz(
+            Path(path),
             table=self.table,
             deep=self.deep,
             mixed_cells=self.mixed_cells,
@@ -258,7 +254,6 @@ class LookupTable:
                 dtype="float64",
             ),
         )
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> LookupTable | None:
@@ -281,6 +276,15 @@ class LookupTable:
                 )
         except (OSError, KeyError, ValueError):
             return None
+
+
+def save_npz(path: Path, **arrays: NDArray) -> None:
+    """Arrays saved for other processes to read: written under a name of their own (others may
+    be saving the same file right now), then renamed into place whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    tmp.replace(path)
 
 
 class ShiftField:

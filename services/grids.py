@@ -559,10 +559,9 @@ class GridService:
             report=report.to_dict(),
             repairs=changes,
             note=note,
-            activate=activate,
         )
-        if activate:
-            self.refresh()
+        if activate:  # its tables built and cached first, so every worker switches at once
+            self.activate(version_id, by)
         return ImportOutcome(version_id, True, activate, report, changes, gridfile.source_crs)
 
     # --- lookup ---------------------------------------------------------------------------
