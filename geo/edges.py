@@ -115,6 +115,9 @@ class EdgeIndex:
         (vectorised: a few seconds for the demo's served area) and saved there. Filled one by
         one as points arrive, a cell costs a single lookup half a millisecond the first time;
         a worker calls this before it takes requests, the lookup table's cache beside it."""
+        with self._far_lock:
+            if self._far is not None and bool((self._far.start >= 0).all()):
+                return  # filled already (activated, then warmed, in one process)
         far = _FarCells(self, FAR_CELL_M, self._reach)
         if path is None or not far.load(path):
             todo = np.arange(far.nx * far.ny)
@@ -128,12 +131,16 @@ class EdgeIndex:
         with self._far_lock:
             self._far = far
 
+    def _far_cells(self) -> _FarCells:
+        """The far cells, made (empty) on first use; the caller holds ``_far_lock``."""
+        if self._far is None:
+            self._far = _FarCells(self, FAR_CELL_M, self._reach)
+        return self._far
+
     def nearest(self, mx: NDArray, my: NDArray) -> tuple[NDArray, NDArray]:
         """The nearest grid of each point and its distance (ties: lowest grid), by far cells."""
         with self._far_lock:
-            if self._far is None:
-                self._far = _FarCells(self, FAR_CELL_M, self._reach)
-            pp, entry, owner = self._far.pairs(mx, my)
+            pp, entry, owner = self._far_cells().pairs(mx, my)
         d = np.empty(len(pp))
         seg = entry >= 0
         d[seg] = self.distance(mx[pp[seg]], my[pp[seg]], entry[seg])
@@ -147,9 +154,7 @@ class EdgeIndex:
         scalar operations cost less than numpy's per-call overhead, and the same operations in
         the same order give the same doubles. None for a point beyond the far cells."""
         with self._far_lock:
-            if self._far is None:
-                self._far = _FarCells(self, FAR_CELL_M, self._reach)
-            far = self._far
+            far = self._far_cells()
             cell = far.cell_of(x, y)
             if cell < 0:
                 return None
@@ -300,14 +305,6 @@ class _FarCells:
         self.start, self.count = arrays["start"], arrays["count"]
         self.entry, self.entry_owner = arrays["entry"], arrays["entry_owner"]
         return True
-
-    def _arrays(self) -> dict[str, NDArray]:
-        return {
-            "start": self.start,
-            "count": self.count,
-            "entry": self.entry,
-            "entry_owner": self.entry_owner,
-        }
 
     def _meta(self) -> NDArray:
         edges = self.edges

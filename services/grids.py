@@ -75,6 +75,14 @@ _R = TypeVar("_R")
 _log = logging.getLogger(__name__)
 
 
+def _locate_in(
+    grid_set: GridSet, lon: np.ndarray, lat: np.ndarray, coordsys: str, annotate: bool
+) -> tuple[BatchMatch, np.ndarray, np.ndarray]:
+    """Points read as ``coordsys``, located in one version: (match, WGS84 lon, WGS84 lat)."""
+    wlon, wlat = crs_mod.to_wgs84(lon, lat, coordsys)
+    return grid_set.index.locate_many(wlon, wlat, annotate=annotate), wlon, wlat
+
+
 @dataclass(frozen=True)
 class _Seen:
     """What the store said of the active version and the roster, and when it was asked."""
@@ -666,8 +674,7 @@ class GridService:
         annotate: bool = True,
     ) -> tuple[GridSet, BatchMatch, np.ndarray, np.ndarray]:
         grid_set = self.grid_set(self.resolve_version(version, at))
-        wlon, wlat = crs_mod.to_wgs84(lon, lat, coordsys)
-        return grid_set, grid_set.index.locate_many(wlon, wlat, annotate=annotate), wlon, wlat
+        return grid_set, *_locate_in(grid_set, lon, lat, coordsys, annotate)
 
     def locate_chunks(
         self,
@@ -681,11 +688,9 @@ class GridService:
         threads (``geo.parallel``), in the chunks' order; the version is resolved once, so every
         chunk of one answer comes from the same grid set."""
         grid_set = self.grid_set(self.resolve_version(version))
-        index = grid_set.index
 
         def locate(chunk: C) -> tuple[C, GridSet, BatchMatch, np.ndarray, np.ndarray]:
-            wlon, wlat = crs_mod.to_wgs84(chunk.lon, chunk.lat, coordsys)
-            return chunk, grid_set, index.locate_many(wlon, wlat, annotate=annotate), wlon, wlat
+            return chunk, grid_set, *_locate_in(grid_set, chunk.lon, chunk.lat, coordsys, annotate)
 
         return ordered_map(locate, chunks)
 

@@ -7,12 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from geo.timeutil import utcnow
 from store.audit import MAX_AUDIT_PAGE
 from store.audit import AuditEntry
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class AuditSql:
@@ -98,7 +95,7 @@ class AuditSql:
             ).first()
             if found is not None:
                 return False
-            conn.execute(grants.insert().values(grantee=grantee, kind=kind, value=value, granted_at=_now()))
+            conn.execute(grants.insert().values(grantee=grantee, kind=kind, value=value, granted_at=utcnow()))
         return True
 
     def remove_grant(self, grantee: str, kind: str, value: str) -> int:

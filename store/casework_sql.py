@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from geo.timeutil import utcnow
 from store.casework import MAX_LIST
 from store.casework import WHISTLE_FRAME_COLUMNS
 from store.casework import CaseStep
@@ -19,10 +20,6 @@ from store.casework import Participant
 from store.casework import Summons
 from store.casework import Whistle
 from store.casework import _from
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class CaseWorkSql:
@@ -271,7 +268,7 @@ class CaseWorkSql:
                         size=size,
                         sha256=sha256,
                         stored_as=stored_as,
-                        created_at=_now(),
+                        created_at=utcnow(),
                     )
                     .returning(table.c.id)
                 ).scalar_one()

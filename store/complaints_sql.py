@@ -24,16 +24,13 @@ from sqlalchemy.dialects import sqlite
 from complaints.records import Case
 from complaints.records import CaseEvent
 from complaints.records import Photo
+from geo.timeutil import utcnow
 from store.accounts import UserAccount
 from store.complaints import AddResult
 from store.complaints import ConcurrentUpdate
 from store.complaints import parse_order
 from store.outbox_sql import insert_messages
 from store.schema import UtcDateTime
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _named(row: sa.RowMapping) -> Mapping[str, Any]:
@@ -179,7 +176,7 @@ class ComplaintSql:
                         conn.execute(stage_events.insert(), part_events[start : start + batch])
                     conn.commit()
                 # 2. switch in: one short transaction on the complaint tables
-                now = _now()
+                now = utcnow()
                 import_id = conn.execute(
                     imports.insert()
                     .values(**import_meta, imported_at=now, rows=rows_seen, added=0)
@@ -263,7 +260,7 @@ class ComplaintSql:
     ) -> AddResult:
         """Everything in one transaction (small additions: a filing, a batch of generated cases)."""
         complaints, events_t = self.t["complaints"], self.t["complaint_events"]
-        now = _now()
+        now = utcnow()
         ids: list[int] = []
         skipped: list[tuple[str, str]] = []
         rows_seen = 0
@@ -424,7 +421,7 @@ class ComplaintSql:
         done = conn.execute(
             complaints.update()
             .where(complaints.c.id == complaint_id, complaints.c.row_version == expected_version)
-            .values(**values, row_version=expected_version + 1, updated_at=_now())
+            .values(**values, row_version=expected_version + 1, updated_at=utcnow())
         )
         if done.rowcount != 1:
             actual = conn.execute(
@@ -440,7 +437,7 @@ class ComplaintSql:
             touched = conn.execute(
                 complaints.update()
                 .where(complaints.c.id == other_id)
-                .values(row_version=complaints.c.row_version + 1, updated_at=_now())
+                .values(row_version=complaints.c.row_version + 1, updated_at=utcnow())
             )
             if touched.rowcount != 1:
                 raise KeyError(f"complaint {other_id} does not exist")
@@ -591,7 +588,7 @@ class ComplaintSql:
                         size=size,
                         sha256=sha256,
                         stored_as=stored_as,
-                        created_at=_now(),
+                        created_at=utcnow(),
                         kind=kind,
                     )
                     .returning(photos.c.id)
@@ -654,7 +651,7 @@ class ComplaintSql:
                         department_code=department_code,
                         official_id=official_id,
                         active=True,
-                        created_at=_now(),
+                        created_at=utcnow(),
                     )
                     .returning(users.c.id)
                 ).scalar_one()
@@ -690,7 +687,7 @@ class ComplaintSql:
         prefs = self.t["user_preferences"]
         with self.engine.begin() as conn:
             conn.execute(prefs.delete().where(prefs.c.user_id == user_id, prefs.c.name == name))
-            conn.execute(prefs.insert().values(user_id=user_id, name=name, value=value, updated_at=_now()))
+            conn.execute(prefs.insert().values(user_id=user_id, name=name, value=value, updated_at=utcnow()))
 
     # --- working-day calendar ---------------------------------------------------------------
 
@@ -743,7 +740,7 @@ class ComplaintSql:
                     department_code=department_code,
                     deadline_days=deadline_days,
                     requires_after_photo=requires_after_photo,
-                    updated_at=_now(),
+                    updated_at=utcnow(),
                     updated_by=by,
                 )
             )

@@ -38,6 +38,7 @@ from complaints.records import Photo
 from geo.officials import Assignment
 from geo.officials import Role
 from geo.officials import UnitLevel
+from geo.timeutil import utcnow
 from store.accounts import UserAccount
 from store.audit_memory import AuditMemory
 from store.casework_memory import CaseWorkMemory
@@ -56,10 +57,6 @@ from store.sql import _text
 
 Key = tuple[Any, ...]
 OPEN_STATES = ("dispatched", "reopened")  # what "overdue" means, as in ComplaintSql._filtered
-
-
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _integrity(message: str, params: Any = None) -> sa.exc.IntegrityError:
@@ -264,7 +261,7 @@ def _test(key: str, value: Any, columns: list[str]) -> Callable[[dict[str, Any]]
 class MemoryStore(AuditMemory, CaseWorkMemory, OutboxMemory):
     """``store.base.Store`` in memory: every protocol, no database."""
 
-    def __init__(self, now: Callable[[], datetime.datetime] = _utc_now) -> None:
+    def __init__(self, now: Callable[[], datetime.datetime] = utcnow) -> None:
         self._now = now
         self.t = _Tables()
         self._lock = threading.RLock()

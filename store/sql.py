@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.officials import Assignment
 from geo.officials import Role
 from geo.officials import UnitLevel
+from geo.timeutil import utcnow
 from store.audit_sql import AuditSql
 from store.base import Store
 from store.casework_sql import CaseWorkSql
@@ -39,10 +40,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MEMORY_URL = "memory://"
 #: how long a SQLite writer waits for another's transaction before giving up
 BUSY_TIMEOUT_S = 60.0
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -112,7 +109,7 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
         self, code: str, name: str, outline: BaseGeometry | None, outline_source: str | None
     ) -> None:
         towns = self.t["towns"]
-        values = {"name": name, "outline": outline, "outline_source": outline_source, "updated_at": _now()}
+        values = {"name": name, "outline": outline, "outline_source": outline_source, "updated_at": utcnow()}
         with self.engine.begin() as conn:
             done = conn.execute(towns.update().where(towns.c.code == code).values(**values))
             if done.rowcount == 0:
@@ -174,7 +171,7 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
                 .values(
                     label=label,
                     town_code=town_code,
-                    created_at=_now(),
+                    created_at=utcnow(),
                     created_by=created_by,
                     source=source,
                     source_crs=source_crs,
@@ -275,24 +272,25 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
         versions = self.t["grid_versions"]
         if conn.execute(sa.select(versions.c.id).where(versions.c.id == version_id)).first() is None:
             raise KeyError(f"grid version {version_id} does not exist")
-        conn.execute(
-            self.t["activations"].insert().values(version_id=version_id, activated_at=_now(), activated_by=by)
-        )
+        acts = self.t["activations"]
+        conn.execute(acts.insert().values(version_id=version_id, activated_at=utcnow(), activated_by=by))
 
     def active_version_id(self) -> int | None:
         with self.engine.connect() as conn:
             return self._active(conn)
 
     def _active(self, conn: sa.Connection) -> int | None:
+        return conn.execute(self._active_select()).scalar()
+
+    def _active_select(self) -> sa.Select:
         acts = self.t["activations"]
-        return conn.execute(sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1)).scalar()
+        return sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1)
 
     def place_stamps(self) -> tuple[int | None, int | None]:
-        acts, imports = self.t["activations"], self.t["roster_imports"]
-        active = sa.select(acts.c.version_id).order_by(acts.c.id.desc()).limit(1).scalar_subquery()
+        imports = self.t["roster_imports"]
         roster = sa.select(sa.func.max(imports.c.id)).scalar_subquery()
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(active, roster)).one()
+            row = conn.execute(sa.select(self._active_select().scalar_subquery(), roster)).one()
         return row[0], row[1]
 
     def activations(self) -> list[tuple[datetime.datetime, int]]:
@@ -373,7 +371,7 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
                     .values(
                         filename=filename,
                         sha256=sha256,
-                        imported_at=_now(),
+                        imported_at=utcnow(),
                         imported_by=by,
                         rows=len(assignments),
                         added=len(new),
@@ -426,7 +424,7 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
                         name=name,
                         token_sha256=token_sha256,
                         scopes=" ".join(sorted(scopes)),
-                        created_at=_now(),
+                        created_at=utcnow(),
                     )
                     .returning(keys.c.id)
                 ).scalar_one()
@@ -448,7 +446,7 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
             return conn.execute(
                 keys.update()
                 .where(keys.c.name == name, keys.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
+                .values(revoked_at=utcnow())
             ).rowcount
 
     def replace_api_key(self, name: str, token_sha256: str) -> list[str] | None:
@@ -460,7 +458,7 @@ class SqlStore(AuditSql, CaseWorkSql, ComplaintSql, OutboxSql):
             if not live:
                 return None
             scopes = sorted({s for (text,) in live for s in text.split()})
-            now = _now()
+            now = utcnow()
             conn.execute(
                 keys.update().where(keys.c.name == name, keys.c.revoked_at.is_(None)).values(revoked_at=now)
             )

@@ -303,10 +303,9 @@ class LeanLimit:
         key = "addr:" + self.address(environ)
         now = time.monotonic()
         with self._lock:
-            lease = self._leases.get(key)
-            if lease is not None and lease[0] > 0 and now - lease[1] < self.LEASE_S:
-                lease[0] -= 1
+            if self._spend(key, now):
                 return True
+            lease = self._leases.get(key)
             quick = lease is not None and now - lease[1] < self.LEASE_S
             size = min(lease[2] * 2, cap) if quick and lease is not None else 1
         try:
@@ -326,12 +325,15 @@ class LeanLimit:
         ext = self.app.extensions.get("redgrid.limiter")
         if ext is None or not ext.enabled:
             return True
-        key = "addr:" + self.address(environ)
         with self._lock:
-            lease = self._leases.get(key)
-            if lease is not None and lease[0] > 0 and time.monotonic() - lease[1] < self.LEASE_S:
-                lease[0] -= 1
-                return True
+            return self._spend("addr:" + self.address(environ), time.monotonic())
+
+    def _spend(self, key: str, now: float) -> bool:
+        """One hit from the caller's lease, if it has one left and it is fresh (lock held)."""
+        lease = self._leases.get(key)
+        if lease is not None and lease[0] > 0 and now - lease[1] < self.LEASE_S:
+            lease[0] -= 1
+            return True
         return False
 
     def address(self, environ: dict) -> str:

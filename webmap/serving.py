@@ -72,6 +72,13 @@ class HeaderBufferingWorker(ThreadWorker):
 
     def init_process(self) -> None:
         self._heads: dict[int, tuple[object, float, bytearray]] = {}
+        cfg, unlimited = self.cfg, 1 << 30  # gunicorn's 0 is "no limit"
+        # gunicorn's request limits, which the event loop's answers keep too (``plain_get``)
+        self._limits = (
+            cfg.limit_request_line or unlimited,
+            cfg.limit_request_fields or unlimited,
+            cfg.limit_request_field_size or unlimited,
+        )
         super().init_process()
 
     # a new connection, or a kept-alive one that became readable: gather its headers first
@@ -132,14 +139,7 @@ class HeaderBufferingWorker(ThreadWorker):
         lean = getattr(self, "lean", None)
         if lean is None:
             return False
-        cfg = self.cfg
-        unlimited = 1 << 30  # gunicorn's 0
-        limits = (
-            cfg.limit_request_line or unlimited,
-            cfg.limit_request_fields or unlimited,
-            cfg.limit_request_field_size or unlimited,
-        )
-        environ = plain_get(data, conn.client, conn.server, limits)
+        environ = plain_get(data, conn.client, conn.server, self._limits)
         # only for a connection that stays open: closing one gracefully may wait (a thread's job)
         if (
             environ is None
